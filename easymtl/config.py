@@ -1,0 +1,379 @@
+"""Loads a pipeline config (.config protobuf text, .yaml or .json) and validates it.
+
+Every problem becomes one :class:`~easymtl.errors.EasymtlError` whose message names the
+file, the line (for text configs) and the field, e.g.
+``samples/configs/ple.config:57: model_config.ple.extraction_networks[0].share_num: ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import yaml
+from google.protobuf import json_format, text_format
+from google.protobuf.message import Message
+
+from easymtl.errors import ConfigError, EasymtlError
+from easymtl.features import FEATURES, input_name, table_name
+from easymtl.protos import data_pb2, pipeline_pb2
+
+PipelineConfig = pipeline_pb2.PipelineConfig
+
+_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|#[^\n]*|[A-Za-z_][\w.]*|[{}<>\[\]:,]|\S'
+)
+
+
+def load_config(path: str) -> PipelineConfig:
+    """Reads and validates the pipeline config at `path`.
+
+    Args:
+        path: A ``.config`` (protobuf text), ``.yaml``/``.yml`` or ``.json`` file.
+
+    Returns:
+        The validated PipelineConfig.
+
+    Raises:
+        EasymtlError: the file is missing, does not parse, or a field has a bad value.
+    """
+    if not os.path.isfile(path):
+        raise EasymtlError(f"{path}: config file not found")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    config = parse_config(text, path)
+    try:
+        validate(config)
+    except ConfigError as e:
+        raise EasymtlError(f"{locate(text, path, e.field)}: {e}") from None
+    return config
+
+
+def parse_config(text: str, path: str) -> PipelineConfig:
+    """Parses config text in the format given by `path`'s extension (no validation)."""
+    config = PipelineConfig()
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".yaml", ".yml", ".json"):
+        try:
+            data = yaml.safe_load(text) if ext != ".json" else json.loads(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as e:
+            raise EasymtlError(f"{path}: not valid {ext[1:].upper()}: {_one_line(e)}") from None
+        if not isinstance(data, dict):
+            raise EasymtlError(f"{path}: expected a mapping of pipeline config fields at the top")
+        try:
+            json_format.ParseDict(data, config)
+        except json_format.ParseError as e:
+            raise EasymtlError(f"{path}: {_one_line(e)}") from None
+    else:
+        try:
+            text_format.Parse(text, config)
+        except text_format.ParseError as e:
+            # ParseError's message starts with "line:column : ".
+            raise EasymtlError(f"{path}:{_one_line(e).replace(' : ', ': ', 1)}") from None
+    missing = config.FindInitializationErrors()
+    if missing:
+        raise EasymtlError(f"{path}: {missing[0]}: required field is missing")
+    return config
+
+
+def locate(text: str, path: str, field: str) -> str:
+    """Returns ``path:line`` of `field` (a dotted path) in a text config, else ``path``."""
+    if os.path.splitext(path)[1].lower() in (".yaml", ".yml", ".json"):
+        return path
+    lines = _field_lines(text)
+    parts = field.split(".")
+    # The deepest prefix of the path that the text spells out (a default has no line).
+    for n in range(len(parts), 0, -1):
+        key = ".".join(p if p.endswith("]") else p + "[0]" for p in parts[:n])
+        if key in lines:
+            return f"{path}:{lines[key]}"
+    return path
+
+
+def _field_lines(text: str) -> dict[str, int]:
+    """Maps each field path in protobuf text (``a[0].b[2].c[0]``) to its line number."""
+    lines: dict[str, int] = {}
+    stack: list[tuple[str, dict[str, int]]] = [("", {})]
+    tokens = [(m.group(), text.count("\n", 0, m.start()) + 1) for m in _TOKEN.finditer(text)]
+    tokens = [t for t in tokens if not t[0].startswith("#")]
+    for i, (tok, line) in enumerate(tokens):
+        nxt = tokens[i + 1][0] if i + 1 < len(tokens) else ""
+        if tok in ("}", ">"):
+            if len(stack) > 1:
+                stack.pop()
+            continue
+        if not re.match(r"[A-Za-z_]", tok) or nxt not in (":", "{", "<"):
+            continue
+        if i > 0 and tokens[i - 1][0] == ":":
+            continue  # an enum value such as `group_type: DEEP`
+        prefix, counts = stack[-1]
+        index = counts.get(tok, 0)
+        counts[tok] = index + 1
+        key = f"{prefix}{tok}[{index}]"
+        lines.setdefault(key, line)
+        after = tokens[i + 2][0] if nxt == ":" and i + 2 < len(tokens) else nxt
+        if after in ("{", "<"):
+            stack.append((key + ".", {}))
+    return lines
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def validate(config: PipelineConfig) -> None:
+    """Checks what the schema alone cannot: names that must match, values that must be
+    positive, and fields easymtl does not support.
+
+    Raises:
+        ConfigError: naming the first bad field.
+    """
+    data = config.data_config
+    _validate_data(data)
+    fields = {f.input_name for f in data.input_fields}
+    features = _validate_features(config, fields)
+    model = config.model_config
+    if not model.feature_groups:
+        raise ConfigError("model_config.feature_groups", "at least one feature group is needed")
+    group_names: set[str] = set()
+    for i, group in enumerate(model.feature_groups):
+        where = f"model_config.feature_groups[{i}]"
+        if group.group_name in group_names:
+            raise ConfigError(f"{where}.group_name", f"duplicate group name {group.group_name!r}")
+        group_names.add(group.group_name)
+        if group.group_type != 0:  # DEEP
+            raise ConfigError(
+                f"{where}.group_type", "only DEEP feature groups are supported by easymtl"
+            )
+        if not group.feature_names:
+            raise ConfigError(f"{where}.feature_names", "a feature group needs features")
+        for j, name in enumerate(group.feature_names):
+            if name not in features:
+                raise ConfigError(
+                    f"{where}.feature_names[{j}]",
+                    f"unknown feature {name!r}; expected one of feature_configs' feature_name",
+                )
+    kind = model.WhichOneof("model")
+    if kind is None:
+        raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
+    _validate_message(getattr(model, kind), f"model_config.{kind}", set(data.label_fields))
+    _validate_train(config.train_config)
+    if config.export_config.exporter_type != "latest":
+        raise ConfigError(
+            "export_config.exporter_type",
+            f"{config.export_config.exporter_type!r} is not supported; expected 'latest'",
+        )
+
+
+def _validate_data(data) -> None:
+    if data.dataset_type != data_pb2.CsvDataset:
+        name = data_pb2.DatasetType.Name(data.dataset_type)
+        raise ConfigError(
+            "data_config.dataset_type", f"{name} is not supported; expected CsvDataset"
+        )
+    if not data.input_fields:
+        raise ConfigError("data_config.input_fields", "the columns of the input files are needed")
+    seen: set[str] = set()
+    for i, field in enumerate(data.input_fields):
+        if field.input_name in seen:
+            raise ConfigError(
+                f"data_config.input_fields[{i}].input_name", f"duplicate field {field.input_name!r}"
+            )
+        seen.add(field.input_name)
+        if field.HasField("default_val") and field.input_type != field.STRING:
+            try:
+                float(field.default_val)
+            except ValueError:
+                raise ConfigError(
+                    f"data_config.input_fields[{i}].default_val",
+                    f"{field.default_val!r} is not a number",
+                ) from None
+    if not data.label_fields:
+        raise ConfigError("data_config.label_fields", "at least one label field is needed")
+    for i, label in enumerate(data.label_fields):
+        if label not in seen:
+            raise ConfigError(
+                f"data_config.label_fields[{i}]",
+                f"{label!r} is not one of data_config.input_fields",
+            )
+    for name in ("batch_size", "eval_batch_size", "num_workers", "shuffle_buffer_size"):
+        if data.HasField(name) and getattr(data, name) == 0:
+            raise ConfigError(f"data_config.{name}", "must be positive")
+    if not data.delimiter:
+        raise ConfigError("data_config.delimiter", "must not be empty")
+
+
+def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
+    names: set[str] = set()
+    tables: dict[str, tuple[int, int]] = {}
+    for i, fc in enumerate(config.feature_configs):
+        kind = fc.WhichOneof("feature")
+        where = f"feature_configs[{i}]"
+        if kind is None:
+            raise ConfigError(where, "expected id_feature { ... } or raw_feature { ... }")
+        feature = getattr(fc, kind)
+        where = f"{where}.{kind}"
+        if feature.feature_name in names:
+            raise ConfigError(
+                f"{where}.feature_name", f"duplicate feature name {feature.feature_name!r}"
+            )
+        names.add(feature.feature_name)
+        field = input_name(feature)
+        if field not in fields:
+            what = "expression" if feature.HasField("expression") else "feature_name"
+            raise ConfigError(
+                f"{where}.{what}",
+                f"reads input field {field!r}, which is not in data_config.input_fields",
+            )
+        if kind == "id_feature":
+            _validate_id_feature(feature, where)
+        else:
+            _validate_raw_feature(feature, where)
+        layer, dim = FEATURES[kind](feature)
+        if dim is not None:
+            shape = (layer.num_ids, dim)
+            first = tables.setdefault(table_name(feature), shape)
+            if first != shape:
+                raise ConfigError(
+                    f"{where}.embedding_name",
+                    f"shares table {table_name(feature)!r} of {first[0]} rows x {first[1]} "
+                    f"dims but needs {shape[0]} x {shape[1]}",
+                )
+    return names
+
+
+def _validate_id_feature(f, where: str) -> None:
+    kinds = [k for k in ("hash_bucket_size", "num_buckets") if f.HasField(k)]
+    kinds += ["vocab_list"] if f.vocab_list else []
+    if len(kinds) != 1:
+        raise ConfigError(
+            where,
+            "expected exactly one of hash_bucket_size, num_buckets, vocab_list; got "
+            + (", ".join(kinds) or "none"),
+        )
+    if kinds[0] != "vocab_list" and getattr(f, kinds[0]) == 0:
+        raise ConfigError(f"{where}.{kinds[0]}", "must be positive")
+    if f.embedding_dim == 0:
+        raise ConfigError(f"{where}.embedding_dim", "must be positive")
+    if f.pooling not in ("sum", "mean"):
+        raise ConfigError(f"{where}.pooling", f"{f.pooling!r}: expected 'sum' or 'mean'")
+    if f.HasField("separator") and not f.separator:
+        raise ConfigError(f"{where}.separator", "must not be empty")
+
+
+def _validate_raw_feature(f, where: str) -> None:
+    if f.value_dim != 1:
+        raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported")
+    if list(f.boundaries) != sorted(set(f.boundaries)):
+        raise ConfigError(f"{where}.boundaries", "must be strictly increasing")
+    if f.boundaries and f.embedding_dim == 0:
+        raise ConfigError(f"{where}.embedding_dim", "must be positive with boundaries")
+    if not f.boundaries and f.HasField("embedding_dim"):
+        raise ConfigError(f"{where}.embedding_dim", "only used with boundaries")
+    try:
+        float(f.default_value)
+    except ValueError:
+        raise ConfigError(
+            f"{where}.default_value", f"{f.default_value!r} is not a number"
+        ) from None
+    if f.HasField("normalizer"):
+        from easymtl.features.raw_feature import parse_normalizer
+
+        try:
+            parse_normalizer(f.normalizer)
+        except ValueError as e:
+            raise ConfigError(f"{where}.normalizer", str(e)) from None
+
+
+_COUNT_FIELDS = ("num_expert", "expert_num_per_task")
+
+
+def _validate_message(msg: Message, where: str, labels: set[str]) -> None:
+    """Generic checks on a model's sub-message: every MLP, expert count and task tower."""
+    if hasattr(msg, "task_towers"):
+        if not msg.task_towers:
+            raise ConfigError(f"{where}.task_towers", "at least one task tower is needed")
+        names: set[str] = set()
+        for i, tower in enumerate(msg.task_towers):
+            tw = f"{where}.task_towers[{i}]"
+            if tower.tower_name in names:
+                raise ConfigError(f"{tw}.tower_name", f"duplicate tower name {tower.tower_name!r}")
+            if not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
+                raise ConfigError(f"{tw}.tower_name", "use letters, digits and '_' only")
+            names.add(tower.tower_name)
+            if tower.label_name not in labels:
+                raise ConfigError(
+                    f"{tw}.label_name",
+                    f"{tower.label_name!r} is not one of data_config.label_fields "
+                    f"({', '.join(sorted(labels))})",
+                )
+            if tower.num_class != 1:
+                raise ConfigError(
+                    f"{tw}.num_class", "only binary towers (num_class 1) are supported"
+                )
+            if not tower.losses:
+                raise ConfigError(f"{tw}.losses", "at least one loss is needed")
+            if tower.weight < 0:
+                raise ConfigError(f"{tw}.weight", f"must not be negative, got {tower.weight}")
+    for field, value in msg.ListFields():
+        path = f"{where}.{field.name}"
+        if field.name in _COUNT_FIELDS and value == 0:
+            raise ConfigError(path, "must be positive")
+        if field.message_type is None:
+            continue
+        repeated = _is_repeated(field)
+        for i, item in enumerate(value if repeated else [value]):
+            sub = f"{path}[{i}]" if repeated else path
+            if field.message_type.name == "MLP":
+                _validate_mlp(item, sub)
+            elif field.name != "task_towers":
+                _validate_message(item, sub, labels)
+            elif item.HasField("mlp"):
+                _validate_mlp(item.mlp, f"{sub}.mlp")
+
+
+def _is_repeated(field) -> bool:
+    # FieldDescriptor.label is gone in protobuf 7; is_repeated is missing before 5.28.
+    if hasattr(field, "is_repeated"):
+        return field.is_repeated
+    return field.label == field.LABEL_REPEATED
+
+
+def _validate_mlp(mlp, where: str) -> None:
+    from easymtl.layers.mlp import activation_name
+
+    if not mlp.hidden_units:
+        raise ConfigError(f"{where}.hidden_units", "must not be empty")
+    if 0 in mlp.hidden_units:
+        raise ConfigError(f"{where}.hidden_units", "every layer needs at least one unit")
+    if len(mlp.dropout_ratio) not in (0, 1, len(mlp.hidden_units)):
+        raise ConfigError(
+            f"{where}.dropout_ratio", "give one value, or one per layer of hidden_units"
+        )
+    if any(not 0 <= r < 1 for r in mlp.dropout_ratio):
+        raise ConfigError(f"{where}.dropout_ratio", "each value must be in [0, 1)")
+    try:
+        activation_name(mlp.activation)
+    except ValueError as e:
+        raise ConfigError(f"{where}.activation", str(e)) from None
+
+
+def _validate_train(train) -> None:
+    for name in ("sparse_optimizer", "dense_optimizer"):
+        opt = getattr(train, name)
+        if train.HasField(name) and opt.WhichOneof("optimizer") is None:
+            raise ConfigError(f"train_config.{name}", "expected e.g. adam_optimizer { lr: 0.001 }")
+        if opt.HasField("exponential_decay_learning_rate"):
+            lr = opt.exponential_decay_learning_rate
+            where = f"train_config.{name}.exponential_decay_learning_rate"
+            if lr.by_epoch:
+                raise ConfigError(f"{where}.by_epoch", "decay by epoch is not supported yet")
+            if not lr.decay_size:
+                raise ConfigError(f"{where}.decay_size", "must be positive")
+    for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
+        if train.HasField(name) and getattr(train, name) == 0:
+            raise ConfigError(f"train_config.{name}", "must be positive")

@@ -1,0 +1,108 @@
+"""CsvDataset: delimited text files read in parallel and parsed a whole batch at a time."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from easymtl.errors import EasymtlError
+from easymtl.protos import data_pb2
+
+# data_config FieldType name -> dtype of the column (and of the serving input).
+DTYPES = {
+    "INT32": tf.int32,
+    "INT64": tf.int64,
+    "STRING": tf.string,
+    "FLOAT": tf.float32,
+    "DOUBLE": tf.float64,
+}
+
+
+def expand_paths(spec: str, field: str) -> list[str]:
+    """Files named by a path, a comma-separated list of paths, or globs.
+
+    Raises:
+        EasymtlError: `spec` is empty or some part matches no file.
+    """
+    if not spec.strip():
+        raise EasymtlError(f"{field}: no input path given")
+    files: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        matched = sorted(tf.io.gfile.glob(part))
+        matched = [m for m in matched if not tf.io.gfile.isdir(m)]
+        if not matched:
+            raise EasymtlError(f"{field}: no file matches {part!r}")
+        files.extend(matched)
+    return files
+
+
+def build_dataset(
+    data_config,
+    files: list[str],
+    columns: list[str],
+    batch_size: int,
+    training: bool,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A dataset of ``{column: [batch] tensor}`` dicts read from CSV `files`.
+
+    Files are interleaved in parallel; lines are shuffled (when training and
+    ``data_config.shuffle``), batched, then parsed a batch at a time by one
+    ``decode_csv`` that decodes only `columns`.
+
+    Args:
+        data_config: The DataConfig message.
+        files: The CSV files.
+        columns: The input fields to decode (features and labels).
+        batch_size: Rows per batch.
+        training: Shuffle (if configured) and apply ``drop_remainder``.
+        seed: Shuffle seed (vary it per epoch for a new order each epoch).
+    """
+    fields = list(data_config.input_fields)
+    index = {f.input_name: i for i, f in enumerate(fields)}
+    selected = sorted(index[c] for c in set(columns))
+    defaults = [_record_default(fields[i]) for i in selected]
+    names = [fields[i].input_name for i in selected]
+    skip = 1 if data_config.with_header else 0
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training and data_config.shuffle:
+        ds = ds.shuffle(len(files), seed=seed)
+    ds = ds.interleave(
+        lambda f: tf.data.TextLineDataset(f).skip(skip),
+        cycle_length=max(1, min(len(files), data_config.num_workers)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    if training and data_config.shuffle:
+        ds = ds.shuffle(data_config.shuffle_buffer_size, seed=seed)
+    ds = ds.batch(batch_size, drop_remainder=training and data_config.drop_remainder)
+
+    def parse(lines):
+        values = tf.io.decode_csv(
+            lines,
+            record_defaults=defaults,
+            field_delim=data_config.delimiter,
+            select_cols=selected,
+        )
+        return dict(zip(names, values))
+
+    return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def field_dtype(field) -> tf.DType:
+    """The dtype of an input field (and of its serving input)."""
+    return DTYPES[data_pb2.FieldType.Name(field.input_type)]
+
+
+def _record_default(field) -> tf.Tensor:
+    """decode_csv's default of a column: default_val ("" for strings); for a number
+    without default_val, an empty tensor, which makes an empty value an error."""
+    dtype = field_dtype(field)
+    if dtype == tf.string:
+        return tf.constant([field.default_val], tf.string)
+    if not field.HasField("default_val"):
+        return tf.constant([], dtype)
+    value = float(field.default_val)
+    return tf.constant([int(value) if dtype.is_integer else value], dtype)

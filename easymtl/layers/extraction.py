@@ -1,0 +1,175 @@
+"""One level of Progressive Layered Extraction (Tang et al., RecSys 2020)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from easymtl.layers.mlp import MLP
+from easymtl.layers.mmoe import _Gate, mix
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class ExtractionNetwork(keras.layers.Layer):
+    """Task-specific and shared experts, mixed per task by a gate (a CGC level).
+
+    Task k's gate mixes task k's own experts and the shared experts. A non-final level
+    also has a shared gate over all experts, whose mix feeds the next level's shared
+    experts.
+
+    Args:
+        num_tasks: Number of tasks.
+        expert_num_per_task: Task-specific experts per task.
+        share_num: Shared experts (may be 0).
+        task_expert_mlp: Keyword arguments of each task expert's :class:`MLP`.
+        share_expert_mlp: Keyword arguments of each shared expert's :class:`MLP`;
+            default: `task_expert_mlp`.
+        is_final: Whether this is the last level (no shared gate, no shared output).
+
+    Call takes a list of `num_tasks + 1` inputs (one per task, then the shared one) and
+    returns `num_tasks` outputs, plus the shared output unless `is_final`.
+
+    Example:
+        >>> level = ExtractionNetwork(2, 1, 1, {"hidden_units": [8]}, is_final=True)
+        >>> x = keras.ops.ones((3, 4))
+        >>> [t.shape for t in level([x, x, x])]
+        [(3, 8), (3, 8)]
+    """
+
+    def __init__(
+        self,
+        num_tasks: int,
+        expert_num_per_task: int,
+        share_num: int,
+        task_expert_mlp: dict,
+        share_expert_mlp: dict | None = None,
+        is_final: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if num_tasks <= 0:
+            raise ValueError(f"`num_tasks` must be positive. Received: {num_tasks}")
+        if expert_num_per_task <= 0:
+            raise ValueError(
+                f"`expert_num_per_task` must be positive. Received: {expert_num_per_task}"
+            )
+        if share_num < 0:
+            raise ValueError(f"`share_num` must not be negative. Received: {share_num}")
+        self.num_tasks = num_tasks
+        self.expert_num_per_task = expert_num_per_task
+        self.share_num = share_num
+        self.task_expert_mlp = dict(task_expert_mlp)
+        self.share_expert_mlp = dict(share_expert_mlp or task_expert_mlp)
+        task_units = self.task_expert_mlp["hidden_units"][-1]
+        share_units = self.share_expert_mlp["hidden_units"][-1]
+        if share_num and task_units != share_units:
+            raise ValueError(
+                "Task and shared experts are mixed by one gate, so their last hidden_units "
+                f"must be equal. Received: {task_units} and {share_units}"
+            )
+        self.is_final = is_final
+        self.task_experts = [
+            [
+                MLP(**self.task_expert_mlp, name=f"task{t}_expert_{i}")
+                for i in range(expert_num_per_task)
+            ]
+            for t in range(num_tasks)
+        ]
+        self.share_experts = [
+            MLP(**self.share_expert_mlp, name=f"share_expert_{i}") for i in range(share_num)
+        ]
+        self.task_gates = [
+            _Gate(expert_num_per_task + share_num, name=f"task{t}_gate") for t in range(num_tasks)
+        ]
+        self.share_gate = (
+            None
+            if is_final
+            else _Gate(num_tasks * expert_num_per_task + share_num, name="share_gate")
+        )
+
+    def build(self, input_shape):
+        *task_shapes, share_shape = [tuple(s) for s in input_shape]
+        for shape, experts, gate in zip(task_shapes, self.task_experts, self.task_gates):
+            for expert in experts:
+                expert.build(shape)
+            gate.build(shape)
+        for expert in self.share_experts:
+            expert.build(share_shape)
+        if self.share_gate is not None:
+            self.share_gate.build(share_shape)
+
+    def call(self, inputs, training=None):
+        *task_inputs, share_input = inputs
+        shared = [e(share_input, training=training) for e in self.share_experts]
+        task_outs = [
+            [e(x, training=training) for e in experts]
+            for x, experts in zip(task_inputs, self.task_experts)
+        ]
+        outputs = [
+            mix(ops.stack(own + shared, axis=1), gate(x, training=training))
+            for x, own, gate in zip(task_inputs, task_outs, self.task_gates)
+        ]
+        if self.share_gate is not None:
+            every = [e for own in task_outs for e in own] + shared
+            outputs.append(
+                mix(ops.stack(every, axis=1), self.share_gate(share_input, training=training))
+            )
+        return outputs
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_tasks": self.num_tasks,
+            "expert_num_per_task": self.expert_num_per_task,
+            "share_num": self.share_num,
+            "task_expert_mlp": self.task_expert_mlp,
+            "share_expert_mlp": self.share_expert_mlp,
+            "is_final": self.is_final,
+        }
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class PLE(keras.layers.Layer):
+    """Progressive Layered Extraction: a stack of :class:`ExtractionNetwork` levels.
+
+    Args:
+        num_tasks: Number of tasks.
+        levels: Keyword arguments of each level (`expert_num_per_task`, `share_num`,
+            `task_expert_mlp`, `share_expert_mlp`), bottom to top.
+
+    Call takes one tensor (the input of every task and of the shared experts) and
+    returns `num_tasks` tensors.
+
+    Example:
+        >>> ple = PLE(2, [{"expert_num_per_task": 1, "share_num": 1,
+        ...                "task_expert_mlp": {"hidden_units": [8]}}])
+        >>> [t.shape for t in ple(keras.ops.ones((3, 4)))]
+        [(3, 8), (3, 8)]
+    """
+
+    def __init__(self, num_tasks: int, levels: list[dict], **kwargs):
+        super().__init__(**kwargs)
+        if not levels:
+            raise ValueError("`levels` must not be empty.")
+        self.num_tasks = num_tasks
+        self.levels = [dict(level) for level in levels]
+        self.networks = [
+            ExtractionNetwork(num_tasks, **level, is_final=i == len(levels) - 1, name=f"level_{i}")
+            for i, level in enumerate(self.levels)
+        ]
+
+    def build(self, input_shape):
+        shapes = [tuple(input_shape)] * (self.num_tasks + 1)
+        for network in self.networks:
+            network.build(shapes)
+            units = network.task_expert_mlp["hidden_units"][-1]
+            shapes = [shapes[0][:-1] + (units,)] * (self.num_tasks + 1)
+
+    def call(self, inputs, training=None):
+        x = [inputs] * (self.num_tasks + 1)
+        for network in self.networks:
+            x = network(x, training=training)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "num_tasks": self.num_tasks, "levels": self.levels}

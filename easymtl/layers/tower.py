@@ -1,0 +1,47 @@
+"""A task tower: an optional MLP and a linear head producing the task's logits."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from easymtl.layers.mlp import MLP
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class TaskTower(keras.layers.Layer):
+    """MLP (optional) → Dense(num_class): the logits of one task.
+
+    Args:
+        mlp: Keyword arguments of the tower's :class:`MLP`, or None for the head alone.
+        num_class: 1 for a binary or regression task (logits of shape [batch]), else
+            the number of classes (logits [batch, num_class]).
+
+    Example:
+        >>> TaskTower({"hidden_units": [8]})(keras.ops.ones((2, 4))).shape
+        (2,)
+    """
+
+    def __init__(self, mlp: dict | None = None, num_class: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if num_class <= 0:
+            raise ValueError(f"`num_class` must be positive. Received: {num_class}")
+        self.mlp_kwargs = dict(mlp) if mlp else None
+        self.num_class = num_class
+        self.mlp = MLP(**self.mlp_kwargs, name="mlp") if mlp else None
+        self.head = keras.layers.Dense(num_class, name="head")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        if self.mlp is not None:
+            self.mlp.build(shape)
+            shape = self.mlp.compute_output_shape(shape)
+        self.head.build(shape)
+
+    def call(self, inputs, training=None):
+        x = self.mlp(inputs, training=training) if self.mlp is not None else inputs
+        logits = self.head(x)
+        return ops.squeeze(logits, axis=-1) if self.num_class == 1 else logits
+
+    def get_config(self):
+        return {**super().get_config(), "mlp": self.mlp_kwargs, "num_class": self.num_class}

@@ -1,0 +1,15 @@
+"""mmoe: Multi-gate Mixture-of-Experts (Ma et al., KDD 2018)."""
+
+from easymtl.layers.mmoe import MMoE
+from easymtl.models import mlp_kwargs, register_model
+
+
+@register_model("mmoe")
+def build_mmoe(config, num_tasks: int) -> MMoE:
+    return MMoE(
+        num_tasks=num_tasks,
+        num_expert=config.num_expert,
+        expert_mlp=mlp_kwargs(config.expert_mlp),
+        gate_mlp=mlp_kwargs(config.gate_mlp) if config.HasField("gate_mlp") else None,
+        name="mmoe",
+    )

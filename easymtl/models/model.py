@@ -1,0 +1,77 @@
+"""The multi-task model: features → backbone → one tower per task."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from easymtl.features import FeatureInputs
+from easymtl.layers.tower import TaskTower
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class MultiTaskModel(keras.Model):
+    """Raw input columns in, named per-task outputs out.
+
+    The feature groups are concatenated (in config order) into the backbone's input.
+    The backbone returns either one tensor that every tower reads (a shared bottom) or a
+    list with one tensor per task (MMoE, PLE); without a backbone, every tower reads the
+    feature groups directly.
+
+    Args:
+        features: The input layer (raw columns → feature group tensors).
+        towers: One :class:`TaskTower` per task, by tower name, in task order.
+        backbone: The shared part, or None.
+
+    Call returns ``{"logits_<tower>": [batch], "probs_<tower>": [batch]}``.
+    """
+
+    def __init__(
+        self,
+        features: FeatureInputs,
+        towers: dict[str, TaskTower],
+        backbone: keras.layers.Layer | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not towers:
+            raise ValueError("`towers` must not be empty.")
+        self.features = features
+        self.backbone = backbone
+        self.towers = dict(towers)
+
+    def call(self, inputs, training=None):
+        groups = self.features(inputs)
+        x = (
+            tf.concat(list(groups.values()), axis=-1)
+            if len(groups) > 1
+            else next(iter(groups.values()))
+        )
+        reps = x if self.backbone is None else self.backbone(x, training=training)
+        if not isinstance(reps, (list, tuple)):
+            reps = [reps] * len(self.towers)
+        outputs = {}
+        for (name, tower), rep in zip(self.towers.items(), reps):
+            logits = tower(rep, training=training)
+            outputs[f"logits_{name}"] = logits
+            outputs[f"probs_{name}"] = tf.sigmoid(logits)
+        return outputs
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "features": serialize(self.features),
+            "towers": {k: serialize(v) for k, v in self.towers.items()},
+            "backbone": serialize(self.backbone) if self.backbone is not None else None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        deserialize = keras.saving.deserialize_keras_object
+        config = dict(config)
+        config["features"] = deserialize(config["features"])
+        config["towers"] = {k: deserialize(v) for k, v in config["towers"].items()}
+        if config.get("backbone") is not None:
+            config["backbone"] = deserialize(config["backbone"])
+        return cls(**config)

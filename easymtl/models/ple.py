@@ -1,0 +1,20 @@
+"""ple: Progressive Layered Extraction (Tang et al., RecSys 2020); one level is a CGC."""
+
+from easymtl.layers.extraction import PLE
+from easymtl.models import mlp_kwargs, register_model
+
+
+@register_model("ple")
+def build_ple(config, num_tasks: int) -> PLE:
+    levels = [
+        {
+            "expert_num_per_task": net.expert_num_per_task,
+            "share_num": net.share_num,
+            "task_expert_mlp": mlp_kwargs(net.task_expert_net),
+            "share_expert_mlp": mlp_kwargs(
+                net.share_expert_net if net.HasField("share_expert_net") else net.task_expert_net
+            ),
+        }
+        for net in config.extraction_networks
+    ]
+    return PLE(num_tasks, levels, name="ple")

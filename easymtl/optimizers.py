@@ -1,0 +1,187 @@
+"""Optimizers from train_config: Keras optimizers for dense parameters, row-wise ones for
+embedding tables, and learning-rate schedules."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class WarmupExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then exponential decay floored at `min_learning_rate`.
+
+    lr(t) = warmup_lr + (lr - warmup_lr) * t / warmup_size            for t < warmup_size
+    lr(t) = max(lr * decay_factor ^ ((t - warmup_size) / decay_size), min_learning_rate)
+    (the exponent floored when `staircase`).
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        decay_size: int,
+        decay_factor: float = 0.95,
+        staircase: bool = True,
+        warmup_learning_rate: float = 0.0,
+        warmup_size: int = 0,
+        min_learning_rate: float = 0.0,
+    ):
+        if decay_size <= 0:
+            raise ValueError(f"`decay_size` must be positive. Received: {decay_size}")
+        self.learning_rate = learning_rate
+        self.decay_size = decay_size
+        self.decay_factor = decay_factor
+        self.staircase = staircase
+        self.warmup_learning_rate = warmup_learning_rate
+        self.warmup_size = warmup_size
+        self.min_learning_rate = min_learning_rate
+
+    def __call__(self, step):
+        t = tf.cast(step, tf.float32)
+        p = tf.maximum(t - self.warmup_size, 0.0) / self.decay_size
+        if self.staircase:
+            p = tf.floor(p)
+        decayed = tf.maximum(self.learning_rate * self.decay_factor**p, self.min_learning_rate)
+        if not self.warmup_size:
+            return decayed
+        warm = self.warmup_learning_rate + (self.learning_rate - self.warmup_learning_rate) * (
+            t / self.warmup_size
+        )
+        return tf.where(t < self.warmup_size, warm, decayed)
+
+    def get_config(self):
+        return dict(vars(self))
+
+
+def learning_rate(optimizer_config, lr: float):
+    """The learning rate (a float or schedule) of a Sparse/DenseOptimizer message."""
+    if optimizer_config.WhichOneof("learning_rate") != "exponential_decay_learning_rate":
+        return lr
+    c = optimizer_config.exponential_decay_learning_rate
+    return WarmupExponentialDecay(
+        lr,
+        decay_size=c.decay_size,
+        decay_factor=c.decay_factor,
+        staircase=c.staircase,
+        warmup_learning_rate=c.warmup_learning_rate,
+        warmup_size=c.warmup_size,
+        min_learning_rate=c.min_learning_rate,
+    )
+
+
+def build_dense_optimizer(config) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from a DenseOptimizer message (default: Adam, lr 0.002)."""
+    kind = config.WhichOneof("optimizer") or "adam_optimizer"
+    c = getattr(config, kind)
+    lr = learning_rate(config, c.lr)
+    decay = getattr(c, "weight_decay", 0.0) or None
+    if kind == "sgd_optimizer":
+        return keras.optimizers.SGD(lr, momentum=c.momentum, weight_decay=decay)
+    if kind == "adagrad_optimizer":
+        return keras.optimizers.Adagrad(lr, initial_accumulator_value=0.0, weight_decay=decay)
+    if kind == "adamw_optimizer":
+        return keras.optimizers.AdamW(
+            lr, weight_decay=c.weight_decay, beta_1=c.beta1, beta_2=c.beta2
+        )
+    return keras.optimizers.Adam(lr, beta_1=c.beta1, beta_2=c.beta2, weight_decay=decay)
+
+
+def build_sparse_optimizer(config) -> RowWiseOptimizer:
+    """A row-wise optimizer from a SparseOptimizer message (default: Adagrad, lr 0.002)."""
+    kind = config.WhichOneof("optimizer") or "adagrad_optimizer"
+    c = getattr(config, kind)
+    lr = learning_rate(config, c.lr)
+    if kind == "sgd_optimizer":
+        return RowWiseOptimizer("sgd", lr)
+    if kind == "adagrad_optimizer":
+        return RowWiseOptimizer(
+            "adagrad", lr, initial_accumulator_value=c.initial_accumulator_value
+        )
+    return RowWiseOptimizer("adam", lr, beta1=c.beta1, beta2=c.beta2)
+
+
+class RowWiseOptimizer(tf.Module):
+    """Updates embedding tables only at the rows a batch looked up.
+
+    Gradients arrive as ``tf.IndexedSlices``; duplicate rows are summed first. "adam" is
+    a lazy Adam: the moments of rows not in the batch are left as they are.
+
+    Args:
+        kind: "sgd", "adagrad" or "adam".
+        learning_rate: A float or a schedule of the global step.
+        initial_accumulator_value: Adagrad's starting accumulator.
+        beta1, beta2, epsilon: Adam's / Adagrad's constants.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        learning_rate,
+        initial_accumulator_value: float = 0.0,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-7,
+    ):
+        super().__init__(name=f"rowwise_{kind}")
+        if kind not in ("sgd", "adagrad", "adam"):
+            raise ValueError(f"`kind` must be sgd, adagrad or adam. Received: {kind}")
+        self.kind = kind
+        self.learning_rate = learning_rate
+        self.initial_accumulator_value = initial_accumulator_value
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.slots: list[list[tf.Variable]] = []
+
+    def build(self, variables) -> None:
+        """Creates the slot variables of `variables` (before a checkpoint is restored)."""
+        n = {"sgd": 0, "adagrad": 1, "adam": 2}[self.kind]
+        init = self.initial_accumulator_value if self.kind == "adagrad" else 0.0
+        self.slots = [
+            [
+                tf.Variable(tf.fill(v.shape, tf.constant(init, v.dtype)), trainable=False)
+                for _ in range(n)
+            ]
+            for v in variables
+        ]
+
+    def lr(self, step):
+        if callable(self.learning_rate):
+            return tf.cast(self.learning_rate(step), tf.float32)
+        return tf.constant(self.learning_rate, tf.float32)
+
+    def apply(self, grads, variables, step) -> None:
+        """Applies IndexedSlices `grads` to `variables` (in build's order) at `step`."""
+        lr = self.lr(step)
+        for grad, var, slots in zip(grads, variables, self.slots):
+            if grad is None:
+                continue
+            if not isinstance(grad, tf.IndexedSlices):
+                grad = _dense_to_slices(grad)
+            rows, summed = tf.unique(grad.indices)
+            values = tf.math.unsorted_segment_sum(grad.values, summed, tf.shape(rows)[0])
+            handle = var.handle if hasattr(var, "handle") else var.value.handle
+            if self.kind == "sgd":
+                tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=lr * values)
+            elif self.kind == "adagrad":
+                tf.raw_ops.ResourceSparseApplyAdagradV2(
+                    var=handle,
+                    accum=slots[0].handle,
+                    lr=lr,
+                    epsilon=self.epsilon,
+                    grad=values,
+                    indices=rows,
+                )
+            else:
+                m, v = slots
+                t = tf.cast(step, tf.float32) + 1.0
+                m_rows = self.beta1 * tf.gather(m, rows) + (1 - self.beta1) * values
+                v_rows = self.beta2 * tf.gather(v, rows) + (1 - self.beta2) * values * values
+                m.scatter_update(tf.IndexedSlices(m_rows, rows))
+                v.scatter_update(tf.IndexedSlices(v_rows, rows))
+                lr_t = lr * tf.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+                update = lr_t * m_rows / (tf.sqrt(v_rows) + self.epsilon)
+                tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=update)
+
+
+def _dense_to_slices(grad) -> tf.IndexedSlices:
+    rows = tf.range(tf.shape(grad, out_type=tf.int64)[0])
+    return tf.IndexedSlices(grad, rows)

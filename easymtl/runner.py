@@ -1,0 +1,308 @@
+"""The runner owns the loop: train, checkpoint, resume, evaluate and summarize.
+
+Estimator style: ``Runner(config).train()`` trains from the latest checkpoint in
+model_dir to the configured end; ``evaluate()`` scores the latest checkpoint on the eval
+data and writes model_dir/eval_result.json. The ``build_*`` methods are the override
+points.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from easymtl import summary
+from easymtl.data import build_dataset, expand_paths, field_dtype
+from easymtl.errors import EasymtlError
+from easymtl.models import build_model, task_towers
+from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
+from easymtl.tasks import Task, build_tasks
+
+log = logging.getLogger("easymtl")
+
+
+class Runner:
+    """Trains and evaluates the model of a pipeline config in its model_dir.
+
+    Args:
+        config: A validated PipelineConfig.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.model_dir = config.model_dir
+        self.seed = config.train_config.seed
+        keras.utils.set_random_seed(self.seed)
+        self.tasks: list[Task] = build_tasks(task_towers(config.model_config))
+        self.model = self.build_model()
+        self.input_names = self.model.features.used_inputs
+        self.label_names = list(dict.fromkeys(t.label_name for t in self.tasks))
+        self._build_variables()
+        self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]
+        embedding_ids = {id(v) for v in self.embedding_vars}
+        self.dense_vars = [v for v in self.model.trainable_variables if id(v) not in embedding_ids]
+        self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
+        self.dense_optimizer.build(self.dense_vars)
+        self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
+        self.sparse_optimizer.build(self.embedding_vars)
+        self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model,
+            dense_optimizer=self.dense_optimizer,
+            sparse_optimizer=self.sparse_optimizer,
+            global_step=self.global_step,
+            epoch=self.epoch,
+            step_in_epoch=self.step_in_epoch,
+        )
+        self.train_losses = {t.name: keras.metrics.Mean() for t in self.tasks}
+        self.train_losses["total"] = keras.metrics.Mean()
+        self.eval_losses = {t.name: keras.metrics.Mean() for t in self.tasks}
+        self.eval_losses["total"] = keras.metrics.Mean()
+        self.eval_metrics = {t.name: t.make_metrics() for t in self.tasks}
+        self._train_step = tf.function(self._train_step_fn, reduce_retracing=True)
+        self._eval_step = tf.function(self._eval_step_fn, reduce_retracing=True)
+
+    # ------------------------------------------------------------------ override points
+
+    def build_model(self) -> keras.Model:
+        return build_model(self.config.model_config, self.config.feature_configs)
+
+    def build_dataset(self, training: bool, epoch: int = 0) -> tf.data.Dataset:
+        data = self.config.data_config
+        if training:
+            files = expand_paths(self.config.train_input_path, "train_input_path")
+            batch_size = data.batch_size
+        else:
+            files = expand_paths(self.config.eval_input_path, "eval_input_path")
+            batch_size = data.eval_batch_size or data.batch_size
+        return build_dataset(
+            data,
+            files,
+            self.input_names + self.label_names,
+            batch_size,
+            training=training,
+            seed=self.seed + epoch,
+        )
+
+    # ------------------------------------------------------------------------- steps
+
+    def _split(self, batch):
+        return (
+            {k: batch[k] for k in self.input_names},
+            {k: batch[k] for k in self.label_names},
+        )
+
+    def _losses(self, labels, outputs):
+        losses = {t.name: t.loss(labels, outputs) for t in self.tasks}
+        total = tf.add_n([t.weight * losses[t.name] for t in self.tasks])
+        if self.model.losses:
+            total += tf.add_n(self.model.losses)
+        return total, losses
+
+    def _train_step_fn(self, batch):
+        features, labels = self._split(batch)
+        with tf.GradientTape() as tape:
+            outputs = self.model(features, training=True)
+            total, losses = self._losses(labels, outputs)
+        grads = tape.gradient(total, self.embedding_vars + self.dense_vars)
+        n = len(self.embedding_vars)
+        self.sparse_optimizer.apply(grads[:n], self.embedding_vars, self.global_step)
+        self.dense_optimizer.apply(grads[n:], self.dense_vars)
+        self.global_step.assign_add(1)
+        self.step_in_epoch.assign_add(1)
+        for name, value in losses.items():
+            self.train_losses[name].update_state(value)
+        self.train_losses["total"].update_state(total)
+
+    def _eval_step_fn(self, batch):
+        features, labels = self._split(batch)
+        outputs = self.model(features, training=False)
+        total, losses = self._losses(labels, outputs)
+        for task in self.tasks:
+            self.eval_losses[task.name].update_state(losses[task.name])
+            task.update_metrics(self.eval_metrics[task.name], labels, outputs)
+        self.eval_losses["total"].update_state(total)
+
+    # ------------------------------------------------------------------- train / eval
+
+    def restore(self, required: bool = False) -> int:
+        """Restores the latest checkpoint of model_dir; returns its global step."""
+        latest = (
+            tf.train.latest_checkpoint(self.model_dir) if os.path.isdir(self.model_dir) else None
+        )
+        if latest is None:
+            if required:
+                raise EasymtlError(f"model_dir {self.model_dir!r}: no checkpoint to load")
+            return 0
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return int(self.global_step.numpy())
+
+    def train(self) -> int:
+        """Trains from the latest checkpoint to the configured end; returns the step."""
+        train = self.config.train_config
+        step = self.restore()
+        if step:
+            log.info("resuming from step %d (%s)", step, tf.train.latest_checkpoint(self.model_dir))
+        num_steps = train.num_steps if train.HasField("num_steps") else None
+        num_epochs = (
+            train.num_epochs if train.HasField("num_epochs") else (None if num_steps else 1)
+        )
+        done = (num_steps is not None and step >= num_steps) or (
+            num_epochs is not None and int(self.epoch.numpy()) >= num_epochs
+        )
+        if done:
+            log.info("training already finished at step %d", step)
+            return step
+        os.makedirs(self.model_dir, exist_ok=True)
+        manager = tf.train.CheckpointManager(
+            self.checkpoint,
+            self.model_dir,
+            max_to_keep=train.keep_checkpoint_max or None,
+            checkpoint_name="model.ckpt",
+        )
+        writer = (
+            tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+            if train.use_tensorboard
+            else tf.summary.create_noop_writer()
+        )
+        saved_step = step
+        examples, mark = 0, time.perf_counter()
+        first_step_time = None
+        start = time.perf_counter()
+        with writer.as_default():
+            while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
+                dataset = self.build_dataset(True, int(self.epoch.numpy()))
+                dataset = dataset.skip(int(self.step_in_epoch.numpy()))
+                for batch in _guard(dataset, "train_input_path"):
+                    self._train_step(batch)
+                    step += 1
+                    examples += int(batch[self.label_names[0]].shape[0])
+                    if first_step_time is None:
+                        first_step_time = time.perf_counter() - start
+                        log.info("first step done in %.1fs", first_step_time)
+                    if step % train.log_step_count_steps == 0:
+                        now = time.perf_counter()
+                        self._log_train(step, num_steps, examples / (now - mark))
+                        examples, mark = 0, now
+                    if step % train.save_checkpoints_steps == 0:
+                        manager.save(checkpoint_number=step)
+                        saved_step = step
+                    if num_steps is not None and step >= num_steps:
+                        break
+                else:
+                    self.epoch.assign_add(1)
+                    self.step_in_epoch.assign(0)
+                    log.info("epoch %d done at step %d", int(self.epoch.numpy()), step)
+                    continue
+                break
+        if step != saved_step or step == 0:
+            manager.save(checkpoint_number=step)
+        writer.flush()
+        log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
+        return step
+
+    def _log_train(self, step: int, num_steps: int | None, speed: float) -> None:
+        values = {k: float(m.result()) for k, m in self.train_losses.items()}
+        for m in self.train_losses.values():
+            m.reset_state()
+        for name, value in values.items():
+            summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
+        summary.scalar("examples_per_sec", speed, step)
+        towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
+        total = f"/{num_steps}" if num_steps else ""
+        log.info(
+            "step %d%s  loss %.4f  %s  %.0f examples/sec",
+            step,
+            total,
+            values["total"],
+            towers,
+            speed,
+        )
+
+    def evaluate(self) -> dict:
+        """Evaluates the latest checkpoint on eval_input_path; writes eval_result.json."""
+        step = self.restore(required=True)
+        for metric in list(self.eval_losses.values()) + [
+            m for ms in self.eval_metrics.values() for m in ms
+        ]:
+            metric.reset_state()
+        limit = self.config.eval_config.num_steps or None
+        start, examples = time.perf_counter(), 0
+        for i, batch in enumerate(_guard(self.build_dataset(False), "eval_input_path")):
+            if limit is not None and i >= limit:
+                break
+            self._eval_step(batch)
+            examples += int(batch[self.label_names[0]].shape[0])
+        seconds = time.perf_counter() - start
+        results = {"global_step": step}
+        for task in self.tasks:
+            for metric in self.eval_metrics[task.name]:
+                results[metric.name] = float(metric.result())
+            results[f"loss_{task.name}"] = float(self.eval_losses[task.name].result())
+        results["loss"] = float(self.eval_losses["total"].result())
+        results["num_examples"] = examples
+        log.info(
+            "eval at step %d on %d examples (%.0f examples/sec): %s",
+            step,
+            examples,
+            examples / max(seconds, 1e-9),
+            "  ".join(f"{k} {v:.4f}" for k, v in results.items() if isinstance(v, float)),
+        )
+        self._write_eval(results, step)
+        return results
+
+    def _write_eval(self, results: dict, step: int) -> None:
+        os.makedirs(self.model_dir, exist_ok=True)
+        path = os.path.join(self.model_dir, "eval_result.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+        if self.config.train_config.use_tensorboard:
+            writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "eval"))
+            with writer.as_default():
+                for name, value in results.items():
+                    if isinstance(value, float):
+                        summary.scalar(name, value, step)
+            writer.flush()
+
+    # ---------------------------------------------------------------------- helpers
+
+    def serving_specs(self) -> dict[str, tf.TensorSpec]:
+        """One [batch] TensorSpec per raw input field the features read."""
+        fields = {f.input_name: f for f in self.config.data_config.input_fields}
+        return {
+            name: tf.TensorSpec([None], field_dtype(fields[name]), name=name)
+            for name in self.input_names
+        }
+
+    def _build_variables(self) -> None:
+        """Creates every model variable by calling the model on one empty-valued row."""
+        fields = {f.input_name: f for f in self.config.data_config.input_fields}
+        dummy = {}
+        for name in self.input_names:
+            dtype = field_dtype(fields[name])
+            dummy[name] = tf.constant([""]) if dtype == tf.string else tf.zeros([1], dtype)
+        self.model(dummy, training=False)
+
+
+def _guard(dataset: tf.data.Dataset, field: str):
+    """Iterates `dataset`, turning a data error into one EasymtlError line."""
+    iterator = iter(dataset)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.InvalidArgumentError as e:
+            message = " ".join(e.message.split())
+            raise EasymtlError(f"{field}: bad input data: {message}") from None
+        yield batch

@@ -1,0 +1,41 @@
+"""python -m easymtl.train --config X.config [--eval_only]: train, evaluate and export."""
+
+from __future__ import annotations
+
+from easymtl import cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.parser("Train (resuming from model_dir), evaluate and export a model.")
+    parser.add_argument(
+        "--eval_only", action="store_true", help="Only evaluate the latest checkpoint."
+    )
+    args = parser.parse_args(argv)
+    return cli.run(lambda: _train(args))
+
+
+def _train(args) -> None:
+    from easymtl.errors import EasymtlError
+    from easymtl.export import export_saved_model, timestamped_dir
+    from easymtl.runner import Runner
+
+    config = cli.load(args.config)
+    if args.eval_only:
+        if not config.eval_input_path:
+            raise EasymtlError(f"{args.config}: eval_input_path: needed by --eval_only")
+        Runner(config).evaluate()
+        return
+    if not config.train_input_path:
+        raise EasymtlError(f"{args.config}: train_input_path: needed to train")
+    runner = Runner(config)
+    runner.train()
+    if config.eval_input_path:
+        runner.evaluate()
+    if config.export_config.export_after_train:
+        export_saved_model(
+            runner.model, runner.serving_specs(), timestamped_dir(config.model_dir), config
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
