@@ -66,8 +66,9 @@ class Runner:
         self.eval_losses = {t.name: keras.metrics.Mean() for t in self.tasks}
         self.eval_losses["total"] = keras.metrics.Mean()
         self.eval_metrics = {t.name: t.make_metrics() for t in self.tasks}
-        self._train_step = tf.function(self._train_step_fn, reduce_retracing=True)
-        self._eval_step = tf.function(self._eval_step_fn, reduce_retracing=True)
+        # (step, {"total": loss, "<tower>": loss}) at every log step of train().
+        self.history: list[tuple[int, dict[str, float]]] = []
+        self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
 
     # ------------------------------------------------------------------ override points
 
@@ -105,6 +106,14 @@ class Runner:
         if self.model.losses:
             total += tf.add_n(self.model.losses)
         return total, losses
+
+    def _compiled(self, name: str, dataset: tf.data.Dataset):
+        """The train or eval step as one tf.function, traced once for the dataset's
+        element spec (batch dimension None, so the last, smaller batch reuses it)."""
+        if name not in self._steps:
+            fn = self._train_step_fn if name == "train" else self._eval_step_fn
+            self._steps[name] = tf.function(fn, input_signature=[dataset.element_spec])
+        return self._steps[name]
 
     def _train_step_fn(self, batch):
         features, labels = self._split(batch)
@@ -180,8 +189,9 @@ class Runner:
             while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
                 dataset = self.build_dataset(True, int(self.epoch.numpy()))
                 dataset = dataset.skip(int(self.step_in_epoch.numpy()))
+                train_step = self._compiled("train", dataset)
                 for batch in _guard(dataset, "train_input_path"):
-                    self._train_step(batch)
+                    train_step(batch)
                     step += 1
                     examples += int(batch[self.label_names[0]].shape[0])
                     if first_step_time is None:
@@ -212,6 +222,7 @@ class Runner:
         values = {k: float(m.result()) for k, m in self.train_losses.items()}
         for m in self.train_losses.values():
             m.reset_state()
+        self.history.append((step, values))
         for name, value in values.items():
             summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
         summary.scalar("examples_per_sec", speed, step)
@@ -235,10 +246,12 @@ class Runner:
             metric.reset_state()
         limit = self.config.eval_config.num_steps or None
         start, examples = time.perf_counter(), 0
-        for i, batch in enumerate(_guard(self.build_dataset(False), "eval_input_path")):
+        dataset = self.build_dataset(False)
+        eval_step = self._compiled("eval", dataset)
+        for i, batch in enumerate(_guard(dataset, "eval_input_path")):
             if limit is not None and i >= limit:
                 break
-            self._eval_step(batch)
+            eval_step(batch)
             examples += int(batch[self.label_names[0]].shape[0])
         seconds = time.perf_counter() - start
         results = {"global_step": step}

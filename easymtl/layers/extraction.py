@@ -68,12 +68,12 @@ class ExtractionNetwork(keras.layers.Layer):
                 f"must be equal. Received: {task_units} and {share_units}"
             )
         self.is_final = is_final
+        # One flat list (task t's experts at [t * expert_num_per_task, ...]): Keras and
+        # TensorFlow track the variables of layers in a list, not in a list of lists.
         self.task_experts = [
-            [
-                MLP(**self.task_expert_mlp, name=f"task{t}_expert_{i}")
-                for i in range(expert_num_per_task)
-            ]
+            MLP(**self.task_expert_mlp, name=f"task{t}_expert_{i}")
             for t in range(num_tasks)
+            for i in range(expert_num_per_task)
         ]
         self.share_experts = [
             MLP(**self.share_expert_mlp, name=f"share_expert_{i}") for i in range(share_num)
@@ -89,7 +89,7 @@ class ExtractionNetwork(keras.layers.Layer):
 
     def build(self, input_shape):
         *task_shapes, share_shape = [tuple(s) for s in input_shape]
-        for shape, experts, gate in zip(task_shapes, self.task_experts, self.task_gates):
+        for shape, experts, gate in zip(task_shapes, self._experts_by_task(), self.task_gates):
             for expert in experts:
                 expert.build(shape)
             gate.build(shape)
@@ -98,12 +98,16 @@ class ExtractionNetwork(keras.layers.Layer):
         if self.share_gate is not None:
             self.share_gate.build(share_shape)
 
+    def _experts_by_task(self) -> list[list[MLP]]:
+        n = self.expert_num_per_task
+        return [self.task_experts[t * n : (t + 1) * n] for t in range(self.num_tasks)]
+
     def call(self, inputs, training=None):
         *task_inputs, share_input = inputs
         shared = [e(share_input, training=training) for e in self.share_experts]
         task_outs = [
             [e(x, training=training) for e in experts]
-            for x, experts in zip(task_inputs, self.task_experts)
+            for x, experts in zip(task_inputs, self._experts_by_task())
         ]
         outputs = [
             mix(ops.stack(own + shared, axis=1), gate(x, training=training))

@@ -1,0 +1,405 @@
+"""Config loading (.config, .yaml, .json) and validation errors that name file, line, field."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from google.protobuf import json_format
+
+from easymtl.config import load_config
+from easymtl.errors import EasymtlError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+VALID = """\
+model_dir: "MODEL_DIR"
+train_input_path: "train.csv"
+data_config {
+  batch_size: 8
+  label_fields: "clk"
+  label_fields: "buy"
+  input_fields { input_name: "clk" input_type: INT32 }
+  input_fields { input_name: "buy" input_type: INT32 }
+  input_fields { input_name: "user_id" input_type: STRING }
+  input_fields { input_name: "cms_segid" input_type: STRING }
+  input_fields { input_name: "price" input_type: DOUBLE }
+}
+feature_configs {
+  id_feature {
+    feature_name: "user_id"
+    hash_bucket_size: 100
+    embedding_dim: 4
+  }
+}
+feature_configs {
+  id_feature {
+    feature_name: "cms_segid"
+    num_buckets: 10
+    embedding_dim: 4
+  }
+}
+feature_configs {
+  raw_feature {
+    feature_name: "price"
+    normalizer: "method=log1p"
+  }
+}
+model_config {
+  feature_groups {
+    group_name: "all"
+    feature_names: "user_id"
+    feature_names: "cms_segid"
+    feature_names: "price"
+    group_type: DEEP
+  }
+  ple {
+    extraction_networks {
+      network_name: "level1"
+      expert_num_per_task: 1
+      share_num: 1
+      task_expert_net { hidden_units: [8] }
+    }
+    task_towers {
+      tower_name: "ctr"
+      label_name: "clk"
+      mlp {
+        hidden_units: [4]
+        activation: "nn.ReLU"
+      }
+      losses { binary_cross_entropy {} }
+      weight: 1.0
+    }
+    task_towers {
+      tower_name: "cvr"
+      label_name: "buy"
+      losses { binary_cross_entropy {} }
+    }
+  }
+}
+"""
+
+MMOE = """\
+  mmoe {
+    expert_mlp { hidden_units: [8] }
+    num_expert: 3
+    task_towers {
+      tower_name: "ctr"
+      label_name: "clk"
+      losses { binary_cross_entropy {} }
+    }
+  }
+"""
+
+# TorchEasyRec's PLE example (samples/configs/ple_taobao.config), unchanged.
+TORCHEASYREC_PLE = """\
+model_config {
+    feature_groups {
+        group_name: "all"
+        feature_names: "user_id"
+        feature_names: "cms_segid"
+        group_type: DEEP
+    }
+    ple {
+        extraction_networks {
+            network_name: "layer1"
+            expert_num_per_task: 2
+            share_num: 2
+            task_expert_net {
+                hidden_units: [1024, 512, 256]
+            }
+            share_expert_net {
+                hidden_units: [1024, 512, 256]
+            }
+        }
+        extraction_networks {
+            network_name: "layer2"
+            expert_num_per_task: 3
+            share_num: 3
+            task_expert_net {
+                hidden_units: [256, 128, 64]
+            }
+            share_expert_net {
+                hidden_units: [256, 128, 64]
+            }
+        }
+        extraction_networks {
+            network_name: "layer3"
+            expert_num_per_task: 4
+            share_num: 4
+            task_expert_net {
+                hidden_units: [128, 64, 32]
+            }
+            share_expert_net {
+                hidden_units: [128, 64, 32]
+            }
+        }
+        task_towers {
+            tower_name: "ctr"
+            label_name: "clk"
+            mlp {
+                hidden_units: [256, 128, 64]
+            }
+            metrics {
+                auc {}
+            }
+            losses {
+                binary_cross_entropy {}
+            }
+        }
+        task_towers {
+            tower_name: "cvr"
+            label_name: "buy"
+            mlp {
+                hidden_units: [256, 128, 64]
+            }
+            metrics {
+                auc {
+                    thresholds: 1000
+                }
+            }
+            losses {
+                binary_cross_entropy {}
+            }
+        }
+    }
+}
+"""
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)
+
+
+def line_of(text: str, marker: str) -> int:
+    """1-based line number of the single line containing `marker`."""
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if marker in line]
+    assert len(hits) == 1, f"{marker!r} is on lines {hits}"
+    return hits[0]
+
+
+def write(tmp_path, text: str, name: str = "pipeline.config") -> str:
+    path = tmp_path / name
+    path.write_text(text.replace("MODEL_DIR", str(tmp_path / "model")), encoding="utf-8")
+    return str(path)
+
+
+def load_error(tmp_path, text: str, name: str = "pipeline.config") -> tuple[str, str]:
+    path = write(tmp_path, text, name)
+    with pytest.raises(EasymtlError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert path in message
+    return path, message
+
+
+def test_valid_minimal_config_loads(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+    assert config.model_config.WhichOneof("model") == "ple"
+    assert [t.tower_name for t in config.model_config.ple.task_towers] == ["ctr", "cvr"]
+    assert config.model_dir == str(tmp_path / "model")
+
+
+def test_torcheasyrec_ple_block_parses_and_validates(tmp_path):
+    start = VALID.index("model_config {")
+    config = load_config(write(tmp_path, VALID[:start] + TORCHEASYREC_PLE))
+    ple = config.model_config.ple
+    assert [n.network_name for n in ple.extraction_networks] == ["layer1", "layer2", "layer3"]
+    assert [n.expert_num_per_task for n in ple.extraction_networks] == [2, 3, 4]
+    assert list(ple.extraction_networks[2].share_expert_net.hidden_units) == [128, 64, 32]
+    assert ple.task_towers[1].metrics[0].auc.thresholds == 1000
+    assert list(config.model_config.feature_groups[0].feature_names) == ["user_id", "cms_segid"]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(glob.glob(os.path.join(REPO, "samples", "configs", "*.config")))
+)
+def test_sample_configs_validate(path):
+    load_config(path)
+
+
+@pytest.mark.parametrize("ext", [".yaml", ".yml", ".json"])
+def test_yaml_and_json_load_to_the_same_message(tmp_path, ext):
+    text_config = load_config(write(tmp_path, VALID))
+    data = json_format.MessageToDict(text_config)
+    dumped = json.dumps(data) if ext == ".json" else yaml.safe_dump(data)
+    path = tmp_path / f"pipeline{ext}"
+    path.write_text(dumped, encoding="utf-8")
+    assert load_config(str(path)) == text_config
+
+
+# (old text, new text, marker on the bad line or None for no line, field named in message)
+BAD_TEXT_CASES = {
+    "syntax_error": ("share_num: 1", "share_num = 1", "share_num = 1", "share_num"),
+    "unknown_field": (
+        "  ple {\n",
+        "  ple {\n    foo_bar: 1\n",
+        "foo_bar: 1",
+        "foo_bar",
+    ),
+    "unknown_feature_in_group": (
+        'feature_names: "price"',
+        'feature_names: "nope"',
+        '"nope"',
+        "feature_names",
+    ),
+    "label_not_in_label_fields": (
+        'label_name: "buy"',
+        'label_name: "like"',
+        'label_name: "like"',
+        "label_name",
+    ),
+    "expert_num_per_task_zero": (
+        "expert_num_per_task: 1",
+        "expert_num_per_task: 0",
+        "expert_num_per_task: 0",
+        "expert_num_per_task",
+    ),
+    "duplicate_feature_name": (
+        'feature_name: "cms_segid"',
+        'feature_name: "user_id"  # again\n    expression: "user:cms_segid"',
+        "# again",
+        "feature_name",
+    ),
+    "duplicate_tower_name": (
+        'tower_name: "cvr"',
+        'tower_name: "ctr"  # twice',
+        "# twice",
+        "tower_name",
+    ),
+    "hash_bucket_size_zero": (
+        "hash_bucket_size: 100",
+        "hash_bucket_size: 0",
+        "hash_bucket_size: 0",
+        "hash_bucket_size",
+    ),
+    "feature_reads_unknown_input_field": (
+        'feature_name: "cms_segid"',
+        'feature_name: "cms_segid"\n    expression: "user:segment"',
+        "user:segment",
+        "expression",
+    ),
+    "unsupported_dataset_type": (
+        "batch_size: 8",
+        "batch_size: 8\n  dataset_type: OdpsDataset",
+        "OdpsDataset",
+        "dataset_type",
+    ),
+    "negative_tower_weight": ("weight: 1.0", "weight: -0.5", "weight: -0.5", "weight"),
+    "bad_normalizer": (
+        'normalizer: "method=log1p"',
+        'normalizer: "method=log2"',
+        "method=log2",
+        "normalizer",
+    ),
+    "unknown_activation": (
+        'activation: "nn.ReLU"',
+        'activation: "nn.Swoosh"',
+        "nn.Swoosh",
+        "activation",
+    ),
+    "empty_hidden_units": (
+        "mlp {\n        hidden_units: [4]\n",
+        "mlp {  # empty\n",
+        "# empty",
+        "hidden_units",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TEXT_CASES))
+def test_bad_text_config_names_file_line_and_field(tmp_path, case):
+    old, new, marker, field = BAD_TEXT_CASES[case]
+    text = replace_once(VALID, old, new)
+    path, message = load_error(tmp_path, text)
+    assert f"{path}:{line_of(text, marker)}:" in message
+    assert field in message
+
+
+def test_empty_task_tower_list(tmp_path):
+    start = VALID.index("    task_towers {")
+    end = VALID.rindex("  }\n}\n")
+    text = VALID[:start] + VALID[end:]
+    path, message = load_error(tmp_path, text)
+    assert f"{path}:{line_of(text, '  ple {')}:" in message
+    assert "task_towers" in message
+
+
+def test_mmoe_num_expert_zero(tmp_path):
+    start, end = VALID.index("  ple {"), VALID.rindex("  }\n}\n") + len("  }\n")
+    mmoe = replace_once(MMOE, "num_expert: 3", "num_expert: 0")
+    text = VALID[:start] + mmoe + VALID[end:]
+    load_config(write(tmp_path, VALID[:start] + MMOE + VALID[end:], "ok.config"))
+    path, message = load_error(tmp_path, text)
+    assert f"{path}:{line_of(text, 'num_expert: 0')}:" in message
+    assert "num_expert" in message
+
+
+def test_missing_required_field(tmp_path):
+    text = replace_once(VALID, 'model_dir: "MODEL_DIR"\n', "")
+    _, message = load_error(tmp_path, text)
+    assert "model_dir" in message
+
+
+def test_yaml_that_is_not_a_mapping(tmp_path):
+    _, message = load_error(tmp_path, "- model_dir\n- data_config\n", "pipeline.yaml")
+    assert "mapping" in message
+
+
+def test_bad_field_in_yaml_names_the_field(tmp_path):
+    data = json_format.MessageToDict(load_config(write(tmp_path, VALID)))
+    data["modelConfig"]["ple"]["extractionNetworks"][0]["expertNumPerTask"] = 0
+    _, message = load_error(tmp_path, yaml.safe_dump(data), "pipeline.yaml")
+    assert "expert_num_per_task" in message
+
+
+def test_unknown_field_in_json_names_the_field(tmp_path):
+    data = json_format.MessageToDict(load_config(write(tmp_path, VALID)))
+    data["modelConfig"]["ple"]["fooBar"] = 1
+    _, message = load_error(tmp_path, json.dumps(data), "pipeline.json")
+    assert "fooBar" in message
+
+
+def test_missing_config_file(tmp_path):
+    path = str(tmp_path / "absent.config")
+    with pytest.raises(EasymtlError, match="absent.config"):
+        load_config(path)
+
+
+def run_train(tmp_path, config_path: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "easymtl.train", "--config", config_path],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_bad_config_exits_2_with_one_error_line(tmp_path):
+    text = replace_once(VALID, "expert_num_per_task: 1", "expert_num_per_task: 0")
+    path = write(tmp_path, text)
+    result = run_train(tmp_path, path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert f"{path}:{line_of(text, 'expert_num_per_task: 0')}:" in lines[0]
+    assert "expert_num_per_task" in lines[0]
+    assert not (tmp_path / "model").exists()
+
+
+def test_cli_missing_config_exits_2(tmp_path):
+    result = run_train(tmp_path, str(tmp_path / "absent.config"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "absent.config" in lines[0]
+    assert not (tmp_path / "model").exists()
