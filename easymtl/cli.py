@@ -28,9 +28,12 @@ def load(path: str):
 
 def run(job: Callable[[], object]) -> int:
     """Runs `job` with logging to stdout; an EasymtlError becomes one line and exit 2."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
-    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log = logging.getLogger("easymtl")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     logging.getLogger("absl").setLevel(logging.ERROR)
     from easymtl.errors import EasymtlError
 
@@ -42,4 +45,6 @@ def run(job: Callable[[], object]) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        log.removeHandler(handler)
     return 0

@@ -134,7 +134,8 @@ def test_slots_per_kind():
         opt = RowWiseOptimizer(kind, 0.1, initial_accumulator_value=0.3)
         opt.build([var])
         assert len(opt.slots[0]) == n
-    np.testing.assert_allclose(opt.slots[0][0].numpy(), np.zeros((5, 2)))
+        for slot in opt.slots[0]:
+            np.testing.assert_allclose(slot.numpy(), np.full((5, 2), 0.3 if n == 1 else 0.0))
 
 
 def test_unknown_kind_raises():

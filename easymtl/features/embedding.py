@@ -20,7 +20,7 @@ class EmbeddingTable(keras.layers.Layer):
 
     Example:
         >>> table = EmbeddingTable(10, 4)
-        >>> table(tf.ragged.constant([[1, 2], []], dtype=tf.int64), "mean").shape
+        >>> table(tf.ragged.constant([[1, 2], []], dtype=tf.int64), pooling="mean").shape
         TensorShape([2, 4])
     """
 
@@ -104,7 +104,8 @@ class FeatureInputs(keras.layers.Layer):
 
     def build(self, input_shape=None):
         for table in self.tables.values():
-            table.build()
+            if not table.built:
+                table.build()
 
     def call(self, inputs):
         outputs = {}

@@ -85,7 +85,8 @@ class IdFeature(keras.layers.Layer):
             ids = tf.strings.to_hash_bucket_fast(values, self.hash_bucket_size)
             return tokens.with_flat_values(ids)
         if self.num_buckets is not None:
-            valid = tf.strings.regex_full_match(values, r"\s*[+-]?[0-9]+\s*")
+            # At most 18 digits: longer numbers overflow int64 and have no id anyway.
+            valid = tf.strings.regex_full_match(values, r"\s*[+-]?0*[0-9]{1,18}\s*")
             ids = tf.strings.to_number(tf.where(valid, values, "-1"), tf.int64)
             ragged = tokens.with_flat_values(ids)
             return tf.ragged.boolean_mask(ragged, (ragged >= 0) & (ragged < self.num_buckets))

@@ -125,10 +125,6 @@ def test_groups_concatenate_features_in_order():
     np.testing.assert_allclose(out["item"], [[4, 40, 2], [0, 0, -1]])
 
 
-@pytest.mark.xfail(
-    reason="BUG: FeatureInputs.build rebuilds tables that are already built",
-    strict=True,
-)
 def test_feature_inputs_accepts_built_tables():
     layer = FeatureInputs(
         {"f": IdFeature(num_buckets=5)},
@@ -166,11 +162,6 @@ def test_feature_inputs_config_round_trip_gives_same_outputs():
         np.testing.assert_allclose(clone(INPUTS)[name], value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: from_config of a built FeatureInputs builds its tables (build_config), "
-    "then FeatureInputs.build builds them again and Keras refuses",
-    strict=True,
-)
 def test_built_feature_inputs_config_round_trip():
     layer = feature_inputs()
     clone = FeatureInputs.from_config(layer.get_config())

@@ -32,11 +32,6 @@ def test_num_buckets_drops_out_of_range_non_numeric_and_empty():
     assert got == [[3], [4], [5], [], [], [], [], [], [9]]
 
 
-@pytest.mark.xfail(
-    reason="BUG: a numeric string beyond int64 passes the regex, then StringToNumber "
-    "fails the whole batch instead of dropping the value",
-    strict=True,
-)
 def test_num_buckets_drops_numbers_beyond_int64():
     assert ids(IdFeature(num_buckets=10), ["99999999999999999999", "1"]) == [[], [1]]
 
