@@ -54,7 +54,7 @@ class Runner:
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model,
+            model=model_variables(self.model),
             dense_optimizer=self.dense_optimizer,
             sparse_optimizer=self.sparse_optimizer,
             global_step=self.global_step,
@@ -305,6 +305,18 @@ class Runner:
             dtype = field_dtype(fields[name])
             dummy[name] = tf.constant([""]) if dtype == tf.string else tf.zeros([1], dtype)
         self.model(dummy, training=False)
+
+
+def model_variables(model: keras.Model) -> dict[str, tf.Variable]:
+    """The model's variables by Keras path, for tf.train.Checkpoint.
+
+    Keras 3 models are not checkpointable objects themselves; keying by path (tower and
+    layer names, not positions) keeps checkpoints valid when towers are reordered.
+    """
+    variables = {v.path: v for v in model.variables}
+    if len(variables) != len(model.variables):
+        raise ValueError("Two model variables share a path; give their layers unique names.")
+    return variables
 
 
 def _guard(dataset: tf.data.Dataset, field: str):

@@ -18,6 +18,7 @@ from conftest import ROOT, SAMPLES
 
 from easymtl import testing
 from easymtl.config import load_config
+from easymtl.protos import data_pb2
 from easymtl.export.__main__ import main as export_main
 from easymtl.runner import Runner
 from easymtl.train import main as train_main
@@ -38,7 +39,7 @@ def eval_rows(config) -> dict[str, list]:
 
 def typed(config, cols: dict[str, list], names: list[str]) -> dict[str, list]:
     types = {f.input_name: f.input_type for f in config.data_config.input_fields}
-    string = config.data_config.input_fields[0].STRING
+    string = data_pb2.STRING
     return {n: cols[n] if types[n] == string else [int(v) for v in cols[n]] for n in names}
 
 
@@ -125,7 +126,7 @@ def test_killed_training_resumes_at_saved_step(config_factory):
     """SIGKILL a training process after a checkpoint; the rerun resumes from it."""
     path = config_factory(
         "mmoe",
-        "train_config { num_steps: 400 save_checkpoints_steps: 20 } "
+        "train_config { num_steps: 400 num_epochs: 100 save_checkpoints_steps: 20 } "
         "export_config { export_after_train: false } eval_input_path: ''",
     )
     model_dir = Path(load_config(str(path)).model_dir)
@@ -133,7 +134,8 @@ def test_killed_training_resumes_at_saved_step(config_factory):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while not list(model_dir.glob("model.ckpt-40.index")):
+        state = model_dir / "checkpoint"  # written once a checkpoint is complete
+        while not (state.exists() and "model.ckpt-40" in state.read_text()):
             assert proc.poll() is None, "training ended before it could be killed"
             assert time.time() < deadline, "no checkpoint after 120 s"
             time.sleep(0.2)
@@ -156,7 +158,7 @@ def test_killed_training_resumes_at_saved_step(config_factory):
 def test_model_learns_sample_data(config_factory, model):
     """Every model beats chance by a clear margin on the planted signal (oracle AUCs:
     ctr 0.78, buy over all impressions 0.80), and its training loss falls."""
-    path = config_factory(model, "train_config { num_epochs: 2 }")
+    path = config_factory(model, "train_config { num_epochs: 1 } data_config { batch_size: 256 }")
     config = load_config(str(path))
     runner = Runner(config)
     runner.train()
@@ -168,7 +170,7 @@ def test_model_learns_sample_data(config_factory, model):
 
 
 def test_streaming_auc_matches_exact_auc(config_factory):
-    path = config_factory("mmoe", "train_config { num_epochs: 1 }")
+    path = config_factory("mmoe", "train_config { num_steps: 60 }")
     config = load_config(str(path))
     runner = Runner(config)
     runner.train()
