@@ -18,8 +18,8 @@ from conftest import ROOT, SAMPLES
 
 from easymtl import testing
 from easymtl.config import load_config
-from easymtl.protos import data_pb2
 from easymtl.export.__main__ import main as export_main
+from easymtl.protos import data_pb2
 from easymtl.runner import Runner
 from easymtl.train import main as train_main
 
@@ -93,6 +93,7 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
     assert (export_dir / "assets" / "pipeline.config").exists()
 
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
+    assert cli, "saved_model_cli (installed with tensorflow) not found beside python"
     if cli:
         shown = subprocess.run(
             [cli, "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True
