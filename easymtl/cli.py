@@ -1,29 +1,87 @@
-"""What every command-line entry point shares: flags, logging and error handling."""
+"""What every command-line entry point shares: flags, config overrides, logging and
+error handling."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 
 # TensorFlow's C++ start-up chatter is not for the user; set before TensorFlow loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+_SHORTCUTS = ("model_dir", "train_input_path", "eval_input_path")
+_NAME = r"[A-Za-z_]\w*(?:\[[^\]]*\])?"
+_DOTTED = re.compile(rf"^--({_NAME}(?:\.{_NAME})+)(?:=(.*))?$", re.S)
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the common --config flag."""
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--config", required=True, help="Pipeline config (.config, .yaml or .json).")
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that also takes dotted config flags (``--data_config.batch_size=8``)
+    and reports errors as one ``error: ...`` line with exit status 2."""
+
+    def parse_args(self, args=None, namespace=None):
+        args, rest = self.parse_known_args(args, namespace)
+        args.overrides = []
+        if args.edit_config_json:
+            from easymtl.overrides import parse_json
+
+            edits = parse_json(args.edit_config_json, "--edit_config_json")
+            args.overrides.append(("--edit_config_json", edits))
+        i = 0
+        while i < len(rest):
+            match = _DOTTED.match(rest[i])
+            if not match:
+                self.error(f"unrecognized argument {rest[i]!r}")
+            path, value = match.groups()
+            if value is None:
+                if i + 1 >= len(rest):
+                    self.error(f"--{path} needs a value")
+                i += 1
+                value = rest[i]
+            args.overrides.append((f"--{path}", {path: value}))
+            i += 1
+        shortcuts = {k: getattr(args, k) for k in _SHORTCUTS if getattr(args, k) is not None}
+        if shortcuts:
+            args.overrides.append(("--" + "/--".join(shortcuts), shortcuts))
+        return args
+
+    def error(self, message):
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parser(description: str, config_required: bool = True) -> argparse.ArgumentParser:
+    """An argument parser with --config and the config-override flags.
+
+    Any config field can be set with a dotted flag (``--train_config.num_steps=10``) or
+    ``--edit_config_json '{"data_config.batch_size": 256}'``; `--model_dir`,
+    `--train_input_path` and `--eval_input_path` are shortcuts. Parsed args carry
+    ``overrides``, which :func:`load` applies.
+    """
+    p = _Parser(description=description)
+    p.add_argument(
+        "--config", required=config_required, help="Pipeline config (.config, .yaml or .json)."
+    )
+    p.add_argument(
+        "--edit_config_json",
+        help='Config edits as JSON: {"field.path": value, ...}, e.g. '
+        '{"train_config.num_steps": 10, "feature_configs[feature_name=price].'
+        'raw_feature.embedding_dim": 8}.',
+    )
+    for name in _SHORTCUTS:
+        p.add_argument(f"--{name}", help=f"Set the config's {name}.")
     return p
 
 
-def load(path: str):
-    """Loads and validates a pipeline config (raises EasymtlError)."""
+def load(args: argparse.Namespace, path: str | None = None):
+    """Loads the config at `path` (default: ``args.config``), applies the overrides of
+    `args` and validates it (raises EasymtlError)."""
     from easymtl.config import load_config
 
-    return load_config(path)
+    return load_config(path or args.config, getattr(args, "overrides", []))
 
 
 def run(job: Callable[[], object]) -> int:

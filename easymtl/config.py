@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
+from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
 
 PipelineConfig = pipeline_pb2.PipelineConfig
@@ -26,11 +27,13 @@ _TOKEN = re.compile(
 )
 
 
-def load_config(path: str) -> PipelineConfig:
-    """Reads and validates the pipeline config at `path`.
+def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) -> PipelineConfig:
+    """Reads the pipeline config at `path`, applies `overrides`, and validates it.
 
     Args:
         path: A ``.config`` (protobuf text), ``.yaml``/``.yml`` or ``.json`` file.
+        overrides: ``(source, {field path: value})`` pairs applied in order, where
+            source names the flag in error messages (see :mod:`easymtl.overrides`).
 
     Returns:
         The validated PipelineConfig.
@@ -43,6 +46,8 @@ def load_config(path: str) -> PipelineConfig:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     config = parse_config(text, path)
+    for source, edits in overrides:
+        apply_overrides(config, edits, source)
     try:
         validate(config)
     except ConfigError as e:
@@ -325,7 +330,7 @@ def _validate_message(msg: Message, where: str, labels: set[str]) -> None:
             raise ConfigError(path, "must be positive")
         if field.message_type is None:
             continue
-        repeated = _is_repeated(field)
+        repeated = is_repeated(field)
         for i, item in enumerate(value if repeated else [value]):
             sub = f"{path}[{i}]" if repeated else path
             if field.message_type.name == "MLP":
@@ -334,13 +339,6 @@ def _validate_message(msg: Message, where: str, labels: set[str]) -> None:
                 _validate_message(item, sub, labels)
             elif item.HasField("mlp"):
                 _validate_mlp(item.mlp, f"{sub}.mlp")
-
-
-def _is_repeated(field) -> bool:
-    # FieldDescriptor.label is gone in protobuf 7; is_repeated is missing before 5.28.
-    if hasattr(field, "is_repeated"):
-        return field.is_repeated
-    return field.label == field.LABEL_REPEATED
 
 
 def _validate_mlp(mlp, where: str) -> None:

@@ -15,6 +15,7 @@ import time
 
 import keras
 import tensorflow as tf
+from google.protobuf import text_format
 
 from easymtl import summary
 from easymtl.data import build_dataset, expand_paths, field_dtype
@@ -170,6 +171,11 @@ class Runner:
             log.info("training already finished at step %d", step)
             return step
         os.makedirs(self.model_dir, exist_ok=True)
+        # The effective config (overrides applied), so that every run can be repeated.
+        _write_atomic(
+            os.path.join(self.model_dir, "pipeline.config"),
+            text_format.MessageToString(self.config),
+        )
         manager = tf.train.CheckpointManager(
             self.checkpoint,
             self.model_dir,
@@ -274,11 +280,7 @@ class Runner:
     def _write_eval(self, results: dict, step: int) -> None:
         os.makedirs(self.model_dir, exist_ok=True)
         path = os.path.join(self.model_dir, "eval_result.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(results, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        _write_atomic(path, json.dumps(results, indent=2) + "\n")
         if self.config.train_config.use_tensorboard:
             writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "eval"))
             with writer.as_default():
@@ -305,6 +307,14 @@ class Runner:
             dtype = field_dtype(fields[name])
             dummy[name] = tf.constant([""]) if dtype == tf.string else tf.zeros([1], dtype)
         self.model(dummy, training=False)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Writes `text` to a temporary file beside `path`, then renames it into place."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def model_variables(model: keras.Model) -> dict[str, tf.Variable]:

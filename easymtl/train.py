@@ -15,18 +15,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> None:
+    from easymtl.data import expand_paths
     from easymtl.errors import EasymtlError
     from easymtl.export import export_saved_model, timestamped_dir
     from easymtl.runner import Runner
 
-    config = cli.load(args.config)
+    config = cli.load(args)
+    # Every input must exist before anything is written to model_dir.
+    if args.eval_only and not config.eval_input_path:
+        raise EasymtlError(f"{args.config}: eval_input_path: needed by --eval_only")
+    if not args.eval_only:
+        expand_paths(config.train_input_path, f"{args.config}: train_input_path")
+    if config.eval_input_path:
+        expand_paths(config.eval_input_path, f"{args.config}: eval_input_path")
     if args.eval_only:
-        if not config.eval_input_path:
-            raise EasymtlError(f"{args.config}: eval_input_path: needed by --eval_only")
         Runner(config).evaluate()
         return
-    if not config.train_input_path:
-        raise EasymtlError(f"{args.config}: train_input_path: needed to train")
     runner = Runner(config)
     runner.train()
     if config.eval_input_path:

@@ -24,7 +24,7 @@ def _export(args) -> None:
     from easymtl.export import export_saved_model, timestamped_dir
     from easymtl.runner import Runner
 
-    config = cli.load(args.config)
+    config = cli.load(args)
     if (
         args.export_dir
         and os.path.exists(args.export_dir)
