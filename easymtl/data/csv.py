@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from easymtl.errors import EasymtlError
@@ -32,7 +34,10 @@ def expand_paths(spec: str, field: str) -> list[str]:
         matched = sorted(tf.io.gfile.glob(part))
         matched = [m for m in matched if not tf.io.gfile.isdir(m)]
         if not matched:
-            raise EasymtlError(f"{field}: no file matches {part!r}")
+            where = (
+                "" if os.path.isabs(part) else f" (relative to the current directory {os.getcwd()})"
+            )
+            raise EasymtlError(f"{field}: no file matches {part!r}{where}")
         files.extend(matched)
     return files
 
