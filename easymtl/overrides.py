@@ -3,8 +3,8 @@
 A path is dotted field names; a repeated field takes an index (``task_towers[1]``) or a
 selector matching a field of the element or of its oneof sub-message
 (``feature_configs[feature_name=price].raw_feature.boundaries``). A value is a scalar
-(or its string form, as a flag gives it), a list for a repeated field, or a dict (or
-protobuf text) for a message, which is merged.
+(or its string form, as a flag gives it), a list (or JSON list) for a repeated field, or
+a dict (JSON object, or protobuf text) for a message, which is merged.
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ def _with_oneofs(msg: Message):
 
 
 def _merge(msg: Message, value: object) -> None:
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        value = json.loads(value)
     if isinstance(value, dict):
         json_format.ParseDict(value, msg)
     elif isinstance(value, str):

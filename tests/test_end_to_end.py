@@ -94,12 +94,28 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
 
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
     assert cli, "saved_model_cli (installed with tensorflow) not found beside python"
-    if cli:
-        shown = subprocess.run(
-            [cli, "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True
-        )
-        assert shown.returncode == 0
-        assert "serving_default" in shown.stdout and "probs_cvr" in shown.stdout
+    shown = subprocess.run(
+        [cli, "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0
+    assert "serving_default" in shown.stdout and "probs_cvr" in shown.stdout
+
+
+def test_rerun_resumes_instead_of_starting_over(config_factory, capsys):
+    path = config_factory(
+        "simple_multi_task",
+        "train_config { num_steps: 20 } export_config { export_after_train: false }",
+    )
+    assert train_main(["--config", str(path)]) == 0
+    capsys.readouterr()
+    assert train_main(["--config", str(path), "--train_config.num_steps=30"]) == 0
+    log = capsys.readouterr().out
+    assert "resuming from step 20 " in log and "training done at step 30" in log
+    assert json.loads((path.parent / "model" / "eval_result.json").read_text())["global_step"] == 30
+    effective = (path.parent / "model" / "pipeline.config").read_text()
+    assert "num_steps: 30" in effective
+    assert train_main(["--config", str(path), "--train_config.num_steps=30"]) == 0
+    assert "training already finished at step 30" in capsys.readouterr().out
 
 
 def test_export_dir_not_empty_is_refused(config_factory, tmp_path, capsys):
