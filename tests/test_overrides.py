@@ -47,7 +47,7 @@ def test_message_values_merge(tmp_path):
     )
     assert config.train_config.dense_optimizer.sgd_optimizer.lr == 0.5
     assert list(config.model_config.mmoe.expert_mlp.dropout_ratio) == pytest.approx([0.1])
-    assert list(config.model_config.mmoe.expert_mlp.hidden_units) == [256, 128]
+    assert list(config.model_config.mmoe.expert_mlp.hidden_units) == [64, 32]
 
 
 @pytest.mark.parametrize(
