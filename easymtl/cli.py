@@ -94,9 +94,13 @@ def run(job: Callable[[], object]) -> int:
     log.propagate = False
     logging.getLogger("absl").setLevel(logging.ERROR)
     from easymtl.errors import EasymtlError
+    from easymtl.run_guard import Interrupted
 
     try:
         job()
+    except Interrupted as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 128 + e.signum
     except EasymtlError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from easymtl.data import build_dataset, expand_paths, field_dtype
 from easymtl.errors import EasymtlError
 from easymtl.models import build_model, task_towers
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
+from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal
 from easymtl.tasks import Task, build_tasks
 
 log = logging.getLogger("easymtl")
@@ -155,7 +156,11 @@ class Runner:
         return int(self.global_step.numpy())
 
     def train(self) -> int:
-        """Trains from the latest checkpoint to the configured end; returns the step."""
+        """Trains from the latest checkpoint to the configured end; returns the step.
+
+        A SIGTERM or SIGINT stops after the current step with a checkpoint saved
+        (raising :class:`Interrupted`); a second run on the same model_dir is refused.
+        """
         train = self.config.train_config
         step = self.restore()
         if step:
@@ -164,65 +169,72 @@ class Runner:
         num_epochs = (
             train.num_epochs if train.HasField("num_epochs") else (None if num_steps else 1)
         )
-        done = (num_steps is not None and step >= num_steps) or (
+        if (num_steps is not None and step >= num_steps) or (
             num_epochs is not None and int(self.epoch.numpy()) >= num_epochs
-        )
-        if done:
+        ):
             log.info("training already finished at step %d", step)
             return step
-        os.makedirs(self.model_dir, exist_ok=True)
-        # The effective config (overrides applied), so that every run can be repeated.
-        _write_atomic(
-            os.path.join(self.model_dir, "pipeline.config"),
-            text_format.MessageToString(self.config),
-        )
-        manager = tf.train.CheckpointManager(
-            self.checkpoint,
-            self.model_dir,
-            max_to_keep=train.keep_checkpoint_max or None,
-            checkpoint_name="model.ckpt",
-        )
-        writer = (
-            tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
-            if train.use_tensorboard
-            else tf.summary.create_noop_writer()
-        )
-        saved_step = step
-        examples, mark = 0, time.perf_counter()
-        first_step_time = None
-        start = time.perf_counter()
-        with writer.as_default():
-            while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
-                dataset = self.build_dataset(True, int(self.epoch.numpy()))
-                dataset = dataset.skip(int(self.step_in_epoch.numpy()))
-                train_step = self._compiled("train", dataset)
-                for batch in _guard(dataset, "train_input_path"):
-                    train_step(batch)
+        with ModelDirLock(self.model_dir), StopOnSignal() as stop:
+            # The effective config (overrides applied), so that every run can be repeated.
+            _write_atomic(
+                os.path.join(self.model_dir, "pipeline.config"),
+                text_format.MessageToString(self.config),
+            )
+            manager = tf.train.CheckpointManager(
+                self.checkpoint,
+                self.model_dir,
+                max_to_keep=train.keep_checkpoint_max or None,
+                checkpoint_name="model.ckpt",
+            )
+            writer = (
+                tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+                if train.use_tensorboard
+                else tf.summary.create_noop_writer()
+            )
+            saved_step = first_step = step
+            examples, start = 0, time.perf_counter()
+            mark = start
+            with writer.as_default():
+                for batch in self._batches(num_epochs):
+                    self._steps["train"](batch)
                     step += 1
                     examples += int(batch[self.label_names[0]].shape[0])
-                    if first_step_time is None:
-                        first_step_time = time.perf_counter() - start
-                        log.info("first step done in %.1fs", first_step_time)
+                    if step == first_step + 1:
+                        log.info("first step done in %.1fs", time.perf_counter() - start)
                     if step % train.log_step_count_steps == 0:
                         now = time.perf_counter()
                         self._log_train(step, num_steps, examples / (now - mark))
                         examples, mark = 0, now
-                    if step % train.save_checkpoints_steps == 0:
+                    if step % train.save_checkpoints_steps == 0 or stop.signum:
                         manager.save(checkpoint_number=step)
                         saved_step = step
+                    if stop.signum:
+                        raise Interrupted(
+                            stop.signum,
+                            f"stopped by signal {stop.signum} at step {step}; "
+                            f"checkpoint saved in {self.model_dir}",
+                        )
                     if num_steps is not None and step >= num_steps:
                         break
-                else:
-                    self.epoch.assign_add(1)
-                    self.step_in_epoch.assign(0)
-                    log.info("epoch %d done at step %d", int(self.epoch.numpy()), step)
-                    continue
-                break
-        if step != saved_step or step == 0:
-            manager.save(checkpoint_number=step)
-        writer.flush()
+            if step != saved_step or step == 0:
+                manager.save(checkpoint_number=step)
+            writer.flush()
         log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
         return step
+
+    def _batches(self, num_epochs: int | None):
+        """Training batches from the saved epoch position on, epoch after epoch; compiles
+        the train step for them."""
+        while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
+            dataset = self.build_dataset(True, int(self.epoch.numpy()))
+            dataset = dataset.skip(int(self.step_in_epoch.numpy()))
+            self._compiled("train", dataset)
+            yield from _guard(dataset, "train_input_path")
+            self.epoch.assign_add(1)
+            self.step_in_epoch.assign(0)
+            log.info(
+                "epoch %d done at step %d", int(self.epoch.numpy()), int(self.global_step.numpy())
+            )
 
     def _log_train(self, step: int, num_steps: int | None, speed: float) -> None:
         values = {k: float(m.result()) for k, m in self.train_losses.items()}

@@ -104,7 +104,8 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
 def test_rerun_resumes_instead_of_starting_over(config_factory, capsys):
     path = config_factory(
         "simple_multi_task",
-        "train_config { num_steps: 20 } export_config { export_after_train: false }",
+        "train_config { num_steps: 20 } eval_config { num_steps: 2 } "
+        "export_config { export_after_train: false }",
     )
     assert train_main(["--config", str(path)]) == 0
     capsys.readouterr()
