@@ -16,6 +16,12 @@ DTYPES = {
     "STRING": tf.string,
     "FLOAT": tf.float32,
     "DOUBLE": tf.float64,
+    # List columns (ParquetDataset): [batch, max list length] tensors.
+    "ARRAY_INT32": tf.int32,
+    "ARRAY_INT64": tf.int64,
+    "ARRAY_STRING": tf.string,
+    "ARRAY_FLOAT": tf.float32,
+    "ARRAY_DOUBLE": tf.float64,
 }
 
 
@@ -99,6 +105,16 @@ def build_dataset(
 def field_dtype(field) -> tf.DType:
     """The dtype of an input field (and of its serving input)."""
     return DTYPES[data_pb2.FieldType.Name(field.input_type)]
+
+
+def field_shape(field) -> list[None]:
+    """The shape of an input field's batches: [batch], or [batch, list length] (ARRAY_*)."""
+    return [None, None] if is_array(field) else [None]
+
+
+def is_array(field) -> bool:
+    """Whether an input field holds a list of values per example (an ARRAY_* type)."""
+    return data_pb2.FieldType.Name(field.input_type).startswith("ARRAY_")
 
 
 def _record_default(field) -> tf.Tensor:
