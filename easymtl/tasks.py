@@ -29,8 +29,16 @@ class Task:
     weight: float = 1.0
     metric_builders: list[Callable] = field(default_factory=list)
 
+    # The values a label of this task may take, as data errors name them.
+    label_domain: str = "{0, 1}"
+
     def label(self, labels: dict) -> tf.Tensor:
         return tf.cast(labels[self.label_name], tf.float32)
+
+    def valid_labels(self, labels: dict) -> tf.Tensor:
+        """[batch] bool: which rows' labels lie in :attr:`label_domain`."""
+        y = self.label(labels)
+        return tf.logical_or(tf.equal(y, 0.0), tf.equal(y, 1.0))
 
     def loss(self, labels: dict, outputs: dict) -> tf.Tensor:
         """The task's loss (its losses summed, each averaged over the batch)."""
