@@ -1,0 +1,415 @@
+"""Field names of TorchEasyRec's config messages, for parse errors on fields easymtl lacks.
+
+easymtl's schema (easymtl/protos/*.proto, package easymtl.protos) mirrors a subset of TorchEasyRec's
+(tzrec/protos/*.proto, package tzrec.protos). When a config sets a field that an easymtl message
+does not have, look the message's full name up here: if the field name is in the set, the error
+can say it is a TorchEasyRec field that easymtl does not support, instead of only "no field named".
+
+TORCHEASYREC_FIELDS maps the full name of each easymtl message that has a TorchEasyRec counterpart
+to every field name (oneof members included) of the TorchEasyRec message of the same name
+(PipelineConfig's counterpart is TorchEasyRec's top-level EasyRecConfig). easymtl messages with no
+TorchEasyRec counterpart (SharedBottom, HuberLoss) have no entry. Only names were copied, from the
+newest copies of alibaba/TorchEasyRec's proto files at hand (optimizer.proto: a newer fork copy
+that matches upstream's LR schedulers); TorchEasyRec keeps growing, so a set may lag upstream.
+"""
+
+TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
+    # tzrec/protos/pipeline.proto (message EasyRecConfig)
+    "easymtl.protos.PipelineConfig": frozenset(
+        {
+            "data_config",
+            "eval_config",
+            "eval_input_path",
+            "export_config",
+            "feature_configs",
+            "item_input_path",
+            "model_config",
+            "model_dir",
+            "train_config",
+            "train_input_path",
+        }
+    ),
+    # tzrec/protos/data.proto
+    "easymtl.protos.Field": frozenset({"input_name", "input_type"}),
+    # tzrec/protos/data.proto
+    "easymtl.protos.DataConfig": frozenset(
+        {
+            "batch_cost_size",
+            "batch_size",
+            "dataset_type",
+            "delimiter",
+            "drop_remainder",
+            "eval_batch_size",
+            "fg_encoded",
+            "fg_encoded_multival_sep",
+            "fg_mode",
+            "fg_threads",
+            "force_base_data_group",
+            "hard_negative_sampler",
+            "hard_negative_sampler_v2",
+            "in_order",
+            "input_fields",
+            "input_fields_str",
+            "is_orderby_partition",
+            "label_fields",
+            "min_batch_size",
+            "negative_sample_mask_prob",
+            "negative_sampler",
+            "negative_sampler_v2",
+            "num_workers",
+            "odps_data_compression",
+            "odps_data_quota_name",
+            "pin_memory",
+            "sample_cost_field",
+            "sample_mask_prob",
+            "sample_weight_fields",
+            "shuffle",
+            "shuffle_buffer_size",
+            "tdm_sampler",
+            "with_header",
+        }
+    ),
+    # tzrec/protos/eval.proto
+    "easymtl.protos.EvalConfig": frozenset({"evaluator_type", "log_step_count_steps", "num_steps"}),
+    # tzrec/protos/export.proto
+    "easymtl.protos.ExportConfig": frozenset(
+        {
+            "best_exporter_metric",
+            "cuda_matmul_allow_tf32",
+            "cudnn_allow_tf32",
+            "export_format",
+            "exporter_type",
+            "metric_larger_is_better",
+            "mixed_precision",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.FeatureConfig": frozenset(
+        {
+            "bool_mask_feature",
+            "combine_feature",
+            "combo_feature",
+            "custom_feature",
+            "expr_feature",
+            "id_feature",
+            "kv_dot_product",
+            "lookup_feature",
+            "match_feature",
+            "overlap_feature",
+            "raw_feature",
+            "sequence_bool_mask_feature",
+            "sequence_combine_feature",
+            "sequence_combo_feature",
+            "sequence_custom_feature",
+            "sequence_expr_feature",
+            "sequence_feature",
+            "sequence_id_feature",
+            "sequence_kv_dot_product",
+            "sequence_lookup_feature",
+            "sequence_match_feature",
+            "sequence_overlap_feature",
+            "sequence_raw_feature",
+            "sequence_tokenize_feature",
+            "tokenize_feature",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.IdFeature": frozenset(
+        {
+            "asset_dir",
+            "data_type",
+            "default_bucketize_value",
+            "default_value",
+            "dynamicemb",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "fg_value_type",
+            "hash_bucket_size",
+            "init_fn",
+            "num_buckets",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "trainable",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_file",
+            "vocab_list",
+            "weighted",
+            "zch",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.RawFeature": frozenset(
+        {
+            "autodis",
+            "boundaries",
+            "data_type",
+            "default_value",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "init_fn",
+            "mlp",
+            "normalizer",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "trainable",
+            "use_mask",
+            "value_dim",
+        }
+    ),
+    # tzrec/protos/loss.proto
+    "easymtl.protos.LossConfig": frozenset(
+        {
+            "binary_cross_entropy",
+            "binary_focal_loss",
+            "jrc_loss",
+            "l2_loss",
+            "softmax_cross_entropy",
+        }
+    ),
+    # tzrec/protos/loss.proto
+    "easymtl.protos.BinaryCrossEntropy": frozenset(),
+    # tzrec/protos/loss.proto
+    "easymtl.protos.SoftmaxCrossEntropy": frozenset({"label_smoothing"}),
+    # tzrec/protos/loss.proto
+    "easymtl.protos.L2Loss": frozenset(),
+    # tzrec/protos/loss.proto
+    "easymtl.protos.BinaryFocalLoss": frozenset({"alpha", "gamma"}),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.MetricConfig": frozenset(
+        {
+            "accuracy",
+            "auc",
+            "grouped_auc",
+            "grouped_xauc",
+            "mean_absolute_error",
+            "mean_squared_error",
+            "multiclass_auc",
+            "recall_at_k",
+            "step_decay_rate",
+            "xauc",
+        }
+    ),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.AUC": frozenset({"thresholds"}),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.MulticlassAUC": frozenset({"average", "thresholds"}),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.MeanAbsoluteError": frozenset(),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.MeanSquaredError": frozenset(),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.Accuracy": frozenset({"threshold", "top_k"}),
+    # tzrec/protos/model.proto
+    "easymtl.protos.FeatureGroupConfig": frozenset(
+        {
+            "embedding_name_suffix",
+            "feature_names",
+            "group_name",
+            "group_type",
+            "sequence_encoders",
+            "sequence_groups",
+        }
+    ),
+    # tzrec/protos/model.proto
+    "easymtl.protos.ModelConfig": frozenset(
+        {
+            "dat",
+            "dbmtl",
+            "dc2vr",
+            "dcn_v1",
+            "dcn_v2",
+            "deepfm",
+            "dlrm",
+            "dlrm_hstu",
+            "dssm",
+            "dssm_v2",
+            "feature_groups",
+            "generative_qwen",
+            "hstu_match",
+            "kernel",
+            "losses",
+            "mask_net",
+            "metrics",
+            "mind",
+            "mmoe",
+            "multi_tower",
+            "multi_tower_din",
+            "num_class",
+            "pepnet",
+            "ple",
+            "prompt_generative_qwen",
+            "rocket_launching",
+            "sid_rqkmeans",
+            "sid_rqvae",
+            "simple_multi_task",
+            "tdm",
+            "train_metrics",
+            "ultra_hstu",
+            "use_pareto_loss_weight",
+            "variational_dropout",
+            "wide_and_deep",
+            "wukong",
+            "xdeepfm",
+        }
+    ),
+    # tzrec/protos/module.proto
+    "easymtl.protos.MLP": frozenset(
+        {"activation", "bias", "dropout_ratio", "hidden_units", "use_bn", "use_ln"}
+    ),
+    # tzrec/protos/module.proto
+    "easymtl.protos.ExtractionNetwork": frozenset(
+        {"expert_num_per_task", "network_name", "share_expert_net", "share_num", "task_expert_net"}
+    ),
+    # tzrec/protos/models/multi_task_rank.proto
+    "easymtl.protos.SimpleMultiTask": frozenset({"task_towers"}),
+    # tzrec/protos/models/multi_task_rank.proto
+    "easymtl.protos.MMoE": frozenset({"expert_mlp", "gate_mlp", "num_expert", "task_towers"}),
+    # tzrec/protos/models/multi_task_rank.proto
+    "easymtl.protos.PLE": frozenset({"extraction_networks", "task_towers"}),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.SparseOptimizer": frozenset(
+        {
+            "adadelta_optimizer",
+            "adagrad_optimizer",
+            "adam_optimizer",
+            "constant_learning_rate",
+            "cosine_annealing_learning_rate",
+            "cosine_annealing_warm_restarts_learning_rate",
+            "exponential_decay_learning_rate",
+            "lamb_optimizer",
+            "lars_sgd_optimizer",
+            "linear_decay_learning_rate",
+            "manual_step_learning_rate",
+            "partial_rowwise_adam_optimizer",
+            "partial_rowwise_lamb_optimizer",
+            "rmsprop_optimizer",
+            "rowwise_adagrad_optimizer",
+            "sgd_optimizer",
+        }
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.DenseOptimizer": frozenset(
+        {
+            "adadelta_optimizer",
+            "adagrad_optimizer",
+            "adam_optimizer",
+            "adamw_optimizer",
+            "constant_learning_rate",
+            "cosine_annealing_learning_rate",
+            "cosine_annealing_warm_restarts_learning_rate",
+            "exponential_decay_learning_rate",
+            "linear_decay_learning_rate",
+            "manual_step_learning_rate",
+            "part_optimizers",
+            "rmsprop_optimizer",
+            "sgd_optimizer",
+        }
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.FusedSGDOptimizer": frozenset({"gradient_clipping", "lr", "max_gradient"}),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.FusedAdagradOptimizer": frozenset(
+        {"gradient_clipping", "initial_accumulator_value", "lr", "max_gradient"}
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.FusedAdamOptimizer": frozenset(
+        {"beta1", "beta2", "gradient_clipping", "lr", "max_gradient", "weight_decay"}
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.SGDOptimizer": frozenset(
+        {"dampening", "fused", "lr", "momentum", "nesterov", "weight_decay"}
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.AdagradOptimizer": frozenset(
+        {"eps", "fused", "initial_accumulator_value", "lr", "weight_decay"}
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.AdamOptimizer": frozenset(
+        {"amsgrad", "beta1", "beta2", "eps", "fused", "lr", "weight_decay"}
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.AdamWOptimizer": frozenset(
+        {"amsgrad", "beta1", "beta2", "eps", "fused", "lr", "weight_decay"}
+    ),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.ConstantLR": frozenset(),
+    # tzrec/protos/optimizer.proto
+    "easymtl.protos.ExponentialDecayLR": frozenset(
+        {
+            "by_epoch",
+            "decay_factor",
+            "decay_size",
+            "min_learning_rate",
+            "staircase",
+            "warmup_learning_rate",
+            "warmup_size",
+        }
+    ),
+    # tzrec/protos/tower.proto
+    "easymtl.protos.TaskTower": frozenset(
+        {
+            "in_task_space_weight",
+            "label_name",
+            "losses",
+            "metrics",
+            "mlp",
+            "num_class",
+            "out_task_space_weight",
+            "sample_weight_name",
+            "task_space_indicator_label",
+            "tower_name",
+            "weight",
+        }
+    ),
+    # tzrec/protos/train.proto
+    "easymtl.protos.GradClipping": frozenset(
+        {"clipping_type", "enable_global_grad_clip", "max_gradient", "norm_type"}
+    ),
+    # tzrec/protos/train.proto
+    "easymtl.protos.TrainConfig": frozenset(
+        {
+            "cuda_matmul_allow_tf32",
+            "cudnn_allow_tf32",
+            "delta_embedding_dump_config",
+            "dense_optimizer",
+            "fine_tune_checkpoint",
+            "fine_tune_ckpt_param_map",
+            "global_embedding_constraints",
+            "grad_clipping",
+            "grad_scaler",
+            "gradient_accumulation_steps",
+            "is_profiling",
+            "keep_checkpoint_max",
+            "log_step_count_steps",
+            "mixed_precision",
+            "num_epochs",
+            "num_steps",
+            "save_checkpoints_epochs",
+            "save_checkpoints_steps",
+            "save_checkpoints_timestamp_interval",
+            "save_checkpoints_timestamp_quorum",
+            "save_checkpoints_timestamps",
+            "sparse_optimizer",
+            "tensorboard_summaries",
+            "use_tensorboard",
+        }
+    ),
+}
