@@ -22,7 +22,9 @@ def compile_protos() -> None:
         f"--python_out={HERE}",
     ] + ["easymtl/protos/" + os.path.basename(p) for p in protos]
     if protoc.main(args) != 0:
-        raise RuntimeError("protoc failed on " + " ".join(protos))
+        # SystemExit, not an Exception: setuptools' editable build would swallow an
+        # Exception from build_py and install stale *_pb2.py modules.
+        raise SystemExit("error: protoc failed on protos/*.proto (its message is above)")
 
 
 class BuildPyWithProtos(build_py):

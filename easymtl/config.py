@@ -7,6 +7,7 @@ file, the line (for text configs) and the field, e.g.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -17,8 +18,10 @@ from google.protobuf.message import Message
 
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
+from easymtl.models import build_model_tasks
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
+from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
 
 PipelineConfig = pipeline_pb2.PipelineConfig
 
@@ -69,13 +72,13 @@ def parse_config(text: str, path: str) -> PipelineConfig:
         try:
             json_format.ParseDict(data, config)
         except json_format.ParseError as e:
-            raise EasymtlError(f"{path}: {_one_line(e)}") from None
+            raise EasymtlError(f"{path}: {_explain(_one_line(e))}") from None
     else:
         try:
             text_format.Parse(text, config)
         except text_format.ParseError as e:
             # ParseError's message starts with "line:column : ".
-            raise EasymtlError(f"{path}:{_one_line(e).replace(' : ', ': ', 1)}") from None
+            raise EasymtlError(f"{path}:{_explain(_one_line(e)).replace(' : ', ': ', 1)}") from None
     missing = config.FindInitializationErrors()
     if missing:
         raise EasymtlError(f"{path}: {missing[0]}: required field is missing")
@@ -123,6 +126,28 @@ def _field_lines(text: str) -> dict[str, int]:
     return lines
 
 
+_UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "(\w+)"')
+
+
+def _explain(message: str) -> str:
+    """A parse error about an unknown field, said plainly: a TorchEasyRec field easymtl
+    does not support is named as such; a misspelling gets the closest field names."""
+    match = _UNKNOWN_FIELD.search(message)
+    if match is None:
+        return message
+    full_name, name = match.groups()
+    short = full_name.rsplit(".", 1)[-1]
+    if name in TORCHEASYREC_FIELDS.get(full_name, ()):
+        what = f"{short}.{name} is a TorchEasyRec field that easymtl does not support"
+    else:
+        fields = pipeline_pb2.DESCRIPTOR.pool.FindMessageTypeByName(full_name).fields_by_name
+        close = difflib.get_close_matches(name, list(fields), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        what = f"{short} has no field {name!r}{hint} (see docs/config_reference.md#{short.lower()})"
+    at = re.search(r' at "([\w.]+)"', message[match.end() :])
+    return message[: match.start()] + what + (f" (in {at.group(1)})" if at else "")
+
+
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
@@ -166,6 +191,8 @@ def validate(config: PipelineConfig) -> None:
     if kind is None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     _validate_message(getattr(model, kind), f"model_config.{kind}", set(data.label_fields))
+    # Task types, losses and metrics: the checks that building the tasks makes.
+    build_model_tasks(model)
     _validate_train(config.train_config)
     if config.export_config.exporter_type != "latest":
         raise ConfigError(
@@ -316,10 +343,6 @@ def _validate_message(msg: Message, where: str, labels: set[str]) -> None:
                     f"{tower.label_name!r} is not one of data_config.label_fields "
                     f"({', '.join(sorted(labels))})",
                 )
-            if tower.num_class != 1:
-                raise ConfigError(
-                    f"{tw}.num_class", "only binary towers (num_class 1) are supported"
-                )
             if not tower.losses:
                 raise ConfigError(f"{tw}.losses", "at least one loss is needed")
             if tower.weight < 0:
@@ -375,3 +398,17 @@ def _validate_train(train) -> None:
     for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
+    clipping = train.grad_clipping
+    where = "train_config.grad_clipping"
+    if clipping.clipping_type not in ("none", "norm", "value"):
+        raise ConfigError(
+            f"{where}.clipping_type",
+            f"{clipping.clipping_type!r} is not a clipping type; expected 'norm', 'value' or "
+            "'none'",
+        )
+    if not clipping.max_gradient > 0:
+        raise ConfigError(f"{where}.max_gradient", f"must be positive, got {clipping.max_gradient}")
+    if clipping.norm_type != 2:
+        raise ConfigError(
+            f"{where}.norm_type", f"only 2 (L2 norm) is supported, got {clipping.norm_type:g}"
+        )

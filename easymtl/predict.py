@@ -7,7 +7,6 @@ import csv
 import logging
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from easymtl import cli
@@ -72,13 +71,15 @@ class Summary:
     files: int
     seconds: float
     output_path: str
+    skipped: int = 0  # bad rows skipped (data_config.bad_row_policy: SKIP)
 
     def __str__(self) -> str:
         speed = self.rows / max(self.seconds, 1e-9)
         files = "file" if self.files == 1 else "files"
+        skipped = f", {self.skipped} bad rows skipped" if self.skipped else ""
         return (
             f"predicted {self.rows} rows from {self.files} {files} in {self.seconds:.1f}s "
-            f"({speed:.0f} rows/sec) -> {self.output_path}"
+            f"({speed:.0f} rows/sec{skipped}) -> {self.output_path}"
         )
 
 
@@ -157,7 +158,7 @@ def predict(
     """
     import tensorflow as tf
 
-    from easymtl.data import build_dataset, field_dtype
+    from easymtl.data import BadRows, build_dataset, field_dtype
     from easymtl.errors import EasymtlError
 
     check_output_path(output_path)
@@ -208,13 +209,16 @@ def predict(
     batch_size = batch_size or data_config.eval_batch_size or data_config.batch_size
     columns = list(dict.fromkeys([*input_specs, *reserved_cols]))
     start = time.time()
-    rows = batches = 0
+    rows = batches = skipped = 0
     # A file's header needs the output widths: take them from the first batch, or from
     # the static shapes if the input has no rows.
     with _AtomicWriter(output_path) as writer:
         for path in files:
             dataset = build_dataset(data_config, [path], columns, batch_size, training=False)
-            for batch in _guard(dataset, path):
+            bad_rows = BadRows(data_config, [path], columns, None, "--input_path", None)
+            for batch in bad_rows(dataset):
+                if batch[columns[0]].shape[0] == 0:  # every row skipped as bad
+                    continue
                 inputs = {
                     name: tf.cast(batch[name], spec.dtype) for name, spec in input_specs.items()
                 }
@@ -228,9 +232,10 @@ def predict(
                 if batches % log_every_n_batches == 0:
                     speed = rows / max(time.time() - start, 1e-9)
                     log.info("%d rows, %.0f rows/sec", rows, speed)
+            skipped += bad_rows.skipped
         if rows == 0:
             writer.write(_empty_table(data_config, reserved_cols, output_cols, output_specs))
-    return Summary(rows, len(files), time.time() - start, output_path)
+    return Summary(rows, len(files), time.time() - start, output_path, skipped)
 
 
 def default_output_cols(output_specs) -> list[str]:
@@ -272,24 +277,6 @@ def _load_signature(saved_model_dir: str):
             f"(has: {', '.join(loaded.signatures) or 'none'})"
         )
     return loaded.signatures["serving_default"]
-
-
-def _guard(dataset, path: str) -> Iterator[dict]:
-    """Iterates `dataset`, turning a data error into one EasymtlError line."""
-    import tensorflow as tf
-
-    from easymtl.errors import EasymtlError
-
-    iterator = iter(dataset)
-    while True:
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            return
-        except tf.errors.InvalidArgumentError as e:
-            message = " ".join(e.message.split())
-            raise EasymtlError(f"--input_path {path!r}: bad input data: {message}") from None
-        yield batch
 
 
 def _columns(name: str, values) -> dict:

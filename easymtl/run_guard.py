@@ -1,9 +1,11 @@
-"""What keeps a training run safe: one run per model_dir, and a clean stop on signals."""
+"""What keeps a training run safe: one run per model_dir, a clean stop on signals, and
+no trace left by a run that fails before its first checkpoint."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import threading
 
@@ -84,3 +86,51 @@ class StopOnSignal:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+
+class UndoOnFailure:
+    """Leaves model_dir as it was when a run fails before saving its first checkpoint.
+
+    Whatever the run created (files, directories, model_dir itself if it was new) is
+    removed; nothing that existed before is touched. Once the run calls :meth:`keep`
+    (after a checkpoint is saved) everything stays, since a later run resumes from it.
+    """
+
+    def __init__(self, model_dir: str):
+        self.model_dir = model_dir
+        self._before: set[str] | None = None
+        self._keep = False
+
+    def __enter__(self) -> UndoOnFailure:
+        self._before = _paths(self.model_dir) if os.path.isdir(self.model_dir) else None
+        return self
+
+    @property
+    def kept(self) -> bool:
+        return self._keep
+
+    def keep(self) -> None:
+        self._keep = True
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None or self._keep:
+            return
+        if self._before is None:
+            shutil.rmtree(self.model_dir, ignore_errors=True)
+            return
+        # Deepest paths first, so that a new directory is empty when it is removed.
+        for path in sorted(_paths(self.model_dir) - self._before, reverse=True):
+            full = os.path.join(self.model_dir, path)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            elif os.path.lexists(full):
+                os.remove(full)
+
+
+def _paths(root: str) -> set[str]:
+    """Every file and directory under `root`, relative to it."""
+    found = set()
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            found.add(os.path.relpath(os.path.join(parent, name), root))
+    return found

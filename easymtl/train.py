@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> None:
-    from easymtl.data import expand_paths
+    from easymtl.data import check_files, expand_paths
     from easymtl.errors import EasymtlError
     from easymtl.export import export_saved_model, timestamped_dir
     from easymtl.runner import Runner
@@ -24,10 +24,13 @@ def _train(args) -> None:
     # Every input must exist before anything is written to model_dir.
     if args.eval_only and not config.eval_input_path:
         raise EasymtlError(f"{args.config}: eval_input_path: needed by --eval_only")
+    data = config.data_config
     if not args.eval_only:
-        expand_paths(config.train_input_path, f"{args.config}: train_input_path")
+        source = f"{args.config}: train_input_path"
+        check_files(expand_paths(config.train_input_path, source), data, source)
     if config.eval_input_path:
-        expand_paths(config.eval_input_path, f"{args.config}: eval_input_path")
+        source = f"{args.config}: eval_input_path"
+        check_files(expand_paths(config.eval_input_path, source), data, source)
     if args.eval_only:
         Runner(config).evaluate()
         return

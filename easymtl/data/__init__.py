@@ -9,6 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from easymtl.data import csv
+from easymtl.data.checks import BAD_ROWS, BadRows, RowChecks, check_files, with_checks
 from easymtl.data.csv import DTYPES, expand_paths, field_dtype
 from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
@@ -17,16 +18,36 @@ from easymtl.protos import data_pb2
 READERS = {"CsvDataset": csv.build_dataset}
 
 
-def build_dataset(data_config, files, columns, batch_size, training, seed=0) -> tf.data.Dataset:
+def build_dataset(
+    data_config, files, columns, batch_size, training, seed=0, checks: RowChecks | None = None
+) -> tf.data.Dataset:
     """A dataset of ``{column: [batch] tensor}`` dicts from `files`, read by the reader of
-    ``data_config.dataset_type`` (arguments as :func:`easymtl.data.csv.build_dataset`)."""
+    ``data_config.dataset_type`` (arguments as :func:`easymtl.data.csv.build_dataset`).
+
+    With `checks`, each batch also holds ``BAD_ROWS``: the rows that break them are
+    dropped and counted (``bad_row_policy: SKIP``) or only counted (STOP); iterate it with
+    :class:`~easymtl.data.checks.BadRows`.
+    """
     name = data_pb2.DatasetType.Name(data_config.dataset_type)
     if name not in READERS:
         raise EasymtlError(
             f"data_config.dataset_type: {name} is not supported; expected one of "
             + ", ".join(READERS)
         )
-    return READERS[name](data_config, files, columns, batch_size, training, seed)
+    dataset = READERS[name](data_config, files, columns, batch_size, training, seed)
+    if checks is not None:
+        dataset = with_checks(dataset, checks, data_config.bad_row_policy)
+    return dataset
 
 
-__all__ = ["DTYPES", "READERS", "build_dataset", "expand_paths", "field_dtype"]
+__all__ = [
+    "BAD_ROWS",
+    "DTYPES",
+    "READERS",
+    "BadRows",
+    "RowChecks",
+    "build_dataset",
+    "check_files",
+    "expand_paths",
+    "field_dtype",
+]

@@ -6,6 +6,7 @@ import os
 
 import tensorflow as tf
 
+from easymtl.data.checks import BAD_ROWS, valid_lines
 from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
 
@@ -60,7 +61,8 @@ def build_dataset(
 
     Files are interleaved in parallel; lines are shuffled (when training and
     ``data_config.shuffle``), batched, then parsed a batch at a time by one
-    ``decode_csv`` that decodes only `columns`.
+    ``decode_csv`` that decodes only `columns`. With ``bad_row_policy: SKIP``, lines that
+    would not decode are dropped first and counted in each batch's ``BAD_ROWS``.
 
     Args:
         data_config: The DataConfig message.
@@ -90,14 +92,23 @@ def build_dataset(
         ds = ds.shuffle(data_config.shuffle_buffer_size, seed=seed)
     ds = ds.batch(batch_size, drop_remainder=training and data_config.drop_remainder)
 
+    skip_bad = data_config.bad_row_policy == data_pb2.DataConfig.SKIP
+
     def parse(lines):
+        if skip_bad:
+            ok = valid_lines(lines, data_config, names)
+            dropped = tf.reduce_sum(tf.cast(tf.logical_not(ok), tf.int64))
+            lines = tf.boolean_mask(lines, ok)
         values = tf.io.decode_csv(
             lines,
             record_defaults=defaults,
             field_delim=data_config.delimiter,
             select_cols=selected,
         )
-        return dict(zip(names, values))
+        batch = dict(zip(names, values))
+        if skip_bad:
+            batch[BAD_ROWS] = dropped
+        return batch
 
     return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
