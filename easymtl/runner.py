@@ -20,10 +20,10 @@ from google.protobuf import text_format
 from easymtl import summary
 from easymtl.data import build_dataset, expand_paths, field_dtype
 from easymtl.errors import EasymtlError
-from easymtl.models import build_model, task_towers
+from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal
-from easymtl.tasks import Task, build_tasks
+from easymtl.tasks import Task
 
 log = logging.getLogger("easymtl")
 
@@ -40,10 +40,10 @@ class Runner:
         self.model_dir = config.model_dir
         self.seed = config.train_config.seed
         keras.utils.set_random_seed(self.seed)
-        self.tasks: list[Task] = build_tasks(task_towers(config.model_config))
+        self.tasks: list[Task] = build_model_tasks(config.model_config)
         self.model = self.build_model()
         self.input_names = self.model.features.used_inputs
-        self.label_names = list(dict.fromkeys(t.label_name for t in self.tasks))
+        self.label_names = list(dict.fromkeys(c for t in self.tasks for c in t.columns))
         self._build_variables()
         self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]
         embedding_ids = {id(v) for v in self.embedding_vars}

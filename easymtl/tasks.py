@@ -1,4 +1,4 @@
-"""A task: one tower's label, losses, loss weight and metrics."""
+"""A task: one tower's label, task type, losses, loss weight and metrics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from easymtl.losses import build_loss
-from easymtl.metrics import build_metric
+from easymtl.errors import ConfigError
+from easymtl.losses import BINARY, LOSS_TASK_TYPES, MULTICLASS, REGRESSION, build_loss
+from easymtl.metrics import METRIC_TASK_TYPES, build_metric
 
 
 @dataclass
@@ -16,11 +17,15 @@ class Task:
     """What the runner needs to train and evaluate one tower.
 
     Args:
-        name: The tower name; outputs are ``logits_<name>``, ``probs_<name>``.
+        name: The tower name; its outputs are ``logits_<name>`` and ``probs_<name>``
+            (binary, multiclass) or ``y_<name>`` (regression).
         label_name: The label field it learns.
-        losses: ``(loss name, fn(labels, logits) -> per-example loss)`` pairs; they add up.
+        losses: ``(loss name, fn(labels, predictions) -> per-example loss)`` pairs; each
+            is averaged over the batch, and they add up.
         weight: Weight of this task's loss in the total loss.
         metric_builders: Functions making this task's fresh Keras metrics.
+        task_type: "binary", "regression" or "multiclass".
+        num_class: Number of classes of a multiclass task, else 1.
     """
 
     name: str
@@ -28,23 +33,51 @@ class Task:
     losses: list[tuple[str, Callable]]
     weight: float = 1.0
     metric_builders: list[Callable] = field(default_factory=list)
+    task_type: str = BINARY
+    num_class: int = 1
 
-    # The values a label of this task may take, as data errors name them.
-    label_domain: str = "{0, 1}"
+    @property
+    def label_domain(self) -> str:
+        """The values a label of this task may take, as data errors name them."""
+        if self.task_type == REGRESSION:
+            return "any finite number"
+        if self.task_type == MULTICLASS:
+            return f"an integer in [0, {self.num_class})"
+        return "{0, 1}"
+
+    @property
+    def columns(self) -> list[str]:
+        """The input fields this task reads besides the features (its labels)."""
+        return [self.label_name]
+
+    @property
+    def prediction_name(self) -> str:
+        """The output its metrics read: ``y_<name>`` or ``probs_<name>``."""
+        return f"y_{self.name}" if self.task_type == REGRESSION else f"probs_{self.name}"
+
+    @property
+    def loss_input_name(self) -> str:
+        """The output its losses read: ``y_<name>`` or ``logits_<name>``."""
+        return f"y_{self.name}" if self.task_type == REGRESSION else f"logits_{self.name}"
 
     def label(self, labels: dict) -> tf.Tensor:
+        """[batch] float32 label (a class id for a multiclass task)."""
         return tf.cast(labels[self.label_name], tf.float32)
 
     def valid_labels(self, labels: dict) -> tf.Tensor:
         """[batch] bool: which rows' labels lie in :attr:`label_domain`."""
         y = self.label(labels)
+        if self.task_type == REGRESSION:
+            return tf.math.is_finite(y)
+        if self.task_type == MULTICLASS:
+            return (tf.equal(y, tf.floor(y))) & (y >= 0.0) & (y < float(self.num_class))
         return tf.logical_or(tf.equal(y, 0.0), tf.equal(y, 1.0))
 
     def loss(self, labels: dict, outputs: dict) -> tf.Tensor:
         """The task's loss (its losses summed, each averaged over the batch)."""
         y = self.label(labels)
-        logits = outputs[f"logits_{self.name}"]
-        return tf.add_n([tf.reduce_mean(fn(y, logits)) for _, fn in self.losses])
+        predictions = outputs[self.loss_input_name]
+        return tf.add_n([tf.reduce_mean(fn(y, predictions)) for _, fn in self.losses])
 
     def make_metrics(self) -> list:
         return [build() for build in self.metric_builders]
@@ -52,20 +85,101 @@ class Task:
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:
         y = self.label(labels)
         for metric in metrics:
-            metric.update_state(y, outputs[f"probs_{self.name}"])
+            metric.update_state(y, outputs[self.prediction_name])
 
 
-def build_tasks(task_towers) -> list[Task]:
-    """One Task per TaskTower message, in order."""
-    return [
-        Task(
-            name=t.tower_name,
-            label_name=t.label_name,
-            losses=[build_loss(lc) for lc in t.losses],
-            weight=t.weight,
-            metric_builders=[
-                (lambda mc=mc, name=t.tower_name: build_metric(mc, name)) for mc in t.metrics
-            ],
+def tower_task_type(tower, where: str = "task_tower") -> str:
+    """The task type of a TaskTower message, from its losses and num_class.
+
+    Raises:
+        ConfigError: no loss, losses of different types, or a num_class that does not
+            fit them; `where` is the tower's field path.
+    """
+    kinds = []
+    for i, loss in enumerate(tower.losses):
+        name = loss.WhichOneof("loss")
+        if name is None:
+            raise ConfigError(
+                f"{where}.losses[{i}]", "expected a loss, e.g. binary_cross_entropy {}"
+            )
+        kinds.append((i, name, LOSS_TASK_TYPES[name]))
+    if not kinds:
+        raise ConfigError(f"{where}.losses", "at least one loss is needed")
+    first, first_name, task_type = kinds[0]
+    for i, name, kind in kinds[1:]:
+        if kind != task_type:
+            raise ConfigError(
+                f"{where}.losses[{i}].{name}",
+                f"is a {kind} loss, but losses[{first}].{first_name} is a {task_type} loss; "
+                "the losses of one tower must be of one task type",
+            )
+    if (task_type == MULTICLASS) != (tower.num_class > 1):
+        expected = "more than 1" if task_type == MULTICLASS else "1"
+        raise ConfigError(
+            f"{where}.num_class",
+            f"must be {expected} for the {task_type} loss {first_name}; got {tower.num_class}",
         )
-        for t in task_towers
-    ]
+    return task_type
+
+
+def tower_losses(tower, where: str = "task_tower") -> list[tuple[str, Callable]]:
+    """The loss functions of a TaskTower message (ConfigError on a bad option)."""
+    losses = []
+    for i, loss in enumerate(tower.losses):
+        try:
+            losses.append(build_loss(loss))
+        except ValueError as e:
+            raise ConfigError(f"{where}.losses[{i}].{loss.WhichOneof('loss')}", str(e)) from None
+    return losses
+
+
+def metric_builders(metrics, tower_name: str, task_type: str, num_class: int, where: str):
+    """Builders of the metrics (MetricConfig messages) of a `task_type` tower, reported as
+    ``<metric>_<tower_name>``.
+
+    Raises:
+        ConfigError: a metric that does not apply to the task type, or a bad option;
+            `where` is the path of the repeated `metrics` field.
+    """
+    builders = []
+    for j, mc in enumerate(metrics):
+        name = mc.WhichOneof("metric")
+        if name is None:
+            raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
+        if task_type not in METRIC_TASK_TYPES[name]:
+            fitting = [n for n, types in METRIC_TASK_TYPES.items() if task_type in types]
+            raise ConfigError(
+                f"{where}[{j}].{name}",
+                f"does not apply to a {task_type} tower; expected one of {', '.join(fitting)}",
+            )
+        try:
+            build_metric(mc, tower_name, num_class)
+        except ValueError as e:
+            raise ConfigError(f"{where}[{j}].{name}", str(e)) from None
+        builders.append(lambda mc=mc: build_metric(mc, tower_name, num_class))
+    return builders
+
+
+def build_task(tower, where: str = "task_tower") -> Task:
+    """The Task of a TaskTower message.
+
+    Raises:
+        ConfigError: a bad loss, metric or num_class, naming the field under `where`.
+    """
+    task_type = tower_task_type(tower, where)
+    return Task(
+        name=tower.tower_name,
+        label_name=tower.label_name,
+        losses=tower_losses(tower, where),
+        weight=tower.weight,
+        metric_builders=metric_builders(
+            tower.metrics, tower.tower_name, task_type, tower.num_class, f"{where}.metrics"
+        ),
+        task_type=task_type,
+        num_class=tower.num_class,
+    )
+
+
+def build_tasks(task_towers, where: str = "task_towers") -> list[Task]:
+    """One Task per TaskTower message, in order."""
+    return [build_task(t, f"{where}[{i}]") for i, t in enumerate(task_towers)]

@@ -25,9 +25,11 @@ def export_saved_model(model, specs: dict[str, tf.TensorSpec], export_dir: str, 
 
     The ``serving_default`` signature takes one [batch] tensor per raw input field
     (named and typed as in `specs`) and returns the model's named outputs
-    (``probs_<tower>``, ``logits_<tower>``). The effective pipeline config, if given, is
-    saved as assets/pipeline.config. The SavedModel is written to a temporary directory
-    beside `export_dir` and renamed into place, so no partial export is ever visible.
+    (``logits_<tower>`` and ``probs_<tower>`` of binary and multiclass towers, ``y_<tower>``
+    of regression towers, and derived outputs such as ESMM's ``probs_ctcvr``). The
+    effective pipeline config, if given, is saved as assets/pipeline.config. The
+    SavedModel is written to a temporary directory beside `export_dir` and renamed into
+    place, so no partial export is ever visible.
 
     Returns:
         `export_dir`.

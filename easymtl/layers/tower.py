@@ -7,25 +7,45 @@ from keras import ops
 
 from easymtl.layers.mlp import MLP
 
+TASK_TYPES = ("binary", "regression", "multiclass")
+
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class TaskTower(keras.layers.Layer):
-    """MLP (optional) → Dense(num_class): the logits of one task.
+    """MLP (optional) → Dense(num_class): the logits (or regression values) of one task.
 
     Args:
         mlp: Keyword arguments of the tower's :class:`MLP`, or None for the head alone.
-        num_class: 1 for a binary or regression task (logits of shape [batch]), else
+        num_class: 1 for a binary or regression task (output of shape [batch]), else
             the number of classes (logits [batch, num_class]).
+        task_type: "binary", "regression" or "multiclass" (num_class > 1); it names the
+            model's outputs for this tower (see :func:`tower_outputs`). Default:
+            "multiclass" if num_class > 1, else "binary".
 
     Example:
         >>> TaskTower({"hidden_units": [8]})(keras.ops.ones((2, 4))).shape
         (2,)
     """
 
-    def __init__(self, mlp: dict | None = None, num_class: int = 1, **kwargs):
+    def __init__(
+        self,
+        mlp: dict | None = None,
+        num_class: int = 1,
+        task_type: str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if num_class <= 0:
             raise ValueError(f"`num_class` must be positive. Received: {num_class}")
+        task_type = task_type or ("multiclass" if num_class > 1 else "binary")
+        if task_type not in TASK_TYPES:
+            raise ValueError(f"`task_type` must be one of {TASK_TYPES}. Received: {task_type!r}")
+        if (task_type == "multiclass") != (num_class > 1):
+            raise ValueError(
+                "`num_class` must be more than 1 for a multiclass task and 1 otherwise. "
+                f"Received: {num_class} for a {task_type} task"
+            )
+        self.task_type = task_type
         self.mlp_kwargs = dict(mlp) if mlp else None
         self.num_class = num_class
         self.mlp = MLP(**self.mlp_kwargs, name="mlp") if mlp else None
@@ -44,4 +64,19 @@ class TaskTower(keras.layers.Layer):
         return ops.squeeze(logits, axis=-1) if self.num_class == 1 else logits
 
     def get_config(self):
-        return {**super().get_config(), "mlp": self.mlp_kwargs, "num_class": self.num_class}
+        return {
+            **super().get_config(),
+            "mlp": self.mlp_kwargs,
+            "num_class": self.num_class,
+            "task_type": self.task_type,
+        }
+
+
+def tower_outputs(name: str, logits, task_type: str) -> dict:
+    """The model outputs of tower `name` from its TaskTower's output: binary
+    ``logits_<name>``, ``probs_<name>`` (sigmoid); multiclass ``logits_<name>``,
+    ``probs_<name>`` (softmax over the last axis); regression ``y_<name>``."""
+    if task_type == "regression":
+        return {f"y_{name}": logits}
+    probs = ops.softmax(logits, axis=-1) if task_type == "multiclass" else ops.sigmoid(logits)
+    return {f"logits_{name}": logits, f"probs_{name}": probs}

@@ -1,7 +1,10 @@
 """Metrics: a registry from MetricConfig's `metric` oneof name to a metric builder.
 
-A builder takes its sub-message and returns a Keras metric updated with
-``update_state(labels, probs)``; it is reported as ``<metric>_<tower>``.
+A builder takes its sub-message, the metric's name and the tower's number of classes and
+returns a Keras metric updated with ``update_state(labels, predictions)``, where the
+predictions are ``probs_<tower>`` (binary: [batch]; multiclass: [batch, num_class]) or
+``y_<tower>`` (regression); it is reported as ``<metric>_<tower>``. Each metric is
+registered with the task types it applies to.
 """
 
 from __future__ import annotations
@@ -9,24 +12,38 @@ from __future__ import annotations
 from collections.abc import Callable
 
 METRICS: dict[str, Callable] = {}
+# metric name -> the task types it applies to
+METRIC_TASK_TYPES: dict[str, tuple[str, ...]] = {}
 
 
-def register_metric(name: str) -> Callable:
-    """Registers a builder for the `name` entry of MetricConfig's `metric` oneof."""
+def register_metric(name: str, task_types: tuple[str, ...] = ("binary",)) -> Callable:
+    """Registers a builder for the `name` entry of MetricConfig's `metric` oneof, a metric
+    of towers of `task_types`."""
 
     def wrap(builder: Callable) -> Callable:
         METRICS[name] = builder
+        METRIC_TASK_TYPES[name] = tuple(task_types)
         return builder
 
     return wrap
 
 
-def build_metric(metric_config, tower_name: str):
-    """Returns the Keras metric of a MetricConfig message, named ``<metric>_<tower>``."""
+def build_metric(metric_config, tower_name: str, num_class: int = 1):
+    """Returns the Keras metric of a MetricConfig message, named ``<metric>_<tower>``.
+
+    Raises:
+        ValueError: an option of the metric is out of range.
+    """
     name = metric_config.WhichOneof("metric")
-    return METRICS[name](getattr(metric_config, name), f"{name}_{tower_name}")
+    return METRICS[name](getattr(metric_config, name), f"{name}_{tower_name}", num_class)
 
 
-from easymtl.metrics import auc  # noqa: E402, F401
+from easymtl.metrics import (  # noqa: E402, F401
+    accuracy,
+    auc,
+    mean_absolute_error,
+    mean_squared_error,
+    multiclass_auc,
+)
 
-__all__ = ["METRICS", "build_metric", "register_metric"]
+__all__ = ["METRICS", "METRIC_TASK_TYPES", "build_metric", "register_metric"]

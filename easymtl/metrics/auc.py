@@ -40,10 +40,7 @@ class StreamingAUC(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = tf.reshape(tf.cast(y_true, tf.float32), [-1])
-        p = tf.clip_by_value(tf.reshape(tf.cast(y_pred, tf.float32), [-1]), 1e-7, 1 - 1e-7)
-        logit = tf.math.log(p) - tf.math.log1p(-p)
-        scaled = (logit + _LOGIT_RANGE) / (2 * _LOGIT_RANGE) * self.num_buckets
-        bucket = tf.clip_by_value(tf.cast(tf.floor(scaled), tf.int32), 0, self.num_buckets - 1)
+        bucket = logit_buckets(tf.reshape(y_pred, [-1]), self.num_buckets)
         weight = (
             tf.ones_like(y_true)
             if sample_weight is None
@@ -57,11 +54,7 @@ class StreamingAUC(keras.metrics.Metric):
             variable.assign_add(counts)
 
     def result(self):
-        pos = tf.convert_to_tensor(self.positives)
-        neg = tf.convert_to_tensor(self.negatives)
-        below = tf.cumsum(neg, exclusive=True)
-        wins = tf.reduce_sum(pos * below + 0.5 * pos * neg)
-        return tf.math.divide_no_nan(wins, tf.reduce_sum(pos) * tf.reduce_sum(neg))
+        return histogram_auc(self.positives, self.negatives)
 
     def reset_state(self):
         for variable in (self.positives, self.negatives):
@@ -71,6 +64,25 @@ class StreamingAUC(keras.metrics.Metric):
         return {**super().get_config(), "num_buckets": self.num_buckets}
 
 
-@register_metric("auc")
-def build_auc(config, name: str) -> StreamingAUC:
+def logit_buckets(probs, num_buckets: int):
+    """The histogram bucket of each probability: buckets evenly spaced in logit space
+    over [-10, 10], the end buckets taking what lies beyond."""
+    p = tf.clip_by_value(tf.cast(probs, tf.float32), 1e-7, 1 - 1e-7)
+    logit = tf.math.log(p) - tf.math.log1p(-p)
+    scaled = (logit + _LOGIT_RANGE) / (2 * _LOGIT_RANGE) * num_buckets
+    return tf.clip_by_value(tf.cast(tf.floor(scaled), tf.int32), 0, num_buckets - 1)
+
+
+def histogram_auc(positives, negatives):
+    """AUC from histograms [..., num_buckets] of positives and negatives (pairs within a
+    bucket counted as half); 0 where a class is missing."""
+    pos = tf.convert_to_tensor(positives)
+    neg = tf.convert_to_tensor(negatives)
+    below = tf.cumsum(neg, axis=-1, exclusive=True)
+    wins = tf.reduce_sum(pos * below + 0.5 * pos * neg, axis=-1)
+    return tf.math.divide_no_nan(wins, tf.reduce_sum(pos, axis=-1) * tf.reduce_sum(neg, axis=-1))
+
+
+@register_metric("auc", ("binary",))
+def build_auc(config, name: str, num_class: int = 1) -> StreamingAUC:
     return StreamingAUC(num_buckets=config.thresholds, name=name)

@@ -9,6 +9,7 @@ import keras
 from easymtl.features import build_feature_inputs
 from easymtl.layers.tower import TaskTower
 from easymtl.models.model import MultiTaskModel
+from easymtl.tasks import Task, build_tasks, tower_task_type
 
 # oneof name -> builder(sub-message, num_tasks) -> backbone layer or None
 MODELS: dict[str, Callable[..., keras.layers.Layer | None]] = {}
@@ -53,6 +54,7 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
             t.tower_name: TaskTower(
                 mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") else None,
                 num_class=t.num_class,
+                task_type=tower_task_type(t),
                 name=f"tower_{t.tower_name}",
             )
             for t in towers
@@ -61,7 +63,25 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
     )
 
 
+def build_model_tasks(model_config) -> list[Task]:
+    """The tasks (losses, metrics) of the model in `model_config`, one per tower.
+
+    Raises:
+        ConfigError: a tower's losses, metrics or num_class do not fit together.
+    """
+    kind = model_config.WhichOneof("model")
+    return build_tasks(task_towers(model_config), f"model_config.{kind}.task_towers")
+
+
 # The registrations (imported for their side effect, after the registry exists).
 from easymtl.models import mmoe, ple, shared_bottom, simple_multi_task  # noqa: E402, F401
 
-__all__ = ["MODELS", "MultiTaskModel", "build_model", "mlp_kwargs", "register_model", "task_towers"]
+__all__ = [
+    "MODELS",
+    "MultiTaskModel",
+    "build_model",
+    "build_model_tasks",
+    "mlp_kwargs",
+    "register_model",
+    "task_towers",
+]

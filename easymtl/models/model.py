@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from easymtl.features import FeatureInputs
-from easymtl.layers.tower import TaskTower
+from easymtl.layers.tower import TaskTower, tower_outputs
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -23,7 +23,10 @@ class MultiTaskModel(keras.Model):
         towers: One :class:`TaskTower` per task, by tower name, in task order.
         backbone: The shared part, or None.
 
-    Call returns ``{"logits_<tower>": [batch], "probs_<tower>": [batch]}``.
+    Call returns each tower's outputs by name (see
+    :func:`easymtl.layers.tower.tower_outputs`): ``logits_<tower>`` and ``probs_<tower>``
+    ([batch], or [batch, num_class] for a multiclass tower), or ``y_<tower>`` [batch] for
+    a regression tower.
     """
 
     def __init__(
@@ -52,9 +55,7 @@ class MultiTaskModel(keras.Model):
             reps = [reps] * len(self.towers)
         outputs = {}
         for (name, tower), rep in zip(self.towers.items(), reps):
-            logits = tower(rep, training=training)
-            outputs[f"logits_{name}"] = logits
-            outputs[f"probs_{name}"] = tf.sigmoid(logits)
+            outputs.update(tower_outputs(name, tower(rep, training=training), tower.task_type))
         return outputs
 
     def get_config(self):

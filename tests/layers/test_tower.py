@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from easymtl.layers.tower import TaskTower
+from easymtl.layers.tower import TaskTower, tower_outputs
 
 X = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 4.0]], "float32")
 
@@ -44,3 +44,26 @@ def test_config_round_trip_gives_same_outputs(mlp, num_class):
     clone.build(X.shape)
     clone.set_weights(tower.get_weights())
     np.testing.assert_allclose(clone(X), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "num_class, task_type", [(1, "multiclass"), (3, "binary"), (2, "regression"), (1, "ranking")]
+)
+def test_task_type_must_fit_num_class(num_class, task_type):
+    with pytest.raises(ValueError, match="`num_class`|`task_type`"):
+        TaskTower(None, num_class=num_class, task_type=task_type)
+
+
+def test_outputs_by_task_type():
+    logits = np.array([[0.0, np.log(3.0)], [1.0, 1.0]], "float32")
+    multi = tower_outputs("level", logits, "multiclass")
+    assert set(multi) == {"logits_level", "probs_level"}
+    np.testing.assert_allclose(multi["probs_level"], [[0.25, 0.75], [0.5, 0.5]], rtol=1e-6)
+    binary = tower_outputs("ctr", logits[:, 0], "binary")
+    np.testing.assert_allclose(binary["probs_ctr"], [0.5, 1 / (1 + np.exp(-1))], rtol=1e-6)
+    assert set(tower_outputs("dwell", logits[:, 0], "regression")) == {"y_dwell"}
+
+
+def test_task_type_round_trips():
+    tower = TaskTower(None, task_type="regression")
+    assert TaskTower.from_config(tower.get_config()).task_type == "regression"

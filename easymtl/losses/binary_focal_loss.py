@@ -1,0 +1,30 @@
+"""binary_focal_loss: focal loss (Lin et al., ICCV 2017) on a binary tower's logits."""
+
+import tensorflow as tf
+
+from easymtl.losses import BINARY, register_loss
+
+
+def binary_focal_loss(labels, logits, gamma: float = 2.0, alpha: float = 0.5):
+    """Per-example ``-alpha_t * (1 - p_t)^gamma * log(p_t)``, where p_t is the probability
+    given to the true class and alpha_t is alpha for positives, 1 - alpha for negatives.
+
+    The value equals TorchEasyRec's BinaryFocalLoss; unlike it, the gradient also flows
+    through the modulating factor, as in the paper.
+    """
+    labels = tf.cast(labels, logits.dtype)
+    p = tf.sigmoid(logits)
+    weight = alpha * labels * tf.pow(1.0 - p, gamma) + (1.0 - alpha) * (1.0 - labels) * tf.pow(
+        p, gamma
+    )
+    return weight * tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+@register_loss("binary_focal_loss", BINARY)
+def build_binary_focal_loss(config):
+    gamma, alpha = config.gamma, config.alpha
+    if gamma < 0:
+        raise ValueError(f"`gamma` must not be negative. Received: {gamma}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"`alpha` must be in (0, 1). Received: {alpha}")
+    return lambda labels, logits: binary_focal_loss(labels, logits, gamma, alpha)

@@ -1,0 +1,21 @@
+"""huber_loss: Huber loss of a regression tower's values (robust to outlying targets)."""
+
+import tensorflow as tf
+
+from easymtl.losses import REGRESSION, register_loss
+
+
+def huber_loss(labels, values, delta: float = 1.0):
+    """Per-example ``0.5 d^2`` for ``|d| <= delta``, else ``delta (|d| - delta / 2)``,
+    where ``d = values - labels``."""
+    error = tf.abs(values - tf.cast(labels, values.dtype))
+    quadratic = tf.minimum(error, delta)
+    return 0.5 * tf.square(quadratic) + delta * (error - quadratic)
+
+
+@register_loss("huber_loss", REGRESSION)
+def build_huber_loss(config):
+    delta = config.delta
+    if not delta > 0:
+        raise ValueError(f"`delta` must be positive. Received: {delta}")
+    return lambda labels, values: huber_loss(labels, values, delta)

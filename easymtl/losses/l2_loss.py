@@ -1,0 +1,15 @@
+"""l2_loss: squared error of a regression tower's values."""
+
+import tensorflow as tf
+
+from easymtl.losses import REGRESSION, register_loss
+
+
+def l2_loss(labels, values):
+    """Per-example ``(values - labels)^2``."""
+    return tf.square(values - tf.cast(labels, values.dtype))
+
+
+@register_loss("l2_loss", REGRESSION)
+def build_l2_loss(config):
+    return l2_loss

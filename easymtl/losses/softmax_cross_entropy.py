@@ -1,0 +1,25 @@
+"""softmax_cross_entropy: softmax cross entropy on a multiclass tower's logits."""
+
+import tensorflow as tf
+
+from easymtl.losses import MULTICLASS, register_loss
+
+
+def softmax_cross_entropy(labels, logits, label_smoothing: float = 0.0):
+    """Per-example cross entropy of logits [batch, num_class] against class ids [batch];
+    with smoothing e, the one-hot target becomes ``onehot * (1 - e) + e / num_class``."""
+    ids = tf.cast(labels, tf.int32)
+    if not label_smoothing:
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids, logits=logits)
+    num_class = tf.shape(logits)[-1]
+    target = tf.one_hot(ids, num_class, dtype=logits.dtype)
+    target = target * (1.0 - label_smoothing) + label_smoothing / tf.cast(num_class, logits.dtype)
+    return tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits)
+
+
+@register_loss("softmax_cross_entropy", MULTICLASS)
+def build_softmax_cross_entropy(config):
+    smoothing = config.label_smoothing
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {smoothing}")
+    return lambda labels, logits: softmax_cross_entropy(labels, logits, smoothing)
