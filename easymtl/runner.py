@@ -18,11 +18,21 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 from easymtl import summary
-from easymtl.data import build_dataset, expand_paths, field_dtype
+from easymtl.data import (
+    BAD_ROWS,
+    BadRows,
+    RowChecks,
+    build_dataset,
+    check_files,
+    expand_paths,
+    field_dtype,
+)
+from easymtl.data.checks import float_fields
 from easymtl.errors import EasymtlError
 from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
-from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal
+from easymtl.protos import train_pb2
+from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task
 
 log = logging.getLogger("easymtl")
@@ -44,6 +54,9 @@ class Runner:
         self.model = self.build_model()
         self.input_names = self.model.features.used_inputs
         self.label_names = list(dict.fromkeys(c for t in self.tasks for c in t.columns))
+        self.row_checks = RowChecks.build(
+            self.tasks, float_fields(config.data_config, self.input_names)
+        )
         self._build_variables()
         self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]
         embedding_ids = {id(v) for v in self.embedding_vars}
@@ -55,6 +68,10 @@ class Runner:
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        # Batches skipped for a NaN/Inf loss (nan_loss_policy: SKIP_BATCH).
+        self.skipped_batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped")
+        # Training rows skipped as bad (data_config.bad_row_policy: SKIP).
+        self.bad_rows_skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_rows")
         self.checkpoint = tf.train.Checkpoint(
             model=model_variables(self.model),
             dense_optimizer=self.dense_optimizer,
@@ -62,6 +79,8 @@ class Runner:
             global_step=self.global_step,
             epoch=self.epoch,
             step_in_epoch=self.step_in_epoch,
+            skipped_batches=self.skipped_batches,
+            bad_rows_skipped=self.bad_rows_skipped,
         )
         self.train_losses = {t.name: keras.metrics.Mean() for t in self.tasks}
         self.train_losses["total"] = keras.metrics.Mean()
@@ -79,12 +98,7 @@ class Runner:
 
     def build_dataset(self, training: bool, epoch: int = 0) -> tf.data.Dataset:
         data = self.config.data_config
-        if training:
-            files = expand_paths(self.config.train_input_path, "train_input_path")
-            batch_size = data.batch_size
-        else:
-            files = expand_paths(self.config.eval_input_path, "eval_input_path")
-            batch_size = data.eval_batch_size or data.batch_size
+        source, files, batch_size = self._input(training)
         return build_dataset(
             data,
             files,
@@ -92,6 +106,31 @@ class Runner:
             batch_size,
             training=training,
             seed=self.seed + epoch,
+            checks=self.row_checks,
+        )
+
+    def _input(self, training: bool) -> tuple[str, list[str], int]:
+        """(config field, files, batch size) of the train or eval input."""
+        data = self.config.data_config
+        source = "train_input_path" if training else "eval_input_path"
+        files = check_files(expand_paths(getattr(self.config, source), source), data, source)
+        batch_size = data.batch_size if training else (data.eval_batch_size or data.batch_size)
+        return source, files, batch_size
+
+    def _bad_rows(self, training: bool) -> BadRows:
+        """Iterates the train or eval batches, stopping at or counting bad rows."""
+        data = self.config.data_config
+        source, files, _ = self._input(training)
+        columns = self.input_names + self.label_names
+        return BadRows(
+            data,
+            files,
+            columns,
+            self.row_checks,
+            source,
+            rebuild=lambda fs: build_dataset(
+                data, fs, columns, 4096, training=False, checks=self.row_checks
+            ),
         )
 
     # ------------------------------------------------------------------------- steps
@@ -118,19 +157,41 @@ class Runner:
         return self._steps[name]
 
     def _train_step_fn(self, batch):
+        """One step; returns [num tasks + 1] bools: which task losses, and (last) whether
+        the gradients, are NaN or infinite. Then no update is applied."""
         features, labels = self._split(batch)
         with tf.GradientTape() as tape:
             outputs = self.model(features, training=True)
             total, losses = self._losses(labels, outputs)
         grads = tape.gradient(total, self.embedding_vars + self.dense_vars)
         n = len(self.embedding_vars)
-        self.sparse_optimizer.apply(grads[:n], self.embedding_vars, self.global_step)
-        self.dense_optimizer.apply(grads[n:], self.dense_vars)
+        sparse_grads, dense_grads = grads[:n], self._clip(grads[n:])
+        bad = [tf.logical_not(tf.math.is_finite(losses[t.name])) for t in self.tasks]
+        bad.append(tf.logical_not(tf.math.is_finite(tf.linalg.global_norm(grads))))
+        bad = tf.stack(bad)
+
+        def apply():
+            self.sparse_optimizer.apply(sparse_grads, self.embedding_vars, self.global_step)
+            self.dense_optimizer.apply(dense_grads, self.dense_vars)
+            for name, value in losses.items():
+                self.train_losses[name].update_state(value)
+            self.train_losses["total"].update_state(total)
+            return tf.constant(True)
+
+        tf.cond(tf.reduce_any(bad), lambda: tf.constant(False), apply)
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
-        for name, value in losses.items():
-            self.train_losses[name].update_state(value)
-        self.train_losses["total"].update_state(total)
+        return bad
+
+    def _clip(self, grads: list) -> list:
+        """Dense gradients clipped as train_config.grad_clipping says."""
+        clipping = self.config.train_config.grad_clipping
+        bound = clipping.max_gradient
+        if clipping.clipping_type == "norm":
+            return tf.clip_by_global_norm(grads, bound)[0]
+        if clipping.clipping_type == "value":
+            return [tf.clip_by_value(g, -bound, bound) for g in grads]
+        return grads
 
     def _eval_step_fn(self, batch):
         features, labels = self._split(batch)
@@ -174,62 +235,115 @@ class Runner:
         ):
             log.info("training already finished at step %d", step)
             return step
-        with ModelDirLock(self.model_dir), StopOnSignal() as stop:
-            # The effective config (overrides applied), so that every run can be repeated.
-            _write_atomic(
-                os.path.join(self.model_dir, "pipeline.config"),
-                text_format.MessageToString(self.config),
-            )
+        start = time.perf_counter()
+        with UndoOnFailure(self.model_dir) as undo, ModelDirLock(self.model_dir):
             manager = tf.train.CheckpointManager(
                 self.checkpoint,
                 self.model_dir,
                 max_to_keep=train.keep_checkpoint_max or None,
                 checkpoint_name="model.ckpt",
             )
-            writer = (
-                tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
-                if train.use_tensorboard
-                else tf.summary.create_noop_writer()
-            )
-            saved_step = first_step = step
-            examples, start = 0, time.perf_counter()
-            mark = start
-            with writer.as_default():
-                for batch in self._batches(num_epochs):
-                    self._steps["train"](batch)
-                    step += 1
-                    examples += int(batch[self.label_names[0]].shape[0])
-                    if step == first_step + 1:
-                        log.info("first step done in %.1fs", time.perf_counter() - start)
-                    if step % train.log_step_count_steps == 0:
-                        now = time.perf_counter()
-                        self._log_train(step, num_steps, examples / (now - mark))
-                        examples, mark = 0, now
-                    if step % train.save_checkpoints_steps == 0 or stop.signum:
-                        manager.save(checkpoint_number=step)
-                        saved_step = step
-                    if stop.signum:
-                        raise Interrupted(
-                            stop.signum,
-                            f"stopped by signal {stop.signum} at step {step}; "
-                            f"checkpoint saved in {self.model_dir}",
-                        )
-                    if num_steps is not None and step >= num_steps:
-                        break
-            if step != saved_step or step == 0:
+
+            def save(step: int) -> None:
                 manager.save(checkpoint_number=step)
-            writer.flush()
+                if not undo.kept:
+                    # The effective config (overrides applied), so that every run can be
+                    # repeated; written with the run's first checkpoint.
+                    _write_atomic(
+                        os.path.join(self.model_dir, "pipeline.config"),
+                        text_format.MessageToString(self.config),
+                    )
+                    undo.keep()
+
+            step = self._train_loop(step, num_steps, num_epochs, save, manager)
+        if int(self.bad_rows_skipped.numpy()):
+            log.warning(
+                "%d bad training rows skipped (data_config.bad_row_policy: SKIP)",
+                int(self.bad_rows_skipped.numpy()),
+            )
+        if int(self.skipped_batches.numpy()):
+            log.warning(
+                "%d batches skipped for a NaN or Inf loss (nan_loss_policy: SKIP_BATCH)",
+                int(self.skipped_batches.numpy()),
+            )
         log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
         return step
 
+    def _train_loop(self, step, num_steps, num_epochs, save, manager) -> int:
+        """Steps from `step` to the end, logging and calling `save(step)` on schedule, on
+        a signal and at the end; returns the last step."""
+        train = self.config.train_config
+        writer = (
+            tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+            if train.use_tensorboard
+            else tf.summary.create_noop_writer()
+        )
+        saved_step = first_step = step
+        examples, start = 0, time.perf_counter()
+        mark = start
+        with StopOnSignal() as stop, writer.as_default():
+            for batch in self._batches(num_epochs):
+                bad = self._steps["train"](batch)
+                step += 1
+                if bool(tf.reduce_any(bad)):
+                    self._non_finite(bad.numpy(), step, manager.latest_checkpoint)
+                examples += int(batch[self.label_names[0]].shape[0])
+                if step == first_step + 1:
+                    log.info("first step done in %.1fs", time.perf_counter() - start)
+                if step % train.log_step_count_steps == 0:
+                    now = time.perf_counter()
+                    self._log_train(step, num_steps, examples / (now - mark))
+                    examples, mark = 0, now
+                if step % train.save_checkpoints_steps == 0 or stop.signum:
+                    save(step)
+                    saved_step = step
+                if stop.signum:
+                    raise Interrupted(
+                        stop.signum,
+                        f"stopped by signal {stop.signum} at step {step}; "
+                        f"checkpoint saved in {self.model_dir}",
+                    )
+                if num_steps is not None and step >= num_steps:
+                    break
+            if step != saved_step or step == 0:
+                save(step)
+            writer.flush()
+        return step
+
+    def _non_finite(self, bad, step: int, last_checkpoint: str | None) -> None:
+        """Handles a step whose update was withheld: a NaN/Inf loss (``bad[i]`` for task
+        i) or gradient (``bad[-1]``). Stops, or counts the skipped batch."""
+        what = [f"loss of tower {t.name!r}" for t, b in zip(self.tasks, bad) if b]
+        what = ", ".join(what) or "gradient"
+        if self.config.train_config.nan_loss_policy == train_pb2.TrainConfig.SKIP_BATCH:
+            self.skipped_batches.assign_add(1)
+            log.warning("step %d: %s is NaN or Inf; batch skipped (no update)", step, what)
+            return
+        checkpoint = (
+            f"last good checkpoint {last_checkpoint}" if last_checkpoint else "no checkpoint saved"
+        )
+        raise EasymtlError(
+            f"step {step}: {what} is NaN or Inf; training stopped with the update not applied "
+            f"({checkpoint}). Check the input data, lower the learning rate, set "
+            "train_config.grad_clipping, or set train_config.nan_loss_policy: SKIP_BATCH"
+        )
+
     def _batches(self, num_epochs: int | None):
         """Training batches from the saved epoch position on, epoch after epoch; compiles
-        the train step for them."""
+        the train step for them. Counts skipped bad rows; a batch left empty by them
+        advances the epoch position without a step."""
         while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
             dataset = self.build_dataset(True, int(self.epoch.numpy()))
             dataset = dataset.skip(int(self.step_in_epoch.numpy()))
             self._compiled("train", dataset)
-            yield from _guard(dataset, "train_input_path")
+            for batch in self._bad_rows(True)(dataset):
+                skipped = int(batch[BAD_ROWS])
+                if skipped:
+                    self.bad_rows_skipped.assign_add(skipped)
+                if batch[self.label_names[0]].shape[0] == 0:
+                    self.step_in_epoch.assign_add(1)
+                    continue
+                yield batch
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             log.info(
@@ -266,11 +380,14 @@ class Runner:
         start, examples = time.perf_counter(), 0
         dataset = self.build_dataset(False)
         eval_step = self._compiled("eval", dataset)
-        for i, batch in enumerate(_guard(dataset, "eval_input_path")):
+        bad_rows = self._bad_rows(False)
+        for i, batch in enumerate(bad_rows(dataset)):
             if limit is not None and i >= limit:
                 break
-            eval_step(batch)
-            examples += int(batch[self.label_names[0]].shape[0])
+            rows = int(batch[self.label_names[0]].shape[0])
+            if rows:
+                eval_step(batch)
+            examples += rows
         seconds = time.perf_counter() - start
         results = {"global_step": step}
         for task in self.tasks:
@@ -279,6 +396,12 @@ class Runner:
             results[f"loss_{task.name}"] = float(self.eval_losses[task.name].result())
         results["loss"] = float(self.eval_losses["total"].result())
         results["num_examples"] = examples
+        results["bad_rows_skipped"] = bad_rows.skipped
+        results["train_bad_rows_skipped"] = int(self.bad_rows_skipped.numpy())
+        if bad_rows.skipped:
+            log.warning(
+                "%d bad eval rows skipped (data_config.bad_row_policy: SKIP)", bad_rows.skipped
+            )
         log.info(
             "eval at step %d on %d examples (%.0f examples/sec): %s",
             step,
@@ -339,17 +462,3 @@ def model_variables(model: keras.Model) -> dict[str, tf.Variable]:
     if len(variables) != len(model.variables):
         raise ValueError("Two model variables share a path; give their layers unique names.")
     return variables
-
-
-def _guard(dataset: tf.data.Dataset, field: str):
-    """Iterates `dataset`, turning a data error into one EasymtlError line."""
-    iterator = iter(dataset)
-    while True:
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            return
-        except tf.errors.InvalidArgumentError as e:
-            message = " ".join(e.message.split())
-            raise EasymtlError(f"{field}: bad input data: {message}") from None
-        yield batch
