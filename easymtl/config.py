@@ -164,6 +164,7 @@ def validate(config: PipelineConfig) -> None:
     """
     data = config.data_config
     _validate_data(data)
+    _validate_sample_weights(data)
     fields = {f.input_name for f in data.input_fields}
     features = _validate_features(config, fields)
     model = config.model_config
@@ -190,7 +191,7 @@ def validate(config: PipelineConfig) -> None:
     kind = model.WhichOneof("model")
     if kind is None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
-    _validate_message(getattr(model, kind), f"model_config.{kind}", set(data.label_fields))
+    _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # Task types, losses and metrics: the checks that building the tasks makes.
     build_model_tasks(model)
     _validate_train(config.train_config)
@@ -324,29 +325,17 @@ def _validate_raw_feature(f, where: str) -> None:
 _COUNT_FIELDS = ("num_expert", "expert_num_per_task")
 
 
-def _validate_message(msg: Message, where: str, labels: set[str]) -> None:
-    """Generic checks on a model's sub-message: every MLP, expert count and task tower."""
-    if hasattr(msg, "task_towers"):
-        if not msg.task_towers:
-            raise ConfigError(f"{where}.task_towers", "at least one task tower is needed")
-        names: set[str] = set()
-        for i, tower in enumerate(msg.task_towers):
-            tw = f"{where}.task_towers[{i}]"
-            if tower.tower_name in names:
-                raise ConfigError(f"{tw}.tower_name", f"duplicate tower name {tower.tower_name!r}")
-            if not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
-                raise ConfigError(f"{tw}.tower_name", "use letters, digits and '_' only")
-            names.add(tower.tower_name)
-            if tower.label_name not in labels:
-                raise ConfigError(
-                    f"{tw}.label_name",
-                    f"{tower.label_name!r} is not one of data_config.label_fields "
-                    f"({', '.join(sorted(labels))})",
-                )
-            if not tower.losses:
-                raise ConfigError(f"{tw}.losses", "at least one loss is needed")
-            if tower.weight < 0:
-                raise ConfigError(f"{tw}.weight", f"must not be negative, got {tower.weight}")
+def _validate_message(msg: Message, where: str, data) -> None:
+    """Generic checks on a model's sub-message: every MLP, expert count and task tower
+    (in `task_towers`, or a single TaskTower field such as ESMM's `ctr_tower`)."""
+    if hasattr(msg, "task_towers") and not msg.task_towers:
+        raise ConfigError(f"{where}.task_towers", "at least one task tower is needed")
+    names: set[str] = set()
+    for tw, tower in _towers(msg, where):
+        if tower.tower_name in names:
+            raise ConfigError(f"{tw}.tower_name", f"duplicate tower name {tower.tower_name!r}")
+        names.add(tower.tower_name)
+        _validate_tower(tower, tw, data)
     for field, value in msg.ListFields():
         path = f"{where}.{field.name}"
         if field.name in _COUNT_FIELDS and value == 0:
@@ -358,10 +347,60 @@ def _validate_message(msg: Message, where: str, labels: set[str]) -> None:
             sub = f"{path}[{i}]" if repeated else path
             if field.message_type.name == "MLP":
                 _validate_mlp(item, sub)
-            elif field.name != "task_towers":
-                _validate_message(item, sub, labels)
+            elif field.message_type.name != "TaskTower":
+                _validate_message(item, sub, data)
             elif item.HasField("mlp"):
                 _validate_mlp(item.mlp, f"{sub}.mlp")
+
+
+def _towers(msg: Message, where: str) -> list[tuple[str, Message]]:
+    """(field path, TaskTower message) of each task tower set in `msg`."""
+    towers = []
+    for field in msg.DESCRIPTOR.fields:
+        if field.message_type is None or field.message_type.name != "TaskTower":
+            continue
+        if is_repeated(field):
+            towers += [
+                (f"{where}.{field.name}[{i}]", t) for i, t in enumerate(getattr(msg, field.name))
+            ]
+        elif msg.HasField(field.name):
+            towers.append((f"{where}.{field.name}", getattr(msg, field.name)))
+    return towers
+
+
+def _validate_tower(tower, where: str, data) -> None:
+    """The checks of one TaskTower that need the data config (the rest are
+    :func:`easymtl.tasks.build_task`'s)."""
+    labels = set(data.label_fields)
+    if not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
+        raise ConfigError(f"{where}.tower_name", "use letters, digits and '_' only")
+    for name in ("label_name", "task_space_indicator_label"):
+        value = getattr(tower, name)
+        if (name == "label_name" or value) and value not in labels:
+            raise ConfigError(
+                f"{where}.{name}",
+                f"{value!r} is not one of data_config.label_fields ({', '.join(sorted(labels))})",
+            )
+    if tower.sample_weight_name and tower.sample_weight_name not in data.sample_weight_fields:
+        raise ConfigError(
+            f"{where}.sample_weight_name",
+            f"{tower.sample_weight_name!r} is not one of data_config.sample_weight_fields "
+            f"({', '.join(data.sample_weight_fields) or 'none given'})",
+        )
+    if not tower.losses:
+        raise ConfigError(f"{where}.losses", "at least one loss is needed")
+    if tower.weight < 0:
+        raise ConfigError(f"{where}.weight", f"must not be negative, got {tower.weight}")
+
+
+def _validate_sample_weights(data) -> None:
+    fields = {f.input_name: f for f in data.input_fields}
+    for i, name in enumerate(data.sample_weight_fields):
+        where = f"data_config.sample_weight_fields[{i}]"
+        if fields and name not in fields:
+            raise ConfigError(where, f"{name!r} is not one of data_config.input_fields")
+        if name in fields and fields[name].input_type == data_pb2.STRING:
+            raise ConfigError(where, f"{name!r} is a STRING field; a sample weight is a number")
 
 
 def _validate_mlp(mlp, where: str) -> None:

@@ -1,4 +1,4 @@
-"""A task: one tower's label, task type, losses, loss weight and metrics."""
+"""A task: one tower's label, task type, losses, loss weight, sample space and metrics."""
 
 from __future__ import annotations
 
@@ -20,12 +20,23 @@ class Task:
         name: The tower name; its outputs are ``logits_<name>`` and ``probs_<name>``
             (binary, multiclass) or ``y_<name>`` (regression).
         label_name: The label field it learns.
-        losses: ``(loss name, fn(labels, predictions) -> per-example loss)`` pairs; each
-            is averaged over the batch, and they add up.
+        losses: ``(loss name, fn(labels, predictions) -> per-example loss)`` pairs; they
+            add up.
         weight: Weight of this task's loss in the total loss.
         metric_builders: Functions making this task's fresh Keras metrics.
         task_type: "binary", "regression" or "multiclass".
         num_class: Number of classes of a multiclass task, else 1.
+        task_space_indicator_label: Label field marking the task's sample space (rows
+            where it is > 0), or None: every row is in it. Metrics see in-space rows only.
+        in_task_space_weight: Loss weight of an in-space row.
+        out_task_space_weight: Loss weight of an out-of-space row.
+        average_over_task_space: Divide the summed weighted loss by the number of
+            in-space rows of the batch, not by the batch size.
+        sample_weight_name: Field holding each row's loss weight, or None.
+
+    The task's loss is ``sum_i w_i * l_i / n``: ``l_i`` the row's losses summed, ``w_i``
+    its sample weight times its space weight, ``n`` the batch size (or its number of
+    in-space rows).
     """
 
     name: str
@@ -35,6 +46,11 @@ class Task:
     metric_builders: list[Callable] = field(default_factory=list)
     task_type: str = BINARY
     num_class: int = 1
+    task_space_indicator_label: str | None = None
+    in_task_space_weight: float = 1.0
+    out_task_space_weight: float = 1.0
+    average_over_task_space: bool = False
+    sample_weight_name: str | None = None
 
     @property
     def label_domain(self) -> str:
@@ -47,8 +63,10 @@ class Task:
 
     @property
     def columns(self) -> list[str]:
-        """The input fields this task reads besides the features (its labels)."""
-        return [self.label_name]
+        """The input fields this task reads besides the features: its label, space
+        indicator and sample weight."""
+        extra = (self.task_space_indicator_label, self.sample_weight_name)
+        return [self.label_name, *(c for c in extra if c)]
 
     @property
     def prediction_name(self) -> str:
@@ -73,19 +91,50 @@ class Task:
             return (tf.equal(y, tf.floor(y))) & (y >= 0.0) & (y < float(self.num_class))
         return tf.logical_or(tf.equal(y, 0.0), tf.equal(y, 1.0))
 
+    def in_task_space(self, labels: dict) -> tf.Tensor | None:
+        """[batch] bool: which rows are in the task's sample space (None: all)."""
+        if not self.task_space_indicator_label:
+            return None
+        return tf.cast(labels[self.task_space_indicator_label], tf.float32) > 0.0
+
+    def loss_weights(self, labels: dict) -> tf.Tensor | None:
+        """[batch] loss weight of each row: sample weight times space weight (None: 1)."""
+        weight = None
+        if self.sample_weight_name:
+            weight = tf.cast(labels[self.sample_weight_name], tf.float32)
+        space = self.in_task_space(labels)
+        if space is not None:
+            in_space = tf.where(space, self.in_task_space_weight, self.out_task_space_weight)
+            weight = in_space if weight is None else weight * in_space
+        return weight
+
     def loss(self, labels: dict, outputs: dict) -> tf.Tensor:
-        """The task's loss (its losses summed, each averaged over the batch)."""
-        y = self.label(labels)
-        predictions = outputs[self.loss_input_name]
-        return tf.add_n([tf.reduce_mean(fn(y, predictions)) for _, fn in self.losses])
+        """The task's loss on a batch (see the class docstring)."""
+        return self.weighted_loss(self.label(labels), outputs[self.loss_input_name], labels)
+
+    def weighted_loss(self, y: tf.Tensor, predictions: tf.Tensor, labels: dict) -> tf.Tensor:
+        """The task's losses of `predictions` against `y`, weighted and averaged by the
+        rows' sample weights and sample space in `labels`."""
+        per_row = tf.add_n([fn(y, predictions) for _, fn in self.losses])
+        weight = self.loss_weights(labels)
+        if weight is not None:
+            per_row = per_row * weight
+        if not self.average_over_task_space:
+            return tf.reduce_mean(per_row)
+        in_space = tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
+        return tf.math.divide_no_nan(tf.reduce_sum(per_row), in_space)
 
     def make_metrics(self) -> list:
         return [build() for build in self.metric_builders]
 
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:
-        y = self.label(labels)
+        """Updates `metrics` with the batch's in-space rows."""
+        y, predictions = self.label(labels), outputs[self.prediction_name]
+        space = self.in_task_space(labels)
+        if space is not None:
+            y, predictions = tf.boolean_mask(y, space), tf.boolean_mask(predictions, space)
         for metric in metrics:
-            metric.update_state(y, outputs[self.prediction_name])
+            metric.update_state(y, predictions)
 
 
 def tower_task_type(tower, where: str = "task_tower") -> str:
@@ -160,13 +209,27 @@ def metric_builders(metrics, tower_name: str, task_type: str, num_class: int, wh
     return builders
 
 
+def check_task_space(tower, where: str = "task_tower") -> None:
+    """Raises ConfigError unless the sample-space fields of a TaskTower fit together."""
+    for name in ("in_task_space_weight", "out_task_space_weight"):
+        value = getattr(tower, name)
+        if not 0.0 <= value < float("inf"):
+            raise ConfigError(f"{where}.{name}", f"must be a finite number >= 0, got {value}")
+        if tower.HasField(name) and not tower.task_space_indicator_label:
+            raise ConfigError(f"{where}.{name}", "needs task_space_indicator_label")
+    if tower.average_over_task_space and not tower.task_space_indicator_label:
+        raise ConfigError(f"{where}.average_over_task_space", "needs task_space_indicator_label")
+
+
 def build_task(tower, where: str = "task_tower") -> Task:
     """The Task of a TaskTower message.
 
     Raises:
-        ConfigError: a bad loss, metric or num_class, naming the field under `where`.
+        ConfigError: a bad loss, metric, num_class or sample space, naming the field
+            under `where`.
     """
     task_type = tower_task_type(tower, where)
+    check_task_space(tower, where)
     return Task(
         name=tower.tower_name,
         label_name=tower.label_name,
@@ -177,6 +240,11 @@ def build_task(tower, where: str = "task_tower") -> Task:
         ),
         task_type=task_type,
         num_class=tower.num_class,
+        task_space_indicator_label=tower.task_space_indicator_label or None,
+        in_task_space_weight=tower.in_task_space_weight,
+        out_task_space_weight=tower.out_task_space_weight,
+        average_over_task_space=tower.average_over_task_space,
+        sample_weight_name=tower.sample_weight_name or None,
     )
 
 

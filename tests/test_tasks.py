@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -96,3 +98,123 @@ def test_multiclass_metrics_read_the_class_probabilities():
     probs = tf.constant([[0.7, 0.2, 0.1], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]])
     task.update_metrics(metrics, {"y": tf.constant([0, 2, 1])}, {"probs_t": probs})
     assert float(metrics[0].result()) == pytest.approx(2 / 3)
+
+
+# ------------------------------------------------------------------------ sample spaces
+
+SPACE_LABELS = {
+    "y": tf.constant([1.0, 0.0, 1.0, 0.0]),
+    "clk": tf.constant([1, 0, 1, 0]),
+    "w": tf.constant([1.0, 2.0, 3.0, 4.0]),
+}
+Y_PRED = tf.constant([0.0, 1.0, 3.0, -2.0])
+L2 = np.square(np.array([0.0, 1.0, 3.0, -2.0]) - np.array([1.0, 0.0, 1.0, 0.0]))  # 1 1 4 4
+
+
+def space_task(text: str):
+    return build_task(tower(f'losses {{ l2_loss {{}} }} task_space_indicator_label: "clk" {text}'))
+
+
+def test_out_of_space_rows_contribute_exactly_out_task_space_weight():
+    task = space_task("in_task_space_weight: 2 out_task_space_weight: 0.25")
+    assert task.columns == ["y", "clk"]
+    loss = float(task.loss(SPACE_LABELS, {"y_t": Y_PRED}))
+    in_space = np.array([1, 0, 1, 0], bool)
+    expected = (2.0 * L2[in_space].sum() + 0.25 * L2[~in_space].sum()) / 4
+    assert loss == pytest.approx(expected)
+
+
+def test_average_over_task_space_divides_by_in_space_rows():
+    task = space_task("out_task_space_weight: 0 average_over_task_space: true")
+    loss = float(task.loss(SPACE_LABELS, {"y_t": Y_PRED}))
+    assert loss == pytest.approx((L2[0] + L2[2]) / 2)  # the in-space mean
+    empty = {**SPACE_LABELS, "clk": tf.zeros([4], tf.int32)}
+    assert float(task.loss(empty, {"y_t": Y_PRED})) == 0.0
+
+
+def test_sample_weights_multiply_the_space_weights():
+    task = space_task('out_task_space_weight: 0.5 sample_weight_name: "w"')
+    assert task.columns == ["y", "clk", "w"]
+    loss = float(task.loss(SPACE_LABELS, {"y_t": Y_PRED}))
+    weights = np.array([1.0, 2.0 * 0.5, 3.0, 4.0 * 0.5])
+    assert loss == pytest.approx((weights * L2).sum() / 4)
+    plain = build_task(tower('losses { l2_loss {} } sample_weight_name: "w"'))
+    assert float(plain.loss(SPACE_LABELS, {"y_t": Y_PRED})) == pytest.approx(
+        (np.array([1.0, 2.0, 3.0, 4.0]) * L2).mean()
+    )
+
+
+def test_out_of_space_rows_get_no_gradient_at_weight_zero():
+    task = build_task(
+        tower(
+            'losses { binary_cross_entropy {} } task_space_indicator_label: "clk" '
+            "out_task_space_weight: 0"
+        )
+    )
+    logits = tf.Variable([0.5, -1.0, 2.0, 0.3])
+    with tf.GradientTape() as tape:
+        loss = task.loss(SPACE_LABELS, {"logits_t": logits})
+    grad = tape.gradient(loss, logits).numpy()
+    assert grad[1] == 0.0 and grad[3] == 0.0
+    assert grad[0] != 0.0 and grad[2] != 0.0
+
+
+def test_metrics_see_in_space_rows_only():
+    task = build_task(
+        tower(
+            "losses { binary_cross_entropy {} } metrics { accuracy {} } metrics { auc {} } "
+            'task_space_indicator_label: "clk"'
+        )
+    )
+    metrics = task.make_metrics()
+    labels = {"y": tf.constant([1.0, 0.0, 0.0, 1.0]), "clk": tf.constant([1, 1, 0, 0])}
+    # In space: row 0 (positive, 0.9) and row 1 (negative, 0.2), both right.
+    probs = tf.constant([0.9, 0.2, 0.8, 0.1])
+    task.update_metrics(metrics, labels, {"probs_t": probs})
+    assert [float(m.result()) for m in metrics] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("average_over_task_space: true", "t.average_over_task_space"),
+        ("out_task_space_weight: 0", "t.out_task_space_weight"),
+        ('task_space_indicator_label: "c" in_task_space_weight: -1', "t.in_task_space_weight"),
+    ],
+)
+def test_bad_sample_space_is_a_config_error(text, field):
+    with pytest.raises(ConfigError) as e:
+        build_task(tower(f"losses {{ binary_cross_entropy {{}} }} {text}"), where="t")
+    assert e.value.field == field
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (
+            'model_config { mmoe { task_towers { tower_name: "x" label_name: "buy" '
+            'sample_weight_name: "price" losses { binary_cross_entropy {} } } } }',
+            "model_config.mmoe.task_towers[2].sample_weight_name: 'price' is not one of "
+            "data_config.sample_weight_fields (none given)",
+        ),
+        (
+            'model_config { mmoe { task_towers { tower_name: "x" label_name: "buy" '
+            'task_space_indicator_label: "pid" losses { binary_cross_entropy {} } } } }',
+            "model_config.mmoe.task_towers[2].task_space_indicator_label: 'pid' is not one of "
+            "data_config.label_fields",
+        ),
+        (
+            'data_config { sample_weight_fields: "pid" }',
+            "data_config.sample_weight_fields[0]: 'pid' is a STRING field",
+        ),
+    ],
+)
+def test_sample_space_columns_are_checked_against_the_data_config(tmp_path, extra, words):
+    from conftest import make_config
+
+    from easymtl.config import load_config
+    from easymtl.errors import EasymtlError
+
+    path = make_config(tmp_path, "mmoe", extra)
+    with pytest.raises(EasymtlError, match=re.escape(words)):
+        load_config(str(path))
