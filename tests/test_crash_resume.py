@@ -1,0 +1,91 @@
+"""A training process killed with SIGKILL at several points, and restarted each time,
+ends with exactly the model of an uninterrupted run: checkpoints hold the global step,
+the optimizer state and the position in the epoch, and are never half-written."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SAMPLES, make_config
+
+STEPS_PER_EPOCH = 25  # 3200 rows, batch 128
+
+
+@pytest.fixture
+def configs(tmp_path):
+    """Two configs over the same data differing only in model_dir: 2 epochs of 25 steps,
+    shuffled, a checkpoint every 7 steps."""
+    lines = (SAMPLES / "data" / "taobao_mtl_train.csv").read_text().splitlines()
+    (tmp_path / "train.csv").write_text("\n".join(lines[:3200]) + "\n")
+    (tmp_path / "eval.csv").write_text("\n".join(lines[-2000:]) + "\n")
+    paths = []
+    for name in ("reference", "killed"):
+        (tmp_path / name).mkdir()
+        path = make_config(
+            tmp_path / name,
+            "mmoe",
+            f'train_input_path: "{tmp_path}/train.csv" eval_input_path: "{tmp_path}/eval.csv" '
+            "data_config { batch_size: 128 shuffle: true shuffle_buffer_size: 1000 } "
+            "train_config { num_epochs: 2 save_checkpoints_steps: 7 log_step_count_steps: 1 } "
+            "export_config { export_after_train: false }",
+        )
+        paths.append(path)
+    return paths
+
+
+def start(path: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "easymtl.train", "--config", str(path)]
+    out = subprocess.PIPE
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_when(proc: subprocess.Popen, marker: str) -> str:
+    """Reads the process's log until a line contains `marker`, then SIGKILLs it."""
+    seen = []
+    deadline = time.time() + 180
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            break
+        assert time.time() < deadline, "".join(seen)
+    else:
+        raise AssertionError(f"finished before {marker!r}:\n" + "".join(seen))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return "".join(seen)
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(configs):
+    reference, killed = configs
+    done = subprocess.run(
+        [sys.executable, "-m", "easymtl.train", "--config", str(reference)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = json.loads((reference.parent / "model" / "eval_result.json").read_text())
+
+    # Killed: mid-epoch 1 (after the checkpoint at 14, before 21), right after a save in
+    # epoch 2, and during the first step of a restart (before any checkpoint of its own).
+    kill_when(start(killed), "INFO step 17 ")
+    log = kill_when(start(killed), "INFO step 36 ")
+    assert "resuming from step 14 " in log, log
+    log = kill_when(start(killed), "first step done")
+    assert "resuming from step 35 " in log, log
+    final = subprocess.run(
+        [sys.executable, "-m", "easymtl.train", "--config", str(killed)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert "resuming from step 35 " in final.stdout, final.stdout
+    assert f"training done at step {2 * STEPS_PER_EPOCH}" in final.stdout, final.stdout
+
+    got = json.loads((killed.parent / "model" / "eval_result.json").read_text())
+    assert got["global_step"] == expected["global_step"] == 2 * STEPS_PER_EPOCH
+    for key in ("auc_ctr", "auc_cvr", "loss_ctr", "loss_cvr", "loss"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
