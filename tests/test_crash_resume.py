@@ -89,3 +89,31 @@ def test_killed_run_resumes_to_the_uninterrupted_result(configs):
     assert got["global_step"] == expected["global_step"] == 2 * STEPS_PER_EPOCH
     for key in ("auc_ctr", "auc_cvr", "loss_ctr", "loss_cvr", "loss"):
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+
+
+def test_killed_export_leaves_no_partial_directory(tmp_path):
+    from easymtl.train import main as train_main
+
+    path = make_config(
+        tmp_path,
+        "mmoe",
+        "train_config { num_steps: 2 } export_config { export_after_train: false } "
+        "eval_input_path: ''",
+    )
+    assert train_main(["--config", str(path)]) == 0
+    export_dir = tmp_path / "exports" / "1"
+    export_dir.parent.mkdir()
+    cmd = [sys.executable, "-m", "easymtl.export", "--config", str(path)]
+    proc = subprocess.Popen(cmd + ["--export_dir", str(export_dir)], cwd=ROOT)
+    deadline = time.time() + 120
+    while not any(p.name.startswith(".tmp-export-") for p in export_dir.parent.iterdir()):
+        assert proc.poll() is None, "export ended before it was seen writing"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Only the hidden temporary directory is left: nothing a server would load.
+    assert [p.name for p in export_dir.parent.iterdir() if not p.name.startswith(".")] == []
+    done = subprocess.run(cmd + ["--export_dir", str(export_dir)], cwd=ROOT, timeout=300)
+    assert done.returncode == 0
+    assert (export_dir / "saved_model.pb").exists()
