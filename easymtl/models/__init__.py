@@ -1,4 +1,9 @@
-"""Models: a registry from model_config's `model` oneof name to a backbone builder."""
+"""Models: a registry from model_config's `model` oneof name to a backbone builder.
+
+A model is :class:`MultiTaskModel` (features → backbone → one tower per task) unless its
+registration names a subclass that adds derived outputs (ESMM's ``probs_ctcvr``), and its
+tasks are one :class:`~easymtl.tasks.Task` per tower unless it names a tasks builder.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,31 @@ import keras
 from easymtl.features import build_feature_inputs
 from easymtl.layers.tower import TaskTower
 from easymtl.models.model import MultiTaskModel
+from easymtl.overrides import is_repeated
 from easymtl.tasks import Task, build_tasks, tower_task_type
 
 # oneof name -> builder(sub-message, num_tasks) -> backbone layer or None
 MODELS: dict[str, Callable[..., keras.layers.Layer | None]] = {}
+# oneof name -> the Keras model class, where it is not MultiTaskModel
+MODEL_CLASSES: dict[str, type[MultiTaskModel]] = {}
+# oneof name -> builder(sub-message, field path) -> tasks, where not one Task per tower
+TASK_BUILDERS: dict[str, Callable[..., list[Task]]] = {}
 
 
-def register_model(name: str) -> Callable:
-    """Registers a backbone builder for the `name` entry of ModelConfig's `model` oneof."""
+def register_model(
+    name: str,
+    model_class: type[MultiTaskModel] | None = None,
+    tasks: Callable[..., list[Task]] | None = None,
+) -> Callable:
+    """Registers a backbone builder for the `name` entry of ModelConfig's `model` oneof,
+    with the model's class and tasks builder where they are not the defaults."""
 
     def wrap(builder: Callable) -> Callable:
         MODELS[name] = builder
+        if model_class is not None:
+            MODEL_CLASSES[name] = model_class
+        if tasks is not None:
+            TASK_BUILDERS[name] = tasks
         return builder
 
     return wrap
@@ -38,8 +57,15 @@ def mlp_kwargs(mlp) -> dict:
 
 
 def task_towers(model_config) -> list:
-    """The TaskTower messages of the model in `model_config`."""
-    return list(getattr(model_config, model_config.WhichOneof("model")).task_towers)
+    """The TaskTower messages of the model in `model_config`, in field order: its
+    `task_towers`, or its single TaskTower fields (ESMM's `ctr_tower`, `cvr_tower`)."""
+    msg = getattr(model_config, model_config.WhichOneof("model"))
+    towers = []
+    for field in msg.DESCRIPTOR.fields:
+        if field.message_type is not None and field.message_type.name == "TaskTower":
+            value = getattr(msg, field.name)
+            towers += list(value) if is_repeated(field) else [value]
+    return towers
 
 
 def build_model(model_config, feature_configs) -> MultiTaskModel:
@@ -47,7 +73,7 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
     kind = model_config.WhichOneof("model")
     towers = task_towers(model_config)
     backbone = MODELS[kind](getattr(model_config, kind), len(towers))
-    return MultiTaskModel(
+    return MODEL_CLASSES.get(kind, MultiTaskModel)(
         features=build_feature_inputs(feature_configs, model_config.feature_groups),
         backbone=backbone,
         towers={
@@ -70,14 +96,18 @@ def build_model_tasks(model_config) -> list[Task]:
         ConfigError: a tower's losses, metrics or num_class do not fit together.
     """
     kind = model_config.WhichOneof("model")
+    if kind in TASK_BUILDERS:
+        return TASK_BUILDERS[kind](getattr(model_config, kind), f"model_config.{kind}")
     return build_tasks(task_towers(model_config), f"model_config.{kind}.task_towers")
 
 
 # The registrations (imported for their side effect, after the registry exists).
-from easymtl.models import mmoe, ple, shared_bottom, simple_multi_task  # noqa: E402, F401
+from easymtl.models import esmm, mmoe, ple, shared_bottom, simple_multi_task  # noqa: E402, F401
 
 __all__ = [
     "MODELS",
+    "MODEL_CLASSES",
+    "TASK_BUILDERS",
     "MultiTaskModel",
     "build_model",
     "build_model_tasks",
