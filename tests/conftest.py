@@ -24,6 +24,8 @@ MODEL_BLOCKS = {
         extraction_networks { network_name: "l2" expert_num_per_task: 1 share_num: 1
             task_expert_net { hidden_units: [32] } }
         %(towers)s }""",
+    "cgc": """cgc { expert_num_per_task: 1 share_num: 1 task_expert_net { hidden_units: [64, 32] }
+        %(towers)s }""",
     # ESMM's two towers are fields of their own; it ignores TOWERS.
     "esmm": """esmm {
         ctr_tower { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [64, 32] }

@@ -102,7 +102,7 @@ def build_model_tasks(model_config) -> list[Task]:
 
 
 # The registrations (imported for their side effect, after the registry exists).
-from easymtl.models import esmm, mmoe, ple, shared_bottom, simple_multi_task  # noqa: E402, F401
+from easymtl.models import cgc, esmm, mmoe, ple, shared_bottom, simple_multi_task  # noqa: E402, F401
 
 __all__ = [
     "MODELS",
