@@ -28,6 +28,7 @@ from easymtl.data import (
     field_dtype,
 )
 from easymtl.data.checks import float_fields
+from easymtl.distribute import cluster
 from easymtl.errors import EasymtlError
 from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
@@ -46,6 +47,7 @@ class Runner:
     """
 
     def __init__(self, config):
+        self.cluster = cluster()
         self.config = config
         self.model_dir = config.model_dir
         self.seed = config.train_config.seed
@@ -97,17 +99,25 @@ class Runner:
         return build_model(self.config.model_config, self.config.feature_configs)
 
     def build_dataset(self, training: bool, epoch: int = 0) -> tf.data.Dataset:
+        """The train or eval batches. With several workers, each trains on its shard: a
+        share of the files when there are at least as many files as workers, else every
+        num_workers-th batch."""
         data = self.config.data_config
         source, files, batch_size = self._input(training)
-        return build_dataset(
+        workers, index = self.cluster.num_workers, self.cluster.index
+        by_file = training and workers > 1 and len(files) >= workers
+        dataset = build_dataset(
             data,
-            files,
+            files[index::workers] if by_file else files,
             self.input_names + self.label_names,
             batch_size,
             training=training,
             seed=self.seed + epoch,
             checks=self.row_checks,
         )
+        if training and workers > 1 and not by_file:
+            dataset = dataset.shard(workers, index)
+        return dataset
 
     def _input(self, training: bool) -> tuple[str, list[str], int]:
         """(config field, files, batch size) of the train or eval input."""
@@ -158,17 +168,10 @@ class Runner:
 
     def _train_step_fn(self, batch):
         """One step; returns [num tasks + 1] bools: which task losses, and (last) whether
-        the gradients, are NaN or infinite. Then no update is applied."""
-        features, labels = self._split(batch)
-        with tf.GradientTape() as tape:
-            outputs = self.model(features, training=True)
-            total, losses = self._losses(labels, outputs)
-        grads = tape.gradient(total, self.embedding_vars + self.dense_vars)
+        the gradients, are NaN or infinite (on any worker). Then no update is applied."""
+        total, losses, grads, bad = self.cluster.run(self._gradients, batch)
         n = len(self.embedding_vars)
         sparse_grads, dense_grads = grads[:n], self._clip(grads[n:])
-        bad = [tf.logical_not(tf.math.is_finite(losses[t.name])) for t in self.tasks]
-        bad.append(tf.logical_not(tf.math.is_finite(tf.linalg.global_norm(grads))))
-        bad = tf.stack(bad)
 
         def apply():
             self.sparse_optimizer.apply(sparse_grads, self.embedding_vars, self.global_step)
@@ -182,6 +185,23 @@ class Runner:
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
         return bad
+
+    def _gradients(self, batch):
+        """This worker's losses, and the gradients and non-finite flags averaged over
+        the workers (see :mod:`easymtl.distribute`)."""
+        features, labels = self._split(batch)
+        with tf.GradientTape() as tape:
+            outputs = self.model(features, training=True)
+            total, losses = self._losses(labels, outputs)
+        grads = tape.gradient(total, self.embedding_vars + self.dense_vars)
+        bad = [tf.logical_not(tf.math.is_finite(losses[t.name])) for t in self.tasks]
+        bad.append(tf.logical_not(tf.math.is_finite(tf.linalg.global_norm(grads))))
+        bad = tf.cast(tf.stack(bad), tf.float32)
+        workers = self.cluster.num_workers
+        if workers > 1:
+            *grads, bad = self.cluster.all_reduce([*grads, bad])
+            grads = [_scale(g, 1.0 / workers) for g in grads]
+        return total, losses, grads, bad > 0
 
     def _clip(self, grads: list) -> list:
         """Dense gradients clipped as train_config.grad_clipping says."""
@@ -236,6 +256,10 @@ class Runner:
             log.info("training already finished at step %d", step)
             return step
         start = time.perf_counter()
+        if not self.cluster.is_chief:  # only the chief writes to model_dir
+            step = self._train_loop(step, num_steps, num_epochs, save=None, manager=None)
+            log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
+            return step
         with UndoOnFailure(self.model_dir) as undo, ModelDirLock(self.model_dir):
             manager = tf.train.CheckpointManager(
                 self.checkpoint,
@@ -271,13 +295,15 @@ class Runner:
 
     def _train_loop(self, step, num_steps, num_epochs, save, manager) -> int:
         """Steps from `step` to the end, logging and calling `save(step)` on schedule, on
-        a signal and at the end; returns the last step."""
+        a signal and at the end; returns the last step. Without `save` (a worker that is
+        not the chief) nothing is written."""
         train = self.config.train_config
         writer = (
             tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
-            if train.use_tensorboard
+            if train.use_tensorboard and save is not None
             else tf.summary.create_noop_writer()
         )
+        save = save or (lambda step: None)
         saved_step = first_step = step
         examples, start = 0, time.perf_counter()
         mark = start
@@ -286,7 +312,7 @@ class Runner:
                 bad = self._steps["train"](batch)
                 step += 1
                 if bool(tf.reduce_any(bad)):
-                    self._non_finite(bad.numpy(), step, manager.latest_checkpoint)
+                    self._non_finite(bad.numpy(), step, manager and manager.latest_checkpoint)
                 examples += int(batch[self.label_names[0]].shape[0])
                 if step == first_step + 1:
                     log.info("first step done in %.1fs", time.perf_counter() - start)
@@ -298,10 +324,9 @@ class Runner:
                     save(step)
                     saved_step = step
                 if stop.signum:
+                    saved = f"checkpoint saved in {self.model_dir}" if manager else "not saved"
                     raise Interrupted(
-                        stop.signum,
-                        f"stopped by signal {stop.signum} at step {step}; "
-                        f"checkpoint saved in {self.model_dir}",
+                        stop.signum, f"stopped by signal {stop.signum} at step {step}; {saved}"
                     )
                 if num_steps is not None and step >= num_steps:
                     break
@@ -331,19 +356,25 @@ class Runner:
     def _batches(self, num_epochs: int | None):
         """Training batches from the saved epoch position on, epoch after epoch; compiles
         the train step for them. Counts skipped bad rows; a batch left empty by them
-        advances the epoch position without a step."""
+        advances the epoch position without a step (on every worker)."""
         while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
             dataset = self.build_dataset(True, int(self.epoch.numpy()))
             dataset = dataset.skip(int(self.step_in_epoch.numpy()))
             self._compiled("train", dataset)
-            for batch in self._bad_rows(True)(dataset):
-                skipped = int(batch[BAD_ROWS])
-                if skipped:
-                    self.bad_rows_skipped.assign_add(skipped)
-                if batch[self.label_names[0]].shape[0] == 0:
+            batches = iter(self._bad_rows(True)(dataset))
+            while True:
+                batch = next(batches, None)
+                if batch is not None and int(batch[BAD_ROWS]):
+                    self.bad_rows_skipped.assign_add(int(batch[BAD_ROWS]))
+                rows = 0 if batch is None else batch[self.label_names[0]].shape[0]
+                # Workers step together: the epoch ends when any worker's shard does.
+                more, full = self.cluster.agree([batch is not None, rows > 0])
+                if not more:
+                    break
+                if full:
+                    yield batch
+                else:  # every row of some worker's batch skipped as bad: no step
                     self.step_in_epoch.assign_add(1)
-                    continue
-                yield batch
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             log.info(
@@ -427,10 +458,13 @@ class Runner:
     # ---------------------------------------------------------------------- helpers
 
     def serving_specs(self) -> dict[str, tf.TensorSpec]:
-        """One [batch] TensorSpec per raw input field the features read."""
+        """One TensorSpec per raw input field the features read: [batch], or
+        [batch, list length] for a list (ARRAY_*) field."""
+        from easymtl.data.csv import field_shape
+
         fields = {f.input_name: f for f in self.config.data_config.input_fields}
         return {
-            name: tf.TensorSpec([None], field_dtype(fields[name]), name=name)
+            name: tf.TensorSpec(field_shape(fields[name]), field_dtype(fields[name]), name=name)
             for name in self.input_names
         }
 
@@ -442,6 +476,14 @@ class Runner:
             dtype = field_dtype(fields[name])
             dummy[name] = tf.constant([""]) if dtype == tf.string else tf.zeros([1], dtype)
         self.model(dummy, training=False)
+
+
+def _scale(grad, factor: float):
+    if grad is None:
+        return None
+    if isinstance(grad, tf.IndexedSlices):
+        return tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
+    return grad * factor
 
 
 def _write_atomic(path: str, text: str) -> None:

@@ -15,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> None:
+    from easymtl.distribute import cluster
+
+    # First: with TF_CONFIG, collectives must be set up before TensorFlow runs any op.
+    workers = cluster()
     from easymtl.data import check_files, expand_paths
     from easymtl.errors import EasymtlError
     from easymtl.export import export_saved_model, timestamped_dir
@@ -36,6 +40,8 @@ def _train(args) -> None:
         return
     runner = Runner(config)
     runner.train()
+    if not workers.is_chief:  # the chief evaluates and exports
+        return
     if config.eval_input_path:
         runner.evaluate()
     if config.export_config.export_after_train:

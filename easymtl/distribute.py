@@ -1,0 +1,118 @@
+"""Multi-worker training: synchronous data parallelism over the workers of ``TF_CONFIG``.
+
+Every worker holds a full copy of the model and reads its own shard of the training
+data. Each step, the workers' gradients are summed by collective all-reduce
+(``tf.distribute.MultiWorkerMirroredStrategy``'s collectives; embedding gradients are
+gathered as ``IndexedSlices``) and every worker applies the same update, so the copies
+stay equal. The chief (the ``chief`` task, else worker 0) alone writes checkpoints,
+summaries, evaluation results and exports; every worker restores the latest checkpoint
+from model_dir (a shared file system) when it starts.
+
+Without ``TF_CONFIG`` (or with one task) training is single-process and nothing here
+runs in the step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from easymtl.errors import EasymtlError
+
+
+@dataclass(eq=False)  # hashable: tf.function methods are cached by instance
+class Cluster:
+    """Where this process stands among the training workers.
+
+    Args:
+        num_workers: Workers training together (1: single process).
+        index: This worker's position, 0 … num_workers - 1 (the chief is 0).
+        strategy: The MultiWorkerMirroredStrategy, or None for a single process.
+    """
+
+    num_workers: int = 1
+    index: int = 0
+    strategy: tf.distribute.Strategy | None = None
+
+    @property
+    def is_chief(self) -> bool:
+        return self.index == 0
+
+    def run(self, fn, *args):
+        """Runs `fn(*args)` as this worker's replica (where :meth:`all_reduce` works)."""
+        if self.strategy is None:
+            return fn(*args)
+        return self.strategy.run(fn, args=args)
+
+    def all_reduce(self, values):
+        """Sums `values` (tensors, IndexedSlices, None) over the workers; in :meth:`run`."""
+        if self.strategy is None:
+            return values
+        context = tf.distribute.get_replica_context()
+        # An op made here is placed on this replica's device; a tensor passed straight
+        # through from the step's inputs is not, and collectives need a device.
+        present = [
+            v if isinstance(v, tf.IndexedSlices) else tf.identity(v)
+            for v in values
+            if v is not None
+        ]
+        summed = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, present))
+        return [None if v is None else next(summed) for v in values]
+
+    def agree(self, flags: list[bool]) -> list[bool]:
+        """For each flag, whether it holds on every worker (a collective call: every
+        worker must make it, the same number of times)."""
+        if self.strategy is None:
+            return flags
+        counts = self._count(tf.constant([float(f) for f in flags], tf.float32))
+        return [int(c) == self.num_workers for c in counts.numpy()]
+
+    @tf.function
+    def _count(self, flags):
+        return self.run(lambda f: self.all_reduce([f])[0], flags)
+
+
+_CLUSTER: Cluster | None = None
+
+
+def cluster() -> Cluster:
+    """This process's Cluster, made from ``TF_CONFIG`` on the first call.
+
+    Call it before TensorFlow runs any op (the CLIs do): collectives must be configured
+    when the runtime starts.
+
+    Raises:
+        EasymtlError: ``TF_CONFIG`` is not valid JSON or names an unsupported task type.
+    """
+    global _CLUSTER
+    if _CLUSTER is None:
+        _CLUSTER = _from_tf_config(os.environ.get("TF_CONFIG", ""))
+    return _CLUSTER
+
+
+def _from_tf_config(text: str) -> Cluster:
+    if not text.strip():
+        return Cluster()
+    try:
+        spec = json.loads(text)
+        jobs = spec.get("cluster", {})
+        task = spec.get("task", {})
+        kind, index = task.get("type"), int(task.get("index", 0))
+    except (ValueError, AttributeError, TypeError) as e:
+        raise EasymtlError(f"TF_CONFIG: not valid JSON of cluster and task: {e}") from None
+    unknown = set(jobs) - {"chief", "worker"}
+    if unknown or kind not in ("chief", "worker"):
+        raise EasymtlError(
+            f"TF_CONFIG: task types {sorted(unknown | {kind})} are not supported; "
+            "expected 'chief' and 'worker' (MultiWorkerMirroredStrategy)"
+        )
+    chiefs = len(jobs.get("chief", []))
+    num_workers = chiefs + len(jobs.get("worker", []))
+    position = index if kind == "chief" else chiefs + index
+    if num_workers <= 1:
+        return Cluster()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    return Cluster(num_workers, position, strategy)

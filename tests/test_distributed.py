@@ -1,0 +1,114 @@
+"""Multi-worker training: two worker processes on 127.0.0.1 (TF_CONFIG) train the sample
+config together; the chief writes the checkpoint, metrics and export, and the metrics
+match single-process training on the same data within noise."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SAMPLES, make_config
+
+from easymtl.distribute import _from_tf_config
+from easymtl.errors import EasymtlError
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def train_cmd(path) -> list[str]:
+    return [sys.executable, "-m", "easymtl.train", "--config", str(path)]
+
+
+@pytest.fixture
+def data(tmp_path):
+    """The sample training data as two files (one per worker)."""
+    lines = (SAMPLES / "data" / "taobao_mtl_train.csv").read_text().splitlines()
+    half = len(lines) // 2
+    (tmp_path / "part-0.csv").write_text("\n".join(lines[:half]) + "\n")
+    (tmp_path / "part-1.csv").write_text("\n".join(lines[half:]) + "\n")
+    return f"{tmp_path}/part-*.csv"
+
+
+def config(tmp_path, name: str, train_path: str):
+    directory = tmp_path / name
+    directory.mkdir()
+    return make_config(
+        directory,
+        "mmoe",
+        f'train_input_path: "{train_path}" data_config {{ batch_size: 128 }} '
+        "train_config { num_epochs: 1 save_checkpoints_steps: 50 log_step_count_steps: 50 }",
+    )
+
+
+def test_two_workers_train_like_one_process(tmp_path, data):
+    single = subprocess.run(
+        train_cmd(config(tmp_path, "single", data)),
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stdout + single.stderr
+    expected = json.loads((tmp_path / "single" / "model" / "eval_result.json").read_text())
+
+    path = config(tmp_path, "cluster", data)
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ)
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
+        procs.append(
+            subprocess.Popen(
+                train_cmd(path),
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        )
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    for proc, log in zip(procs, logs):
+        assert proc.returncode == 0, log
+    # 40,000 rows in two files of 20,000: 157 steps of 128 rows on each worker.
+    for log in logs:
+        assert "training done at step 157 " in log, log
+    assert "eval at step 157" in logs[0] and "eval at step" not in logs[1]
+    model_dir = tmp_path / "cluster" / "model"
+    assert (model_dir / "model.ckpt-157.index").exists()
+    (export,) = (model_dir / "export").iterdir()
+    assert (export / "saved_model.pb").exists()
+    got = json.loads((model_dir / "eval_result.json").read_text())
+    assert got["global_step"] == 157
+    for key in ("auc_ctr", "auc_cvr"):
+        assert got[key] > 0.6, (key, got, expected)
+        assert abs(got[key] - expected[key]) < 0.03, (key, got, expected)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", "not valid JSON"),
+        ('{"cluster": {"ps": ["a:1"], "worker": ["b:1"]}, "task": {"type": "ps"}}', "'ps'"),
+    ],
+)
+def test_bad_tf_config_is_one_clear_error(text, message):
+    with pytest.raises(EasymtlError, match=message):
+        _from_tf_config(text)
+
+
+def test_one_task_is_single_process():
+    single = _from_tf_config('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker"}}')
+    assert single.num_workers == 1 and single.strategy is None and single.is_chief
