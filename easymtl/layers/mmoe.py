@@ -18,6 +18,7 @@ class MMoE(keras.layers.Layer):
         expert_mlp: Keyword arguments of each expert's :class:`MLP`.
         gate_mlp: Keyword arguments of an MLP under each gate's softmax, or None for a
             linear gate.
+        share_gate: One gate for all tasks (OMoE): every task gets the same mix.
 
     Call returns a list of `num_tasks` tensors, each [batch, expert_mlp's last units].
 
@@ -33,6 +34,7 @@ class MMoE(keras.layers.Layer):
         num_expert: int,
         expert_mlp: dict,
         gate_mlp: dict | None = None,
+        share_gate: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -44,8 +46,10 @@ class MMoE(keras.layers.Layer):
         self.num_expert = num_expert
         self.expert_mlp = dict(expert_mlp)
         self.gate_mlp = dict(gate_mlp) if gate_mlp else None
+        self.share_gate = share_gate
         self.experts = [MLP(**self.expert_mlp, name=f"expert_{i}") for i in range(num_expert)]
-        self.gates = [_Gate(num_expert, self.gate_mlp, name=f"gate_{t}") for t in range(num_tasks)]
+        num_gates = 1 if share_gate else num_tasks
+        self.gates = [_Gate(num_expert, self.gate_mlp, name=f"gate_{t}") for t in range(num_gates)]
 
     def build(self, input_shape):
         for layer in self.experts + self.gates:
@@ -53,7 +57,8 @@ class MMoE(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         experts = ops.stack([e(inputs, training=training) for e in self.experts], axis=1)
-        return [mix(experts, g(inputs, training=training)) for g in self.gates]
+        mixes = [mix(experts, g(inputs, training=training)) for g in self.gates]
+        return mixes * self.num_tasks if self.share_gate else mixes
 
     def get_config(self):
         return {
@@ -62,6 +67,7 @@ class MMoE(keras.layers.Layer):
             "num_expert": self.num_expert,
             "expert_mlp": self.expert_mlp,
             "gate_mlp": self.gate_mlp,
+            "share_gate": self.share_gate,
         }
 
 

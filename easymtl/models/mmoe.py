@@ -1,4 +1,4 @@
-"""mmoe: Multi-gate Mixture-of-Experts (Ma et al., KDD 2018)."""
+"""mmoe: Multi-gate Mixture-of-Experts (Ma et al., KDD 2018); with share_gate, OMoE."""
 
 from easymtl.layers.mmoe import MMoE
 from easymtl.models import mlp_kwargs, register_model
@@ -11,5 +11,6 @@ def build_mmoe(config, num_tasks: int) -> MMoE:
         num_expert=config.num_expert,
         expert_mlp=mlp_kwargs(config.expert_mlp),
         gate_mlp=mlp_kwargs(config.gate_mlp) if config.HasField("gate_mlp") else None,
+        share_gate=config.share_gate,
         name="mmoe",
     )

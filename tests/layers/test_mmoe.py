@@ -85,3 +85,12 @@ def test_config_round_trip_gives_same_outputs():
     clone.set_weights(mmoe.get_weights())
     for got, want in zip(clone(X), expected):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_share_gate_gives_every_task_the_same_mix():
+    omoe = MMoE(3, 2, expert_mlp={"hidden_units": [4]}, share_gate=True)
+    outputs = omoe(X)
+    assert len(omoe.gates) == 1 and len(outputs) == 3
+    for output in outputs[1:]:
+        np.testing.assert_allclose(output, outputs[0])
+    assert MMoE.from_config(omoe.get_config()).get_config() == omoe.get_config()

@@ -1,0 +1,245 @@
+"""The architectures that `python -m easymtl.compare` trains on one config's towers.
+
+Each is the config's model_config with its `model` oneof rewritten: the same feature
+groups and task towers, and blocks sized after the config's own (see :func:`block_sizes`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from easymtl.errors import EasymtlError
+from easymtl.models import MODELS, task_towers
+from easymtl.protos import model_pb2, module_pb2
+
+SINGLE_TASK = "single_task"
+# The multi-task architectures in table order; cgc only where a model registers it.
+MULTI_TASK = ("shared_bottom", "omoe", "mmoe", "cgc", "ple", "esmm")
+
+
+@dataclass
+class Run:
+    """One model to train: a row of the table (or, for single_task, part of one).
+
+    Args:
+        row: The table row it fills, e.g. "mmoe" or "single_task".
+        name: Its directory under output_dir/runs, e.g. "mmoe" or "single_task_ctr".
+        model_config: The ModelConfig to train.
+        columns: table column → the eval result key that fills it.
+    """
+
+    row: str
+    name: str
+    model_config: model_pb2.ModelConfig
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BlockSizes:
+    """The sizes the derived architectures take from the config's model.
+
+    Args:
+        expert_mlp: Each expert's MLP (also the shared bottom and the single-task bottom).
+        num_expert: Experts of MMoE / OMoE; CGC and PLE get one per task and the rest
+            (at least one) shared.
+        gate_mlp: MMoE's gate MLP, or None.
+    """
+
+    expert_mlp: module_pb2.MLP
+    num_expert: int
+    gate_mlp: module_pb2.MLP | None = None
+
+
+def model_name(model_config) -> str:
+    """The architecture of a ModelConfig: its oneof name, or "omoe" for a shared gate."""
+    kind = model_config.WhichOneof("model")
+    if kind == "mmoe" and model_config.mmoe.share_gate:
+        return "omoe"
+    return kind
+
+
+def tower_columns(tower) -> list[str]:
+    """The table columns of a TaskTower: ``<metric>_<tower>``, or ``loss_<tower>``."""
+    names = [f"{m.WhichOneof('metric')}_{tower.tower_name}" for m in tower.metrics]
+    return names or [f"loss_{tower.tower_name}"]
+
+
+def block_sizes(model_config) -> BlockSizes:
+    """The expert MLP, number of experts and gate MLP of the config's model.
+
+    MMoE: its own. Shared-bottom: the bottom MLP, one expert per task plus one. PLE/CGC:
+    the first level's task expert MLP and its number of experts. Models without experts
+    (simple_multi_task, esmm): the first tower's MLP.
+
+    Raises:
+        EasymtlError: the model has no MLP to size experts after.
+    """
+    kind = model_config.WhichOneof("model")
+    msg = getattr(model_config, kind)
+    towers = task_towers(model_config)
+    default_num = len(towers) + 1
+    if kind == "mmoe":
+        gate = msg.gate_mlp if msg.HasField("gate_mlp") else None
+        return BlockSizes(msg.expert_mlp, msg.num_expert, gate)
+    if kind == "shared_bottom":
+        return BlockSizes(msg.bottom_mlp, default_num)
+    level = msg
+    if kind == "ple" and msg.extraction_networks:
+        level = msg.extraction_networks[0]
+    elif "extraction_network" in msg.DESCRIPTOR.fields_by_name:
+        level = msg.extraction_network
+    if "task_expert_net" in level.DESCRIPTOR.fields_by_name and level.HasField("task_expert_net"):
+        num = len(towers) * level.expert_num_per_task + level.share_num
+        return BlockSizes(level.task_expert_net, num)
+    for tower in towers:
+        if tower.HasField("mlp"):
+            return BlockSizes(tower.mlp, default_num)
+    raise EasymtlError(
+        f"model_config.{kind}: no expert, bottom or tower MLP to size the other architectures "
+        "after; give a tower an mlp"
+    )
+
+
+def architectures(
+    model_config, click_conversion: tuple[str, str] | None = None, only: list[str] | None = None
+) -> list[Run]:
+    """The runs of a comparison: the config's own model, the other multi-task
+    architectures that fit its towers, and one single-task model per tower.
+
+    Args:
+        model_config: The config's ModelConfig.
+        click_conversion: Tower names (click, conversion) where the conversion label
+            implies the click label; ESMM is then one of the architectures.
+        only: Architecture names to keep (SINGLE_TASK included), or None for all.
+
+    Raises:
+        EasymtlError: an unknown name in `only`.
+    """
+    own = model_name(model_config)
+    known = [SINGLE_TASK, *dict.fromkeys([own, *MULTI_TASK])]
+    for name in only or []:
+        if name not in known:
+            raise EasymtlError(f"--architectures: unknown {name!r}; expected some of {known}")
+    towers = _towers(model_config)
+    sizes = block_sizes(model_config)
+    runs = [_single_task(model_config, t, sizes) for t in towers]
+    columns = {c: c for t in towers for c in tower_columns(t)}
+    runs.append(Run(own, own, copy.deepcopy(model_config), columns))
+    for name in MULTI_TASK:
+        if name == own or (name == "cgc" and "cgc" not in MODELS):
+            continue
+        if name == "esmm":
+            if click_conversion is not None:
+                runs.append(_esmm(model_config, towers, click_conversion))
+            continue
+        derived = _rewrite(model_config, name, towers, sizes)
+        if derived is not None:
+            runs.append(Run(name, name, derived, columns))
+    if only:
+        runs = [r for r in runs if r.row in only]
+    return runs
+
+
+def _single_task(model_config, tower, sizes: BlockSizes) -> Run:
+    """A shared-bottom model with this tower alone: the shared-bottom row's network
+    trained on one task."""
+    config = _base(model_config)
+    config.shared_bottom.bottom_mlp.CopyFrom(sizes.expert_mlp)
+    config.shared_bottom.task_towers.add().CopyFrom(tower)
+    columns = {c: c for c in tower_columns(tower)}
+    return Run(SINGLE_TASK, f"{SINGLE_TASK}_{tower.tower_name}", config, columns)
+
+
+def _rewrite(model_config, name: str, towers, sizes: BlockSizes):
+    """`model_config` with its model replaced by a `name` block of `sizes`, or None
+    where the block cannot be filled (a cgc message of unknown shape)."""
+    config = _base(model_config)
+    shared = max(1, sizes.num_expert - len(towers))
+    if name == "shared_bottom":
+        config.shared_bottom.bottom_mlp.CopyFrom(sizes.expert_mlp)
+        msg = config.shared_bottom
+    elif name in ("mmoe", "omoe"):
+        msg = config.mmoe
+        msg.expert_mlp.CopyFrom(sizes.expert_mlp)
+        msg.num_expert = sizes.num_expert
+        if sizes.gate_mlp is not None:
+            msg.gate_mlp.CopyFrom(sizes.gate_mlp)
+        msg.share_gate = name == "omoe"
+    elif name == "ple":
+        msg = config.ple
+        # Two levels (one level is CGC): the expert MLP, then its last layer again.
+        units = list(sizes.expert_mlp.hidden_units)
+        for i, level_units in enumerate([units, units[-1:]]):
+            level = msg.extraction_networks.add(network_name=f"level{i + 1}")
+            level.expert_num_per_task, level.share_num = 1, shared
+            level.task_expert_net.CopyFrom(sizes.expert_mlp)
+            level.task_expert_net.ClearField("hidden_units")
+            level.task_expert_net.hidden_units.extend(level_units)
+    else:
+        msg = getattr(config, name)
+        level = msg
+        if "extraction_network" in msg.DESCRIPTOR.fields_by_name:
+            level = msg.extraction_network
+            level.network_name = "cgc"
+        values = {"expert_num_per_task": 1, "share_num": shared}
+        for key, value in values.items():
+            if key in level.DESCRIPTOR.fields_by_name:
+                setattr(level, key, value)
+        if "task_expert_net" in level.DESCRIPTOR.fields_by_name:
+            level.task_expert_net.CopyFrom(sizes.expert_mlp)
+    msg.task_towers.extend(towers)
+    return config if config.IsInitialized() else None
+
+
+def _esmm(model_config, towers, click_conversion: tuple[str, str]) -> Run:
+    """ESMM on the click and conversion towers (its own architecture: shared embeddings
+    and the two towers). Its conversion column is its CVR metric where the config's
+    conversion tower is scored on clicked rows, else its CTCVR metric (all rows)."""
+    by_name = {t.tower_name: t for t in towers}
+    click, conversion = (by_name[n] for n in click_conversion)
+    config = _base(model_config)
+    config.esmm.ctr_tower.CopyFrom(_plain(click))
+    config.esmm.cvr_tower.CopyFrom(_plain(conversion))
+    columns = {c: c for c in tower_columns(click)}
+    on_clicks = conversion.task_space_indicator_label == click.label_name
+    for c in tower_columns(conversion):
+        metric = c[: -len(conversion.tower_name)]
+        columns[c] = c if on_clicks else f"{metric}ctcvr"
+    return Run("esmm", "esmm", config, columns)
+
+
+def _towers(model_config) -> list:
+    """The towers of the derived architectures: the config's, except that ESMM's CVR
+    tower becomes a conventional CVR tower (learned and scored on clicked rows)."""
+    towers = [copy.deepcopy(t) for t in task_towers(model_config)]
+    if model_name(model_config) == "esmm":
+        click, conversion = towers
+        conversion.task_space_indicator_label = click.label_name
+        conversion.out_task_space_weight = 0.0
+        conversion.average_over_task_space = True
+    return towers
+
+
+def _base(model_config) -> model_pb2.ModelConfig:
+    """A ModelConfig with the feature groups of `model_config` and no model."""
+    config = model_pb2.ModelConfig()
+    config.feature_groups.extend(model_config.feature_groups)
+    return config
+
+
+def _plain(tower):
+    """A copy of a tower without a sample space, as ESMM's towers are (they learn from
+    every row)."""
+    tower = copy.deepcopy(tower)
+    for name in _SPACE_FIELDS:
+        tower.ClearField(name)
+    return tower
+
+
+_SPACE_FIELDS = (
+    "task_space_indicator_label",
+    "in_task_space_weight",
+    "out_task_space_weight",
+    "average_over_task_space",
+)
