@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
+from easymtl.metrics import metric_columns
 from easymtl.models import build_model_tasks
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
@@ -389,6 +390,15 @@ def _validate_tower(tower, where: str, data) -> None:
         )
     if not tower.losses:
         raise ConfigError(f"{where}.losses", "at least one loss is needed")
+    inputs = {f.input_name for f in data.input_fields}
+    for i, metric in enumerate(tower.metrics):
+        for column in metric_columns(metric) if metric.WhichOneof("metric") else ():
+            if column not in inputs:
+                name = metric.WhichOneof("metric")
+                raise ConfigError(
+                    f"{where}.metrics[{i}].{name}",
+                    f"reads input field {column!r}, which is not in data_config.input_fields",
+                )
     if tower.weight < 0:
         raise ConfigError(f"{where}.weight", f"must not be negative, got {tower.weight}")
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY, LOSS_TASK_TYPES, MULTICLASS, REGRESSION, build_loss
-from easymtl.metrics import METRIC_TASK_TYPES, build_metric
+from easymtl.metrics import METRIC_TASK_TYPES, build_metric, metric_columns
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Task:
         average_over_task_space: Divide the summed weighted loss by the number of
             in-space rows of the batch, not by the batch size.
         sample_weight_name: Field holding each row's loss weight, or None.
+        metric_columns: Input fields its metrics read besides the label (GAUC's
+            grouping key).
 
     The task's loss is ``sum_i w_i * l_i / n``: ``l_i`` the row's losses summed, ``w_i``
     its sample weight times its space weight, ``n`` the batch size (or its number of
@@ -51,6 +53,7 @@ class Task:
     out_task_space_weight: float = 1.0
     average_over_task_space: bool = False
     sample_weight_name: str | None = None
+    metric_columns: list[str] = field(default_factory=list)
 
     @property
     def label_domain(self) -> str:
@@ -64,9 +67,9 @@ class Task:
     @property
     def columns(self) -> list[str]:
         """The input fields this task reads besides the features: its label, space
-        indicator and sample weight."""
-        extra = (self.task_space_indicator_label, self.sample_weight_name)
-        return [self.label_name, *(c for c in extra if c)]
+        indicator, sample weight and the columns its metrics read."""
+        extra = (self.task_space_indicator_label, self.sample_weight_name, *self.metric_columns)
+        return list(dict.fromkeys([self.label_name, *(c for c in extra if c)]))
 
     @property
     def prediction_name(self) -> str:
@@ -129,12 +132,26 @@ class Task:
 
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:
         """Updates `metrics` with the batch's in-space rows."""
-        y, predictions = self.label(labels), outputs[self.prediction_name]
-        space = self.in_task_space(labels)
-        if space is not None:
-            y, predictions = tf.boolean_mask(y, space), tf.boolean_mask(predictions, space)
-        for metric in metrics:
-            metric.update_state(y, predictions)
+        update_metrics(
+            metrics,
+            self.label(labels),
+            outputs[self.prediction_name],
+            labels,
+            self.in_task_space(labels),
+        )
+
+
+def update_metrics(metrics: list, y, predictions, columns: dict, rows=None) -> None:
+    """Updates each metric with `y` and `predictions`, and with the input `columns` it
+    reads (its ``input_columns``), on the `rows` ([batch] bool; None: all) only."""
+
+    def select(x):
+        return x if rows is None else tf.boolean_mask(x, rows)
+
+    y, predictions = select(y), select(predictions)
+    for metric in metrics:
+        extra = [select(columns[c]) for c in getattr(metric, "input_columns", ())]
+        metric.update_state(y, predictions, *extra)
 
 
 def tower_task_type(tower, where: str = "task_tower") -> str:
@@ -245,6 +262,11 @@ def build_task(tower, where: str = "task_tower") -> Task:
         out_task_space_weight=tower.out_task_space_weight,
         average_over_task_space=tower.average_over_task_space,
         sample_weight_name=tower.sample_weight_name or None,
+        metric_columns=list(
+            dict.fromkeys(
+                c for mc in tower.metrics if mc.WhichOneof("metric") for c in metric_columns(mc)
+            )
+        ),
     )
 
 

@@ -217,6 +217,8 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
     "easymtl.protos.MeanSquaredError": frozenset(),
     # tzrec/protos/metric.proto
     "easymtl.protos.Accuracy": frozenset({"threshold", "top_k"}),
+    # tzrec/protos/metric.proto
+    "easymtl.protos.GroupedAUC": frozenset({"grouping_key"}),
     # tzrec/protos/model.proto
     "easymtl.protos.FeatureGroupConfig": frozenset(
         {

@@ -5,6 +5,11 @@ returns a Keras metric updated with ``update_state(labels, predictions)``, where
 predictions are ``probs_<tower>`` (binary: [batch]; multiclass: [batch, num_class]) or
 ``y_<tower>`` (regression); it is reported as ``<metric>_<tower>``. Each metric is
 registered with the task types it applies to.
+
+A metric that reads input columns besides the label (GAUC's grouping key) is registered
+with a function naming them from its sub-message; the runner then reads those columns
+too, and ``update_state(labels, predictions, *columns)`` gets them in that order (the
+metric lists their names in its ``input_columns`` attribute).
 """
 
 from __future__ import annotations
@@ -14,18 +19,33 @@ from collections.abc import Callable
 METRICS: dict[str, Callable] = {}
 # metric name -> the task types it applies to
 METRIC_TASK_TYPES: dict[str, tuple[str, ...]] = {}
+# metric name -> fn(sub-message) -> the input columns it reads besides the label
+METRIC_COLUMNS: dict[str, Callable] = {}
 
 
-def register_metric(name: str, task_types: tuple[str, ...] = ("binary",)) -> Callable:
+def register_metric(
+    name: str, task_types: tuple[str, ...] = ("binary",), columns: Callable | None = None
+) -> Callable:
     """Registers a builder for the `name` entry of MetricConfig's `metric` oneof, a metric
-    of towers of `task_types`."""
+    of towers of `task_types`; `columns(sub-message)` names the input columns it reads
+    besides the label, if any."""
 
     def wrap(builder: Callable) -> Callable:
         METRICS[name] = builder
         METRIC_TASK_TYPES[name] = tuple(task_types)
+        if columns is not None:
+            METRIC_COLUMNS[name] = columns
         return builder
 
     return wrap
+
+
+def metric_columns(metric_config) -> list[str]:
+    """The input columns a MetricConfig message's metric reads besides the label."""
+    name = metric_config.WhichOneof("metric")
+    if name not in METRIC_COLUMNS:
+        return []
+    return list(METRIC_COLUMNS[name](getattr(metric_config, name)))
 
 
 def build_metric(metric_config, tower_name: str, num_class: int = 1):
@@ -41,9 +61,18 @@ def build_metric(metric_config, tower_name: str, num_class: int = 1):
 from easymtl.metrics import (  # noqa: E402, F401
     accuracy,
     auc,
+    grouped_auc,
+    log_loss,
     mean_absolute_error,
     mean_squared_error,
     multiclass_auc,
 )
 
-__all__ = ["METRICS", "METRIC_TASK_TYPES", "build_metric", "register_metric"]
+__all__ = [
+    "METRICS",
+    "METRIC_COLUMNS",
+    "METRIC_TASK_TYPES",
+    "build_metric",
+    "metric_columns",
+    "register_metric",
+]

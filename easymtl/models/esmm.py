@@ -19,7 +19,7 @@ from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
 from easymtl.models import register_model
 from easymtl.models.model import MultiTaskModel
-from easymtl.tasks import Task, build_task, metric_builders
+from easymtl.tasks import Task, build_task, metric_builders, update_metrics
 
 CTCVR = "ctcvr"
 
@@ -98,9 +98,7 @@ class EntireSpaceTask(Task):
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:
         n = len(self.metric_builders)
         super().update_metrics(metrics[:n], labels, outputs)
-        y = self.ctcvr_label(labels)
-        for metric in metrics[n:]:
-            metric.update_state(y, outputs[f"probs_{CTCVR}"])
+        update_metrics(metrics[n:], self.ctcvr_label(labels), outputs[f"probs_{CTCVR}"], labels)
 
 
 _SPACE_FIELDS = ("task_space_indicator_label", "average_over_task_space")
