@@ -52,11 +52,35 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
     config = parse_config(text, path)
     for source, edits in overrides:
         apply_overrides(config, edits, source)
+    input_fields_from_schema(config)
     try:
         validate(config)
     except ConfigError as e:
         raise EasymtlError(f"{locate(text, path, e.field)}: {e}") from None
     return config
+
+
+def input_fields_from_schema(config: PipelineConfig) -> None:
+    """Fills the empty input_fields of a ParquetDataset with every column of the first
+    train file (else eval file), typed by the file schema.
+
+    Raises:
+        EasymtlError: naming the path that matches no file or cannot be read.
+    """
+    data = config.data_config
+    if data.dataset_type != data_pb2.ParquetDataset or data.input_fields:
+        return
+    from easymtl.data.csv import expand_paths
+    from easymtl.data.parquet import schema_fields
+
+    for source in ("train_input_path", "eval_input_path"):
+        if getattr(config, source).strip():
+            path = expand_paths(getattr(config, source), source)[0]
+            try:
+                data.input_fields.extend(schema_fields(path))
+            except EasymtlError as e:
+                raise EasymtlError(f"{source}: {e}") from None
+            return
 
 
 def parse_config(text: str, path: str) -> PipelineConfig:
@@ -204,13 +228,19 @@ def validate(config: PipelineConfig) -> None:
 
 
 def _validate_data(data) -> None:
-    if data.dataset_type != data_pb2.CsvDataset:
+    csv = data.dataset_type == data_pb2.CsvDataset
+    if not csv and data.dataset_type != data_pb2.ParquetDataset:
         name = data_pb2.DatasetType.Name(data.dataset_type)
         raise ConfigError(
-            "data_config.dataset_type", f"{name} is not supported; expected CsvDataset"
+            "data_config.dataset_type",
+            f"{name} is not supported; expected CsvDataset or ParquetDataset",
         )
     if not data.input_fields:
-        raise ConfigError("data_config.input_fields", "the columns of the input files are needed")
+        raise ConfigError(
+            "data_config.input_fields",
+            "the columns of the input files are needed"
+            + ("" if csv else " (or a train_input_path or eval_input_path to read them from)"),
+        )
     seen: set[str] = set()
     for i, field in enumerate(data.input_fields):
         if field.input_name in seen:
@@ -218,7 +248,14 @@ def _validate_data(data) -> None:
                 f"data_config.input_fields[{i}].input_name", f"duplicate field {field.input_name!r}"
             )
         seen.add(field.input_name)
-        if field.HasField("default_val") and field.input_type != field.STRING:
+        kind = data_pb2.FieldType.Name(field.input_type)
+        if csv and kind.startswith("ARRAY_"):
+            raise ConfigError(
+                f"data_config.input_fields[{i}].input_type",
+                f"{kind} is for ParquetDataset list columns; in CSV a list is a STRING that "
+                "an id_feature's separator splits",
+            )
+        if field.HasField("default_val") and not kind.endswith("STRING"):
             try:
                 float(field.default_val)
             except ValueError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLES, make_config
+from conftest import SAMPLES, make_config
 
 from easymtl import testing
 from easymtl.config import load_config
@@ -148,10 +148,6 @@ def test_parquet_output(export, tmp_path):
         )
 
 
-@pytest.mark.skipif(
-    not (ROOT / "easymtl" / "data" / "parquet.py").exists(),
-    reason="ParquetDataset (easymtl/data/parquet.py) is not implemented yet",
-)
 def test_parquet_input(export, tmp_path):
     pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed")
     import pyarrow.parquet as pq

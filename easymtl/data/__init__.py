@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from easymtl.data import csv
+from easymtl.data import csv, parquet
 from easymtl.data.checks import BAD_ROWS, BadRows, RowChecks, check_files, with_checks
 from easymtl.data.csv import DTYPES, expand_paths, field_dtype
 from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
 
 # DatasetType name -> reader.
-READERS = {"CsvDataset": csv.build_dataset}
+READERS = {"CsvDataset": csv.build_dataset, "ParquetDataset": parquet.build_dataset}
 
 
 def build_dataset(

@@ -12,8 +12,10 @@ class IdFeature(keras.layers.Layer):
 
     Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list` says how a value
     becomes a row id. With a `separator`, a value holds several ids (a tag list); empty
-    tokens are dropped. An empty value takes `default_value` when given, else it has no
-    ids (its embedding is zeros).
+    tokens are dropped. A list column ([batch, longest list], padded with "", -1 or NaN)
+    holds several ids per example as it is: its values are the ids, without splitting,
+    and the padding is dropped. An empty value (or list) takes `default_value` when
+    given, else it has no ids (its embedding is zeros).
 
     Args:
         hash_bucket_size: Hash the value (as a string) into this many rows.
@@ -25,6 +27,8 @@ class IdFeature(keras.layers.Layer):
     Example:
         >>> f = IdFeature(hash_bucket_size=10, separator="|")
         >>> f(tf.constant(["a|b", ""])).row_lengths().numpy()
+        array([2, 0])
+        >>> f(tf.constant([["a", "b"], ["", ""]])).row_lengths().numpy()
         array([2, 0])
     """
 
@@ -68,6 +72,8 @@ class IdFeature(keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs
+        if x.shape.rank == 2:
+            return self._list_ids(x)
         if x.dtype != tf.string and self.num_buckets is not None and self.separator is None:
             ids = tf.cast(x, tf.int64)
             return _ragged_where(ids, (ids >= 0) & (ids < self.num_buckets))
@@ -80,6 +86,30 @@ class IdFeature(keras.layers.Layer):
             tokens = tf.ragged.boolean_mask(tokens, tokens != "")
         else:
             tokens = _ragged_where(x, x != "")
+        return self._ids(tokens)
+
+    def _list_ids(self, x):
+        """Ids of a list column: its values, padding ("", -1 or NaN) dropped."""
+        if x.dtype == tf.string:
+            keep = x != ""
+        elif x.dtype.is_floating:
+            keep = tf.logical_not(tf.math.is_nan(x))
+        else:
+            keep = x != -1
+        if x.dtype != tf.string and self.num_buckets is not None and self.default_value is None:
+            ids = tf.cast(x, tf.int64)
+            return tf.ragged.boolean_mask(ids, keep & (ids >= 0) & (ids < self.num_buckets))
+        if x.dtype != tf.string:
+            x = tf.strings.as_string(x)
+        if self.default_value is not None:
+            # An empty list gets one value: default_value in a column put in front.
+            empty = tf.logical_not(tf.reduce_any(keep, axis=1, keepdims=True))
+            x = tf.concat([tf.fill(tf.shape(empty), self.default_value), x], axis=1)
+            keep = tf.concat([empty, keep], axis=1)
+        return self._ids(tf.ragged.boolean_mask(x, keep))
+
+    def _ids(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+        """Row ids of ragged string tokens."""
         values = tokens.flat_values
         if self.hash_bucket_size is not None:
             ids = tf.strings.to_hash_bucket_fast(values, self.hash_bucket_size)

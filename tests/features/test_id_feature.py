@@ -102,3 +102,38 @@ def test_config_round_trip():
     clone = IdFeature.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert ids(clone, ["b|a", ""]) == ids(layer, ["b|a", ""]) == [[2, 1], [1]]
+
+
+# List columns (ParquetDataset ARRAY_* fields): [batch, longest list], padded.
+
+
+def test_list_values_are_ids_without_splitting():
+    layer = IdFeature(hash_bucket_size=50, separator="|")
+    got = ids(layer, [["p", "q|r"], ["", ""]])
+    assert got == [tf.strings.to_hash_bucket_fast(["p", "q|r"], 50).numpy().tolist(), []]
+
+
+def test_list_of_strings_equals_the_separated_string():
+    layer = IdFeature(vocab_list=["a", "b", "c"], separator="|")
+    assert ids(layer, [["c", "x", "", "a"], ["", "", "", ""]]) == ids(layer, ["c|x||a", ""])
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_list_of_ints_drops_padding_and_out_of_range(dtype):
+    assert ids(IdFeature(num_buckets=10), [[3, 12, 9], [-1, -1, -1]], dtype) == [[3, 9], []]
+    hashed = ids(IdFeature(hash_bucket_size=100), [[7, -1]], dtype)
+    assert hashed == [tf.strings.to_hash_bucket_fast(["7"], 100).numpy().tolist()]
+
+
+def test_list_of_floats_drops_nan_padding():
+    got = ids(IdFeature(hash_bucket_size=100), [[1.5, float("nan")]], tf.float32)
+    assert got == [tf.strings.to_hash_bucket_fast(["1.500000"], 100).numpy().tolist()]
+
+
+def test_empty_list_takes_default_value():
+    layer = IdFeature(vocab_list=["a", "b"], default_value="b")
+    assert ids(layer, [["a", ""], ["", ""]]) == [[1], [2]]
+    numbers = IdFeature(num_buckets=10, default_value="7")
+    assert ids(numbers, [[3, -1], [-1, -1]], tf.int64) == [[3], [7]]
+    assert ids(IdFeature(num_buckets=10), tf.zeros([2, 0], tf.int64), tf.int64) == [[], []]
+    assert ids(layer, tf.zeros([2, 0], tf.string)) == [[2], [2]]
