@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -143,6 +144,10 @@ class BadRows:
             if found:
                 return EasymtlError(f"{self.source}: {found}{_SKIP_HINT}")
         message = " ".join(error.message.split())
+        # A reader's own check (tf.debugging.Assert) carries its message in brackets.
+        asserted = re.search(r"assertion failed: \[(.*?)\]", message)
+        if asserted:
+            return EasymtlError(f"{self.source}: {asserted.group(1)}")
         return EasymtlError(f"{self.source}: bad input data: {message}")
 
     def _value_error(self) -> EasymtlError:
