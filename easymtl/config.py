@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
+from easymtl.fusion import check_fusion
 from easymtl.metrics import metric_columns
 from easymtl.models import build_model_tasks
 from easymtl.overrides import apply_overrides, is_repeated
@@ -220,6 +221,7 @@ def validate(config: PipelineConfig) -> None:
     # Task types, losses and metrics: the checks that building the tasks makes.
     build_model_tasks(model)
     _validate_train(config.train_config)
+    check_fusion(model, data, {t.name: t.task_type for t in build_model_tasks(model)})
     if config.export_config.exporter_type != "latest":
         raise ConfigError(
             "export_config.exporter_type",

@@ -30,6 +30,7 @@ from easymtl.data import (
 from easymtl.data.checks import float_fields
 from easymtl.distribute import cluster
 from easymtl.errors import EasymtlError
+from easymtl.fusion import build_score_evaluation
 from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
 from easymtl.protos import train_pb2
@@ -54,8 +55,11 @@ class Runner:
         keras.utils.set_random_seed(self.seed)
         self.tasks: list[Task] = build_model_tasks(config.model_config)
         self.model = self.build_model()
-        self.input_names = self.model.features.used_inputs
-        self.label_names = list(dict.fromkeys(c for t in self.tasks for c in t.columns))
+        self.input_names = self.model.used_inputs
+        # What evaluation scores beside the tasks: the fused score, if it names labels.
+        self.score_eval = build_score_evaluation(config.model_config)
+        evaluated = self.tasks + ([self.score_eval] if self.score_eval else [])
+        self.label_names = list(dict.fromkeys(c for t in evaluated for c in t.columns))
         self.row_checks = RowChecks.build(
             self.tasks, float_fields(config.data_config, self.input_names)
         )
@@ -89,6 +93,7 @@ class Runner:
         self.eval_losses = {t.name: keras.metrics.Mean() for t in self.tasks}
         self.eval_losses["total"] = keras.metrics.Mean()
         self.eval_metrics = {t.name: t.make_metrics() for t in self.tasks}
+        self.score_metrics = self.score_eval.make_metrics() if self.score_eval else []
         # (step, {"total": loss, "<tower>": loss}) at every log step of train().
         self.history: list[tuple[int, dict[str, float]]] = []
         self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
@@ -221,6 +226,8 @@ class Runner:
             self.eval_losses[task.name].update_state(losses[task.name])
             task.update_metrics(self.eval_metrics[task.name], labels, outputs)
         self.eval_losses["total"].update_state(total)
+        if self.score_eval:
+            self.score_eval.update_metrics(self.score_metrics, labels, outputs)
 
     # ------------------------------------------------------------------- train / eval
 
@@ -403,9 +410,11 @@ class Runner:
     def evaluate(self) -> dict:
         """Evaluates the latest checkpoint on eval_input_path; writes eval_result.json."""
         step = self.restore(required=True)
-        for metric in list(self.eval_losses.values()) + [
-            m for ms in self.eval_metrics.values() for m in ms
-        ]:
+        for metric in (
+            list(self.eval_losses.values())
+            + self.score_metrics
+            + [m for ms in self.eval_metrics.values() for m in ms]
+        ):
             metric.reset_state()
         limit = self.config.eval_config.num_steps or None
         start, examples = time.perf_counter(), 0
@@ -426,6 +435,8 @@ class Runner:
                 results[metric.name] = float(metric.result())
             results[f"loss_{task.name}"] = float(self.eval_losses[task.name].result())
         results["loss"] = float(self.eval_losses["total"].result())
+        for metric in self.score_metrics:
+            results[metric.name] = float(metric.result())
         results["num_examples"] = examples
         results["bad_rows_skipped"] = bad_rows.skipped
         results["train_bad_rows_skipped"] = int(self.bad_rows_skipped.numpy())
@@ -458,7 +469,7 @@ class Runner:
     # ---------------------------------------------------------------------- helpers
 
     def serving_specs(self) -> dict[str, tf.TensorSpec]:
-        """One TensorSpec per raw input field the features read: [batch], or
+        """One TensorSpec per raw input field the model reads: [batch], or
         [batch, list length] for a list (ARRAY_*) field."""
         from easymtl.data.csv import field_shape
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from easymtl.metrics import register_metric
 
 _LOGIT_RANGE = 10.0
+_LOG_SCORE_RANGE = 50.0
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -40,7 +41,7 @@ class StreamingAUC(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = tf.reshape(tf.cast(y_true, tf.float32), [-1])
-        bucket = logit_buckets(tf.reshape(y_pred, [-1]), self.num_buckets)
+        bucket = self.buckets(tf.reshape(y_pred, [-1]))
         weight = (
             tf.ones_like(y_true)
             if sample_weight is None
@@ -53,6 +54,10 @@ class StreamingAUC(keras.metrics.Metric):
             )
             variable.assign_add(counts)
 
+    def buckets(self, y_pred):
+        """The histogram bucket of each prediction."""
+        return logit_buckets(y_pred, self.num_buckets)
+
     def result(self):
         return histogram_auc(self.positives, self.negatives)
 
@@ -64,12 +69,36 @@ class StreamingAUC(keras.metrics.Metric):
         return {**super().get_config(), "num_buckets": self.num_buckets}
 
 
+@keras.saving.register_keras_serializable(package="easymtl")
+class ScoreAUC(StreamingAUC):
+    """ROC AUC of positive scores of any scale (a fused ranking score), from histograms
+    as :class:`StreamingAUC` keeps them, but bucketed evenly in log(score) over [-50, 50]
+    (the end buckets taking what lies beyond; scores <= 0 go to the lowest bucket).
+
+    Example:
+        >>> auc = ScoreAUC(1000)
+        >>> auc.update_state([0, 1, 1], [0.5, 40.0, 3.0])
+        >>> float(auc.result())
+        1.0
+    """
+
+    def buckets(self, y_pred):
+        log_score = tf.math.log(tf.maximum(tf.cast(y_pred, tf.float32), 1e-38))
+        return linear_buckets(log_score, -_LOG_SCORE_RANGE, _LOG_SCORE_RANGE, self.num_buckets)
+
+
 def logit_buckets(probs, num_buckets: int):
     """The histogram bucket of each probability: buckets evenly spaced in logit space
     over [-10, 10], the end buckets taking what lies beyond."""
     p = tf.clip_by_value(tf.cast(probs, tf.float32), 1e-7, 1 - 1e-7)
     logit = tf.math.log(p) - tf.math.log1p(-p)
-    scaled = (logit + _LOGIT_RANGE) / (2 * _LOGIT_RANGE) * num_buckets
+    return linear_buckets(logit, -_LOGIT_RANGE, _LOGIT_RANGE, num_buckets)
+
+
+def linear_buckets(values, low: float, high: float, num_buckets: int):
+    """The bucket of each value among `num_buckets` even buckets over [low, high], the
+    end buckets taking what lies beyond."""
+    scaled = (values - low) / (high - low) * num_buckets
     return tf.clip_by_value(tf.cast(tf.floor(scaled), tf.int32), 0, num_buckets - 1)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import keras
 
 from easymtl.features import build_feature_inputs
+from easymtl.fusion import build_fused_score
 from easymtl.layers.tower import TaskTower
 from easymtl.models.model import MultiTaskModel
 from easymtl.overrides import is_repeated
@@ -73,6 +74,7 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
     kind = model_config.WhichOneof("model")
     towers = task_towers(model_config)
     backbone = MODELS[kind](getattr(model_config, kind), len(towers))
+    task_types = {t.tower_name: tower_task_type(t) for t in towers}
     return MODEL_CLASSES.get(kind, MultiTaskModel)(
         features=build_feature_inputs(feature_configs, model_config.feature_groups),
         backbone=backbone,
@@ -80,11 +82,16 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
             t.tower_name: TaskTower(
                 mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") else None,
                 num_class=t.num_class,
-                task_type=tower_task_type(t),
+                task_type=task_types[t.tower_name],
                 name=f"tower_{t.tower_name}",
             )
             for t in towers
         },
+        fusion=(
+            build_fused_score(model_config.fusion, task_types)
+            if model_config.HasField("fusion")
+            else None
+        ),
         name=kind,
     )
 

@@ -46,6 +46,7 @@ class ESMM(MultiTaskModel):
         towers: The CTR tower, then the CVR tower (binary TaskTowers), by tower name.
         backbone: Shared layers under both towers, or None (the paper's shared
             embeddings only).
+        fusion: The fused ranking score, or None.
 
     Example:
         >>> towers = {"ctr": TaskTower({"hidden_units": [8]}), "cvr": TaskTower(None)}
@@ -54,16 +55,16 @@ class ESMM(MultiTaskModel):
         ['logits_ctcvr', 'logits_ctr', 'logits_cvr', 'probs_ctcvr', 'probs_ctr', 'probs_cvr']
     """
 
-    def __init__(self, features, towers, backbone=None, **kwargs):
-        super().__init__(features, towers, backbone, **kwargs)
+    def __init__(self, features, towers, backbone=None, fusion=None, **kwargs):
+        super().__init__(features, towers, backbone, fusion, **kwargs)
         if len(self.towers) != 2 or CTCVR in self.towers:
             raise ValueError(
                 f"`towers` must be a CTR and a CVR tower, neither named {CTCVR!r}. "
                 f"Received: {list(self.towers)}"
             )
 
-    def call(self, inputs, training=None):
-        outputs = super().call(inputs, training=training)
+    def task_outputs(self, inputs, training=None):
+        outputs = super().task_outputs(inputs, training=training)
         ctr, cvr = self.towers
         outputs[f"probs_{CTCVR}"] = outputs[f"probs_{ctr}"] * outputs[f"probs_{cvr}"]
         outputs[f"logits_{CTCVR}"] = ctcvr_logits(

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from easymtl.features import FeatureInputs
+from easymtl.layers.fusion import FusedScore
 from easymtl.layers.tower import TaskTower, tower_outputs
 
 
@@ -22,11 +23,13 @@ class MultiTaskModel(keras.Model):
         features: The input layer (raw columns → feature group tensors).
         towers: One :class:`TaskTower` per task, by tower name, in task order.
         backbone: The shared part, or None.
+        fusion: The fused ranking score over the outputs (and raw inputs), or None.
 
     Call returns each tower's outputs by name (see
     :func:`easymtl.layers.tower.tower_outputs`): ``logits_<tower>`` and ``probs_<tower>``
     ([batch], or [batch, num_class] for a multiclass tower), or ``y_<tower>`` [batch] for
-    a regression tower.
+    a regression tower; with `fusion`, also ``score`` [batch]. Subclasses with derived
+    outputs override :meth:`task_outputs`.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class MultiTaskModel(keras.Model):
         features: FeatureInputs,
         towers: dict[str, TaskTower],
         backbone: keras.layers.Layer | None = None,
+        fusion: FusedScore | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -42,8 +46,22 @@ class MultiTaskModel(keras.Model):
         self.features = features
         self.backbone = backbone
         self.towers = dict(towers)
+        self.fusion = fusion
+
+    @property
+    def used_inputs(self) -> list[str]:
+        """The raw input columns the model reads: the features', then the fusion's."""
+        extra = self.fusion.input_names if self.fusion is not None else []
+        return list(dict.fromkeys(self.features.used_inputs + extra))
 
     def call(self, inputs, training=None):
+        outputs = self.task_outputs(inputs, training=training)
+        if self.fusion is not None:
+            outputs["score"] = self.fusion(outputs, inputs)
+        return outputs
+
+    def task_outputs(self, inputs, training=None) -> dict:
+        """The towers' outputs (and a subclass's derived outputs), by name."""
         groups = self.features(inputs)
         x = (
             tf.concat(list(groups.values()), axis=-1)
@@ -65,6 +83,7 @@ class MultiTaskModel(keras.Model):
             "features": serialize(self.features),
             "towers": {k: serialize(v) for k, v in self.towers.items()},
             "backbone": serialize(self.backbone) if self.backbone is not None else None,
+            "fusion": serialize(self.fusion) if self.fusion is not None else None,
         }
 
     @classmethod
@@ -73,6 +92,7 @@ class MultiTaskModel(keras.Model):
         config = dict(config)
         config["features"] = deserialize(config["features"])
         config["towers"] = {k: deserialize(v) for k, v in config["towers"].items()}
-        if config.get("backbone") is not None:
-            config["backbone"] = deserialize(config["backbone"])
+        for name in ("backbone", "fusion"):
+            if config.get(name) is not None:
+                config[name] = deserialize(config[name])
         return cls(**config)
