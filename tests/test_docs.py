@@ -332,13 +332,13 @@ def test_every_command_and_flag_in_the_docs_exists():
     assert not errors, "\n".join(errors)
 
 
-CLIS = ("easymtl.train", "easymtl.export", "easymtl.predict")
-
-
 def test_every_flag_in_inline_code_exists():
     """Inline code that starts with a flag (`--model_dir`, `--train_config.num_steps=20`) is
-    a flag of the CLIs or a config field path."""
-    known = frozenset().union(*map(_help_flags, CLIS)) | {"help"}
+    a flag of an easymtl command the docs run, or a config field path."""
+    clis = {"easymtl.train", "easymtl.export", "easymtl.predict"}
+    clis |= {target for _, target, _ in _invocations() if target.startswith("easymtl")}
+    clis = sorted(clis)
+    known = frozenset().union(*map(_help_flags, clis)) | {"help"}
     errors = []
     for page in PAGES:
         text = _FENCE.sub("", page.read_text(encoding="utf-8"))
@@ -349,7 +349,7 @@ def test_every_flag_in_inline_code_exists():
             name = match.group(1)
             why = _config_path_error(name) if "." in name else None
             if "." not in name and name not in known:
-                why = f"not a flag of {', '.join(CLIS)}"
+                why = f"not a flag of {', '.join(clis)}"
             if why:
                 errors.append(f"{_rel(page)}: `{span}`: {why}")
     assert not errors, "\n".join(errors)
