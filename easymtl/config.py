@@ -267,11 +267,14 @@ def _validate_data(data) -> None:
                 ) from None
     if not data.label_fields:
         raise ConfigError("data_config.label_fields", "at least one label field is needed")
+    from easymtl.data.labels import validate_label_transforms
+
+    derived = validate_label_transforms(data)
     for i, label in enumerate(data.label_fields):
-        if label not in seen:
+        if label not in seen and label not in derived:
             raise ConfigError(
                 f"data_config.label_fields[{i}]",
-                f"{label!r} is not one of data_config.input_fields",
+                f"{label!r} is not one of data_config.input_fields or label_transforms",
             )
     for name in ("batch_size", "eval_batch_size", "num_workers", "shuffle_buffer_size"):
         if data.HasField(name) and getattr(data, name) == 0:

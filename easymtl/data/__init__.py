@@ -11,6 +11,7 @@ import tensorflow as tf
 from easymtl.data import csv, parquet
 from easymtl.data.checks import BAD_ROWS, BadRows, RowChecks, check_files, with_checks
 from easymtl.data.csv import DTYPES, expand_paths, field_dtype
+from easymtl.data.labels import source_columns, with_derived_labels
 from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
 
@@ -34,7 +35,9 @@ def build_dataset(
             f"data_config.dataset_type: {name} is not supported; expected one of "
             + ", ".join(READERS)
         )
-    dataset = READERS[name](data_config, files, columns, batch_size, training, seed)
+    read = source_columns(data_config, columns)
+    dataset = READERS[name](data_config, files, read, batch_size, training, seed)
+    dataset = with_derived_labels(dataset, data_config, columns)
     if checks is not None:
         dataset = with_checks(dataset, checks, data_config.bad_row_policy)
     return dataset

@@ -13,6 +13,7 @@ the place of a bad row rereads its file in Python, so the fast path costs nothin
 from __future__ import annotations
 
 import csv
+import gzip
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -215,8 +216,11 @@ def find_parse_error(data_config, path: str, columns) -> str | None:
     fields = list(data_config.input_fields)
     names = [f.input_name for f in fields]
     wanted = set(columns)
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f, delimiter=data_config.delimiter)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(
+            f, delimiter=data_config.delimiter, skipinitialspace=data_config.skip_initial_space
+        )
         for number, cells in enumerate(reader, start=1):
             if number == 1 and data_config.with_header:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -57,7 +58,8 @@ def build_dataset(
     training: bool,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """A dataset of ``{column: [batch] tensor}`` dicts read from CSV `files`.
+    """A dataset of ``{column: [batch] tensor}`` dicts read from CSV `files` (gzip
+    compressed where a name ends in ``.gz``).
 
     Files are interleaved in parallel; lines are shuffled (when training and
     ``data_config.shuffle``), batched, then parsed a batch at a time by one
@@ -83,7 +85,7 @@ def build_dataset(
     if training and data_config.shuffle:
         ds = ds.shuffle(len(files), seed=seed)
     ds = ds.interleave(
-        lambda f: tf.data.TextLineDataset(f).skip(skip),
+        lambda f: tf.data.TextLineDataset(f, compression_type=_compression(f)).skip(skip),
         cycle_length=max(1, min(len(files), data_config.num_workers)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
@@ -95,6 +97,9 @@ def build_dataset(
     skip_bad = data_config.bad_row_policy == data_pb2.DataConfig.SKIP
 
     def parse(lines):
+        if data_config.skip_initial_space:
+            delimiter = re.escape(data_config.delimiter)
+            lines = tf.strings.regex_replace(lines, delimiter + " +", data_config.delimiter)
         if skip_bad:
             ok = valid_lines(lines, data_config, names)
             dropped = tf.reduce_sum(tf.cast(tf.logical_not(ok), tf.int64))
@@ -111,6 +116,11 @@ def build_dataset(
         return batch
 
     return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _compression(path: tf.Tensor) -> tf.Tensor:
+    """The compression of a file: GZIP where its name ends in .gz, else none."""
+    return tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", "")
 
 
 def field_dtype(field) -> tf.DType:
