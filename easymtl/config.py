@@ -383,6 +383,18 @@ def _validate_message(msg: Message, where: str, data) -> None:
         path = f"{where}.{field.name}"
         if field.name in _COUNT_FIELDS and value == 0:
             raise ConfigError(path, "must be positive")
+        if field.name == "gate_temperature" and not value > 0:
+            raise ConfigError(path, f"must be positive, got {value:g}")
+        if field.name == "gate_dropout_ratio" and not 0 <= value < 1:
+            raise ConfigError(path, f"must be in [0, 1), got {value:g}")
+        if field.name == "extraction_networks":
+            names = [net.network_name for net in value]
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise ConfigError(
+                        f"{path}[{i}].network_name",
+                        f"duplicate network_name {name!r}; gate diagnostics name levels by it",
+                    )
         if field.message_type is None:
             continue
         repeated = is_repeated(field)

@@ -31,6 +31,7 @@ from easymtl.data.checks import float_fields
 from easymtl.distribute import cluster
 from easymtl.errors import EasymtlError
 from easymtl.fusion import build_score_evaluation
+from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
 from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
 from easymtl.protos import train_pb2
@@ -94,6 +95,12 @@ class Runner:
         self.eval_losses["total"] = keras.metrics.Mean()
         self.eval_metrics = {t.name: t.make_metrics() for t in self.tasks}
         self.score_metrics = self.score_eval.make_metrics() if self.score_eval else []
+        # Per gate of a gated backbone (MMoE, PLE, ...): its experts' mean weights and
+        # its entropy on the eval set.
+        self.gate_stats = {
+            name: GateStats(experts, name=f"gate_{i}")
+            for i, (name, experts) in enumerate(self.model.gate_names())
+        }
         # (step, {"total": loss, "<tower>": loss}) at every log step of train().
         self.history: list[tuple[int, dict[str, float]]] = []
         self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
@@ -220,8 +227,10 @@ class Runner:
 
     def _eval_step_fn(self, batch):
         features, labels = self._split(batch)
-        outputs = self.model(features, training=False)
+        outputs = self.model(features, training=False, return_gates=bool(self.gate_stats))
         total, losses = self._losses(labels, outputs)
+        for name, stats in self.gate_stats.items():
+            stats.update_state(outputs[f"gate/{name}"])
         for task in self.tasks:
             self.eval_losses[task.name].update_state(losses[task.name])
             task.update_metrics(self.eval_metrics[task.name], labels, outputs)
@@ -413,6 +422,7 @@ class Runner:
         for metric in (
             list(self.eval_losses.values())
             + self.score_metrics
+            + list(self.gate_stats.values())
             + [m for ms in self.eval_metrics.values() for m in ms]
         ):
             metric.reset_state()
@@ -437,6 +447,8 @@ class Runner:
         results["loss"] = float(self.eval_losses["total"].result())
         for metric in self.score_metrics:
             results[metric.name] = float(metric.result())
+        for name, stats in self.gate_stats.items():
+            results.update(gate_results(name, stats))
         results["num_examples"] = examples
         results["bad_rows_skipped"] = bad_rows.skipped
         results["train_bad_rows_skipped"] = int(self.bad_rows_skipped.numpy())
@@ -449,8 +461,23 @@ class Runner:
             step,
             examples,
             examples / max(seconds, 1e-9),
-            "  ".join(f"{k} {v:.4f}" for k, v in results.items() if isinstance(v, float)),
+            "  ".join(
+                f"{k} {v:.4f}"
+                for k, v in results.items()
+                if isinstance(v, float) and not k.startswith("gate/")
+            ),
         )
+        for name in self.gate_stats:
+            log.info(
+                "gate %s: %s",
+                name,
+                "  ".join(
+                    f"{k.rsplit('/', 1)[1]} {v:.3f}"
+                    for k, v in results.items()
+                    if k.startswith(f"gate/{name}/")
+                ),
+            )
+        warn_collapsed(self.gate_stats)
         self._write_eval(results, step)
         return results
 

@@ -19,8 +19,15 @@ class MMoE(keras.layers.Layer):
         gate_mlp: Keyword arguments of an MLP under each gate's softmax, or None for a
             linear gate.
         share_gate: One gate for all tasks (OMoE): every task gets the same mix.
+        gate_temperature: Each gate's softmax is taken of its logits divided by this;
+            above 1 it is flatter, which counters gates collapsing onto one expert.
+        gate_dropout_ratio: In training, each expert is left out of a row's gate with
+            this probability (its weight 0, the others renormalized), so that no task
+            comes to rely on a single expert.
 
-    Call returns a list of `num_tasks` tensors, each [batch, expert_mlp's last units].
+    Call returns a list of `num_tasks` tensors, each [batch, expert_mlp's last units];
+    with ``return_gates=True``, also the gates' weights ([batch, num_expert] each, in
+    the order of :meth:`gate_specs`).
 
     Example:
         >>> mmoe = MMoE(2, 3, expert_mlp={"hidden_units": [16]})
@@ -35,6 +42,8 @@ class MMoE(keras.layers.Layer):
         expert_mlp: dict,
         gate_mlp: dict | None = None,
         share_gate: bool = False,
+        gate_temperature: float = 1.0,
+        gate_dropout_ratio: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,18 +56,40 @@ class MMoE(keras.layers.Layer):
         self.expert_mlp = dict(expert_mlp)
         self.gate_mlp = dict(gate_mlp) if gate_mlp else None
         self.share_gate = share_gate
+        self.gate_temperature = float(gate_temperature)
+        self.gate_dropout_ratio = float(gate_dropout_ratio)
         self.experts = [MLP(**self.expert_mlp, name=f"expert_{i}") for i in range(num_expert)]
         num_gates = 1 if share_gate else num_tasks
-        self.gates = [_Gate(num_expert, self.gate_mlp, name=f"gate_{t}") for t in range(num_gates)]
+        self.gates = [
+            _Gate(
+                num_expert,
+                self.gate_mlp,
+                temperature=self.gate_temperature,
+                dropout_ratio=self.gate_dropout_ratio,
+                name=f"gate_{t}",
+            )
+            for t in range(num_gates)
+        ]
 
     def build(self, input_shape):
         for layer in self.experts + self.gates:
             layer.build(input_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, return_gates=False):
         experts = ops.stack([e(inputs, training=training) for e in self.experts], axis=1)
-        mixes = [mix(experts, g(inputs, training=training)) for g in self.gates]
-        return mixes * self.num_tasks if self.share_gate else mixes
+        weights = [g(inputs, training=training) for g in self.gates]
+        mixes = [mix(experts, w) for w in weights]
+        if self.share_gate:
+            mixes = mixes * self.num_tasks
+        return (mixes, weights) if return_gates else mixes
+
+    def gate_specs(self) -> list[tuple[str, int | None, list[str]]]:
+        """``(level, task, experts)`` of each gate, in the order ``call`` returns their
+        weights: the level (this layer's name), the task index (None for OMoE's gate,
+        shared by all tasks) and the names of the experts it weighs."""
+        experts = [e.name for e in self.experts]
+        tasks = [None] if self.share_gate else list(range(self.num_tasks))
+        return [(self.name, t, experts) for t in tasks]
 
     def get_config(self):
         return {
@@ -68,6 +99,8 @@ class MMoE(keras.layers.Layer):
             "expert_mlp": self.expert_mlp,
             "gate_mlp": self.gate_mlp,
             "share_gate": self.share_gate,
+            "gate_temperature": self.gate_temperature,
+            "gate_dropout_ratio": self.gate_dropout_ratio,
         }
 
 
@@ -78,14 +111,36 @@ def mix(experts, weights):
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class _Gate(keras.layers.Layer):
-    """Softmax over `num_choices`, on an optional MLP of the input."""
+    """Softmax over `num_choices`, on an optional MLP of the input.
 
-    def __init__(self, num_choices: int, mlp: dict | None = None, **kwargs):
+    Args:
+        num_choices: Number of experts it weighs.
+        mlp: Keyword arguments of an MLP under the softmax's Dense layer, or None.
+        temperature: The softmax is of the logits divided by this (> 0).
+        dropout_ratio: In training, the probability of leaving each choice out of a
+            row's softmax (a row never loses all of them).
+    """
+
+    def __init__(
+        self,
+        num_choices: int,
+        mlp: dict | None = None,
+        temperature: float = 1.0,
+        dropout_ratio: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if not temperature > 0:
+            raise ValueError(f"`temperature` must be positive. Received: {temperature}")
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(f"`dropout_ratio` must be in [0, 1). Received: {dropout_ratio}")
         self.num_choices = num_choices
         self.mlp_kwargs = dict(mlp) if mlp else None
+        self.temperature = float(temperature)
+        self.dropout_ratio = float(dropout_ratio)
         self.mlp = MLP(**self.mlp_kwargs, name="mlp") if mlp else None
         self.logits = keras.layers.Dense(num_choices, name="logits")
+        self.seed = keras.random.SeedGenerator() if self.dropout_ratio else None
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -96,7 +151,20 @@ class _Gate(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x = self.mlp(inputs, training=training) if self.mlp is not None else inputs
-        return ops.softmax(self.logits(x), axis=-1)
+        logits = self.logits(x)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        if training and self.dropout_ratio:
+            keep = keras.random.uniform(ops.shape(logits), seed=self.seed) >= self.dropout_ratio
+            keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=-1, keepdims=True)))
+            logits = ops.where(keep, logits, ops.full_like(logits, -1e9))
+        return ops.softmax(logits, axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "num_choices": self.num_choices, "mlp": self.mlp_kwargs}
+        return {
+            **super().get_config(),
+            "num_choices": self.num_choices,
+            "mlp": self.mlp_kwargs,
+            "temperature": self.temperature,
+            "dropout_ratio": self.dropout_ratio,
+        }

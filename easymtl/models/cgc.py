@@ -7,4 +7,4 @@ from easymtl.models.ple import level_kwargs
 
 @register_model("cgc")
 def build_cgc(config, num_tasks: int) -> PLE:
-    return PLE(num_tasks, [level_kwargs(config)], name="cgc")
+    return PLE(num_tasks, [level_kwargs(config)], level_names=["cgc"], name="cgc")

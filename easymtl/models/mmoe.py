@@ -12,5 +12,7 @@ def build_mmoe(config, num_tasks: int) -> MMoE:
         expert_mlp=mlp_kwargs(config.expert_mlp),
         gate_mlp=mlp_kwargs(config.gate_mlp) if config.HasField("gate_mlp") else None,
         share_gate=config.share_gate,
+        gate_temperature=config.gate_temperature,
+        gate_dropout_ratio=config.gate_dropout_ratio,
         name="mmoe",
     )

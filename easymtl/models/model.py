@@ -29,7 +29,8 @@ class MultiTaskModel(keras.Model):
     :func:`easymtl.layers.tower.tower_outputs`): ``logits_<tower>`` and ``probs_<tower>``
     ([batch], or [batch, num_class] for a multiclass tower), or ``y_<tower>`` [batch] for
     a regression tower; with `fusion`, also ``score`` [batch]. Subclasses with derived
-    outputs override :meth:`task_outputs`.
+    outputs override :meth:`task_outputs`. With ``return_gates=True``, a gated backbone's
+    gate weights are added as ``gate/<name>`` [batch, experts] (see :meth:`gate_names`).
     """
 
     def __init__(
@@ -54,24 +55,44 @@ class MultiTaskModel(keras.Model):
         extra = self.fusion.input_names if self.fusion is not None else []
         return list(dict.fromkeys(self.features.used_inputs + extra))
 
-    def call(self, inputs, training=None):
-        outputs = self.task_outputs(inputs, training=training)
+    def call(self, inputs, training=None, return_gates=False):
+        outputs = self.task_outputs(inputs, training=training, return_gates=return_gates)
         if self.fusion is not None:
             outputs["score"] = self.fusion(outputs, inputs)
         return outputs
 
-    def task_outputs(self, inputs, training=None) -> dict:
-        """The towers' outputs (and a subclass's derived outputs), by name."""
+    def gate_names(self) -> list[tuple[str, list[str]]]:
+        """``(name, experts)`` of each gate of the backbone: the name is
+        ``<level>/<tower>`` (``<level>/shared`` for a gate of no single task) and experts
+        names the experts the gate weighs, in order. Empty for an ungated backbone."""
+        if not hasattr(self.backbone, "gate_specs"):
+            return []
+        towers = list(self.towers)
+        return [
+            (f"{level}/{'shared' if task is None else towers[task]}", experts)
+            for level, task, experts in self.backbone.gate_specs()
+        ]
+
+    def task_outputs(self, inputs, training=None, return_gates=False) -> dict:
+        """The towers' outputs (and a subclass's derived outputs), by name; with
+        `return_gates`, also ``gate/<name>`` of each gate."""
         groups = self.features(inputs)
         x = (
             tf.concat(list(groups.values()), axis=-1)
             if len(groups) > 1
             else next(iter(groups.values()))
         )
-        reps = x if self.backbone is None else self.backbone(x, training=training)
+        outputs = {}
+        if self.backbone is None:
+            reps = x
+        elif return_gates and hasattr(self.backbone, "gate_specs"):
+            reps, gates = self.backbone(x, training=training, return_gates=True)
+            names = [name for name, _ in self.gate_names()]
+            outputs.update({f"gate/{name}": g for name, g in zip(names, gates)})
+        else:
+            reps = self.backbone(x, training=training)
         if not isinstance(reps, (list, tuple)):
             reps = [reps] * len(self.towers)
-        outputs = {}
         for (name, tower), rep in zip(self.towers.items(), reps):
             outputs.update(tower_outputs(name, tower(rep, training=training), tower.task_type))
         return outputs

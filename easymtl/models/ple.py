@@ -14,9 +14,17 @@ def level_kwargs(net) -> dict:
         "share_expert_mlp": mlp_kwargs(
             net.share_expert_net if net.HasField("share_expert_net") else net.task_expert_net
         ),
+        "gate_temperature": net.gate_temperature,
+        "gate_dropout_ratio": net.gate_dropout_ratio,
     }
 
 
 @register_model("ple")
 def build_ple(config, num_tasks: int) -> PLE:
-    return PLE(num_tasks, [level_kwargs(net) for net in config.extraction_networks], name="ple")
+    nets = config.extraction_networks
+    return PLE(
+        num_tasks,
+        [level_kwargs(net) for net in nets],
+        level_names=[net.network_name for net in nets],
+        name="ple",
+    )
