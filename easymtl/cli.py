@@ -26,9 +26,13 @@ class _Parser(argparse.ArgumentParser):
         args, rest = self.parse_known_args(args, namespace)
         args.overrides = []
         if args.edit_config_json:
+            from easymtl.errors import EasymtlError
             from easymtl.overrides import parse_json
 
-            edits = parse_json(args.edit_config_json, "--edit_config_json")
+            try:
+                edits = parse_json(args.edit_config_json, "--edit_config_json")
+            except EasymtlError as e:
+                self.error(str(e))
             args.overrides.append(("--edit_config_json", edits))
         i = 0
         while i < len(rest):

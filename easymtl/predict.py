@@ -202,9 +202,10 @@ def predict(
                 "some of " + ", ".join(sorted(output_specs))
             )
     reserved_cols, output_cols = list(reserved_cols), list(output_cols)
-    clash = set(reserved_cols) & set(output_cols)
-    if clash or len(set(reserved_cols)) < len(reserved_cols):
-        raise EasymtlError(f"--reserved_cols: names a column twice: {sorted(clash)}")
+    twice = set(reserved_cols) & set(output_cols)
+    twice |= {c for c in reserved_cols if reserved_cols.count(c) > 1}
+    if twice:
+        raise EasymtlError(f"--reserved_cols: names a column twice: {sorted(twice)}")
 
     batch_size = batch_size or data_config.eval_batch_size or data_config.batch_size
     columns = list(dict.fromkeys([*input_specs, *reserved_cols]))

@@ -249,7 +249,15 @@ class Runner:
             if required:
                 raise EasymtlError(f"model_dir {self.model_dir!r}: no checkpoint to load")
             return 0
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            detail = " ".join(str(e).split())[:300]
+            raise EasymtlError(
+                f"model_dir {self.model_dir!r}: its checkpoint {os.path.basename(latest)} is "
+                f"of a different model than this config ({detail}); use a new model_dir, or "
+                "the config the checkpoint was trained with (model_dir/pipeline.config)"
+            ) from None
         return int(self.global_step.numpy())
 
     def train(self) -> int:

@@ -158,6 +158,8 @@ FLAG_CASES = {
     "eval_only_without_checkpoint": (["--eval_only"], ["no checkpoint"]),
     "missing_input": (["--train_input_path=/nonexistent/*.csv"], ["no file matches"]),
     "empty_input_path": (["--train_input_path="], ["train_input_path: no input path given"]),
+    "edit_config_json_not_json": (["--edit_config_json={bad"], ["not valid JSON"]),
+    "edit_config_json_not_object": (["--edit_config_json=[1]"], ["expected a JSON object"]),
     "unsupported_torcheasyrec_field": (
         ['--edit_config_json={"train_config.is_profiling": true}'],
         ["is_profiling"],
@@ -188,3 +190,18 @@ def test_export_dir_that_is_not_empty_is_refused(tmp_path, capsys):
     assert export_main(["--config", str(path), "--export_dir", str(export_dir)]) == 2
     assert "export_dir" in capsys.readouterr().err
     assert os.listdir(export_dir) == ["x"]
+
+
+def test_checkpoint_of_another_model_is_one_clear_error(tmp_path, capsys):
+    path = make_config(
+        tmp_path,
+        "mmoe",
+        "train_config { num_steps: 2 } export_config { export_after_train: false } "
+        "eval_input_path: ''",
+    )
+    assert train_main(["--config", str(path)]) == 0
+    capsys.readouterr()
+    other = ["--config", str(path), "--model_config.mmoe.num_expert=5"]
+    assert train_main([*other, "--train_config.num_steps=4"]) == 2
+    err = capsys.readouterr().err
+    assert "is of a different model than this config" in err and err.count("\n") == 1, err
