@@ -1,0 +1,437 @@
+"""Training, evaluation and serving throughput of a config, against a ceiling and a peer.
+
+Generates the synthetic Taobao-style data (scripts/make_sample_data.py) at --rows into a
+cache directory (or reads it from --data_dir), then measures, one part at a time in its
+own process so that each has the machine and its own peak RSS:
+
+1. easymtl: ``Runner.train()`` from the CSV files (examples/sec after --warmup_steps,
+   CPU milliseconds per 1,000 examples, time to first step from building the runner,
+   peak RSS), then ``Runner.evaluate()`` (examples/sec) and the export.
+2. ceiling: the same architecture as a plain Keras 3 model on in-memory, pre-hashed ids
+   (scripts/bench/ceiling.py).
+3. peer: DeepCTR 0.9.4's MMOE / PLE on tf-keras, in a virtualenv of its own, on arrays
+   pandas read from the same CSV (scripts/bench/deepctr_peer.py).
+4. serving: the exported SavedModel's p50/p99 latency through its serving signature, for
+   batches of 1 and 256 rows.
+
+It prints one table and the ratios easymtl/ceiling, easymtl/peer, eval/train and peak
+RSS growth/budget. The machine's load average is printed with it: on a shared machine,
+run it twice (or --repeats 2) and compare.
+
+Example:
+    python scripts/bench/throughput.py --config samples/configs/mmoe_taobao.config \\
+        --rows 1000000
+    python scripts/bench/throughput.py --config samples/configs/ple_taobao.config \\
+        --rows 100000 --skip_peer
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_util import StepClock, load_average, peak_rss_mb, rss_mb, write_json
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+PEER_PACKAGES = ["tensorflow-cpu==2.21.*", "tf-keras==2.21.*", "deepctr==0.9.4", "pandas"]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def ensure_data(rows: int, eval_rows: int, data_dir: str | None, files: int) -> Path:
+    """The directory of the train/eval CSV files, generated once per size."""
+    path = Path(data_dir or f"{tempfile.gettempdir()}/easymtl_bench/data_{rows}_{eval_rows}")
+    if (path / "DONE").exists():
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"generating {rows} train and {eval_rows} eval rows into {path}", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts/make_sample_data.py"),
+            f"--out_dir={path}",
+            f"--train_rows={rows}",
+            f"--eval_rows={eval_rows}",
+            f"--num_train_files={files}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    (path / "DONE").write_text("")
+    return path
+
+
+def train_glob(data: Path) -> str:
+    return str(data / "taobao_mtl_train*.csv")
+
+
+def eval_glob(data: Path) -> str:
+    return str(data / "taobao_mtl_eval*.csv")
+
+
+# ---------------------------------------------------------------------- easymtl part
+
+
+def easymtl_part(args, data: Path) -> dict:
+    """Trains, evaluates and exports with the runner; times every step."""
+    from easymtl.config import load_config
+    from easymtl.export import export_saved_model
+    from easymtl.runner import Runner
+
+    baseline_rss = rss_mb()
+    config = load_config(args.config)
+    config.train_input_path = train_glob(data)
+    config.eval_input_path = eval_glob(data)
+    config.model_dir = os.path.join(args.work_dir, "model_dir")
+    shutil.rmtree(config.model_dir, ignore_errors=True)
+    config.data_config.batch_size = args.batch_size
+    config.data_config.eval_batch_size = args.eval_batch_size or args.batch_size
+    train = config.train_config
+    train.save_checkpoints_steps = 10**9  # one checkpoint, after the last step
+    train.log_step_count_steps = 100
+    if args.train_steps:
+        train.num_steps = args.train_steps
+    if args.eval_steps:
+        config.eval_config.num_steps = args.eval_steps
+
+    clocks = {}
+
+    class TimedRunner(Runner):
+        """Marks the end of every train and eval step."""
+
+        def _compiled(self, name, dataset):
+            step = super()._compiled(name, dataset)
+            if getattr(step, "timed", False):
+                return step
+            label = self.label_names[0]
+
+            def timed(batch):
+                out = step(batch)
+                clocks[name].mark(batch[label].shape[0])
+                return out
+
+            timed.timed = True
+            self._steps[name] = timed
+            return timed
+
+    clocks["train"] = StepClock()  # time to first step counts building the model
+    runner = TimedRunner(config)
+    runner.train()
+    train_peak = peak_rss_mb()
+    model_bytes = sum(v.numpy().nbytes for v in runner.model.variables)
+    slot_bytes = sum(v.numpy().nbytes for v in runner.dense_optimizer.variables)
+    slot_bytes += sum(s.numpy().nbytes for slots in runner.sparse_optimizer.slots for s in slots)
+    batch = next(iter(runner.build_dataset(False)))
+    batch_bytes = sum(_nbytes(v) for v in batch.values())
+    clocks["eval"] = StepClock()
+    runner.evaluate()
+    export_dir = os.path.join(args.work_dir, "export")
+    shutil.rmtree(export_dir, ignore_errors=True)
+    export_saved_model(runner.model, runner.serving_specs(), export_dir)
+    return {
+        "part": "easymtl",
+        "first_step_s": clocks["train"].first_step_s(),
+        **clocks["train"].rate(args.warmup_steps),
+        "eval": clocks["eval"].rate(5),
+        "baseline_rss_mb": baseline_rss,
+        "peak_rss_mb": train_peak,
+        "budget_mb": (model_bytes + slot_bytes + 2 * batch_bytes) / 2**20,
+        "params_mb": model_bytes / 2**20,
+        "slots_mb": slot_bytes / 2**20,
+        "batch_mb": batch_bytes / 2**20,
+        "export_dir": export_dir,
+        "load_average": load_average(),
+    }
+
+
+def _nbytes(tensor) -> int:
+    """Bytes a tensor holds; a string takes its length plus a 24-byte tstring."""
+    import tensorflow as tf
+
+    if tensor.dtype == tf.string:
+        return int(tf.reduce_sum(tf.strings.length(tensor))) + 24 * int(tf.size(tensor))
+    return int(tf.size(tensor)) * tensor.dtype.size
+
+
+def serving_part(args, data: Path) -> dict:
+    """p50/p99 latency of the export's serving signature on raw eval rows."""
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+
+    from easymtl.config import load_config
+    from easymtl.data import build_dataset, expand_paths
+    from easymtl.features import input_name
+
+    config = load_config(args.config)
+    inputs = list(
+        dict.fromkeys(
+            input_name(getattr(f, f.WhichOneof("feature"))) for f in config.feature_configs
+        )
+    )
+    serve = tf.saved_model.load(args.export_dir).signatures["serving_default"]
+    wanted = set(serve.structured_input_signature[1])
+    inputs = [n for n in inputs if n in wanted]
+    files = expand_paths(eval_glob(data), "eval_input_path")
+    rows = next(iter(build_dataset(config.data_config, files, inputs, 256, training=False)))
+    result = {"part": "serving"}
+    for size, calls in ((1, args.serving_calls), (256, max(20, args.serving_calls // 4))):
+        feed = {k: v[:size] for k, v in rows.items()}
+        for _ in range(10):
+            serve(**feed)
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            serve(**feed)
+            times.append(time.perf_counter() - start)
+        result[f"batch_{size}"] = {
+            "p50_ms": 1e3 * float(np.percentile(times, 50)),
+            "p99_ms": 1e3 * float(np.percentile(times, 99)),
+            "calls": calls,
+        }
+    result["load_average"] = load_average()
+    return result
+
+
+def peer_spec(config_path: str) -> dict:
+    """The architecture of the config, as deepctr_peer.py (without easymtl) takes it."""
+    from easymtl.config import load_config
+    from easymtl.features import input_name, table_name
+    from easymtl.models import task_towers
+
+    config = load_config(config_path)
+    features = []
+    for fc in config.feature_configs:
+        kind = fc.WhichOneof("feature")
+        f = getattr(fc, kind)
+        spec = {"name": f.feature_name, "column": input_name(f), "table": table_name(f)}
+        spec["dim"] = f.embedding_dim
+        if kind == "raw_feature":
+            if not f.boundaries:
+                raise SystemExit(f"peer: dense raw_feature {f.feature_name} is not written")
+            spec.update(kind="boundaries", boundaries=list(f.boundaries))
+            spec.update(rows=len(f.boundaries) + 1, pooling="sum")
+        elif f.HasField("hash_bucket_size"):
+            spec.update(kind="hash", rows=f.hash_bucket_size)
+        elif f.HasField("num_buckets"):
+            spec.update(kind="num_buckets", rows=f.num_buckets)
+        else:
+            raise SystemExit(
+                f"peer: id_feature {f.feature_name} needs hash_bucket_size or num_buckets"
+            )
+        if kind == "id_feature":
+            spec.update(separator=f.separator or None, pooling=f.pooling or "sum")
+        features.append(spec)
+    mc = config.model_config
+    kind = mc.WhichOneof("model")
+    towers = task_towers(mc)
+    tower_units = list(towers[0].mlp.hidden_units)
+    msg = getattr(mc, kind)
+    if kind == "mmoe":
+        model = {
+            "num_expert": msg.num_expert,
+            "expert_units": list(msg.expert_mlp.hidden_units),
+            "gate_units": list(msg.gate_mlp.hidden_units),
+            "tower_units": tower_units,
+        }
+    elif kind == "ple":
+        levels = [
+            {
+                "specific": n.expert_num_per_task,
+                "shared": n.share_num,
+                "units": list(n.task_expert_net.hidden_units),
+            }
+            for n in msg.extraction_networks
+        ]
+        model = {"levels": levels, "tower_units": tower_units}
+    else:
+        raise SystemExit(f"peer: model {kind} has no DeepCTR counterpart here (mmoe, ple)")
+    dense = config.train_config.dense_optimizer
+    return {
+        "columns": [f.input_name for f in config.data_config.input_fields],
+        "labels": {t.tower_name: t.label_name for t in towers},
+        "features": features,
+        "kind": kind,
+        "model": model,
+        "lr": getattr(dense, dense.WhichOneof("optimizer") or "adam_optimizer").lr,
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def peer_python(args) -> str:
+    """The DeepCTR virtualenv's python, created on first use."""
+    venv = Path(args.peer_venv or f"{tempfile.gettempdir()}/easymtl_bench/peer_venv")
+    python = venv / "bin" / "python"
+    if not (venv / "READY").exists():
+        print(f"creating the DeepCTR virtualenv {venv} ({' '.join(PEER_PACKAGES)})", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        (venv / "READY").write_text("")
+    return str(python)
+
+
+def run_part(args, part: str, data: Path) -> dict:
+    """Runs one part in a fresh process and returns its result."""
+    out = os.path.join(args.work_dir, f"{part}.json")
+    common = [f"--config={args.config}", f"--batch_size={args.batch_size}", f"--out={out}"]
+    common.append(f"--warmup_steps={args.warmup_steps}")
+    if args.train_steps and part != "serving":
+        common.append(f"--train_steps={args.train_steps}")
+    env = dict(os.environ)
+    if part == "ceiling":
+        cmd = [sys.executable, str(HERE / "ceiling.py"), f"--train_files={train_glob(data)}"]
+    elif part == "peer":
+        spec = os.path.join(args.work_dir, "peer_spec.json")
+        write_json(spec, peer_spec(args.config))
+        cmd = [peer_python(args), str(HERE / "deepctr_peer.py"), f"--spec={spec}"]
+        cmd.append(f"--train_files={train_glob(data)}")
+        env["TF_USE_LEGACY_KERAS"] = "1"
+    else:
+        cmd = [sys.executable, __file__, f"--part={part}", f"--data_dir={data}"]
+        cmd += [f"--work_dir={args.work_dir}", f"--rows={args.rows}"]
+        cmd += [f"--serving_calls={args.serving_calls}", f"--export_dir={args.export_dir}"]
+        if args.eval_steps:
+            cmd.append(f"--eval_steps={args.eval_steps}")
+        if args.eval_batch_size:
+            cmd.append(f"--eval_batch_size={args.eval_batch_size}")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    print(f"running {part} (load average {load_average()})", flush=True)
+    proc = subprocess.run(cmd + common, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"the {part} part failed (exit {proc.returncode})")
+    with open(out) as f:
+        return json.load(f)
+
+
+def best(results: list[dict]) -> dict:
+    """The run with the highest training throughput."""
+    return max(results, key=lambda r: r.get("examples_per_sec") or 0.0)
+
+
+def fmt(value, spec: str = ",.0f", none: str = "–") -> str:
+    return none if value is None else format(value, spec)
+
+
+def table(args, data: Path, runs: dict[str, list[dict]]) -> str:
+    e, c = best(runs["easymtl"]), best(runs["ceiling"])
+    p = best(runs["peer"]) if runs.get("peer") else None
+    s = runs["serving"][-1]
+    lines = [
+        f"config {args.config}, {e['steps'] + args.warmup_steps + 1} train steps of batch "
+        f"{args.batch_size} over {args.rows:,} rows ({data}); best of {args.repeats}",
+        f"machine: {os.cpu_count()} CPU cores; load average (1/5/15 min) at the end of each "
+        f"part: easymtl {e['load_average']}, ceiling {c['load_average']}"
+        + (f", peer {p['load_average']}" if p else ""),
+        "",
+        "| run | train examples/s | CPU ms / 1k examples | time to first step | "
+        "eval examples/s | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| easymtl (CSV → Runner) | {fmt(e['examples_per_sec'])} | "
+        f"{fmt(e['cpu_ms_per_1k'], '.1f')} | {e['first_step_s']:.1f} s | "
+        f"{fmt(e['eval']['examples_per_sec'])} | {e['peak_rss_mb']:,.0f} MiB |",
+        f"| ceiling (Keras 3, pre-hashed ids in memory) | {fmt(c['examples_per_sec'])} | "
+        f"{fmt(c['cpu_ms_per_1k'], '.1f')} | {c['first_step_s']:.1f} s "
+        f"(+{c['prehash_s']:.0f} s hashing) | – | {c['peak_rss_mb']:,.0f} MiB |",
+    ]
+    if p:
+        lines.append(
+            f"| peer (DeepCTR 0.9.4 {p['model']}, tf-keras) | {fmt(p['examples_per_sec'])} "
+            f"({fmt(p['end_to_end_examples_per_sec'])} with the read) | "
+            f"{fmt(p['cpu_ms_per_1k'], '.1f')} | {p['first_step_s']:.1f} s "
+            f"(pandas read {p['read_s']:.1f} s) | – | {p['peak_rss_mb']:,.0f} MiB |"
+        )
+    b1, b256 = s["batch_1"], s["batch_256"]
+    lines += [
+        "",
+        f"serving (SavedModel signature): batch 1 p50 {b1['p50_ms']:.2f} ms, p99 "
+        f"{b1['p99_ms']:.2f} ms; batch 256 p50 {b256['p50_ms']:.2f} ms, p99 "
+        f"{b256['p99_ms']:.2f} ms",
+        "",
+        "| ratio | measured | target |",
+        "|---|---:|---:|",
+        f"| easymtl / ceiling (train) | {e['examples_per_sec'] / c['examples_per_sec']:.2f} | "
+        "≥ 0.85 |",
+    ]
+    if p:
+        lines.append(
+            f"| easymtl / peer (train; peer with its read) | "
+            f"{e['examples_per_sec'] / p['examples_per_sec']:.2f} "
+            f"({e['examples_per_sec'] / p['end_to_end_examples_per_sec']:.2f}) | ≥ 2 |"
+        )
+    growth = e["peak_rss_mb"] - e["baseline_rss_mb"]
+    lines += [
+        f"| eval / train (easymtl) | "
+        f"{e['eval']['examples_per_sec'] / e['examples_per_sec']:.2f} | ≥ 3 |",
+        f"| peak RSS growth / (params + slots + 2 batches) | {growth / e['budget_mb']:.2f} "
+        f"({growth:,.0f} of {e['budget_mb']:,.0f} MiB; the runtime before the model: "
+        f"{e['baseline_rss_mb']:,.0f} MiB) | ≤ 1.5 |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True)
+    p.add_argument("--rows", type=int, default=1_000_000, help="Train rows.")
+    p.add_argument("--eval_rows", type=int, default=None, help="Default: rows / 10.")
+    p.add_argument("--data_dir", default=None, help="Data directory (made if not there).")
+    p.add_argument("--num_train_files", type=int, default=4)
+    p.add_argument("--batch_size", type=int, default=1024)
+    p.add_argument("--eval_batch_size", type=int, default=None, help="Default: batch_size.")
+    p.add_argument("--train_steps", type=int, default=None, help="Default: one epoch.")
+    p.add_argument("--eval_steps", type=int, default=None, help="Default: all eval rows.")
+    p.add_argument("--warmup_steps", type=int, default=20, help="Steps not timed.")
+    p.add_argument("--serving_calls", type=int, default=400, help="Timed batch-1 calls.")
+    p.add_argument("--skip_peer", action="store_true")
+    p.add_argument("--peer_venv", default=None, help="DeepCTR virtualenv (made if missing).")
+    p.add_argument("--repeats", type=int, default=1, help="Runs of each part; best kept.")
+    p.add_argument("--json", default=None, help="Also write every result to this file.")
+    p.add_argument("--work_dir", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--part", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--export_dir", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.config = os.path.abspath(args.config)
+
+    if args.part:  # one part, in this process
+        sys.path.insert(0, str(ROOT))
+        data = Path(args.data_dir)
+        fn = {"easymtl": easymtl_part, "serving": serving_part}[args.part]
+        write_json(args.out, fn(args, data))
+        return
+
+    eval_rows = args.eval_rows or max(args.rows // 10, args.batch_size)
+    data = ensure_data(args.rows, eval_rows, args.data_dir, args.num_train_files)
+    with tempfile.TemporaryDirectory(prefix="easymtl_bench_") as work:
+        args.work_dir = work
+        args.export_dir = os.path.join(work, "export")
+        runs: dict[str, list[dict]] = {"easymtl": [], "ceiling": [], "peer": [], "serving": []}
+        parts = ["easymtl", "ceiling"] + ([] if args.skip_peer else ["peer"])
+        for _ in range(args.repeats):
+            for part in parts:
+                runs[part].append(run_part(args, part, data))
+        runs["serving"].append(run_part(args, "serving", data))
+    text = table(args, data, runs)
+    print(text)
+    if args.json:
+        write_json(args.json, {"args": vars(args), "runs": runs, "table": text})
+
+
+if __name__ == "__main__":
+    main()
