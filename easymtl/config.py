@@ -395,6 +395,14 @@ def _validate_message(msg: Message, where: str, data) -> None:
                         f"{path}[{i}].network_name",
                         f"duplicate network_name {name!r}; gate diagnostics name levels by it",
                     )
+            for i, net in enumerate(value):
+                task, shared = net.task_expert_net.hidden_units, net.share_expert_net.hidden_units
+                if task and shared and task[-1] != shared[-1]:
+                    raise ConfigError(
+                        f"{path}[{i}].share_expert_net.hidden_units",
+                        f"ends with {shared[-1]} units but task_expert_net with {task[-1]}; "
+                        "one gate mixes both kinds of expert, so their last layers must match",
+                    )
         if field.message_type is None:
             continue
         repeated = is_repeated(field)

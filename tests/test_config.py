@@ -292,6 +292,24 @@ BAD_TEXT_CASES = {
         "OdpsDataset",
         "dataset_type",
     ),
+    "expert_widths_differ": (
+        "task_expert_net { hidden_units: [8] }",
+        "task_expert_net { hidden_units: [8] }\n      share_expert_net { hidden_units: [6] }",
+        "share_expert_net",
+        "share_expert_net.hidden_units",
+    ),
+    "unsupported_torcheasyrec_field": (
+        "  ple {\n",
+        "  deepfm {}\n  ple {\n",
+        "deepfm {}",
+        "ModelConfig.deepfm is a TorchEasyRec field that easymtl does not support",
+    ),
+    "misspelled_field": (
+        "share_num: 1",
+        "share_nun: 1",
+        "share_nun",
+        "did you mean share_num",
+    ),
     "negative_tower_weight": ("weight: 1.0", "weight: -0.5", "weight: -0.5", "weight"),
     "bad_normalizer": (
         'normalizer: "method=log1p"',
