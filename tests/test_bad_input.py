@@ -95,8 +95,14 @@ def snapshot(model_dir: Path) -> dict[str, bytes] | None:
     }
 
 
-@pytest.mark.parametrize("existing_model_dir", [False, True], ids=["new_dir", "old_dir"])
-@pytest.mark.parametrize("case", sorted(DATA_CASES))
+# Every case with a new model_dir (removed again), two with one that existed (restored).
+DATA_RUNS = [(case, False) for case in sorted(DATA_CASES)] + [
+    ("label_outside_domain", True),
+    ("wrong_column_count", True),
+]
+
+
+@pytest.mark.parametrize("case, existing_model_dir", DATA_RUNS)
 def test_bad_data_stops_at_the_row_and_leaves_model_dir(tmp_path, capsys, case, existing_model_dir):
     make_lines, extra, expected = DATA_CASES[case]
     data = tmp_path / "data.csv"

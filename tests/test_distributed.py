@@ -53,11 +53,9 @@ def config(tmp_path, name: str, train_path: str):
 
 
 def test_two_workers_train_like_one_process(tmp_path, data):
-    single = subprocess.run(
-        train_cmd(config(tmp_path, "single", data)),
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert single.returncode == 0, single.stdout + single.stderr
+    from easymtl.train import main as train_main
+
+    assert train_main(["--config", str(config(tmp_path, "single", data))]) == 0
     expected = json.loads((tmp_path / "single" / "model" / "eval_result.json").read_text())
 
     path = config(tmp_path, "cluster", data)
