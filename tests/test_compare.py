@@ -63,6 +63,19 @@ def test_seesaw_is_one_tower_up_and_another_down_beyond_noise():
     )
 
 
+def test_differences_below_the_printed_precision_are_never_called():
+    table = build_table(
+        {
+            "single_task": {"auc_ctr": [0.99420, 0.99420], "auc_cvr": [0.5, 0.6]},
+            "mmoe": {"auc_ctr": [0.99416, 0.99416], "auc_cvr": [0.5, 0.6]},
+        },
+        "single_task",
+        TOWERS,
+    )
+    cell = table.cells["mmoe", "auc_ctr"]
+    assert cell.noise == pytest.approx(1e-4) and cell.better == 0
+
+
 def test_lower_is_better_for_losses_and_errors():
     table = build_table(
         {

@@ -287,8 +287,8 @@ def _legend(report: Report, noise_se: float) -> str:
         f"Mean ± sample std over {seeds} seed(s); in parentheses the difference from "
         f"{SINGLE_TASK} (one shared-bottom model per tower, trained on that tower alone). "
         f"▲ / ▼: better / worse beyond noise, i.e. |diff| > {noise_se:g} × "
-        "sqrt(std_a²/n_a + std_b²/n_b); seesaw: one tower's first metric ▲ and another's ▼ "
-        "(n/a with fewer than 2 seeds).",
+        "sqrt(std_a²/n_a + std_b²/n_b) and > 0.0001; seesaw: one tower's first metric ▲ and "
+        "another's ▼ (n/a with fewer than 2 seeds).",
     ]
     if any(r["row"] == "esmm" for r in report.results):
         lines.append(

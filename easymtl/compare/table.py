@@ -3,8 +3,9 @@ and the seesaw flag.
 
 Noise: a difference Δ = mean(architecture) − mean(single task) of one column is *beyond
 noise* when |Δ| > 2 · sqrt(s_a² / n_a + s_b² / n_b), twice its standard error (s: the
-sample standard deviations over seeds, n: the numbers of seeds). With fewer than two
-seeds on either side the noise is unknown and no difference is called. A row is a
+sample standard deviations over seeds, n: the numbers of seeds), and |Δ| > 0.0001, the
+table's precision (seeds that agree to the last digit make the standard error 0). With
+fewer than two seeds on either side the noise is unknown and no difference is called. A row is a
 *seesaw* when, on each tower's first column, one tower is better beyond noise and another
 worse beyond noise.
 """
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 # Columns whose smaller values are better (the rest: larger is better).
 LOWER_IS_BETTER = ("loss_", "mean_squared_error_", "mean_absolute_error_")
 NOISE_SE = 2.0
+# Differences at or below this (the printed precision) are never called.
+MIN_DIFF = 1e-4
 
 
 @dataclass
@@ -105,7 +108,8 @@ def build_table(
                 continue
             cell.diff = cell.mean - base.mean
             if cell.std is not None and base.std is not None:
-                cell.noise = NOISE_SE * math.sqrt(cell.std**2 / cell.n + base.std**2 / base.n)
+                se = math.sqrt(cell.std**2 / cell.n + base.std**2 / base.n)
+                cell.noise = max(NOISE_SE * se, MIN_DIFF)
                 if abs(cell.diff) > cell.noise:
                     sign = 1 if cell.diff > 0 else -1
                     cell.better = -sign if lower_is_better(column) else sign
