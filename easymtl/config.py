@@ -20,7 +20,7 @@ from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
 from easymtl.fusion import check_fusion
 from easymtl.metrics import metric_columns
-from easymtl.models import build_model_tasks
+from easymtl.models import TOWER_MESSAGES, build_model_tasks
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
@@ -410,17 +410,20 @@ def _validate_message(msg: Message, where: str, data) -> None:
             sub = f"{path}[{i}]" if repeated else path
             if field.message_type.name == "MLP":
                 _validate_mlp(item, sub)
-            elif field.message_type.name != "TaskTower":
+            elif field.message_type.name not in TOWER_MESSAGES:
                 _validate_message(item, sub, data)
-            elif item.HasField("mlp"):
-                _validate_mlp(item.mlp, f"{sub}.mlp")
+            else:  # a tower's mlp, and DBMTL's relation_mlp
+                for tower_field, mlp in item.ListFields():
+                    if tower_field.message_type and tower_field.message_type.name == "MLP":
+                        _validate_mlp(mlp, f"{sub}.{tower_field.name}")
 
 
 def _towers(msg: Message, where: str) -> list[tuple[str, Message]]:
-    """(field path, TaskTower message) of each task tower set in `msg`."""
+    """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) set in
+    `msg`."""
     towers = []
     for field in msg.DESCRIPTOR.fields:
-        if field.message_type is None or field.message_type.name != "TaskTower":
+        if field.message_type is None or field.message_type.name not in TOWER_MESSAGES:
             continue
         if is_repeated(field):
             towers += [

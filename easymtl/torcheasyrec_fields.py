@@ -286,6 +286,28 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
     "easymtl.protos.MMoE": frozenset({"expert_mlp", "gate_mlp", "num_expert", "task_towers"}),
     # tzrec/protos/models/multi_task_rank.proto
     "easymtl.protos.PLE": frozenset({"extraction_networks", "task_towers"}),
+    # tzrec/protos/models/multi_task_rank.proto
+    "easymtl.protos.DBMTL": frozenset(
+        {"bottom_mlp", "expert_mlp", "gate_mlp", "mask_net", "num_expert", "task_towers"}
+    ),
+    # tzrec/protos/tower.proto
+    "easymtl.protos.BayesTaskTower": frozenset(
+        {
+            "in_task_space_weight",
+            "label_name",
+            "losses",
+            "metrics",
+            "mlp",
+            "num_class",
+            "out_task_space_weight",
+            "relation_mlp",
+            "relation_tower_names",
+            "sample_weight_name",
+            "task_space_indicator_label",
+            "tower_name",
+            "weight",
+        }
+    ),
     # tzrec/protos/optimizer.proto
     "easymtl.protos.SparseOptimizer": frozenset(
         {

@@ -32,6 +32,15 @@ MODEL_BLOCKS = {
             metrics { auc {} } losses { binary_cross_entropy {} } }
         cvr_tower { tower_name: "cvr" label_name: "buy" mlp { hidden_units: [64, 32] }
             metrics { auc { thresholds: 1000 } } losses { binary_cross_entropy {} } } }""",
+    # DBMTL's towers are BayesTaskTowers: the cvr tower takes in the ctr tower's.
+    "dbmtl": """dbmtl { bottom_mlp { hidden_units: [64] } expert_mlp { hidden_units: [32] }
+        num_expert: 2
+        task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [32] }
+            metrics { auc {} } losses { binary_cross_entropy {} } }
+        task_towers { tower_name: "cvr" label_name: "buy" mlp { hidden_units: [32] }
+            relation_tower_names: "ctr" relation_mlp { hidden_units: [16] }
+            metrics { auc { thresholds: 1000 } } losses { binary_cross_entropy {} } } }""",
+    "aitm": "aitm { %(towers)s }",
 }
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [32] }

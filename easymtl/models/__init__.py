@@ -24,15 +24,22 @@ MODELS: dict[str, Callable[..., keras.layers.Layer | None]] = {}
 MODEL_CLASSES: dict[str, type[MultiTaskModel]] = {}
 # oneof name -> builder(sub-message, field path) -> tasks, where not one Task per tower
 TASK_BUILDERS: dict[str, Callable[..., list[Task]]] = {}
+# oneof names of the models whose backbone runs the towers' mlps itself (DBMTL, AITM)
+HEADS_ONLY: set[str] = set()
+# The names of the messages that are task towers.
+TOWER_MESSAGES = ("TaskTower", "BayesTaskTower")
 
 
 def register_model(
     name: str,
     model_class: type[MultiTaskModel] | None = None,
     tasks: Callable[..., list[Task]] | None = None,
+    heads_only: bool = False,
 ) -> Callable:
     """Registers a backbone builder for the `name` entry of ModelConfig's `model` oneof,
-    with the model's class and tasks builder where they are not the defaults."""
+    with the model's class and tasks builder where they are not the defaults. With
+    `heads_only`, the backbone runs each tower's `mlp` itself (it wires the towers
+    together, as DBMTL's relations do), and the TaskTowers are only output heads."""
 
     def wrap(builder: Callable) -> Callable:
         MODELS[name] = builder
@@ -40,6 +47,8 @@ def register_model(
             MODEL_CLASSES[name] = model_class
         if tasks is not None:
             TASK_BUILDERS[name] = tasks
+        if heads_only:
+            HEADS_ONLY.add(name)
         return builder
 
     return wrap
@@ -58,12 +67,13 @@ def mlp_kwargs(mlp) -> dict:
 
 
 def task_towers(model_config) -> list:
-    """The TaskTower messages of the model in `model_config`, in field order: its
-    `task_towers`, or its single TaskTower fields (ESMM's `ctr_tower`, `cvr_tower`)."""
+    """The task tower messages (TaskTower, or DBMTL's BayesTaskTower) of the model in
+    `model_config`, in field order: its `task_towers`, or its single TaskTower fields
+    (ESMM's `ctr_tower`, `cvr_tower`)."""
     msg = getattr(model_config, model_config.WhichOneof("model"))
     towers = []
     for field in msg.DESCRIPTOR.fields:
-        if field.message_type is not None and field.message_type.name == "TaskTower":
+        if field.message_type is not None and field.message_type.name in TOWER_MESSAGES:
             value = getattr(msg, field.name)
             towers += list(value) if is_repeated(field) else [value]
     return towers
@@ -80,7 +90,7 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
         backbone=backbone,
         towers={
             t.tower_name: TaskTower(
-                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") else None,
+                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and kind not in HEADS_ONLY else None,
                 num_class=t.num_class,
                 task_type=task_types[t.tower_name],
                 name=f"tower_{t.tower_name}",
@@ -109,12 +119,23 @@ def build_model_tasks(model_config) -> list[Task]:
 
 
 # The registrations (imported for their side effect, after the registry exists).
-from easymtl.models import cgc, esmm, mmoe, ple, shared_bottom, simple_multi_task  # noqa: E402, F401
+from easymtl.models import (  # noqa: E402, F401
+    aitm,
+    cgc,
+    dbmtl,
+    esmm,
+    mmoe,
+    ple,
+    shared_bottom,
+    simple_multi_task,
+)
 
 __all__ = [
     "MODELS",
+    "HEADS_ONLY",
     "MODEL_CLASSES",
     "TASK_BUILDERS",
+    "TOWER_MESSAGES",
     "MultiTaskModel",
     "build_model",
     "build_model_tasks",

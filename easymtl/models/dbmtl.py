@@ -1,0 +1,78 @@
+"""dbmtl: Deep Bayesian Multi-Target Learning (Q. Wang et al., 2019), as TorchEasyRec has it.
+
+A bottom MLP and/or an MMoE, then per task its own MLP and a relation MLP that also takes
+in the representations of the earlier towers it names, so that later tasks (cvr) are
+conditioned on earlier ones (ctr).
+"""
+
+from __future__ import annotations
+
+from easymtl.errors import ConfigError
+from easymtl.layers.dbmtl import DBMTL
+from easymtl.models import mlp_kwargs, register_model
+from easymtl.tasks import Task, build_tasks
+
+_MMOE_FIELDS = ("gate_mlp", "num_expert", "gate_temperature", "gate_dropout_ratio")
+
+
+def build_dbmtl_tasks(config, where: str) -> list[Task]:
+    """One Task per BayesTaskTower, after the checks of the towers' relations.
+
+    Raises:
+        ConfigError: a tower without label_name, a relation to a tower that is not an
+            earlier one, relation_tower_names without relation_mlp, or MMoE fields
+            without expert_mlp.
+    """
+    earlier: list[str] = []
+    for i, tower in enumerate(config.task_towers):
+        path = f"{where}.task_towers[{i}]"
+        if not tower.label_name:
+            raise ConfigError(
+                f"{path}.label_name",
+                "is required (TorchEasyRec's default, the label_fields in order, is not supported)",
+            )
+        for j, name in enumerate(tower.relation_tower_names):
+            if name not in earlier:
+                raise ConfigError(
+                    f"{path}.relation_tower_names[{j}]",
+                    f"{name!r} is not a tower listed before {tower.tower_name!r} "
+                    f"({', '.join(earlier) or 'none'}); a tower takes in earlier towers only",
+                )
+        if tower.relation_tower_names and not tower.HasField("relation_mlp"):
+            raise ConfigError(
+                f"{path}.relation_mlp",
+                "is needed with relation_tower_names: it combines the related towers' "
+                "representations with this tower's",
+            )
+        earlier.append(tower.tower_name)
+    if not config.HasField("expert_mlp"):
+        for name in _MMOE_FIELDS:
+            if config.HasField(name):
+                raise ConfigError(f"{where}.{name}", "needs expert_mlp (the MMoE part)")
+    return build_tasks(config.task_towers, f"{where}.task_towers")
+
+
+@register_model("dbmtl", tasks=build_dbmtl_tasks, heads_only=True)
+def build_dbmtl(config, num_tasks: int) -> DBMTL:
+    towers = list(config.task_towers)
+    names = [t.tower_name for t in towers]
+    mmoe = None
+    if config.HasField("expert_mlp"):
+        mmoe = {
+            "num_expert": config.num_expert,
+            "expert_mlp": mlp_kwargs(config.expert_mlp),
+            "gate_mlp": mlp_kwargs(config.gate_mlp) if config.HasField("gate_mlp") else None,
+            "gate_temperature": config.gate_temperature,
+            "gate_dropout_ratio": config.gate_dropout_ratio,
+        }
+    return DBMTL(
+        num_tasks,
+        bottom_mlp=mlp_kwargs(config.bottom_mlp) if config.HasField("bottom_mlp") else None,
+        mmoe=mmoe,
+        task_mlps=[mlp_kwargs(t.mlp) if t.HasField("mlp") else None for t in towers],
+        relations=[[names.index(r) for r in t.relation_tower_names] for t in towers],
+        relation_mlps=[
+            mlp_kwargs(t.relation_mlp) if t.HasField("relation_mlp") else None for t in towers
+        ],
+        name="dbmtl",
+    )
