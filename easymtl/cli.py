@@ -26,14 +26,8 @@ class _Parser(argparse.ArgumentParser):
         args, rest = self.parse_known_args(args, namespace)
         args.overrides = []
         if args.edit_config_json:
-            from easymtl.errors import EasymtlError
-            from easymtl.overrides import parse_json
-
-            try:
-                edits = parse_json(args.edit_config_json, "--edit_config_json")
-            except EasymtlError as e:
-                self.error(str(e))
-            args.overrides.append(("--edit_config_json", edits))
+            # Parsed by load(), where a bad value is one error line like any config error.
+            args.overrides.append(("--edit_config_json", args.edit_config_json))
         i = 0
         while i < len(rest):
             match = _DOTTED.match(rest[i])
@@ -84,8 +78,13 @@ def load(args: argparse.Namespace, path: str | None = None):
     """Loads the config at `path` (default: ``args.config``), applies the overrides of
     `args` and validates it (raises EasymtlError)."""
     from easymtl.config import load_config
+    from easymtl.overrides import parse_json
 
-    return load_config(path or args.config, getattr(args, "overrides", []))
+    overrides = [
+        (source, parse_json(edits, source) if isinstance(edits, str) else edits)
+        for source, edits in getattr(args, "overrides", [])
+    ]
+    return load_config(path or args.config, overrides)
 
 
 def run(job: Callable[[], object]) -> int:
