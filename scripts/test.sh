@@ -10,4 +10,5 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/python -m pytest -q "$@"
+# Two test processes: much of a test is Python and process start-up, which one core runs.
+exec .venv/bin/python -m pytest -q -n 2 --dist loadscope "$@"
