@@ -24,6 +24,7 @@ from easymtl.models import TOWER_MESSAGES, build_model_tasks
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
+from easymtl.weighting import build_loss_weighting
 
 PipelineConfig = pipeline_pb2.PipelineConfig
 
@@ -218,8 +219,9 @@ def validate(config: PipelineConfig) -> None:
     if kind is None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
-    # Task types, losses and metrics: the checks that building the tasks makes.
-    build_model_tasks(model)
+    # Task types, losses and metrics: the checks that building the tasks makes; then
+    # the loss weighting's, which names towers.
+    build_loss_weighting(model, build_model_tasks(model))
     _validate_train(config.train_config)
     check_fusion(model, data, {t.name: t.task_type for t in build_model_tasks(model)})
     if config.export_config.exporter_type != "latest":

@@ -29,7 +29,7 @@ from easymtl.data import (
 )
 from easymtl.data.checks import float_fields
 from easymtl.distribute import cluster
-from easymtl.errors import EasymtlError
+from easymtl.errors import ConfigError, EasymtlError
 from easymtl.fusion import build_score_evaluation
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
 from easymtl.models import build_model, build_model_tasks
@@ -37,6 +37,7 @@ from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task
+from easymtl.weighting import build_loss_weighting, shared_variables
 
 log = logging.getLogger("easymtl")
 
@@ -68,6 +69,12 @@ class Runner:
         self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]
         embedding_ids = {id(v) for v in self.embedding_vars}
         self.dense_vars = [v for v in self.model.trainable_variables if id(v) not in embedding_ids]
+        self.weighting = build_loss_weighting(config.model_config, self.tasks)
+        # The weighting's own trainable variables (uncertainty's s_k) learn with the model.
+        self.dense_vars += self.weighting.trainable_variables
+        # Dense variables that more than one task's loss reaches, where the weighting
+        # needs per-task gradients of them (PCGrad, GradNorm); found once, here.
+        self.shared_vars = self._shared_vars() if self.weighting.task_gradients else []
         self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
         self.dense_optimizer.build(self.dense_vars)
         self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
@@ -79,6 +86,8 @@ class Runner:
         self.skipped_batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped")
         # Training rows skipped as bad (data_config.bad_row_policy: SKIP).
         self.bad_rows_skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_rows")
+        # Stateless weightings add nothing, so their checkpoints are as without one.
+        weighting_state = self.weighting.checkpoint_state()
         self.checkpoint = tf.train.Checkpoint(
             model=model_variables(self.model),
             dense_optimizer=self.dense_optimizer,
@@ -88,6 +97,11 @@ class Runner:
             step_in_epoch=self.step_in_epoch,
             skipped_batches=self.skipped_batches,
             bad_rows_skipped=self.bad_rows_skipped,
+            **({"loss_weighting": weighting_state} if weighting_state else {}),
+        )
+        # The task loss weights of the last train step, for the logs.
+        self.loss_weights = tf.Variable(
+            self.weighting.weights(self.global_step, self.epoch), trainable=False
         )
         self.train_losses = {t.name: keras.metrics.Mean() for t in self.tasks}
         self.train_losses["total"] = keras.metrics.Mean()
@@ -103,6 +117,8 @@ class Runner:
         }
         # (step, {"total": loss, "<tower>": loss}) at every log step of train().
         self.history: list[tuple[int, dict[str, float]]] = []
+        # (step, {"<tower>": loss weight of that step}) at every log step of train().
+        self.weight_history: list[tuple[int, dict[str, float]]] = []
         self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
 
     # ------------------------------------------------------------------ override points
@@ -163,9 +179,15 @@ class Runner:
             {k: batch[k] for k in self.label_names},
         )
 
-    def _losses(self, labels, outputs):
+    def _losses(self, labels, outputs, weights=None):
+        """The total loss and the task losses by tower. The total weights the task losses
+        by `weights` ([num tasks], the loss weighting's, with its own terms) or, without
+        them, by the towers' fixed weights."""
         losses = {t.name: t.loss(labels, outputs) for t in self.tasks}
-        total = tf.add_n([t.weight * losses[t.name] for t in self.tasks])
+        if weights is None:
+            total = tf.add_n([t.weight * losses[t.name] for t in self.tasks])
+        else:
+            total = self.weighting.total(tf.stack([losses[t.name] for t in self.tasks]), weights)
         if self.model.losses:
             total += tf.add_n(self.model.losses)
         return total, losses
@@ -181,39 +203,77 @@ class Runner:
     def _train_step_fn(self, batch):
         """One step; returns [num tasks + 1] bools: which task losses, and (last) whether
         the gradients, are NaN or infinite (on any worker). Then no update is applied."""
-        total, losses, grads, bad = self.cluster.run(self._gradients, batch)
+        total, losses, grads, bad, weights, task_losses, grad_norms = self.cluster.run(
+            self._gradients, batch
+        )
         n = len(self.embedding_vars)
         sparse_grads, dense_grads = grads[:n], self._clip(grads[n:])
 
         def apply():
             self.sparse_optimizer.apply(sparse_grads, self.embedding_vars, self.global_step)
             self.dense_optimizer.apply(dense_grads, self.dense_vars)
+            self.weighting.update(task_losses, grad_norms)
             for name, value in losses.items():
                 self.train_losses[name].update_state(value)
             self.train_losses["total"].update_state(total)
             return tf.constant(True)
 
         tf.cond(tf.reduce_any(bad), lambda: tf.constant(False), apply)
+        self.loss_weights.assign(weights)
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
         return bad
 
     def _gradients(self, batch):
-        """This worker's losses, and the gradients and non-finite flags averaged over
-        the workers (see :mod:`easymtl.distribute`)."""
+        """This worker's total and task losses; the gradients and non-finite flags
+        averaged over the workers (see :mod:`easymtl.distribute`); the step's task loss
+        weights; and, averaged over the workers, the task losses and the norms of the
+        task gradients of the shared variables (zeros unless the weighting needs them).
+
+        Where the weighting needs per-task gradients, each task's gradient of
+        ``w_k × L_k`` on the shared dense variables is averaged over the workers and
+        combined by the weighting; every other variable gets its gradient of the total.
+        """
         features, labels = self._split(batch)
-        with tf.GradientTape() as tape:
+        per_task = self.weighting.task_gradients
+        with tf.GradientTape(persistent=per_task) as tape:
             outputs = self.model(features, training=True)
-            total, losses = self._losses(labels, outputs)
-        grads = tape.gradient(total, self.embedding_vars + self.dense_vars)
+            weights = self.weighting.weights(self.global_step, self.epoch)
+            total, losses = self._losses(labels, outputs, weights)
+            task_losses = tf.stack([losses[t.name] for t in self.tasks])
+            weighted = [weights[k] * task_losses[k] for k in range(len(self.tasks)) if per_task]
+        variables = self.embedding_vars + self.dense_vars
+        shared = {id(v) for v in self.shared_vars}
+        own = [v for v in variables if id(v) not in shared]
+        grads = tape.gradient(total, own)
+        task_grads = [
+            [g if g is not None else tf.zeros_like(v) for g, v in zip(gs, self.shared_vars)]
+            for gs in (tape.gradient(w, self.shared_vars) for w in weighted)
+        ]
+        if per_task and self.model.losses:
+            extra = tape.gradient(tf.add_n(self.model.losses), self.shared_vars)
+        flat = [tf.convert_to_tensor(g) for gs in task_grads for g in gs]
         bad = [tf.logical_not(tf.math.is_finite(losses[t.name])) for t in self.tasks]
-        bad.append(tf.logical_not(tf.math.is_finite(tf.linalg.global_norm(grads))))
+        bad.append(tf.logical_not(tf.math.is_finite(tf.linalg.global_norm(grads + flat))))
         bad = tf.cast(tf.stack(bad), tf.float32)
         workers = self.cluster.num_workers
+        mean_losses = task_losses
         if workers > 1:
-            *grads, bad = self.cluster.all_reduce([*grads, bad])
-            grads = [_scale(g, 1.0 / workers) for g in grads]
-        return total, losses, grads, bad > 0
+            *reduced, mean_losses, bad = self.cluster.all_reduce([*grads, *flat, task_losses, bad])
+            reduced = [_scale(g, 1.0 / workers) for g in reduced]
+            grads, flat = reduced[: len(grads)], reduced[len(grads) :]
+            mean_losses = mean_losses / workers
+        grad_norms = tf.zeros([len(self.tasks)])
+        if per_task:
+            m = len(self.shared_vars)
+            task_grads = [flat[k * m : (k + 1) * m] for k in range(len(self.tasks))]
+            grad_norms = tf.stack([tf.linalg.global_norm(gs) for gs in task_grads])
+            combined = self.weighting.combine(task_grads, self.global_step)
+            if self.model.losses:
+                combined = [c if e is None else c + e for c, e in zip(combined, extra)]
+            by_var = dict(zip(map(id, own), grads)) | dict(zip(map(id, self.shared_vars), combined))
+            grads = [by_var[id(v)] for v in variables]
+        return total, losses, grads, bad > 0, weights, mean_losses, grad_norms
 
     def _clip(self, grads: list) -> list:
         """Dense gradients clipped as train_config.grad_clipping says."""
@@ -413,7 +473,13 @@ class Runner:
         for name, value in values.items():
             summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
         summary.scalar("examples_per_sec", speed, step)
+        weights = dict(zip((t.name for t in self.tasks), self.loss_weights.numpy().tolist()))
+        for name, weight in weights.items():
+            summary.scalar(f"loss_weight/{name}", weight, step)
+        self.weight_history.append((step, weights))
         towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
+        if self.config.model_config.HasField("loss_weighting"):
+            towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
         total = f"/{num_steps}" if num_steps else ""
         log.info(
             "step %d%s  loss %.4f  %s  %.0f examples/sec",
@@ -516,12 +582,36 @@ class Runner:
 
     def _build_variables(self) -> None:
         """Creates every model variable by calling the model on one empty-valued row."""
+        self.model(self._dummy_inputs(), training=False)
+
+    def _dummy_inputs(self) -> dict[str, tf.Tensor]:
+        """One empty-valued row of the raw input columns."""
         fields = {f.input_name: f for f in self.config.data_config.input_fields}
         dummy = {}
         for name in self.input_names:
             dtype = field_dtype(fields[name])
             dummy[name] = tf.constant([""]) if dtype == tf.string else tf.zeros([1], dtype)
-        self.model(dummy, training=False)
+        return dummy
+
+    def _shared_vars(self) -> list:
+        """The dense variables that more than one task's loss reaches.
+
+        Raises:
+            ConfigError: there are none (the towers share only embeddings), so the
+                loss weighting has nothing to balance.
+        """
+        labels = {name: tf.zeros([1]) for name in self.label_names}
+        shared = shared_variables(
+            self.model, self.tasks, self._dummy_inputs(), labels, self.dense_vars
+        )
+        if not shared:
+            kind = self.config.model_config.loss_weighting.WhichOneof("strategy")
+            raise ConfigError(
+                f"model_config.loss_weighting.{kind}",
+                "no dense parameter is shared by two tasks (the towers share only the "
+                "embeddings); use a model with a shared part, e.g. mmoe or shared_bottom",
+            )
+        return shared
 
 
 def _scale(grad, factor: float):
