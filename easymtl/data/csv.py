@@ -61,9 +61,11 @@ def build_dataset(
     """A dataset of ``{column: [batch] tensor}`` dicts read from CSV `files` (gzip
     compressed where a name ends in ``.gz``).
 
-    Files are read in parallel and interleaved in blocks of 128 lines; lines are
-    shuffled (when training and ``data_config.shuffle``), batched, then parsed a batch
-    at a time by one ``decode_csv`` that decodes only `columns`. With
+    Files are read in parallel and interleaved in blocks of 128 lines; when training
+    with ``data_config.shuffle``, the files' order and each window of
+    ``shuffle_buffer_size`` lines are shuffled (a permutation per window, seeded by
+    `seed` and the window's number). Lines are batched, then parsed a batch at a time
+    by one ``decode_csv`` that decodes only `columns`. With
     ``bad_row_policy: SKIP``, lines that would not decode are dropped first and counted
     in each batch's ``BAD_ROWS``.
 
@@ -99,10 +101,17 @@ def build_dataset(
     )
     drop_remainder = training and data_config.drop_remainder
     if training and data_config.shuffle:
-        ds = ds.unbatch().shuffle(data_config.shuffle_buffer_size, seed=seed)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    else:
-        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
+        # A random permutation of each window of shuffle_buffer_size lines (as
+        # ParquetDataset shuffles): a few ops per window, where a shuffle buffer of
+        # single lines costs a few per line.
+        window = max(1, data_config.shuffle_buffer_size)
+        ds = ds.rebatch(window).enumerate()
+        ds = ds.map(
+            lambda i, lines: tf.random.experimental.stateless_shuffle(
+                lines, seed=tf.stack([tf.constant(seed, tf.int64), i])
+            )
+        )
+    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
 
     skip_bad = data_config.bad_row_policy == data_pb2.DataConfig.SKIP
 
