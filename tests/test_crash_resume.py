@@ -1,6 +1,7 @@
-"""A training process killed with SIGKILL at two points (mid-epoch and mid-restart), and
-ends with exactly the model of an uninterrupted run: checkpoints hold the global step,
-the optimizer state and the position in the epoch, and are never half-written."""
+"""A training process killed with SIGKILL at two points (mid-epoch, and in a restart's
+first step) and restarted each time ends with exactly the model of an uninterrupted run:
+checkpoints hold the global step, the optimizer state and the position in the epoch, and
+are never half-written."""
 
 from __future__ import annotations
 
