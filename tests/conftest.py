@@ -75,3 +75,43 @@ def make_config(tmp_path: Path, model: str = "mmoe", extra: str = "") -> Path:
 @pytest.fixture
 def config_factory(tmp_path):
     return lambda model="mmoe", extra="": make_config(tmp_path, model, extra)
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` TCP ports on 127.0.0.1 that were free a moment ago."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def train_workers(config_path, num_workers: int = 2) -> list[tuple[int, str]]:
+    """Runs `python -m easymtl.train --config config_path` as `num_workers` worker
+    processes of one TF_CONFIG cluster on 127.0.0.1; (exit status, log) of each."""
+    import json
+    import subprocess
+    import sys
+
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(num_workers)]}
+    procs = []
+    for index in range(num_workers):
+        env = dict(os.environ)
+        task = {"type": "worker", "index": index}
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": task})
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "easymtl.train", "--config", str(config_path)],
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        )
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    return [(p.returncode, log) for p, log in zip(procs, logs)]

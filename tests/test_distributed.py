@@ -5,30 +5,12 @@ match single-process training on the same data within noise."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, SAMPLES, make_config
+from conftest import SAMPLES, make_config, train_workers
 
 from easymtl.distribute import _from_tf_config
 from easymtl.errors import EasymtlError
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def train_cmd(path) -> list[str]:
-    return [sys.executable, "-m", "easymtl.train", "--config", str(path)]
 
 
 @pytest.fixture
@@ -59,27 +41,10 @@ def test_two_workers_train_like_one_process(tmp_path, data):
     expected = json.loads((tmp_path / "single" / "model" / "eval_result.json").read_text())
 
     path = config(tmp_path, "cluster", data)
-    ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = []
-    for index in range(2):
-        env = dict(os.environ)
-        env["TF_CONFIG"] = json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        )
-        procs.append(
-            subprocess.Popen(
-                train_cmd(path),
-                cwd=ROOT,
-                env=env,
-                text=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        )
-    logs = [p.communicate(timeout=600)[0] for p in procs]
-    for proc, log in zip(procs, logs):
-        assert proc.returncode == 0, log
+    runs = train_workers(path)
+    for code, log in runs:
+        assert code == 0, log
+    logs = [log for _, log in runs]
     # 40,000 rows in two files of 20,000: 157 steps of 128 rows on each worker.
     for log in logs:
         assert "training done at step 157 " in log, log

@@ -3,26 +3,11 @@ train, and both use the same loss weights at every step."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
-from conftest import ROOT, SAMPLES, make_config
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from conftest import SAMPLES, make_config, train_workers
 
 
 def test_two_workers_agree_on_the_weights(tmp_path):
@@ -37,26 +22,10 @@ def test_two_workers_agree_on_the_weights(tmp_path):
         "data_config { batch_size: 64 } export_config { export_after_train: false } "
         "train_config { num_steps: 10 log_step_count_steps: 5 save_checkpoints_steps: 10 }",
     )
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
-    procs = []
-    for index in range(2):
-        env = dict(os.environ)
-        env["TF_CONFIG"] = json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "easymtl.train", "--config", str(path)],
-                cwd=ROOT,
-                env=env,
-                text=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        )
-    logs = [p.communicate(timeout=600)[0] for p in procs]
-    for proc, log in zip(procs, logs):
-        assert proc.returncode == 0, log
+    runs = train_workers(path)
+    for code, log in runs:
+        assert code == 0, log
+    logs = [log for _, log in runs]
     pattern = r"step (\d+)/10 .* weight_ctr ([0-9.]+)  weight_cvr ([0-9.]+)"
     weights = [re.findall(pattern, log) for log in logs]
     assert [s for s, _, _ in weights[0]] == ["5", "10"], logs[0]
