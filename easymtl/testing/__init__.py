@@ -64,3 +64,33 @@ def exact_auc(labels, scores) -> float:
     if pos == 0 or neg == 0:
         return float("nan")
     return float((ranks[labels].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+def csv_to_parquet(csv_path, fields, parquet_path, lists=()) -> None:
+    """Writes a header-less CSV (columns typed as the Field messages `fields`) as Parquet;
+    the `lists` columns become list<string>, split at "|" ("" is an empty list, as
+    splitting it in the model gives no ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    from easymtl.protos import data_pb2
+
+    types = {"INT32": pa.int32(), "INT64": pa.int64(), "STRING": pa.string()}
+    types.update(FLOAT=pa.float32(), DOUBLE=pa.float64())
+    kinds = {f.input_name: types[data_pb2.FieldType.Name(f.input_type)] for f in fields}
+    table = pa_csv.read_csv(
+        csv_path,
+        read_options=pa_csv.ReadOptions(column_names=[f.input_name for f in fields]),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=kinds,
+            strings_can_be_null=False,
+        ),
+    )
+    empty = pa.scalar([], pa.list_(pa.string()))
+    for name in lists:
+        values = table.column(name)
+        split = pc.if_else(pc.equal(values, ""), empty, pc.split_pattern(values, "|"))
+        table = table.set_column(table.schema.get_field_index(name), name, split)
+    pq.write_table(table, parquet_path)

@@ -27,42 +27,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from google.protobuf import text_format
 
 from easymtl.config import PipelineConfig
 from easymtl.data import build_dataset
 from easymtl.features import input_name
 from easymtl.protos import data_pb2
+from easymtl.testing import csv_to_parquet
 
 ROOT = Path(__file__).resolve().parents[2]
-ARROW_TYPES = {"INT32": pa.int32(), "INT64": pa.int64(), "STRING": pa.string()}
-
-
-def write_parquet(csv_path: str, data_config, path: str, lists: list[str]) -> None:
-    """Writes the CSV at `csv_path` (columns as `data_config` says) as Parquet; the
-    `lists` columns become list<string>, split at "|"."""
-    fields = list(data_config.input_fields)
-    table = pa_csv.read_csv(
-        csv_path,
-        read_options=pa_csv.ReadOptions(column_names=[f.input_name for f in fields]),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={
-                f.input_name: ARROW_TYPES[data_pb2.FieldType.Name(f.input_type)] for f in fields
-            },
-            strings_can_be_null=False,
-        ),
-    )
-    for name in lists:
-        values = table.column(name)
-        # "" is no tag: an empty list, as splitting it in the model gives no ids.
-        empty = pa.scalar([], pa.list_(pa.string()))
-        split = pc.if_else(pc.equal(values, ""), empty, pc.split_pattern(values, "|"))
-        table = table.set_column(table.schema.get_field_index(name), name, split)
-    pq.write_table(table, path)
 
 
 def throughput(data_config, path: str, columns: list[str], batch_size: int, training: bool):
@@ -105,7 +78,7 @@ def main() -> None:
         readers = {"csv": (data, csv_path)}
         for layout, names in (("lists", lists), ("strings", [])):
             path = os.path.join(tmp, f"train_{layout}.parquet")
-            write_parquet(csv_path, data, path, names)
+            csv_to_parquet(csv_path, list(data.input_fields), path, names)
             parquet = type(data)()
             parquet.CopyFrom(data)
             parquet.dataset_type = data_pb2.ParquetDataset

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
@@ -21,6 +19,7 @@ from easymtl.data import BAD_ROWS, BadRows, build_dataset
 from easymtl.data.parquet import schema_fields
 from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
+from easymtl.testing import csv_to_parquet
 
 
 def data_config(text: str = "") -> data_pb2.DataConfig:
@@ -263,27 +262,6 @@ def test_files_in_order_or_shuffled_by_seed_with_drop_remainder(tmp_path):
 # ------------------------------------------------------------------ config and training
 
 
-def to_parquet(csv_path: Path, fields, out: Path, lists: list[str]) -> None:
-    """The CSV (no header, typed as `fields`) as Parquet; `lists` split at "|"."""
-    arrow = {"INT32": pa.int32(), "INT64": pa.int64(), "STRING": pa.string()}
-    table = pa_csv.read_csv(
-        csv_path,
-        read_options=pa_csv.ReadOptions(column_names=[f.input_name for f in fields]),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={
-                f.input_name: arrow[data_pb2.FieldType.Name(f.input_type)] for f in fields
-            },
-            strings_can_be_null=False,
-        ),
-    )
-    for name in lists:
-        values = table.column(name)
-        empty = pa.scalar([], pa.list_(pa.string()))
-        split = pc.if_else(pc.equal(values, ""), empty, pc.split_pattern(values, "|"))
-        table = table.set_column(table.schema.get_field_index(name), name, split)
-    pq.write_table(table, out)
-
-
 def copies(tmp_path: Path, rows: dict[str, int]) -> dict[str, tuple[Path, Path]]:
     """The first rows of the sample train/eval CSVs, as CSV and Parquet (tag lists as
     list<string> columns)."""
@@ -295,7 +273,7 @@ def copies(tmp_path: Path, rows: dict[str, int]) -> dict[str, tuple[Path, Path]]
         lines = (SAMPLES / "data" / f"taobao_mtl_{split}.csv").read_text().splitlines()[:n]
         csv_path, parquet_path = tmp_path / f"{split}.csv", tmp_path / f"{split}.parquet"
         csv_path.write_text("\n".join(lines) + "\n")
-        to_parquet(csv_path, fields, parquet_path, ["tag_category_list", "tag_brand_list"])
+        csv_to_parquet(csv_path, fields, parquet_path, ["tag_category_list", "tag_brand_list"])
         out[split] = csv_path, parquet_path
     return out
 
