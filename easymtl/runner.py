@@ -3,7 +3,8 @@
 Estimator style: ``Runner(config).train()`` trains from the latest checkpoint in
 model_dir to the configured end; ``evaluate()`` scores the latest checkpoint on the eval
 data and writes model_dir/eval_result.json. The ``build_*`` methods are the override
-points.
+points; callbacks (:mod:`easymtl.callbacks`) run at fixed points of the loop, and
+:mod:`easymtl.train_step` holds the step's math.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import json
 import logging
 import os
 import time
+import weakref
 
 import keras
 import tensorflow as tf
 from google.protobuf import text_format
 
 from easymtl import summary
+from easymtl.callbacks import Callback
 from easymtl.data import (
     BAD_ROWS,
     BadRows,
@@ -37,6 +40,7 @@ from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task
+from easymtl.train_step import StepResult, TrainStep
 from easymtl.weighting import build_loss_weighting, shared_variables
 
 log = logging.getLogger("easymtl")
@@ -47,9 +51,10 @@ class Runner:
 
     Args:
         config: A validated PipelineConfig.
+        callbacks: :class:`Callback` objects, called in this order at their points.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, callbacks: list[Callback] | tuple = ()):
         self.cluster = cluster()
         self.config = config
         self.model_dir = config.model_dir
@@ -86,6 +91,7 @@ class Runner:
         self.skipped_batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped")
         # Training rows skipped as bad (data_config.bad_row_policy: SKIP).
         self.bad_rows_skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_rows")
+        self.train_step = self.build_train_step()
         # Stateless weightings add nothing, so their checkpoints are as without one.
         weighting_state = self.weighting.checkpoint_state()
         self.checkpoint = tf.train.Checkpoint(
@@ -120,6 +126,10 @@ class Runner:
         # (step, {"<tower>": loss weight of that step}) at every log step of train().
         self.weight_history: list[tuple[int, dict[str, float]]] = []
         self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.runner = weakref.proxy(self)
+        self._stop_reason: str | None = None
 
     # ------------------------------------------------------------------ override points
 
@@ -147,6 +157,25 @@ class Runner:
             dataset = dataset.shard(workers, index)
         return dataset
 
+    def build_train_step(self) -> TrainStep:
+        """The step's losses, gradients, clipping and non-finite check (see
+        :class:`TrainStep`); the runner applies its gradients."""
+        train = self.config.train_config
+        return TrainStep(
+            self.model,
+            self.tasks,
+            self.weighting,
+            self.embedding_vars,
+            self.dense_vars,
+            self.shared_vars,
+            self.global_step,
+            self.epoch,
+            self.cluster,
+            clipping_type=train.grad_clipping.clipping_type,
+            max_gradient=train.grad_clipping.max_gradient,
+            skip_non_finite=train.nan_loss_policy == train_pb2.TrainConfig.SKIP_BATCH,
+        )
+
     def _input(self, training: bool) -> tuple[str, list[str], int]:
         """(config field, files, batch size) of the train or eval input."""
         data = self.config.data_config
@@ -173,122 +202,56 @@ class Runner:
 
     # ------------------------------------------------------------------------- steps
 
-    def _split(self, batch):
+    def split(self, batch: dict) -> tuple[dict, dict]:
+        """(features, labels) of a batch: the raw input columns the model reads, and the
+        label columns its tasks and the fused score's evaluation read."""
         return (
             {k: batch[k] for k in self.input_names},
             {k: batch[k] for k in self.label_names},
         )
 
-    def _losses(self, labels, outputs, weights=None):
-        """The total loss and the task losses by tower. The total weights the task losses
-        by `weights` ([num tasks], the loss weighting's, with its own terms) or, without
-        them, by the towers' fixed weights."""
-        losses = {t.name: t.loss(labels, outputs) for t in self.tasks}
-        if weights is None:
-            total = tf.add_n([t.weight * losses[t.name] for t in self.tasks])
-        else:
-            total = self.weighting.total(tf.stack([losses[t.name] for t in self.tasks]), weights)
-        if self.model.losses:
-            total += tf.add_n(self.model.losses)
-        return total, losses
+    def compiled_step(self, name: str, dataset: tf.data.Dataset):
+        """The train (`name` "train") or eval ("eval") step as one tf.function, traced
+        once for the dataset's element spec (batch dimension None, so the last, smaller
+        batch reuses it).
 
-    def _compiled(self, name: str, dataset: tf.data.Dataset):
-        """The train or eval step as one tf.function, traced once for the dataset's
-        element spec (batch dimension None, so the last, smaller batch reuses it)."""
+        Calling the train step on a batch applies its update (unless a loss or gradient
+        is NaN or Inf), advances global_step and returns the :class:`StepResult`; it
+        neither logs, saves, judges a non-finite step nor calls the callbacks, which
+        :meth:`train` does around it.
+        """
         if name not in self._steps:
             fn = self._train_step_fn if name == "train" else self._eval_step_fn
             self._steps[name] = tf.function(fn, input_signature=[dataset.element_spec])
         return self._steps[name]
 
-    def _train_step_fn(self, batch):
-        """One step; returns [num tasks + 1] bools: which task losses, and (last) whether
-        the gradients, are NaN or infinite (on any worker). Then no update is applied."""
-        total, losses, grads, bad, weights, task_losses, grad_norms = self.cluster.run(
-            self._gradients, batch
-        )
+    def _train_step_fn(self, batch) -> StepResult:
+        features, labels = self.split(batch)
+        step = self.train_step
+        grads = self.cluster.run(step.gradients, features, labels)
         n = len(self.embedding_vars)
-        sparse_grads, dense_grads = grads[:n], self._clip(grads[n:])
+        sparse_grads, dense_grads = grads.gradients[:n], step.clip(grads.gradients[n:])
 
         def apply():
             self.sparse_optimizer.apply(sparse_grads, self.embedding_vars, self.global_step)
             self.dense_optimizer.apply(dense_grads, self.dense_vars)
-            self.weighting.update(task_losses, grad_norms)
-            for name, value in losses.items():
+            self.weighting.update(grads.task_losses, grads.grad_norms)
+            for name, value in grads.losses.items():
                 self.train_losses[name].update_state(value)
-            self.train_losses["total"].update_state(total)
+            self.train_losses["total"].update_state(grads.total)
             return tf.constant(True)
 
-        tf.cond(tf.reduce_any(bad), lambda: tf.constant(False), apply)
-        self.loss_weights.assign(weights)
+        tf.cond(tf.reduce_any(grads.non_finite), lambda: tf.constant(False), apply)
+        self.loss_weights.assign(grads.weights)
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
-        return bad
-
-    def _gradients(self, batch):
-        """This worker's total and task losses; the gradients and non-finite flags
-        averaged over the workers (see :mod:`easymtl.distribute`); the step's task loss
-        weights; and, averaged over the workers, the task losses and the norms of the
-        task gradients of the shared variables (zeros unless the weighting needs them).
-
-        Where the weighting needs per-task gradients, each task's gradient of
-        ``w_k × L_k`` on the shared dense variables is averaged over the workers and
-        combined by the weighting; every other variable gets its gradient of the total.
-        """
-        features, labels = self._split(batch)
-        per_task = self.weighting.task_gradients
-        with tf.GradientTape(persistent=per_task) as tape:
-            outputs = self.model(features, training=True)
-            weights = self.weighting.weights(self.global_step, self.epoch)
-            total, losses = self._losses(labels, outputs, weights)
-            task_losses = tf.stack([losses[t.name] for t in self.tasks])
-            weighted = [weights[k] * task_losses[k] for k in range(len(self.tasks)) if per_task]
-        variables = self.embedding_vars + self.dense_vars
-        shared = {id(v) for v in self.shared_vars}
-        own = [v for v in variables if id(v) not in shared]
-        grads = tape.gradient(total, own)
-        task_grads = [
-            [g if g is not None else tf.zeros_like(v) for g, v in zip(gs, self.shared_vars)]
-            for gs in (tape.gradient(w, self.shared_vars) for w in weighted)
-        ]
-        if per_task and self.model.losses:
-            extra = tape.gradient(tf.add_n(self.model.losses), self.shared_vars)
-        flat = [tf.convert_to_tensor(g) for gs in task_grads for g in gs]
-        bad = [tf.logical_not(tf.math.is_finite(losses[t.name])) for t in self.tasks]
-        bad.append(tf.logical_not(tf.math.is_finite(tf.linalg.global_norm(grads + flat))))
-        bad = tf.cast(tf.stack(bad), tf.float32)
-        workers = self.cluster.num_workers
-        mean_losses = task_losses
-        if workers > 1:
-            *reduced, mean_losses, bad = self.cluster.all_reduce([*grads, *flat, task_losses, bad])
-            reduced = [_scale(g, 1.0 / workers) for g in reduced]
-            grads, flat = reduced[: len(grads)], reduced[len(grads) :]
-            mean_losses = mean_losses / workers
-        grad_norms = tf.zeros([len(self.tasks)])
-        if per_task:
-            m = len(self.shared_vars)
-            task_grads = [flat[k * m : (k + 1) * m] for k in range(len(self.tasks))]
-            grad_norms = tf.stack([tf.linalg.global_norm(gs) for gs in task_grads])
-            combined = self.weighting.combine(task_grads, self.global_step)
-            if self.model.losses:
-                combined = [c if e is None else c + e for c, e in zip(combined, extra)]
-            by_var = dict(zip(map(id, own), grads)) | dict(zip(map(id, self.shared_vars), combined))
-            grads = [by_var[id(v)] for v in variables]
-        return total, losses, grads, bad > 0, weights, mean_losses, grad_norms
-
-    def _clip(self, grads: list) -> list:
-        """Dense gradients clipped as train_config.grad_clipping says."""
-        clipping = self.config.train_config.grad_clipping
-        bound = clipping.max_gradient
-        if clipping.clipping_type == "norm":
-            return tf.clip_by_global_norm(grads, bound)[0]
-        if clipping.clipping_type == "value":
-            return [tf.clip_by_value(g, -bound, bound) for g in grads]
-        return grads
+        examples = tf.shape(labels[self.label_names[0]])[0]
+        return StepResult(grads.total, grads.losses, grads.weights, grads.non_finite, examples)
 
     def _eval_step_fn(self, batch):
-        features, labels = self._split(batch)
+        features, labels = self.split(batch)
         outputs = self.model(features, training=False, return_gates=bool(self.gate_stats))
-        total, losses = self._losses(labels, outputs)
+        total, losses = self.train_step.losses(labels, outputs)
         for name, stats in self.gate_stats.items():
             stats.update_state(outputs[f"gate/{name}"])
         for task in self.tasks:
@@ -325,8 +288,10 @@ class Runner:
 
         A SIGTERM or SIGINT stops after the current step with a checkpoint saved
         (raising :class:`Interrupted`); a second run on the same model_dir is refused.
+        A callback's :meth:`request_stop` ends it early, as its end would.
         """
         train = self.config.train_config
+        self._stop_reason = None
         step = self.restore()
         if step:
             log.info("resuming from step %d (%s)", step, tf.train.latest_checkpoint(self.model_dir))
@@ -353,7 +318,7 @@ class Runner:
             )
 
             def save(step: int) -> None:
-                manager.save(checkpoint_number=step)
+                path = manager.save(checkpoint_number=step)
                 if not undo.kept:
                     # The effective config (overrides applied), so that every run can be
                     # repeated; written with the run's first checkpoint.
@@ -362,6 +327,8 @@ class Runner:
                         text_format.MessageToString(self.config),
                     )
                     undo.keep()
+                for callback in self.callbacks:
+                    callback.on_checkpoint(step, path)
 
             step = self._train_loop(step, num_steps, num_epochs, save, manager)
         if int(self.bad_rows_skipped.numpy()):
@@ -377,10 +344,22 @@ class Runner:
         log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
         return step
 
+    def request_stop(self, reason: str) -> None:
+        """Ends training before the next step, with a checkpoint saved and `reason`
+        logged (for callbacks: early stopping, a detected collapse). The first reason
+        requested is the one kept."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the last :meth:`train` stopped early, if a stop was requested."""
+        return self._stop_reason
+
     def _train_loop(self, step, num_steps, num_epochs, save, manager) -> int:
-        """Steps from `step` to the end, logging and calling `save(step)` on schedule, on
-        a signal and at the end; returns the last step. Without `save` (a worker that is
-        not the chief) nothing is written."""
+        """Steps from `step` to the end, logging, calling the callbacks and calling
+        `save(step)` on schedule, on a signal and at the end; returns the last step.
+        Without `save` (a worker that is not the chief) nothing is written."""
         train = self.config.train_config
         writer = (
             tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
@@ -392,11 +371,17 @@ class Runner:
         examples, start = 0, time.perf_counter()
         mark = start
         with StopOnSignal() as stop, writer.as_default():
+            for callback in self.callbacks:
+                callback.before_train(step)
             for batch in self._batches(num_epochs):
-                bad = self._steps["train"](batch)
+                for callback in self.callbacks:
+                    callback.before_step(step + 1)
+                result = self._steps["train"](batch)
                 step += 1
-                if bool(tf.reduce_any(bad)):
-                    self._non_finite(bad.numpy(), step, manager and manager.latest_checkpoint)
+                if not result.applied:
+                    last = manager and manager.latest_checkpoint
+                    self.train_step.check_finite(result.non_finite.numpy(), step, last)
+                    self.skipped_batches.assign_add(1)
                 examples += int(batch[self.label_names[0]].shape[0])
                 if step == first_step + 1:
                     log.info("first step done in %.1fs", time.perf_counter() - start)
@@ -404,6 +389,8 @@ class Runner:
                     now = time.perf_counter()
                     self._log_train(step, num_steps, examples / (now - mark))
                     examples, mark = 0, now
+                for callback in self.callbacks:
+                    callback.after_step(step, result)
                 if step % train.save_checkpoints_steps == 0 or stop.signum:
                     save(step)
                     saved_step = step
@@ -414,45 +401,38 @@ class Runner:
                     )
                 if num_steps is not None and step >= num_steps:
                     break
+            if self._stop_reason is not None:
+                log.info("training stopped at step %d: %s", step, self._stop_reason)
             if step != saved_step or step == 0:
                 save(step)
             writer.flush()
+            for callback in self.callbacks:
+                callback.after_train(step)
         return step
-
-    def _non_finite(self, bad, step: int, last_checkpoint: str | None) -> None:
-        """Handles a step whose update was withheld: a NaN/Inf loss (``bad[i]`` for task
-        i) or gradient (``bad[-1]``). Stops, or counts the skipped batch."""
-        what = [f"loss of tower {t.name!r}" for t, b in zip(self.tasks, bad) if b]
-        what = ", ".join(what) or "gradient"
-        if self.config.train_config.nan_loss_policy == train_pb2.TrainConfig.SKIP_BATCH:
-            self.skipped_batches.assign_add(1)
-            log.warning("step %d: %s is NaN or Inf; batch skipped (no update)", step, what)
-            return
-        checkpoint = (
-            f"last good checkpoint {last_checkpoint}" if last_checkpoint else "no checkpoint saved"
-        )
-        raise EasymtlError(
-            f"step {step}: {what} is NaN or Inf; training stopped with the update not applied "
-            f"({checkpoint}). Check the input data, lower the learning rate, set "
-            "train_config.grad_clipping, or set train_config.nan_loss_policy: SKIP_BATCH"
-        )
 
     def _batches(self, num_epochs: int | None):
         """Training batches from the saved epoch position on, epoch after epoch; compiles
         the train step for them. Counts skipped bad rows; a batch left empty by them
-        advances the epoch position without a step (on every worker)."""
+        advances the epoch position without a step (on every worker). Ends before the
+        next batch when a stop is requested on any worker."""
         while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
             dataset = self.build_dataset(True, int(self.epoch.numpy()))
             dataset = dataset.skip(int(self.step_in_epoch.numpy()))
-            self._compiled("train", dataset)
+            self.compiled_step("train", dataset)
             batches = iter(self._bad_rows(True)(dataset))
             while True:
                 batch = next(batches, None)
+                rows = 0 if batch is None else batch[self.label_names[0]].shape[0]
+                # Workers step together: the epoch ends when any worker's shard does,
+                # training when any worker requests a stop.
+                more, full, go_on = self.cluster.agree(
+                    [batch is not None, rows > 0, self._stop_reason is None]
+                )
+                if not go_on:  # this batch is read again on resume
+                    self.request_stop("stop requested by another worker")
+                    return
                 if batch is not None and int(batch[BAD_ROWS]):
                     self.bad_rows_skipped.assign_add(int(batch[BAD_ROWS]))
-                rows = 0 if batch is None else batch[self.label_names[0]].shape[0]
-                # Workers step together: the epoch ends when any worker's shard does.
-                more, full = self.cluster.agree([batch is not None, rows > 0])
                 if not more:
                     break
                 if full:
@@ -503,7 +483,7 @@ class Runner:
         limit = self.config.eval_config.num_steps or None
         start, examples = time.perf_counter(), 0
         dataset = self.build_dataset(False)
-        eval_step = self._compiled("eval", dataset)
+        eval_step = self.compiled_step("eval", dataset)
         bad_rows = self._bad_rows(False)
         for i, batch in enumerate(bad_rows(dataset)):
             if limit is not None and i >= limit:
@@ -512,6 +492,8 @@ class Runner:
             if rows:
                 eval_step(batch)
             examples += rows
+            for callback in self.callbacks:
+                callback.after_eval_step(i, rows)
         seconds = time.perf_counter() - start
         results = {"global_step": step}
         for task in self.tasks:
@@ -553,6 +535,8 @@ class Runner:
             )
         warn_collapsed(self.gate_stats)
         self._write_eval(results, step)
+        for callback in self.callbacks:
+            callback.after_evaluate(step, results)
         return results
 
     def _write_eval(self, results: dict, step: int) -> None:
@@ -612,14 +596,6 @@ class Runner:
                 "embeddings); use a model with a shared part, e.g. mmoe or shared_bottom",
             )
         return shared
-
-
-def _scale(grad, factor: float):
-    if grad is None:
-        return None
-    if isinstance(grad, tf.IndexedSlices):
-        return tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
-    return grad * factor
 
 
 def _write_atomic(path: str, text: str) -> None:

@@ -164,7 +164,7 @@ def test_streaming_auc_matches_exact_auc(config_factory):
     dataset = runner.build_dataset(training=False)
     probs, labels = {"ctr": [], "cvr": []}, {"ctr": [], "cvr": []}
     for batch in dataset:
-        features, batch_labels = runner._split(batch)
+        features, batch_labels = runner.split(batch)
         outputs = runner.model(features, training=False)
         for task in runner.tasks:
             probs[task.name].append(outputs[f"probs_{task.name}"].numpy())

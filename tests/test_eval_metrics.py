@@ -50,7 +50,7 @@ def test_eval_reports_gauc_ne_and_log_loss_as_computed_by_hand(tmp_path):
 
     users, labels, probs = [], [], []
     for batch in runner.build_dataset(training=False):
-        features, batch_labels = runner._split(batch)
+        features, batch_labels = runner.split(batch)
         probs.append(runner.model(features, training=False)["probs_ctr"].numpy())
         labels.append(batch_labels["clk"].numpy())
         users.append(batch_labels["user_id"].numpy())

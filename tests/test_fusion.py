@@ -94,7 +94,7 @@ def test_score_is_exported_as_the_product_and_its_auc_is_reported(tmp_path):
 
     scores, labels = [], {"clk": [], "buy": []}
     for batch in runner.build_dataset(training=False):
-        features, batch_labels = runner._split(batch)
+        features, batch_labels = runner.split(batch)
         scores.append(runner.model(features, training=False)["score"].numpy())
         for name in labels:
             labels[name].append(batch_labels[name].numpy())

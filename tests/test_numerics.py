@@ -79,9 +79,9 @@ def test_skip_batch_policy_skips_and_counts(overflow_config, capsys):
 def test_non_finite_error_names_the_towers(config_factory):
     runner = Runner(load_config(str(config_factory("mmoe"))))
     with pytest.raises(EasymtlError, match=r"step 7: loss of tower 'cvr' is NaN or Inf.*ckpt-6"):
-        runner._non_finite(np.array([False, True, False]), 7, "model_dir/model.ckpt-6")
+        runner.train_step.check_finite(np.array([False, True, False]), 7, "model_dir/model.ckpt-6")
     with pytest.raises(EasymtlError, match=r"step 7: gradient is NaN.*no checkpoint saved"):
-        runner._non_finite(np.array([False, False, True]), 7, None)
+        runner.train_step.check_finite(np.array([False, False, True]), 7, None)
 
 
 @pytest.mark.parametrize("kind", ["norm", "value"])
@@ -91,7 +91,7 @@ def test_grad_clipping_bounds_dense_gradients(config_factory, kind):
     )
     runner = Runner(load_config(str(path)))
     grads = [tf.fill(v.shape, 1.0) for v in runner.dense_vars]
-    clipped = runner._clip(grads)
+    clipped = runner.train_step.clip(grads)
     if kind == "norm":
         assert float(tf.linalg.global_norm(clipped)) == pytest.approx(0.01, rel=1e-4)
     else:

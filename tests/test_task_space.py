@@ -59,7 +59,7 @@ def test_eval_losses_and_metrics_follow_the_sample_space_and_weights(space_confi
 
     ctr_losses, cvr_losses, clicked = [], [], {"labels": [], "probs": []}
     for batch in runner.build_dataset(training=False):
-        features, labels = runner._split(batch)
+        features, labels = runner.split(batch)
         out = {k: v.numpy().astype(np.float64) for k, v in runner.model(features).items()}
         clk, buy = (labels[k].numpy().astype(np.float64) for k in ("clk", "buy"))
         ctr_losses.append(np.mean(labels["w"].numpy() * bce(clk, out["probs_ctr"])))

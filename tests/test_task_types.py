@@ -92,7 +92,7 @@ def test_every_task_type_learns_and_exports(task_types_config, tmp_path):
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     batch = next(iter(runner.build_dataset(training=False)))
-    features, _ = runner._split(batch)
+    features, _ = runner.split(batch)
     served = serve(**features)
     n = int(batch["clk"].shape[0])
     assert {k: tuple(v.shape) for k, v in served.items()} == {

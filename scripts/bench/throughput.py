@@ -82,6 +82,7 @@ def eval_glob(data: Path) -> str:
 
 def easymtl_part(args, data: Path) -> dict:
     """Trains, evaluates and exports with the runner; times every step."""
+    from easymtl.callbacks import Callback
     from easymtl.config import load_config
     from easymtl.export import export_saved_model
     from easymtl.runner import Runner
@@ -104,26 +105,18 @@ def easymtl_part(args, data: Path) -> dict:
 
     clocks = {}
 
-    class TimedRunner(Runner):
+    class Clocks(Callback):
         """Marks the end of every train and eval step."""
 
-        def _compiled(self, name, dataset):
-            step = super()._compiled(name, dataset)
-            if getattr(step, "timed", False):
-                return step
-            label = self.label_names[0]
+        def after_step(self, step, result):
+            clocks["train"].mark(int(result.examples))
 
-            def timed(batch):
-                out = step(batch)
-                clocks[name].mark(batch[label].shape[0])
-                return out
-
-            timed.timed = True
-            self._steps[name] = timed
-            return timed
+        def after_eval_step(self, index, examples):
+            if examples:  # a batch left empty by skipped bad rows runs no step
+                clocks["eval"].mark(examples)
 
     clocks["train"] = StepClock()  # time to first step counts building the model
-    runner = TimedRunner(config)
+    runner = Runner(config, callbacks=[Clocks()])
     runner.train()
     train_peak = peak_rss_mb()
     model_bytes = sum(v.numpy().nbytes for v in runner.model.variables)

@@ -143,7 +143,7 @@ def test_aitm_learns_sample_data(config_factory):
     above = [
         np.mean(out["probs_cvr"].numpy() > out["probs_ctr"].numpy())
         for out in (
-            runner.model(runner._split(batch)[0], training=False)
+            runner.model(runner.split(batch)[0], training=False)
             for batch in runner.build_dataset(training=False).take(3)
         )
     ]
@@ -154,7 +154,7 @@ def test_aitm_export_serves_the_model_outputs(config_factory, tmp_path):
     runner = Runner(load_config(str(config_factory("aitm"))))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     batch = next(iter(runner.build_dataset(training=False)))
-    features, _ = runner._split(batch)
+    features, _ = runner.split(batch)
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     served, expected = serve(**features), runner.model(features, training=False)
     assert set(served) == set(expected) == {"logits_ctr", "probs_ctr", "logits_cvr", "probs_cvr"}

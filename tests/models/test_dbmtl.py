@@ -120,7 +120,7 @@ def test_dbmtl_export_serves_the_model_outputs(config_factory, tmp_path):
     runner = Runner(load_config(str(config_factory("dbmtl"))))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     batch = next(iter(runner.build_dataset(training=False)))
-    features, _ = runner._split(batch)
+    features, _ = runner.split(batch)
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     served, expected = serve(**features), runner.model(features, training=False)
     assert set(served) == set(expected) == {"logits_ctr", "probs_ctr", "logits_cvr", "probs_cvr"}

@@ -111,7 +111,7 @@ def test_esmm_learns_sample_data(config_factory):
     probs = {"cvr": [], "ctcvr": []}
     labels = {"cvr": [], "ctcvr": []}
     for batch in runner.build_dataset(training=False):
-        features, batch_labels = runner._split(batch)
+        features, batch_labels = runner.split(batch)
         outputs = runner.model(features, training=False)
         clicked = batch_labels["clk"].numpy() > 0
         buy = batch_labels["buy"].numpy()

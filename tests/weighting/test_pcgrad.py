@@ -85,12 +85,13 @@ def test_runner_projects_shared_and_passes_tower_gradients_through(runner):
     assert not any(p.startswith("shared_bottom/tower_") for p in shared), shared
 
     batch = next(iter(runner.build_dataset(True)))
-    _, _, grads, bad, weights, _, norms = runner._gradients(batch)
-    assert not bool(tf.reduce_any(bad))
-    np.testing.assert_allclose(weights.numpy(), [1.0, 0.5])
-    by_path = dict(zip((v.path for v in runner.embedding_vars + runner.dense_vars), grads))
+    features, labels = runner.split(batch)
+    step = runner.train_step.gradients(features, labels)
+    assert not bool(tf.reduce_any(step.non_finite))
+    np.testing.assert_allclose(step.weights.numpy(), [1.0, 0.5])
+    variables = runner.embedding_vars + runner.dense_vars
+    by_path = dict(zip((v.path for v in variables), step.gradients))
 
-    features, labels = runner._split(batch)
     with tf.GradientTape(persistent=True) as tape:
         outputs = runner.model(features, training=True)
         losses = [t.weight * t.loss(labels, outputs) for t in runner.tasks]
@@ -108,7 +109,7 @@ def test_runner_projects_shared_and_passes_tower_gradients_through(runner):
             by_path[v.path].numpy(), (projected[0][i] + projected[1][i]).numpy(), atol=1e-6
         )
     np.testing.assert_allclose(
-        norms.numpy(), [tf.linalg.global_norm(g).numpy() for g in task_shared], rtol=1e-5
+        step.grad_norms.numpy(), [tf.linalg.global_norm(g).numpy() for g in task_shared], rtol=1e-5
     )
 
 
