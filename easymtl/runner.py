@@ -34,6 +34,7 @@ from easymtl.data.checks import float_fields
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.fusion import build_score_evaluation
+from easymtl.metrics import metric_result
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
 from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
@@ -498,11 +499,12 @@ class Runner:
         results = {"global_step": step}
         for task in self.tasks:
             for metric in self.eval_metrics[task.name]:
-                results[metric.name] = float(metric.result())
+                results[metric.name] = metric_result(metric, task.name, task.label_name)
             results[f"loss_{task.name}"] = float(self.eval_losses[task.name].result())
         results["loss"] = float(self.eval_losses["total"].result())
-        for metric in self.score_metrics:
-            results[metric.name] = float(metric.result())
+        score_labels = self.score_eval.label_names if self.score_eval else []
+        for metric, label in zip(self.score_metrics, score_labels):
+            results[metric.name] = metric_result(metric, "fused score", label)
         for name, stats in self.gate_stats.items():
             results.update(gate_results(name, stats))
         results["num_examples"] = examples
@@ -518,9 +520,9 @@ class Runner:
             examples,
             examples / max(seconds, 1e-9),
             "  ".join(
-                f"{k} {v:.4f}"
+                f"{k} {'n/a' if v is None else f'{v:.4f}'}"
                 for k, v in results.items()
-                if isinstance(v, float) and not k.startswith("gate/")
+                if (v is None or isinstance(v, float)) and not k.startswith("gate/")
             ),
         )
         for name in self.gate_stats:

@@ -7,7 +7,7 @@ import csv
 import math
 
 import pytest
-from conftest import make_config
+from conftest import SAMPLES, make_config
 
 from easymtl.compare import click_conversion_pair
 from easymtl.compare.__main__ import main
@@ -159,20 +159,32 @@ def small_config(tmp_path):
 
 
 def test_compare_end_to_end(tmp_path, capsys):
-    out = tmp_path / "compare"
-    argv = ["--config", str(small_config(tmp_path)), "--output_dir", str(out)]
+    # No --output_dir: the report goes to <model_dir>/compare. The eval rows hold no buy,
+    # as the real Taobao sample's eval slice: auc_cvr is undefined and left out.
+    lines = (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()
+    no_buy = tmp_path / "no_buy.csv"
+    no_buy.write_text("\n".join(r for r in lines[:1000] if r.split(",")[1] == "0") + "\n")
+    out = tmp_path / "model" / "compare"
+    argv = ["--config", str(small_config(tmp_path)), "--eval_input_path", str(no_buy)]
     argv += ["--seeds", "1", "--num_steps", "20", "--max_rows", "1000"]
     assert main([*argv, "--architectures", "single_task,shared_bottom,mmoe"]) == 0
     printed = capsys.readouterr().out
     assert "[4/4] shared_bottom seed 0: auc_ctr " in printed
+    assert "[2/4] single_task_cvr seed 0: auc_cvr n/a" in printed
+    assert f"report in {out}" in printed
+    assert "note: left out as undefined on the eval data (null): auc_cvr of single_task" in (
+        printed
+    )
     for name in ("table.md", "table.csv", "runs.csv"):
         assert (out / name).stat().st_size > 0
     pytest.importorskip("matplotlib")
     assert (out / "mtl_gain.png").read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((out / "table.csv").read_text().splitlines()))
     assert [r["architecture"] for r in rows] == ["single_task", "mmoe", "shared_bottom"]
+    assert rows[0]["auc_ctr_mean"] and not rows[0]["auc_cvr_mean"]
     table = (out / "table.md").read_text()
     assert "| mmoe (config) |" in table and "| shared_bottom |" in table
+    assert "Left out as undefined on the eval data" in table and "auc_cvr of mmoe seed 0" in table
     assert (out / "runs" / "single_task_cvr" / "seed0" / "eval_result.json").exists()
 
 

@@ -4,15 +4,19 @@ each equals a hand computation over the model's outputs on the eval file."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
-from conftest import make_config
+from conftest import SAMPLES, make_config
 from google.protobuf import text_format
 
 from easymtl import testing
 from easymtl.config import PipelineConfig, load_config
 from easymtl.errors import EasymtlError
 from easymtl.runner import Runner
+from easymtl.train import main as train_main
 
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [16] }
@@ -74,3 +78,25 @@ def test_eval_reports_gauc_ne_and_log_loss_as_computed_by_hand(tmp_path):
 def test_grouping_key_must_be_an_input_field(tmp_path):
     with pytest.raises(EasymtlError, match=r"grouped_auc: reads input field 'uid'"):
         load_config(_config(tmp_path, "uid"))
+
+
+def test_auc_of_one_class_is_null_and_na_with_a_warning(config_factory, tmp_path, capsys):
+    # The real Taobao sample's eval slice has no buy: its CVR AUC is undefined, not 0.
+    lines = (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()
+    no_buy = [line for line in lines[:2000] if line.split(",")[1] == "0"]
+    eval_path = tmp_path / "no_buy.csv"
+    eval_path.write_text("\n".join(no_buy) + "\n")
+    path = config_factory(
+        "mmoe",
+        f'eval_input_path: "{eval_path}" train_config {{ num_steps: 5 }} '
+        "export_config { export_after_train: false }",
+    )
+    assert train_main(["--config", str(path)]) == 0
+    log = capsys.readouterr().out
+    result = json.loads((tmp_path / "model" / "eval_result.json").read_text())
+    assert result["auc_cvr"] is None
+    assert 0.0 < result["auc_ctr"] < 1.0 and result["loss_cvr"] > 0.0
+    assert re.search(r"eval at step 5 .*auc_cvr n/a", log)
+    warning = [line for line in log.splitlines() if "WARNING" in line and "auc_cvr" in line]
+    assert len(warning) == 1 and "tower cvr, label buy" in warning[0], log
+    assert "only one class" in warning[0]

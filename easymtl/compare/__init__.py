@@ -40,10 +40,14 @@ class Report:
     Args:
         table: The table (rows: single_task first, then the architectures).
         results: One dict per run and seed: row, run, seed, seconds and its eval results.
+        undefined: ``(row, column, seed)`` of each metric that was undefined on the eval
+            data (null in eval_result.json, e.g. AUC where the labels hold one class) and
+            is left out of the table.
     """
 
     table: Table
     results: list[dict] = field(default_factory=list)
+    undefined: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def compare(
@@ -92,16 +96,24 @@ def compare(
             start = time.perf_counter()
             results = _train_and_evaluate(config, run, seed, output_dir)
             seconds = time.perf_counter() - start
-            shown = "  ".join(f"{c} {results[k]:.4f}" for c, k in run.columns.items())
+            shown = "  ".join(f"{c} {_shown(results.get(k))}" for c, k in run.columns.items())
             progress(f"[{done}/{total}] {run.name} seed {seed}: {shown}  ({seconds:.0f}s)")
             report.results.append(
                 {"row": run.row, "run": run.name, "seed": seed, "seconds": seconds, **results}
             )
-    report.table = _table(config.model_config, runs, report.results)
+    report.table = _table(config.model_config, runs, report.results, report.undefined)
     return report
 
 
-def _table(model_config, runs: list[Run], results: list[dict]) -> Table:
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _table(
+    model_config, runs: list[Run], results: list[dict], undefined: list | None = None
+) -> Table:
+    """The table of `results`; a metric that is null (undefined on the eval data) is
+    left out, and its (row, column, seed) appended to `undefined`."""
     from easymtl.models import task_towers
 
     values: dict[str, dict[str, list[float]]] = {SINGLE_TASK: {}}
@@ -110,6 +122,10 @@ def _table(model_config, runs: list[Run], results: list[dict]) -> Table:
         run = by_name[result["run"]]
         row = values.setdefault(run.row, {})
         for column, key in run.columns.items():
+            if result.get(key) is None:
+                if undefined is not None:
+                    undefined.append((run.row, column, result["seed"]))
+                continue
             row.setdefault(column, []).append(float(result[key]))
     towers = {t.tower_name: tower_columns(t) for t in task_towers(model_config)}
     own = model_name(model_config)
@@ -290,6 +306,12 @@ def _legend(report: Report, noise_se: float) -> str:
         "sqrt(std_a²/n_a + std_b²/n_b) and > 0.0001; seesaw: one tower's first metric ▲ and "
         "another's ▼ (n/a with fewer than 2 seeds).",
     ]
+    if report.undefined:
+        left_out = ", ".join(f"{c} of {r} seed {s}" for r, c, s in report.undefined)
+        lines.append(
+            f"Left out as undefined on the eval data (null in eval_result.json, e.g. AUC "
+            f"where the eval labels hold one class): {left_out}."
+        )
     if any(r["row"] == "esmm" for r in report.results):
         lines.append(
             "† ESMM's conversion column is its CTCVR metric (probs_ctcvr on all rows) where "

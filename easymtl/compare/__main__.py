@@ -1,8 +1,9 @@
-"""python -m easymtl.compare --config X.config --output_dir D [--seeds N] [--num_steps S]
+"""python -m easymtl.compare --config X.config [--output_dir D] [--seeds N] [--num_steps S]
 [--max_rows R] [--architectures a,b,...]: the MTL-gain table of X's towers.
 
 Prints one line per run, then the table; writes D/table.md, D/table.csv, D/runs.csv and
-D/mtl_gain.png (with matplotlib installed: ``pip install 'easymtl[report]'``).
+D/mtl_gain.png (with matplotlib installed: ``pip install 'easymtl[report]'``). D defaults
+to ``<model_dir>/compare``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
         "and one single-task model per tower on the same data and budget; tabulate each "
         "tower metric's difference from the single-task model."
     )
-    parser.add_argument("--output_dir", required=True, help="Where the runs and the table go.")
+    parser.add_argument(
+        "--output_dir", help="Where the runs and the table go (default: <model_dir>/compare)."
+    )
     parser.add_argument("--seeds", type=int, default=3, help="Runs per architecture.")
     parser.add_argument("--num_steps", type=int, help="Training steps of every run.")
     parser.add_argument(
@@ -46,10 +49,11 @@ def _compare(args) -> None:
     if not args.verbose:
         logging.getLogger("easymtl").setLevel(logging.WARNING)
     config = cli.load(args)
+    output_dir = args.output_dir or os.path.join(config.model_dir, "compare")
     only = [a.strip() for a in args.architectures.split(",")] if args.architectures else None
     report = compare(
         config,
-        args.output_dir,
+        output_dir,
         seeds=args.seeds,
         num_steps=args.num_steps,
         max_rows=args.max_rows,
@@ -58,14 +62,18 @@ def _compare(args) -> None:
     )
     print()
     print(to_markdown(report.table))
-    paths = write_report(report, args.output_dir, args.title)
-    chart = os.path.join(args.output_dir, "mtl_gain.png")
+    paths = write_report(report, output_dir, args.title)
+    chart = os.path.join(output_dir, "mtl_gain.png")
     try:
         write_chart(report.table, chart, args.title)
         paths.append(chart)
     except EasymtlError as e:
         print(f"warning: no chart: {e}", file=sys.stderr)
+    if report.undefined:
+        left_out = ", ".join(f"{c} of {r} seed {s}" for r, c, s in report.undefined)
+        print(f"note: left out as undefined on the eval data (null): {left_out}")
     print("wrote " + ", ".join(paths))
+    print(f"report in {output_dir}")
 
 
 if __name__ == "__main__":

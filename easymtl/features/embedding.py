@@ -73,7 +73,8 @@ class FeatureInputs(keras.layers.Layer):
         groups: Feature names of each group, in concatenation order.
 
     Call takes a dict of raw columns ([batch] tensors) and returns a dict of
-    [batch, width] float tensors by group name.
+    [batch, width] float tensors by group name. The feature layers run on the CPU, the
+    embedding tables on the default device.
     """
 
     def __init__(
@@ -113,7 +114,11 @@ class FeatureInputs(keras.layers.Layer):
     def call(self, inputs):
         outputs = {}
         for name in dict.fromkeys(f for g in self.groups.values() for f in g):
-            value = self.features[name](inputs[self.input_names[name]])
+            # Parsing, splitting, hashing and vocabulary lookups of raw values are string
+            # kernels that exist only on the CPU; the embedding lookups and the dense
+            # math after them stay on the default device (a GPU where there is one).
+            with tf.device("/CPU:0"):
+                value = self.features[name](inputs[self.input_names[name]])
             if name in self.embeddings:
                 table, pooling = self.embeddings[name]
                 value = self.tables[table](value, pooling=pooling)

@@ -10,11 +10,19 @@ A metric that reads input columns besides the label (GAUC's grouping key) is reg
 with a function naming them from its sub-message; the runner then reads those columns
 too, and ``update_state(labels, predictions, *columns)`` gets them in that order (the
 metric lists their names in its ``input_columns`` attribute).
+
+A metric undefined on the rows seen (AUC where the labels hold one class) returns NaN and
+may say why in an ``undefined_reason`` attribute; :func:`metric_result` turns it into
+None (null in eval_result.json, ``n/a`` in the log) with a warning.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable
+
+log = logging.getLogger("easymtl")
 
 METRICS: dict[str, Callable] = {}
 # metric name -> the task types it applies to
@@ -58,6 +66,24 @@ def build_metric(metric_config, tower_name: str, num_class: int = 1):
     return METRICS[name](getattr(metric_config, name), f"{name}_{tower_name}", num_class)
 
 
+def metric_result(metric, tower_name: str, label_name: str) -> float | None:
+    """The metric's result as a float, or None where it is undefined on the rows seen
+    (not finite), with a warning naming the metric, its tower and its label."""
+    value = float(metric.result())
+    if math.isfinite(value):
+        return value
+    reason = getattr(metric, "undefined_reason", "its value is not finite")
+    log.warning(
+        "%s is undefined (tower %s, label %s): %s; reported as null (n/a). Evaluate on "
+        "more or other rows to get a value.",
+        metric.name,
+        tower_name,
+        label_name,
+        reason,
+    )
+    return None
+
+
 from easymtl.metrics import (  # noqa: E402, F401
     accuracy,
     auc,
@@ -74,5 +100,6 @@ __all__ = [
     "METRIC_TASK_TYPES",
     "build_metric",
     "metric_columns",
+    "metric_result",
     "register_metric",
 ]

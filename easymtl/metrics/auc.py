@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -19,7 +21,9 @@ class StreamingAUC(keras.metrics.Metric):
     4.5e-5 to 1 - 4.5e-5; beyond, the end buckets), which resolves the small
     probabilities of sparse tasks (CVR) that thresholds evenly spaced in probability
     lump together. AUC is the Mann-Whitney statistic over buckets, pairs within a bucket
-    counted as half. The histograms add up across batches and workers.
+    counted as half. The histograms add up across batches and workers. Without both a
+    positive and a negative row AUC is undefined: the result is NaN, which the runner
+    reports as null and ``n/a`` with a warning.
 
     Args:
         num_buckets: Number of histogram buckets (TorchEasyRec's `thresholds`).
@@ -30,6 +34,8 @@ class StreamingAUC(keras.metrics.Metric):
         >>> float(auc.result())
         1.0
     """
+
+    undefined_reason = "the evaluated labels hold only one class"
 
     def __init__(self, num_buckets: int = 200, name: str = "auc", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -104,12 +110,13 @@ def linear_buckets(values, low: float, high: float, num_buckets: int):
 
 def histogram_auc(positives, negatives):
     """AUC from histograms [..., num_buckets] of positives and negatives (pairs within a
-    bucket counted as half); 0 where a class is missing."""
+    bucket counted as half); NaN where a class is missing (AUC is undefined there)."""
     pos = tf.convert_to_tensor(positives)
     neg = tf.convert_to_tensor(negatives)
     below = tf.cumsum(neg, axis=-1, exclusive=True)
     wins = tf.reduce_sum(pos * below + 0.5 * pos * neg, axis=-1)
-    return tf.math.divide_no_nan(wins, tf.reduce_sum(pos, axis=-1) * tf.reduce_sum(neg, axis=-1))
+    pairs = tf.reduce_sum(pos, axis=-1) * tf.reduce_sum(neg, axis=-1)
+    return tf.where(pairs > 0, tf.math.divide_no_nan(wins, pairs), math.nan)
 
 
 @register_metric("auc", ("binary",))

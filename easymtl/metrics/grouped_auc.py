@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -16,7 +18,8 @@ class GroupedAUC(keras.metrics.Metric):
     """Per group (rows sharing a value of the grouping column), the ROC AUC of the
     predictions; then their mean over groups, weighted by the groups' numbers of rows
     ("weighted", GAUC as Zhou et al., KDD 2018 define it) or plain ("macro"). Groups
-    with only positives or only negatives have no AUC and are left out.
+    with only positives or only negatives have no AUC and are left out; where no group
+    has both, GAUC is undefined and the result NaN (reported as null and ``n/a``).
 
     Streaming and bounded: each group keeps histograms of its positive and negative
     predictions, bucketed as :class:`~easymtl.metrics.auc.StreamingAUC` buckets them
@@ -38,6 +41,8 @@ class GroupedAUC(keras.metrics.Metric):
         >>> float(gauc.result())  # a: 1.0, b: 0.0 (2 rows each); c has no negative
         0.5
     """
+
+    undefined_reason = "no group holds both a positive and a negative label"
 
     def __init__(
         self,
@@ -108,7 +113,10 @@ class GroupedAUC(keras.metrics.Metric):
         auc = tf.math.divide_no_nan(wins, positives * negatives)
         weight = positives + negatives if self.average == "weighted" else tf.ones_like(auc)
         weight = tf.where(has_auc, weight, 0.0)
-        gauc = tf.math.divide_no_nan(tf.reduce_sum(weight * auc), tf.reduce_sum(weight))
+        total = tf.reduce_sum(weight)
+        gauc = tf.where(
+            total > 0, tf.math.divide_no_nan(tf.reduce_sum(weight * auc), total), math.nan
+        )
         return tf.cast(gauc, tf.float32)
 
     def reset_state(self):

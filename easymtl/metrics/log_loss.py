@@ -3,6 +3,8 @@ probabilities, plain or relative to the entropy of the label's base rate."""
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -54,8 +56,8 @@ class NormalizedEntropy(LogLoss):
     """Normalized entropy (He et al., *Practical Lessons from Predicting Clicks on Ads at
     Facebook*, ADKDD 2014): the mean log loss divided by the entropy of the positive
     rate p of the rows seen, ``-(p log p + (1 - p) log(1 - p))``, i.e. by the log loss of
-    always predicting p. 1 is no better than that; lower is better. 0 when every row has
-    the same label (the entropy is 0).
+    always predicting p. 1 is no better than that; lower is better. Undefined (NaN,
+    reported as null and ``n/a``) when every row has the same label: the entropy is 0.
 
     Example:
         >>> ne = NormalizedEntropy()
@@ -64,6 +66,8 @@ class NormalizedEntropy(LogLoss):
         1.0
     """
 
+    undefined_reason = "the evaluated labels hold only one class"
+
     def __init__(self, name: str = "normalized_entropy", **kwargs):
         super().__init__(name=name, **kwargs)
 
@@ -71,7 +75,7 @@ class NormalizedEntropy(LogLoss):
         rate = tf.math.divide_no_nan(self.positives.value, self.count.value)
         entropy = tf.reduce_sum(_log_loss([rate], [rate]))
         has_both = (rate > 0.0) & (rate < 1.0)
-        ne = tf.where(has_both, tf.math.divide_no_nan(self.mean_loss(), entropy), 0.0)
+        ne = tf.where(has_both, tf.math.divide_no_nan(self.mean_loss(), entropy), math.nan)
         return tf.cast(ne, tf.float32)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -16,7 +18,10 @@ class MulticlassAUC(keras.metrics.Metric):
     """Per class, the AUC of its probability against "label is this class", from
     histograms as :class:`~easymtl.metrics.auc.StreamingAUC` keeps them; then the mean
     over classes ("macro") or the mean weighted by each class's number of examples
-    ("weighted"). Classes without positives or without negatives are left out.
+    ("weighted"). A class without positives or without negatives among the evaluated
+    rows (absent from the labels, or the only one there) has no AUC and is left out of
+    the mean, as sklearn's one-vs-rest average would fail on it and 0 would be a false
+    score; where no class has both, the result is NaN (reported as null and ``n/a``).
 
     Args:
         num_class: Number of classes.
@@ -29,6 +34,8 @@ class MulticlassAUC(keras.metrics.Metric):
         >>> float(auc.result())
         1.0
     """
+
+    undefined_reason = "no class has both positive and negative rows among the evaluated labels"
 
     def __init__(
         self,
@@ -78,8 +85,10 @@ class MulticlassAUC(keras.metrics.Metric):
         present = tf.logical_and(support > 0, tf.reduce_sum(neg, axis=-1) > 0)
         weight = support if self.average == "weighted" else tf.ones_like(support)
         weight = tf.where(present, weight, 0.0)
-        return tf.math.divide_no_nan(
-            tf.reduce_sum(weight * histogram_auc(pos, neg)), tf.reduce_sum(weight)
+        auc = tf.where(present, histogram_auc(pos, neg), 0.0)
+        total = tf.reduce_sum(weight)
+        return tf.where(
+            total > 0, tf.math.divide_no_nan(tf.reduce_sum(weight * auc), total), math.nan
         )
 
     def reset_state(self):

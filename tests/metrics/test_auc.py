@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -33,9 +35,18 @@ def test_reset_and_config_round_trip():
     auc = StreamingAUC(50, name="auc_ctr")
     auc.update_state([1, 0], [0.9, 0.1])
     auc.reset_state()
-    assert float(auc.result()) == 0.0
+    assert math.isnan(float(auc.result()))
     again = StreamingAUC.from_config(auc.get_config())
     assert again.num_buckets == 50 and again.name == "auc_ctr"
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0], [1, 1, 1]])
+def test_one_class_is_undefined_not_zero(labels):
+    auc = StreamingAUC(100)
+    auc.update_state(labels, [0.2, 0.5, 0.9])
+    assert math.isnan(float(auc.result()))
+    auc.update_state([1 - labels[0]], [0.4])  # one row of the other class defines it
+    assert 0.0 <= float(auc.result()) <= 1.0
 
 
 def test_rejects_too_few_buckets():

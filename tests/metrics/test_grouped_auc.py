@@ -1,6 +1,8 @@
 """GAUC: the impression-weighted mean of per-group AUCs, groups with one class skipped;
 streaming over batches, bounded by the rows seen, read through a task's columns."""
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -33,6 +35,14 @@ def test_hand_computed_table(average, expected):
     gauc = GroupedAUC("user_id", 1000, average)
     gauc.update_state(*_columns(TABLE))
     assert float(gauc.result()) == pytest.approx(expected, abs=1e-6)
+
+
+def test_undefined_when_every_group_has_one_class():
+    gauc = GroupedAUC("user_id", 100)
+    gauc.update_state(*_columns([r for r in TABLE if r[0] in ("c", "d")]))
+    assert math.isnan(float(gauc.result()))
+    gauc.update_state(*_columns([r for r in TABLE if r[0] == "e"]))
+    assert float(gauc.result()) == pytest.approx(0.5)
 
 
 def test_streams_over_batches_with_groups_split_between_them():
@@ -85,7 +95,7 @@ def test_reset_config_round_trip_and_bad_arguments():
     gauc = GroupedAUC("uid", 50, "macro", name="grouped_auc_ctr")
     gauc.update_state(*_columns(TABLE))
     gauc.reset_state()
-    assert float(gauc.result()) == 0.0 and int(gauc._counts.size()) == 0
+    assert math.isnan(float(gauc.result())) and int(gauc._counts.size()) == 0
     gauc.update_state(*_columns(TABLE))
     assert float(gauc.result()) == pytest.approx(MACRO, abs=1e-6)
     again = GroupedAUC.from_config(gauc.get_config())

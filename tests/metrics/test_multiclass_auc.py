@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,16 @@ def test_class_without_examples_is_left_out():
     auc = MulticlassAUC(3, 100)
     auc.update_state([0, 1, 0], [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]])
     assert float(auc.result()) == pytest.approx(1.0)
+    # Class 0 ranks 1.0, class 1 0.0; class 2 is absent and must not pull the mean to 1/3.
+    auc = MulticlassAUC(3, 100)
+    auc.update_state([0, 1], [[0.7, 0.2, 0.1], [0.3, 0.1, 0.6]])
+    assert float(auc.result()) == pytest.approx(0.5)
+
+
+def test_a_single_class_is_undefined():
+    auc = MulticlassAUC(3, 100)
+    auc.update_state([2, 2], [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    assert math.isnan(float(auc.result()))
 
 
 def test_bad_arguments_and_config_round_trip():

@@ -115,13 +115,16 @@ def test_non_finite_step_changes_neither_model_nor_weighting(config_factory):
     step = runner.compiled_step("train", dataset)
     batches = iter(dataset)
     assert step(next(batches)).applied
-    # One shared weight NaN: every loss is NaN, the step must apply nothing.
+    # One shared weight NaN: the step must apply nothing. Which flags are set depends on
+    # the CPU's kernels (with oneDNN a NaN weight need not reach every tower's loss), so
+    # the test asserts only that some flag is set and that nothing moved.
     runner.shared_vars[0].assign(tf.fill(runner.shared_vars[0].shape, math.nan))
-    model = [v.numpy() for v in runner.dense_vars]
+    variables = runner.embedding_vars + runner.dense_vars
+    model = [v.numpy() for v in variables]
     weighting = values(runner.weighting.checkpoint_state())
     bad = step(next(batches)).non_finite.numpy()
-    assert bad.all(), bad
-    for before, v in zip(model, runner.dense_vars):
-        np.testing.assert_array_equal(before, v.numpy())
+    assert bad.any(), bad
+    for before, v in zip(model, variables):
+        np.testing.assert_array_equal(before, v.numpy(), err_msg=v.path)
     for key, value in values(runner.weighting.checkpoint_state()).items():
         np.testing.assert_array_equal(value, weighting[key], err_msg=key)
