@@ -57,3 +57,56 @@ def test_lazy_builder_is_imported_on_first_use():
         r = Registry("x")
         r.register("y", "easymtl.no_such_module:f")
         r["y"]
+
+
+def oneof_names(message, oneof: str) -> set[str]:
+    return {f.name for f in message.DESCRIPTOR.oneofs_by_name[oneof].fields}
+
+
+def test_each_registry_names_its_proto_oneof_exactly():
+    from easymtl.data import READERS
+    from easymtl.features import FEATURES
+    from easymtl.losses import LOSSES
+    from easymtl.metrics import METRICS
+    from easymtl.models import MODELS
+    from easymtl.protos import (
+        data_pb2,
+        feature_pb2,
+        loss_pb2,
+        loss_weighting_pb2,
+        metric_pb2,
+        model_pb2,
+    )
+    from easymtl.weighting import WEIGHTINGS
+
+    assert set(MODELS) == oneof_names(model_pb2.ModelConfig, "model")
+    assert set(LOSSES) == oneof_names(loss_pb2.LossConfig, "loss")
+    assert set(METRICS) == oneof_names(metric_pb2.MetricConfig, "metric")
+    assert set(WEIGHTINGS) == oneof_names(loss_weighting_pb2.LossWeighting, "strategy")
+    assert set(FEATURES) == oneof_names(feature_pb2.FeatureConfig, "feature")
+    # Readers key on DatasetType; MaxCompute tables (OdpsDataset) have none, on purpose.
+    assert set(READERS) == set(data_pb2.DatasetType.keys()) - {"OdpsDataset"}
+
+
+def test_every_lazy_builder_imports():
+    from easymtl.data import READERS
+    from easymtl.features import FEATURES
+    from easymtl.losses import LOSSES
+    from easymtl.metrics import METRICS
+    from easymtl.models import MODELS
+    from easymtl.weighting import WEIGHTINGS
+
+    for registry in (MODELS, LOSSES, METRICS, WEIGHTINGS, FEATURES, READERS):
+        for name in registry:
+            assert callable(registry[name]), (registry.kind, name)
+
+
+def test_activation_names_are_keras_activations():
+    import keras
+    from keras.src.activations import ALL_OBJECTS_DICT
+
+    from easymtl.activations import KERAS_ACTIVATIONS
+
+    assert set(ALL_OBJECTS_DICT) == KERAS_ACTIVATIONS
+    for name in KERAS_ACTIVATIONS:
+        keras.activations.get(name)

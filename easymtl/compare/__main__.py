@@ -46,6 +46,7 @@ def _compare(args) -> None:
     if not args.verbose:
         logging.getLogger("easymtl").setLevel(logging.WARNING)
     config = cli.load(args)
+    cli.import_tensorflow()
     only = [a.strip() for a in args.architectures.split(",")] if args.architectures else None
     report = compare(
         config,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
-
 _LOGIT_RANGE = 10.0
 _LOG_SCORE_RANGE = 50.0
 
@@ -112,6 +110,5 @@ def histogram_auc(positives, negatives):
     return tf.math.divide_no_nan(wins, tf.reduce_sum(pos, axis=-1) * tf.reduce_sum(neg, axis=-1))
 
 
-@register_metric("auc", ("binary",))
 def build_auc(config, name: str, num_class: int = 1) -> StreamingAUC:
     return StreamingAUC(num_buckets=config.thresholds, name=name)
