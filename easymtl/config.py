@@ -317,9 +317,10 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
                 f"{where}.{what}",
                 f"reads input field {field!r}, which is not in data_config.input_fields",
             )
-        kind_entry = FEATURES.entry(kind)
-        kind_entry.check(feature, where)
-        shape = kind_entry.table(feature)
+        entry = FEATURES.entry(kind)
+        if entry.check is not None:
+            entry.check(feature, where)
+        shape = entry.table(feature) if entry.table is not None else None
         if shape is not None:
             first = tables.setdefault(table_name(feature), shape)
             if first != shape:

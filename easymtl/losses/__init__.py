@@ -7,7 +7,7 @@ is registered with the task type it serves, which sets its tower's type, and wit
 ``check(sub-message)`` of its options (ValueError), run at validation without TensorFlow.
 
 Adding a loss: its file here (the function and its builder), its message in
-protos/loss.proto and one ``LOSSES.register`` line below.
+protos/loss.proto and one ``_register`` line below.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ LossWeighting. Each is registered with a ``check`` taking the same arguments (ra
 ValueError or ConfigError), run at validation without TensorFlow.
 
 Adding a strategy: its file here (the LossWeighting subclass and its builder), its
-message in protos/loss_weighting.proto and one ``WEIGHTINGS.register`` line below.
+message in protos/loss_weighting.proto and one ``_register`` line below.
 """
 
 from __future__ import annotations
@@ -142,14 +142,15 @@ def shared_variables(model, tasks, inputs: dict, labels: dict, variables: list) 
     return [v for v, n in zip(variables, reached) if n > 1]
 
 
-for _name, _check in (
-    ("uncertainty", check_uncertainty),
-    ("grad_norm", check_grad_norm),
-    ("pcgrad", check_pcgrad),
-    ("dwa", check_dwa),
-    ("dynamic_decay", check_dynamic_decay),
-):
-    WEIGHTINGS.register(_name, f"easymtl.weighting.{_name}:build_{_name}", check=_check)
+def _register(name: str, check) -> None:
+    WEIGHTINGS.register(name, f"easymtl.weighting.{name}:build_{name}", check=check)
+
+
+_register("dynamic_decay", check_dynamic_decay)
+_register("uncertainty", check_uncertainty)
+_register("dwa", check_dwa)
+_register("grad_norm", check_grad_norm)
+_register("pcgrad", check_pcgrad)
 
 __all__ = [
     "WEIGHTINGS",
