@@ -8,10 +8,22 @@ import logging
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 
-# TensorFlow's C++ start-up chatter is not for the user; set before TensorFlow loads.
+# TensorFlow's C++ INFO and WARNING logs are not for the user; set before TensorFlow
+# loads. (It does not silence the start-up lines that import_tensorflow holds back.)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The lines TensorFlow's C++ side writes to stderr while it is imported, some whatever
+# TF_CPP_MIN_LOG_LEVEL says (absl logs them before its log level is set): absl's notice,
+# oneDNN's "custom operations are on" (port.cc) and the CPU feature guard's two lines.
+_STARTUP_CHATTER = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|[IW]\d{4} [\d:.]+ +\d+ (port|cpu_feature_guard)\.cc:\d+\] .*"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
+    r"compiler flags\."
+)
 
 _SHORTCUTS = ("model_dir", "train_input_path", "eval_input_path")
 _NAME = r"[A-Za-z_]\w*(?:\[[^\]]*\])?"
@@ -85,6 +97,33 @@ def load(args: argparse.Namespace, path: str | None = None):
         for source, edits in getattr(args, "overrides", [])
     ]
     return load_config(path or args.config, overrides)
+
+
+def import_tensorflow() -> None:
+    """Imports TensorFlow with the C++ start-up lines it writes to stderr held back.
+
+    Every entry point calls this once its flags and config are checked, before the work
+    that needs TensorFlow. File descriptor 2 points at a temporary file during the
+    import (the lines come from C++, past Python's sys.stderr); afterwards every line
+    that is not known start-up chatter is written to stderr again.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode("utf-8", "replace").splitlines()
+            rest = [line for line in lines if not _STARTUP_CHATTER.fullmatch(line)]
+            if rest:
+                print("\n".join(rest), file=sys.stderr)
 
 
 def run(job: Callable[[], object]) -> int:

@@ -1,5 +1,8 @@
 """Loads a pipeline config (.config protobuf text, .yaml or .json) and validates it.
 
+Loading and validating import no TensorFlow (only protobuf, yaml and the registries'
+config sides), so that a bad config or flag fails fast, before TensorFlow loads.
+
 Every problem becomes one :class:`~easymtl.errors.EasymtlError` whose message names the
 file, the line (for text configs) and the field, e.g.
 ``samples/configs/ple.config:57: model_config.ple.extraction_networks[0].share_num: ...``.
@@ -16,15 +19,19 @@ import yaml
 from google.protobuf import json_format, text_format
 from google.protobuf.message import Message
 
+from easymtl.activations import activation_name
+from easymtl.data import READERS
+from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
 from easymtl.fusion import check_fusion
 from easymtl.metrics import metric_columns
-from easymtl.models import TOWER_MESSAGES, build_model_tasks
+from easymtl.models import MODELS, check_model, tower_fields
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
-from easymtl.weighting import build_loss_weighting
+from easymtl.towers import TOWER_MESSAGES
+from easymtl.weighting import check_loss_weighting
 
 PipelineConfig = pipeline_pb2.PipelineConfig
 
@@ -72,8 +79,8 @@ def input_fields_from_schema(config: PipelineConfig) -> None:
     data = config.data_config
     if data.dataset_type != data_pb2.ParquetDataset or data.input_fields:
         return
-    from easymtl.data.csv import expand_paths
     from easymtl.data.parquet import schema_fields
+    from easymtl.data.paths import expand_paths
 
     for source in ("train_input_path", "eval_input_path"):
         if getattr(config, source).strip():
@@ -218,12 +225,15 @@ def validate(config: PipelineConfig) -> None:
     kind = model.WhichOneof("model")
     if kind is None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
+    MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
-    # Task types, losses and metrics: the checks that building the tasks makes; then
-    # the loss weighting's, which names towers.
-    build_loss_weighting(model, build_model_tasks(model))
+    # The model's own checks and its towers' losses, metrics and sample spaces (what
+    # building the tasks checks); then the loss weighting's, which names towers.
+    task_types = check_model(model)
+    towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
+    check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
-    check_fusion(model, data, {t.name: t.task_type for t in build_model_tasks(model)})
+    check_fusion(model, data, task_types)
     if config.export_config.exporter_type != "latest":
         raise ConfigError(
             "export_config.exporter_type",
@@ -233,11 +243,11 @@ def validate(config: PipelineConfig) -> None:
 
 def _validate_data(data) -> None:
     csv = data.dataset_type == data_pb2.CsvDataset
-    if not csv and data.dataset_type != data_pb2.ParquetDataset:
-        name = data_pb2.DatasetType.Name(data.dataset_type)
+    name = data_pb2.DatasetType.Name(data.dataset_type)
+    if name not in READERS:
         raise ConfigError(
             "data_config.dataset_type",
-            f"{name} is not supported; expected CsvDataset or ParquetDataset",
+            f"{name} is not supported; expected {' or '.join(READERS)}",
         )
     if not data.input_fields:
         raise ConfigError(
@@ -269,8 +279,6 @@ def _validate_data(data) -> None:
                 ) from None
     if not data.label_fields:
         raise ConfigError("data_config.label_fields", "at least one label field is needed")
-    from easymtl.data.labels import validate_label_transforms
-
     derived = validate_label_transforms(data)
     for i, label in enumerate(data.label_fields):
         if label not in seen and label not in derived:
@@ -292,7 +300,9 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
         kind = fc.WhichOneof("feature")
         where = f"feature_configs[{i}]"
         if kind is None:
-            raise ConfigError(where, "expected id_feature { ... } or raw_feature { ... }")
+            raise ConfigError(
+                where, f"expected one of {', '.join(f'{k} {{ ... }}' for k in FEATURES)}"
+            )
         feature = getattr(fc, kind)
         where = f"{where}.{kind}"
         if feature.feature_name in names:
@@ -307,13 +317,11 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
                 f"{where}.{what}",
                 f"reads input field {field!r}, which is not in data_config.input_fields",
             )
-        if kind == "id_feature":
-            _validate_id_feature(feature, where)
-        else:
-            _validate_raw_feature(feature, where)
-        layer, dim = FEATURES[kind](feature)
-        if dim is not None:
-            shape = (layer.num_ids, dim)
+        entry = FEATURES.entry(kind)
+        if entry.check is not None:
+            entry.check(feature, where)
+        shape = entry.table(feature) if entry.table is not None else None
+        if shape is not None:
             first = tables.setdefault(table_name(feature), shape)
             if first != shape:
                 raise ConfigError(
@@ -322,49 +330,6 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
                     f"dims but needs {shape[0]} x {shape[1]}",
                 )
     return names
-
-
-def _validate_id_feature(f, where: str) -> None:
-    kinds = [k for k in ("hash_bucket_size", "num_buckets") if f.HasField(k)]
-    kinds += ["vocab_list"] if f.vocab_list else []
-    if len(kinds) != 1:
-        raise ConfigError(
-            where,
-            "expected exactly one of hash_bucket_size, num_buckets, vocab_list; got "
-            + (", ".join(kinds) or "none"),
-        )
-    if kinds[0] != "vocab_list" and getattr(f, kinds[0]) == 0:
-        raise ConfigError(f"{where}.{kinds[0]}", "must be positive")
-    if f.embedding_dim == 0:
-        raise ConfigError(f"{where}.embedding_dim", "must be positive")
-    if f.pooling not in ("sum", "mean"):
-        raise ConfigError(f"{where}.pooling", f"{f.pooling!r}: expected 'sum' or 'mean'")
-    if f.HasField("separator") and not f.separator:
-        raise ConfigError(f"{where}.separator", "must not be empty")
-
-
-def _validate_raw_feature(f, where: str) -> None:
-    if f.value_dim != 1:
-        raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported")
-    if list(f.boundaries) != sorted(set(f.boundaries)):
-        raise ConfigError(f"{where}.boundaries", "must be strictly increasing")
-    if f.boundaries and f.embedding_dim == 0:
-        raise ConfigError(f"{where}.embedding_dim", "must be positive with boundaries")
-    if not f.boundaries and f.HasField("embedding_dim"):
-        raise ConfigError(f"{where}.embedding_dim", "only used with boundaries")
-    try:
-        float(f.default_value)
-    except ValueError:
-        raise ConfigError(
-            f"{where}.default_value", f"{f.default_value!r} is not a number"
-        ) from None
-    if f.HasField("normalizer"):
-        from easymtl.features.raw_feature import parse_normalizer
-
-        try:
-            parse_normalizer(f.normalizer)
-        except ValueError as e:
-            raise ConfigError(f"{where}.normalizer", str(e)) from None
 
 
 _COUNT_FIELDS = ("num_expert", "expert_num_per_task")
@@ -376,7 +341,7 @@ def _validate_message(msg: Message, where: str, data) -> None:
     if hasattr(msg, "task_towers") and not msg.task_towers:
         raise ConfigError(f"{where}.task_towers", "at least one task tower is needed")
     names: set[str] = set()
-    for tw, tower in _towers(msg, where):
+    for tw, tower in tower_fields(msg, where):
         if tower.tower_name in names:
             raise ConfigError(f"{tw}.tower_name", f"duplicate tower name {tower.tower_name!r}")
         names.add(tower.tower_name)
@@ -389,22 +354,6 @@ def _validate_message(msg: Message, where: str, data) -> None:
             raise ConfigError(path, f"must be positive, got {value:g}")
         if field.name == "gate_dropout_ratio" and not 0 <= value < 1:
             raise ConfigError(path, f"must be in [0, 1), got {value:g}")
-        if field.name == "extraction_networks":
-            names = [net.network_name for net in value]
-            for i, name in enumerate(names):
-                if name in names[:i]:
-                    raise ConfigError(
-                        f"{path}[{i}].network_name",
-                        f"duplicate network_name {name!r}; gate diagnostics name levels by it",
-                    )
-            for i, net in enumerate(value):
-                task, shared = net.task_expert_net.hidden_units, net.share_expert_net.hidden_units
-                if task and shared and task[-1] != shared[-1]:
-                    raise ConfigError(
-                        f"{path}[{i}].share_expert_net.hidden_units",
-                        f"ends with {shared[-1]} units but task_expert_net with {task[-1]}; "
-                        "one gate mixes both kinds of expert, so their last layers must match",
-                    )
         if field.message_type is None:
             continue
         repeated = is_repeated(field)
@@ -420,25 +369,9 @@ def _validate_message(msg: Message, where: str, data) -> None:
                         _validate_mlp(mlp, f"{sub}.{tower_field.name}")
 
 
-def _towers(msg: Message, where: str) -> list[tuple[str, Message]]:
-    """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) set in
-    `msg`."""
-    towers = []
-    for field in msg.DESCRIPTOR.fields:
-        if field.message_type is None or field.message_type.name not in TOWER_MESSAGES:
-            continue
-        if is_repeated(field):
-            towers += [
-                (f"{where}.{field.name}[{i}]", t) for i, t in enumerate(getattr(msg, field.name))
-            ]
-        elif msg.HasField(field.name):
-            towers.append((f"{where}.{field.name}", getattr(msg, field.name)))
-    return towers
-
-
 def _validate_tower(tower, where: str, data) -> None:
     """The checks of one TaskTower that need the data config (the rest are
-    :func:`easymtl.tasks.build_task`'s)."""
+    :func:`easymtl.towers.check_tower`'s)."""
     labels = set(data.label_fields)
     if not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
         raise ConfigError(f"{where}.tower_name", "use letters, digits and '_' only")
@@ -481,8 +414,6 @@ def _validate_sample_weights(data) -> None:
 
 
 def _validate_mlp(mlp, where: str) -> None:
-    from easymtl.layers.mlp import activation_name
-
     if not mlp.hidden_units:
         raise ConfigError(f"{where}.hidden_units", "must not be empty")
     if 0 in mlp.hidden_units:

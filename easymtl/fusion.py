@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from easymtl.errors import ConfigError
-from easymtl.layers.fusion import FusedScore
 from easymtl.losses import BINARY, REGRESSION
-from easymtl.metrics.auc import ScoreAUC
 from easymtl.protos import data_pb2, fusion_pb2
 
 SCORE = "score"
 _NUMERIC = ("INT32", "INT64", "FLOAT", "DOUBLE")
 
 
-def build_fused_score(fusion, task_types: dict[str, str]) -> FusedScore:
-    """The :class:`FusedScore` layer of a Fusion message, given the task type of each
-    tower by name."""
+def build_fused_score(fusion, task_types: dict[str, str]):
+    """The :class:`~easymtl.layers.fusion.FusedScore` layer of a Fusion message, given
+    the task type of each tower by name."""
+    from easymtl.layers.fusion import FusedScore
+
     factors, clip = {}, []
     for tower in fusion.towers:
         kind = task_types[tower.tower_name]
@@ -58,6 +58,8 @@ class ScoreEvaluation:
         return list(self.label_names)
 
     def make_metrics(self) -> list:
+        from easymtl.metrics.auc import ScoreAUC
+
         return [ScoreAUC(self.thresholds, name=f"auc_{SCORE}_{n}") for n in self.label_names]
 
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:

@@ -109,6 +109,7 @@ def _predict(args) -> None:
             "pass --config"
         )
     config = cli.load(args, config_path)
+    cli.import_tensorflow()
     summary = predict(
         args.saved_model_dir,
         config.data_config,

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from easymtl.errors import ConfigError
-from easymtl.losses import BINARY, LOSS_TASK_TYPES, MULTICLASS, REGRESSION, build_loss
-from easymtl.metrics import METRIC_TASK_TYPES, build_metric, metric_columns
+from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss
+from easymtl.metrics import build_metric
+from easymtl.towers import check_losses, check_metrics, check_tower, tower_metric_columns
 
 
 @dataclass
@@ -154,49 +154,10 @@ def update_metrics(metrics: list, y, predictions, columns: dict, rows=None) -> N
         metric.update_state(y, predictions, *extra)
 
 
-def tower_task_type(tower, where: str = "task_tower") -> str:
-    """The task type of a TaskTower message, from its losses and num_class.
-
-    Raises:
-        ConfigError: no loss, losses of different types, or a num_class that does not
-            fit them; `where` is the tower's field path.
-    """
-    kinds = []
-    for i, loss in enumerate(tower.losses):
-        name = loss.WhichOneof("loss")
-        if name is None:
-            raise ConfigError(
-                f"{where}.losses[{i}]", "expected a loss, e.g. binary_cross_entropy {}"
-            )
-        kinds.append((i, name, LOSS_TASK_TYPES[name]))
-    if not kinds:
-        raise ConfigError(f"{where}.losses", "at least one loss is needed")
-    first, first_name, task_type = kinds[0]
-    for i, name, kind in kinds[1:]:
-        if kind != task_type:
-            raise ConfigError(
-                f"{where}.losses[{i}].{name}",
-                f"is a {kind} loss, but losses[{first}].{first_name} is a {task_type} loss; "
-                "the losses of one tower must be of one task type",
-            )
-    if (task_type == MULTICLASS) != (tower.num_class > 1):
-        expected = "more than 1" if task_type == MULTICLASS else "1"
-        raise ConfigError(
-            f"{where}.num_class",
-            f"must be {expected} for the {task_type} loss {first_name}; got {tower.num_class}",
-        )
-    return task_type
-
-
 def tower_losses(tower, where: str = "task_tower") -> list[tuple[str, Callable]]:
     """The loss functions of a TaskTower message (ConfigError on a bad option)."""
-    losses = []
-    for i, loss in enumerate(tower.losses):
-        try:
-            losses.append(build_loss(loss))
-        except ValueError as e:
-            raise ConfigError(f"{where}.losses[{i}].{loss.WhichOneof('loss')}", str(e)) from None
-    return losses
+    check_losses(tower, where)
+    return [build_loss(loss) for loss in tower.losses]
 
 
 def metric_builders(metrics, tower_name: str, task_type: str, num_class: int, where: str):
@@ -207,35 +168,8 @@ def metric_builders(metrics, tower_name: str, task_type: str, num_class: int, wh
         ConfigError: a metric that does not apply to the task type, or a bad option;
             `where` is the path of the repeated `metrics` field.
     """
-    builders = []
-    for j, mc in enumerate(metrics):
-        name = mc.WhichOneof("metric")
-        if name is None:
-            raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
-        if task_type not in METRIC_TASK_TYPES[name]:
-            fitting = [n for n, types in METRIC_TASK_TYPES.items() if task_type in types]
-            raise ConfigError(
-                f"{where}[{j}].{name}",
-                f"does not apply to a {task_type} tower; expected one of {', '.join(fitting)}",
-            )
-        try:
-            build_metric(mc, tower_name, num_class)
-        except ValueError as e:
-            raise ConfigError(f"{where}[{j}].{name}", str(e)) from None
-        builders.append(lambda mc=mc: build_metric(mc, tower_name, num_class))
-    return builders
-
-
-def check_task_space(tower, where: str = "task_tower") -> None:
-    """Raises ConfigError unless the sample-space fields of a TaskTower fit together."""
-    for name in ("in_task_space_weight", "out_task_space_weight"):
-        value = getattr(tower, name)
-        if not 0.0 <= value < float("inf"):
-            raise ConfigError(f"{where}.{name}", f"must be a finite number >= 0, got {value}")
-        if tower.HasField(name) and not tower.task_space_indicator_label:
-            raise ConfigError(f"{where}.{name}", "needs task_space_indicator_label")
-    if tower.average_over_task_space and not tower.task_space_indicator_label:
-        raise ConfigError(f"{where}.average_over_task_space", "needs task_space_indicator_label")
+    check_metrics(metrics, task_type, num_class, where)
+    return [lambda mc=mc: build_metric(mc, tower_name, num_class) for mc in metrics]
 
 
 def build_task(tower, where: str = "task_tower") -> Task:
@@ -245,8 +179,7 @@ def build_task(tower, where: str = "task_tower") -> Task:
         ConfigError: a bad loss, metric, num_class or sample space, naming the field
             under `where`.
     """
-    task_type = tower_task_type(tower, where)
-    check_task_space(tower, where)
+    task_type = check_tower(tower, where)
     return Task(
         name=tower.tower_name,
         label_name=tower.label_name,
@@ -262,11 +195,7 @@ def build_task(tower, where: str = "task_tower") -> Task:
         out_task_space_weight=tower.out_task_space_weight,
         average_over_task_space=tower.average_over_task_space,
         sample_weight_name=tower.sample_weight_name or None,
-        metric_columns=list(
-            dict.fromkeys(
-                c for mc in tower.metrics if mc.WhichOneof("metric") for c in metric_columns(mc)
-            )
-        ),
+        metric_columns=tower_metric_columns(tower),
     )
 
 

@@ -15,19 +15,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> None:
+    from easymtl.errors import EasymtlError
+
+    # First the config and flags, which load no TensorFlow: a mistake there is one line.
+    config = cli.load(args)
+    if args.eval_only and not config.eval_input_path:
+        raise EasymtlError(f"{args.config}: eval_input_path: needed by --eval_only")
+    cli.import_tensorflow()
     from easymtl.distribute import cluster
 
-    # First: with TF_CONFIG, collectives must be set up before TensorFlow runs any op.
+    # With TF_CONFIG, collectives must be set up before TensorFlow runs any op.
     workers = cluster()
     from easymtl.data import check_files, expand_paths
-    from easymtl.errors import EasymtlError
     from easymtl.export import export_saved_model, timestamped_dir
     from easymtl.runner import Runner
 
-    config = cli.load(args)
     # Every input must exist before anything is written to model_dir.
-    if args.eval_only and not config.eval_input_path:
-        raise EasymtlError(f"{args.config}: eval_input_path: needed by --eval_only")
     data = config.data_config
     if not args.eval_only:
         source = f"{args.config}: train_input_path"

@@ -178,7 +178,7 @@ def click_conversion_pair(config, scan_rows: int = 200_000) -> tuple[str, str] |
     label), or, in the first `scan_rows` training rows, its label is 1 only where the
     click label is 1 and is 1 less often. None where no two towers are such a pair."""
     from easymtl.models import task_towers
-    from easymtl.tasks import tower_task_type
+    from easymtl.towers import tower_task_type
 
     towers = [t for t in task_towers(config.model_config) if tower_task_type(t) == "binary"]
     if model_name(config.model_config) == "esmm":

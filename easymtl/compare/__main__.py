@@ -41,15 +41,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _compare(args) -> None:
-    from easymtl.compare import compare, write_report
-    from easymtl.compare.chart import write_chart
-    from easymtl.compare.table import to_markdown
     from easymtl.errors import EasymtlError
 
     if not args.verbose:
         logging.getLogger("easymtl").setLevel(logging.WARNING)
     config = cli.load(args)
     output_dir = args.output_dir or os.path.join(config.model_dir, "compare")
+    cli.import_tensorflow()
+    from easymtl.compare import compare, write_report
+    from easymtl.compare.chart import write_chart
+    from easymtl.compare.table import to_markdown
+
     only = [a.strip() for a in args.architectures.split(",")] if args.architectures else None
     report = compare(
         config,

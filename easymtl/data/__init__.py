@@ -1,34 +1,36 @@
 """Input: files → batches of raw columns (features and labels) as a tf.data pipeline.
 
 One reader per ``data_config.dataset_type``, each a ``build_dataset`` function with the
-signature of :func:`easymtl.data.csv.build_dataset`; :func:`build_dataset` here picks it.
+signature of :func:`easymtl.data.csv.build_dataset`, registered in :data:`READERS` by the
+DatasetType name; :func:`build_dataset` here picks it. This module loads no TensorFlow
+(validation reads READERS' names); the readers and the names re-exported below load it
+when first used.
 """
 
 from __future__ import annotations
 
-import tensorflow as tf
+import importlib
 
-from easymtl.data import csv, parquet
-from easymtl.data.checks import BAD_ROWS, BadRows, RowChecks, check_files, with_checks
-from easymtl.data.csv import DTYPES, expand_paths, field_dtype
-from easymtl.data.labels import source_columns, with_derived_labels
 from easymtl.errors import EasymtlError
-from easymtl.protos import data_pb2
+from easymtl.registry import Registry
 
-# DatasetType name -> reader.
-READERS = {"CsvDataset": csv.build_dataset, "ParquetDataset": parquet.build_dataset}
+READERS = Registry("reader")
+READERS.register("CsvDataset", "easymtl.data.csv:build_dataset")
+READERS.register("ParquetDataset", "easymtl.data.parquet:build_dataset")
 
 
-def build_dataset(
-    data_config, files, columns, batch_size, training, seed=0, checks: RowChecks | None = None
-) -> tf.data.Dataset:
+def build_dataset(data_config, files, columns, batch_size, training, seed=0, checks=None):
     """A dataset of ``{column: [batch] tensor}`` dicts from `files`, read by the reader of
     ``data_config.dataset_type`` (arguments as :func:`easymtl.data.csv.build_dataset`).
 
-    With `checks`, each batch also holds ``BAD_ROWS``: the rows that break them are
-    dropped and counted (``bad_row_policy: SKIP``) or only counted (STOP); iterate it with
-    :class:`~easymtl.data.checks.BadRows`.
+    With `checks` (a :class:`~easymtl.data.checks.RowChecks`), each batch also holds
+    ``BAD_ROWS``: the rows that break them are dropped and counted (``bad_row_policy:
+    SKIP``) or only counted (STOP); iterate it with :class:`~easymtl.data.checks.BadRows`.
     """
+    from easymtl.data.checks import with_checks
+    from easymtl.data.labels import source_columns, with_derived_labels
+    from easymtl.protos import data_pb2
+
     name = data_pb2.DatasetType.Name(data_config.dataset_type)
     if name not in READERS:
         raise EasymtlError(
@@ -43,14 +45,22 @@ def build_dataset(
     return dataset
 
 
-__all__ = [
-    "BAD_ROWS",
-    "DTYPES",
-    "READERS",
-    "BadRows",
-    "RowChecks",
-    "build_dataset",
-    "check_files",
-    "expand_paths",
-    "field_dtype",
-]
+# name -> the module it is re-exported from (imported, with TensorFlow, on first use)
+_LAZY = {
+    "BAD_ROWS": "easymtl.data.checks",
+    "BadRows": "easymtl.data.checks",
+    "RowChecks": "easymtl.data.checks",
+    "check_files": "easymtl.data.checks",
+    "DTYPES": "easymtl.data.csv",
+    "expand_paths": "easymtl.data.paths",
+    "field_dtype": "easymtl.data.csv",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["READERS", "build_dataset", *_LAZY]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import tensorflow as tf
 
 from easymtl.data.checks import BAD_ROWS, valid_lines
-from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
 
 # data_config FieldType name -> dtype of the column (and of the serving input).
@@ -25,29 +23,6 @@ DTYPES = {
     "ARRAY_FLOAT": tf.float32,
     "ARRAY_DOUBLE": tf.float64,
 }
-
-
-def expand_paths(spec: str, field: str) -> list[str]:
-    """Files named by a path, a comma-separated list of paths, or globs.
-
-    Raises:
-        EasymtlError: `spec` is empty or some part matches no file.
-    """
-    if not spec.strip():
-        raise EasymtlError(f"{field}: no input path given")
-    files: list[str] = []
-    for part in (p.strip() for p in spec.split(",")):
-        if not part:
-            continue
-        matched = sorted(tf.io.gfile.glob(part))
-        matched = [m for m in matched if not tf.io.gfile.isdir(m)]
-        if not matched:
-            where = (
-                "" if os.path.isabs(part) else f" (relative to the current directory {os.getcwd()})"
-            )
-            raise EasymtlError(f"{field}: no file matches {part!r}{where}")
-        files.extend(matched)
-    return files
 
 
 def build_dataset(

@@ -3,14 +3,11 @@
 A derived label is 1 where its input field meets the transform's rule (equals, in_set,
 greater_than, greater_or_equal) and 0 elsewhere, e.g. ``income > 50K`` from the string
 column ``income_50k``. The readers decode the input field; :func:`with_derived_labels`
-adds the labels to each batch.
+adds the labels to each batch. The checks of the config load no TensorFlow.
 """
 
 from __future__ import annotations
 
-import tensorflow as tf
-
-from easymtl.data.checks import BAD_ROWS
 from easymtl.errors import ConfigError
 from easymtl.protos import data_pb2
 
@@ -24,9 +21,14 @@ def source_columns(data_config, columns: list[str]) -> list[str]:
     return list(dict.fromkeys(read))
 
 
-def with_derived_labels(dataset: tf.data.Dataset, data_config, columns) -> tf.data.Dataset:
-    """Adds the derived labels among `columns` to each batch of `dataset` (read with
-    :func:`source_columns`) and drops the fields read only for them."""
+def with_derived_labels(dataset, data_config, columns):
+    """Adds the derived labels among `columns` to each batch of `dataset` (a
+    tf.data.Dataset read with :func:`source_columns`) and drops the fields read only for
+    them."""
+    import tensorflow as tf
+
+    from easymtl.data.checks import BAD_ROWS
+
     wanted = [t for t in data_config.label_transforms if t.label_name in set(columns)]
     if not wanted:
         return dataset
@@ -40,7 +42,9 @@ def with_derived_labels(dataset: tf.data.Dataset, data_config, columns) -> tf.da
     return dataset.map(derive, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _meets(transform, values: tf.Tensor) -> tf.Tensor:
+def _meets(transform, values):
+    import tensorflow as tf
+
     rule = transform.WhichOneof("rule")
     if rule in _STRING_RULES:
         values = tf.strings.strip(values)

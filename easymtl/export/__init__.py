@@ -1,4 +1,8 @@
-"""Export: the trained model as a SavedModel whose serving signature takes raw columns."""
+"""Export: the trained model as a SavedModel whose serving signature takes raw columns.
+
+Importing this package loads no TensorFlow (``python -m easymtl.export`` checks its flags
+and config first); :func:`export_saved_model` loads it.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,12 @@ import shutil
 import tempfile
 import time
 
-import tensorflow as tf
 from google.protobuf import text_format
 
 log = logging.getLogger("easymtl")
 
 
-class _Serving(tf.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-
-def export_saved_model(model, specs: dict[str, tf.TensorSpec], export_dir: str, config=None) -> str:
+def export_saved_model(model, specs: dict, export_dir: str, config=None) -> str:
     """Writes `model` as a SavedModel to `export_dir`, atomically.
 
     The ``serving_default`` signature takes one [batch] tensor per raw input field
@@ -31,10 +28,16 @@ def export_saved_model(model, specs: dict[str, tf.TensorSpec], export_dir: str, 
     SavedModel is written to a temporary directory beside `export_dir` and renamed into
     place, so no partial export is ever visible.
 
+    Args:
+        specs: A ``tf.TensorSpec`` per raw input field, by name.
+
     Returns:
         `export_dir`.
     """
-    module = _Serving(model)
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.model = model  # tracked: the SavedModel holds the model's variables
 
     @tf.function(input_signature=[specs])
     def serve(inputs):

@@ -21,8 +21,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _export(args) -> None:
     from easymtl.errors import EasymtlError
-    from easymtl.export import export_saved_model, timestamped_dir
-    from easymtl.runner import Runner
 
     config = cli.load(args)
     if (
@@ -31,6 +29,10 @@ def _export(args) -> None:
         and (not os.path.isdir(args.export_dir) or os.listdir(args.export_dir))
     ):
         raise EasymtlError(f"--export_dir {args.export_dir!r}: exists and is not empty")
+    cli.import_tensorflow()
+    from easymtl.export import export_saved_model, timestamped_dir
+    from easymtl.runner import Runner
+
     runner = Runner(config)
     runner.restore(required=True)
     path = args.export_dir or timestamped_dir(config.model_dir)

@@ -142,3 +142,16 @@ def _ragged_where(values, keep):
     return tf.RaggedTensor.from_row_lengths(
         tf.boolean_mask(values, keep), tf.cast(keep, tf.int64), validate=False
     )
+
+
+def build_id_feature(f) -> tuple[IdFeature, int]:
+    """The layer of an IdFeature message, and its embedding dim."""
+    layer = IdFeature(
+        hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
+        num_buckets=f.num_buckets if f.HasField("num_buckets") else None,
+        vocab_list=list(f.vocab_list) or None,
+        separator=f.separator if f.HasField("separator") else None,
+        default_value=f.default_value if f.HasField("default_value") else None,
+        name=f.feature_name,
+    )
+    return layer, f.embedding_dim

@@ -1,13 +1,18 @@
-"""AITM: Adaptive Information Transfer Multi-task (Xi et al., KDD 2021)."""
+"""AITM: Adaptive Information Transfer Multi-task (Xi et al., KDD 2021): the AIT layers
+and the calibrated task of each step after the first."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from easymtl.layers.mlp import MLP
+from easymtl.tasks import Task
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -120,3 +125,44 @@ class AITM(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "tower_mlps": self.tower_mlps, "info_mlp": self.info_mlp}
+
+
+@dataclass
+class CalibratedTask(Task):
+    """A task after the first of an AITM funnel: its loss adds the behavioural
+    expectation calibrator ``calibrator_weight x mean(max(p - p_previous, 0))`` over
+    every row of the batch, with p this task's probability and p_previous the previous
+    task's (a conversion cannot be likelier than the click it needs).
+
+    Args:
+        previous_name: The previous task's tower name.
+        calibrator_weight: The calibrator's weight (alpha; 0: none).
+    """
+
+    previous_name: str = ""
+    calibrator_weight: float = 0.0
+
+    def calibrator(self, outputs: dict) -> tf.Tensor:
+        """mean(max(p - p_previous, 0)) over the batch."""
+        gap = outputs[f"probs_{self.name}"] - outputs[f"probs_{self.previous_name}"]
+        return tf.reduce_mean(tf.nn.relu(gap))
+
+    def loss(self, labels: dict, outputs: dict) -> tf.Tensor:
+        loss = super().loss(labels, outputs)
+        if self.calibrator_weight:
+            loss += self.calibrator_weight * self.calibrator(outputs)
+        return loss
+
+
+def calibrated_tasks(tasks: list[Task], calibrator_weight: float) -> list[Task]:
+    """`tasks` with each one after the first made a :class:`CalibratedTask` against the
+    one before it."""
+    fields = [f.name for f in dataclasses.fields(Task)]
+    return tasks[:1] + [
+        CalibratedTask(
+            **{name: getattr(task, name) for name in fields},
+            previous_name=previous.name,
+            calibrator_weight=calibrator_weight,
+        )
+        for previous, task in zip(tasks, tasks[1:])
+    ]

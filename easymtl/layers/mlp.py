@@ -4,37 +4,7 @@ from __future__ import annotations
 
 import keras
 
-# TorchEasyRec writes activations as PyTorch module names.
-_TORCH_NAMES = {
-    "nn.relu": "relu",
-    "nn.sigmoid": "sigmoid",
-    "nn.tanh": "tanh",
-    "nn.gelu": "gelu",
-    "nn.silu": "silu",
-    "nn.elu": "elu",
-    "nn.selu": "selu",
-    "nn.leakyrelu": "leaky_relu",
-    "nn.softplus": "softplus",
-    "nn.identity": "linear",
-}
-
-
-def activation_name(name: str) -> str:
-    """Maps a Keras or TorchEasyRec activation name ("nn.ReLU") to a Keras name.
-
-    Raises:
-        ValueError: the name is neither.
-    """
-    key = name.strip().lower()
-    key = _TORCH_NAMES.get(key, key)
-    try:
-        keras.activations.get(key)
-    except ValueError:
-        raise ValueError(
-            f"unknown activation {name!r}; expected a Keras activation such as 'relu' "
-            f"or one of {', '.join(sorted(_TORCH_NAMES))} (case-insensitive)"
-        ) from None
-    return key
+from easymtl.activations import activation_name
 
 
 @keras.saving.register_keras_serializable(package="easymtl")

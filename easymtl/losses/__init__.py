@@ -3,32 +3,52 @@
 A builder takes its sub-message and returns ``fn(labels, predictions) -> per-example
 loss``, where predictions are the tower's logits (binary: [batch]; multiclass: [batch,
 num_class], labels class ids) or its values ``y_<tower>`` (regression: [batch]). Each loss
-is registered with the task type it serves, which sets its tower's type.
+is registered with the task type it serves, which sets its tower's type, and with a
+``check(sub-message)`` of its options (ValueError), run at validation without TensorFlow.
+
+Adding a loss: its file here (the function and its builder), its message in
+protos/loss.proto and one ``_register`` line below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from easymtl.registry import Registry
+
 BINARY, REGRESSION, MULTICLASS = "binary", "regression", "multiclass"
 
-LOSSES: dict[str, Callable] = {}
-# loss name -> the task type it serves
-LOSS_TASK_TYPES: dict[str, str] = {}
+LOSSES = Registry("loss")
 
 
-def register_loss(name: str, task_type: str) -> Callable:
-    """Registers a builder for the `name` entry of LossConfig's `loss` oneof, a loss of
-    `task_type` ("binary", "regression" or "multiclass") towers."""
-    if task_type not in (BINARY, REGRESSION, MULTICLASS):
-        raise ValueError(f"unknown task type {task_type!r}")
+def check_label_smoothing(config) -> None:
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {config.label_smoothing}")
 
-    def wrap(builder: Callable) -> Callable:
-        LOSSES[name] = builder
-        LOSS_TASK_TYPES[name] = task_type
-        return builder
 
-    return wrap
+def check_focal(config) -> None:
+    if config.gamma < 0:
+        raise ValueError(f"`gamma` must not be negative. Received: {config.gamma}")
+    if not 0.0 < config.alpha < 1.0:
+        raise ValueError(f"`alpha` must be in (0, 1). Received: {config.alpha}")
+
+
+def check_delta(config) -> None:
+    if not config.delta > 0:
+        raise ValueError(f"`delta` must be positive. Received: {config.delta}")
+
+
+def check_loss(loss_config) -> str:
+    """Checks the options of a LossConfig message's loss; returns the loss name.
+
+    Raises:
+        ValueError: an option of the loss is out of range.
+    """
+    name = loss_config.WhichOneof("loss")
+    check = LOSSES.entry(name).check
+    if check is not None:
+        check(getattr(loss_config, name))
+    return name
 
 
 def build_loss(loss_config) -> tuple[str, Callable]:
@@ -37,24 +57,18 @@ def build_loss(loss_config) -> tuple[str, Callable]:
     Raises:
         ValueError: an option of the loss is out of range.
     """
-    name = loss_config.WhichOneof("loss")
+    name = check_loss(loss_config)
     return name, LOSSES[name](getattr(loss_config, name))
 
 
-from easymtl.losses import (  # noqa: E402, F401
-    binary_cross_entropy,
-    binary_focal_loss,
-    huber_loss,
-    l2_loss,
-    softmax_cross_entropy,
-)
+def _register(name: str, task_type: str, check: Callable | None = None) -> None:
+    LOSSES.register(name, f"easymtl.losses.{name}:build_{name}", task_type=task_type, check=check)
 
-__all__ = [
-    "BINARY",
-    "LOSSES",
-    "LOSS_TASK_TYPES",
-    "MULTICLASS",
-    "REGRESSION",
-    "build_loss",
-    "register_loss",
-]
+
+_register("binary_cross_entropy", BINARY, check_label_smoothing)
+_register("binary_focal_loss", BINARY, check_focal)
+_register("huber_loss", REGRESSION, check_delta)
+_register("l2_loss", REGRESSION)
+_register("softmax_cross_entropy", MULTICLASS, check_label_smoothing)
+
+__all__ = ["BINARY", "LOSSES", "MULTICLASS", "REGRESSION", "build_loss", "check_loss"]

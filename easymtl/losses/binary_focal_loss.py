@@ -2,8 +2,6 @@
 
 import tensorflow as tf
 
-from easymtl.losses import BINARY, register_loss
-
 
 def binary_focal_loss(labels, logits, gamma: float = 2.0, alpha: float = 0.5):
     """Per-example ``-alpha_t * (1 - p_t)^gamma * log(p_t)``, where p_t is the probability
@@ -20,11 +18,7 @@ def binary_focal_loss(labels, logits, gamma: float = 2.0, alpha: float = 0.5):
     return weight * tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
-@register_loss("binary_focal_loss", BINARY)
 def build_binary_focal_loss(config):
+    """The loss of a BinaryFocalLoss message (checked by ``check_focal``)."""
     gamma, alpha = config.gamma, config.alpha
-    if gamma < 0:
-        raise ValueError(f"`gamma` must not be negative. Received: {gamma}")
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"`alpha` must be in (0, 1). Received: {alpha}")
     return lambda labels, logits: binary_focal_loss(labels, logits, gamma, alpha)

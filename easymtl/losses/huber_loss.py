@@ -2,8 +2,6 @@
 
 import tensorflow as tf
 
-from easymtl.losses import REGRESSION, register_loss
-
 
 def huber_loss(labels, values, delta: float = 1.0):
     """Per-example ``0.5 d^2`` for ``|d| <= delta``, else ``delta (|d| - delta / 2)``,
@@ -13,9 +11,7 @@ def huber_loss(labels, values, delta: float = 1.0):
     return 0.5 * tf.square(quadratic) + delta * (error - quadratic)
 
 
-@register_loss("huber_loss", REGRESSION)
 def build_huber_loss(config):
+    """The loss of a HuberLoss message (checked by ``check_delta``)."""
     delta = config.delta
-    if not delta > 0:
-        raise ValueError(f"`delta` must be positive. Received: {delta}")
     return lambda labels, values: huber_loss(labels, values, delta)

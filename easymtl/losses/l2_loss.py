@@ -2,14 +2,11 @@
 
 import tensorflow as tf
 
-from easymtl.losses import REGRESSION, register_loss
-
 
 def l2_loss(labels, values):
     """Per-example ``(values - labels)^2``."""
     return tf.square(values - tf.cast(labels, values.dtype))
 
 
-@register_loss("l2_loss", REGRESSION)
 def build_l2_loss(config):
     return l2_loss

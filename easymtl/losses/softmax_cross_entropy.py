@@ -2,8 +2,6 @@
 
 import tensorflow as tf
 
-from easymtl.losses import MULTICLASS, register_loss
-
 
 def softmax_cross_entropy(labels, logits, label_smoothing: float = 0.0):
     """Per-example cross entropy of logits [batch, num_class] against class ids [batch];
@@ -17,9 +15,7 @@ def softmax_cross_entropy(labels, logits, label_smoothing: float = 0.0):
     return tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits)
 
 
-@register_loss("softmax_cross_entropy", MULTICLASS)
 def build_softmax_cross_entropy(config):
+    """The loss of a SoftmaxCrossEntropy message (checked by ``check_label_smoothing``)."""
     smoothing = config.label_smoothing
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {smoothing}")
     return lambda labels, logits: softmax_cross_entropy(labels, logits, smoothing)

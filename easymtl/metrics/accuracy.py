@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
-
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class Accuracy(keras.metrics.Mean):
@@ -58,6 +56,5 @@ class Accuracy(keras.metrics.Mean):
         }
 
 
-@register_metric("accuracy", ("binary", "multiclass"))
 def build_accuracy(config, name: str, num_class: int) -> Accuracy:
     return Accuracy(num_class, config.threshold, config.top_k, name=name)

@@ -7,8 +7,6 @@ import math
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
-
 _LOGIT_RANGE = 10.0
 _LOG_SCORE_RANGE = 50.0
 
@@ -119,6 +117,5 @@ def histogram_auc(positives, negatives):
     return tf.where(pairs > 0, tf.math.divide_no_nan(wins, pairs), math.nan)
 
 
-@register_metric("auc", ("binary",))
 def build_auc(config, name: str, num_class: int = 1) -> StreamingAUC:
     return StreamingAUC(num_buckets=config.thresholds, name=name)

@@ -7,7 +7,6 @@ import math
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
 from easymtl.metrics.auc import logit_buckets
 
 _AVERAGES = ("weighted", "macro")
@@ -133,6 +132,5 @@ class GroupedAUC(keras.metrics.Metric):
         }
 
 
-@register_metric("grouped_auc", ("binary",), columns=lambda config: [config.grouping_key])
 def build_grouped_auc(config, name: str, num_class: int = 1) -> GroupedAUC:
     return GroupedAUC(config.grouping_key, config.thresholds, config.average, name=name)

@@ -8,8 +8,6 @@ import math
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
-
 _EPSILON = 1e-7
 
 
@@ -79,11 +77,9 @@ class NormalizedEntropy(LogLoss):
         return tf.cast(ne, tf.float32)
 
 
-@register_metric("log_loss", ("binary",))
 def build_log_loss(config, name: str, num_class: int = 1) -> LogLoss:
     return LogLoss(name=name)
 
 
-@register_metric("normalized_entropy", ("binary",))
 def build_normalized_entropy(config, name: str, num_class: int = 1) -> NormalizedEntropy:
     return NormalizedEntropy(name=name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
-
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class MeanAbsoluteError(keras.metrics.Mean):
@@ -27,6 +25,5 @@ class MeanAbsoluteError(keras.metrics.Mean):
         super().update_state(tf.reshape(tf.abs(error), [-1]), sample_weight)
 
 
-@register_metric("mean_absolute_error", ("regression",))
 def build_mean_absolute_error(config, name: str, num_class: int = 1) -> MeanAbsoluteError:
     return MeanAbsoluteError(name=name)

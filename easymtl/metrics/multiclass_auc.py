@@ -7,7 +7,6 @@ import math
 import keras
 import tensorflow as tf
 
-from easymtl.metrics import register_metric
 from easymtl.metrics.auc import histogram_auc, logit_buckets
 
 _AVERAGES = ("macro", "weighted")
@@ -104,6 +103,5 @@ class MulticlassAUC(keras.metrics.Metric):
         }
 
 
-@register_metric("multiclass_auc", ("multiclass",))
 def build_multiclass_auc(config, name: str, num_class: int) -> MulticlassAUC:
     return MulticlassAUC(num_class, config.thresholds, config.average, name=name)

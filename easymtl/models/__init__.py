@@ -1,57 +1,27 @@
 """Models: a registry from model_config's `model` oneof name to a backbone builder.
 
-A model is :class:`MultiTaskModel` (features → backbone → one tower per task) unless its
-registration names a subclass that adds derived outputs (ESMM's ``probs_ctcvr``), and its
-tasks are one :class:`~easymtl.tasks.Task` per tower unless it names a tasks builder.
+A model file here is the config side of one model, and loads no TensorFlow: its
+registration names
+
+- the backbone builder ``build(sub-message, num_tasks) -> layer or None``, which imports
+  its Keras layer (easymtl/layers/<model>.py) when called;
+- ``check(sub-message, field path)``: the model's own config checks (ConfigError), run
+  at validation before TensorFlow loads;
+- optionally ``tasks(sub-message, field path) -> list[Task]`` where its tasks are not
+  one :class:`~easymtl.tasks.Task` per tower, ``model(**kwargs)`` where its Keras model
+  is not :class:`~easymtl.models.model.MultiTaskModel` (ESMM's derived outputs), and
+  ``heads_only`` where the backbone runs each tower's `mlp` itself (DBMTL, AITM).
+
+Adding a model: see docs/ARCHITECTURE.md, "Adding a model".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import keras
-
-from easymtl.features import build_feature_inputs
-from easymtl.fusion import build_fused_score
-from easymtl.layers.tower import TaskTower
-from easymtl.models.model import MultiTaskModel
 from easymtl.overrides import is_repeated
-from easymtl.tasks import Task, build_tasks, tower_task_type
+from easymtl.registry import Registry
+from easymtl.towers import TOWER_MESSAGES, check_tower, tower_task_type
 
-# oneof name -> builder(sub-message, num_tasks) -> backbone layer or None
-MODELS: dict[str, Callable[..., keras.layers.Layer | None]] = {}
-# oneof name -> the Keras model class, where it is not MultiTaskModel
-MODEL_CLASSES: dict[str, type[MultiTaskModel]] = {}
-# oneof name -> builder(sub-message, field path) -> tasks, where not one Task per tower
-TASK_BUILDERS: dict[str, Callable[..., list[Task]]] = {}
-# oneof names of the models whose backbone runs the towers' mlps itself (DBMTL, AITM)
-HEADS_ONLY: set[str] = set()
-# The names of the messages that are task towers.
-TOWER_MESSAGES = ("TaskTower", "BayesTaskTower")
-
-
-def register_model(
-    name: str,
-    model_class: type[MultiTaskModel] | None = None,
-    tasks: Callable[..., list[Task]] | None = None,
-    heads_only: bool = False,
-) -> Callable:
-    """Registers a backbone builder for the `name` entry of ModelConfig's `model` oneof,
-    with the model's class and tasks builder where they are not the defaults. With
-    `heads_only`, the backbone runs each tower's `mlp` itself (it wires the towers
-    together, as DBMTL's relations do), and the TaskTowers are only output heads."""
-
-    def wrap(builder: Callable) -> Callable:
-        MODELS[name] = builder
-        if model_class is not None:
-            MODEL_CLASSES[name] = model_class
-        if tasks is not None:
-            TASK_BUILDERS[name] = tasks
-        if heads_only:
-            HEADS_ONLY.add(name)
-        return builder
-
-    return wrap
+MODELS = Registry("model")
 
 
 def mlp_kwargs(mlp) -> dict:
@@ -66,31 +36,65 @@ def mlp_kwargs(mlp) -> dict:
     }
 
 
-def task_towers(model_config) -> list:
-    """The task tower messages (TaskTower, or DBMTL's BayesTaskTower) of the model in
-    `model_config`, in field order: its `task_towers`, or its single TaskTower fields
-    (ESMM's `ctr_tower`, `cvr_tower`)."""
-    msg = getattr(model_config, model_config.WhichOneof("model"))
+def tower_fields(msg, where: str) -> list[tuple[str, object]]:
+    """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) of a
+    model's sub-message `msg` at `where`: its `task_towers`, or its single TaskTower
+    fields (ESMM's `ctr_tower`, `cvr_tower`), in field order."""
     towers = []
     for field in msg.DESCRIPTOR.fields:
-        if field.message_type is not None and field.message_type.name in TOWER_MESSAGES:
+        if field.message_type is None or field.message_type.name not in TOWER_MESSAGES:
+            continue
+        if is_repeated(field):
             value = getattr(msg, field.name)
-            towers += list(value) if is_repeated(field) else [value]
+            towers += [(f"{where}.{field.name}[{i}]", t) for i, t in enumerate(value)]
+        else:
+            towers.append((f"{where}.{field.name}", getattr(msg, field.name)))
     return towers
 
 
-def build_model(model_config, feature_configs) -> MultiTaskModel:
-    """Builds the Keras model from `model_config` and `feature_configs`."""
+def task_towers(model_config) -> list:
+    """The task tower messages of the model in `model_config`, in field order (see
+    :func:`tower_fields`)."""
     kind = model_config.WhichOneof("model")
+    return [t for _, t in tower_fields(getattr(model_config, kind), kind)]
+
+
+def check_model(model_config) -> dict[str, str]:
+    """The checks of building the model's tasks, without building them: the model's own
+    ``check``, then every tower's losses, metrics and sample space. Returns each tower's
+    task type by tower name.
+
+    Raises:
+        ConfigError: naming the first bad field.
+    """
+    kind = model_config.WhichOneof("model")
+    where = f"model_config.{kind}"
+    msg = getattr(model_config, kind)
+    check = MODELS.entry(kind).check
+    if check is not None:
+        check(msg, where)
+    return {tower.tower_name: check_tower(tower, path) for path, tower in tower_fields(msg, where)}
+
+
+def build_model(model_config, feature_configs):
+    """Builds the Keras model (a :class:`~easymtl.models.model.MultiTaskModel`) from
+    `model_config` and `feature_configs`."""
+    from easymtl.features import build_feature_inputs
+    from easymtl.fusion import build_fused_score
+    from easymtl.layers.tower import TaskTower
+    from easymtl.models.model import MultiTaskModel
+
+    kind = model_config.WhichOneof("model")
+    entry = MODELS.entry(kind)
     towers = task_towers(model_config)
-    backbone = MODELS[kind](getattr(model_config, kind), len(towers))
+    backbone = entry.builder(getattr(model_config, kind), len(towers))
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
-    return MODEL_CLASSES.get(kind, MultiTaskModel)(
+    return (entry.model or MultiTaskModel)(
         features=build_feature_inputs(feature_configs, model_config.feature_groups),
         backbone=backbone,
         towers={
             t.tower_name: TaskTower(
-                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and kind not in HEADS_ONLY else None,
+                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
                 num_class=t.num_class,
                 task_type=task_types[t.tower_name],
                 name=f"tower_{t.tower_name}",
@@ -106,16 +110,24 @@ def build_model(model_config, feature_configs) -> MultiTaskModel:
     )
 
 
-def build_model_tasks(model_config) -> list[Task]:
-    """The tasks (losses, metrics) of the model in `model_config`, one per tower.
+def build_model_tasks(model_config) -> list:
+    """The tasks (:class:`~easymtl.tasks.Task`: losses, metrics) of the model in
+    `model_config`, one per tower.
 
     Raises:
-        ConfigError: a tower's losses, metrics or num_class do not fit together.
+        ConfigError: a tower's losses, metrics or num_class do not fit together, or the
+            model's own check fails.
     """
+    from easymtl.tasks import build_tasks
+
     kind = model_config.WhichOneof("model")
-    if kind in TASK_BUILDERS:
-        return TASK_BUILDERS[kind](getattr(model_config, kind), f"model_config.{kind}")
-    return build_tasks(task_towers(model_config), f"model_config.{kind}.task_towers")
+    entry = MODELS.entry(kind)
+    where = f"model_config.{kind}"
+    if entry.check is not None:
+        entry.check(getattr(model_config, kind), where)
+    if entry.tasks is not None:
+        return entry.tasks(getattr(model_config, kind), where)
+    return build_tasks(task_towers(model_config), f"{where}.task_towers")
 
 
 # The registrations (imported for their side effect, after the registry exists).
@@ -132,14 +144,11 @@ from easymtl.models import (  # noqa: E402, F401
 
 __all__ = [
     "MODELS",
-    "HEADS_ONLY",
-    "MODEL_CLASSES",
-    "TASK_BUILDERS",
     "TOWER_MESSAGES",
-    "MultiTaskModel",
     "build_model",
     "build_model_tasks",
+    "check_model",
     "mlp_kwargs",
-    "register_model",
     "task_towers",
+    "tower_fields",
 ]

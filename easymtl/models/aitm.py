@@ -7,65 +7,28 @@ task's, and a calibrator loss keeps p_t <= p_(t-1).
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
-import tensorflow as tf
-
 from easymtl.errors import ConfigError
-from easymtl.layers.aitm import AITM
 from easymtl.losses import BINARY
-from easymtl.models import mlp_kwargs, register_model
-from easymtl.tasks import Task, build_tasks
+from easymtl.models import MODELS, mlp_kwargs
+from easymtl.towers import tower_task_type
 
 
-@dataclass
-class CalibratedTask(Task):
-    """A task after the first of an AITM funnel: its loss adds the behavioural
-    expectation calibrator ``calibrator_weight x mean(max(p - p_previous, 0))`` over
-    every row of the batch, with p this task's probability and p_previous the previous
-    task's (a conversion cannot be likelier than the click it needs).
-
-    Args:
-        previous_name: The previous task's tower name.
-        calibrator_weight: The calibrator's weight (alpha; 0: none).
-    """
-
-    previous_name: str = ""
-    calibrator_weight: float = 0.0
-
-    def calibrator(self, outputs: dict) -> tf.Tensor:
-        """mean(max(p - p_previous, 0)) over the batch."""
-        gap = outputs[f"probs_{self.name}"] - outputs[f"probs_{self.previous_name}"]
-        return tf.reduce_mean(tf.nn.relu(gap))
-
-    def loss(self, labels: dict, outputs: dict) -> tf.Tensor:
-        loss = super().loss(labels, outputs)
-        if self.calibrator_weight:
-            loss += self.calibrator_weight * self.calibrator(outputs)
-        return loss
-
-
-def build_aitm_tasks(config, where: str) -> list[Task]:
-    """The first task, then a :class:`CalibratedTask` per later tower.
-
-    Raises:
-        ConfigError: fewer than two towers, a tower that is not binary or has no mlp,
-            towers or info_mlp of different widths, or a negative calibrator_weight.
-    """
+def check_aitm(config, where: str) -> None:
+    """Raises ConfigError on fewer than two towers, a tower that is not binary or has no
+    mlp, towers or info_mlp of different widths, or a negative calibrator_weight."""
     towers = list(config.task_towers)
     if len(towers) < 2:
         raise ConfigError(
             f"{where}.task_towers", "AITM transfers information between tasks: give two or more"
         )
-    tasks = build_tasks(towers, f"{where}.task_towers")
     width = None
-    for i, (tower, task) in enumerate(zip(towers, tasks)):
+    for i, tower in enumerate(towers):
         path = f"{where}.task_towers[{i}]"
-        if task.task_type != BINARY:
+        task_type = tower_task_type(tower, path)
+        if task_type != BINARY:
             raise ConfigError(
                 f"{path}.losses",
-                f"AITM's tasks are binary steps of a funnel; got {task.task_type} losses",
+                f"AITM's tasks are binary steps of a funnel; got {task_type} losses",
             )
         if not tower.HasField("mlp"):
             raise ConfigError(f"{path}.mlp", "AITM needs each tower's mlp (its tower network)")
@@ -86,19 +49,23 @@ def build_aitm_tasks(config, where: str) -> list[Task]:
         raise ConfigError(
             f"{where}.calibrator_weight", f"must be a number >= 0, got {config.calibrator_weight}"
         )
-    fields = [f.name for f in dataclasses.fields(Task)]
-    return tasks[:1] + [
-        CalibratedTask(
-            **{name: getattr(task, name) for name in fields},
-            previous_name=previous.name,
-            calibrator_weight=config.calibrator_weight,
-        )
-        for previous, task in zip(tasks, tasks[1:])
-    ]
 
 
-@register_model("aitm", tasks=build_aitm_tasks, heads_only=True)
-def build_aitm(config, num_tasks: int) -> AITM:
+def build_aitm_tasks(config, where: str) -> list:
+    """The first task, then a :class:`~easymtl.layers.aitm.CalibratedTask` per later
+    tower (`config` checked by :func:`check_aitm`)."""
+    from easymtl.layers.aitm import calibrated_tasks
+    from easymtl.tasks import build_tasks
+
+    tasks = build_tasks(config.task_towers, f"{where}.task_towers")
+    return calibrated_tasks(tasks, config.calibrator_weight)
+
+
+@MODELS.register("aitm", check=check_aitm, tasks=build_aitm_tasks, heads_only=True)
+def build_aitm(config, num_tasks: int):
+    """The :class:`~easymtl.layers.aitm.AITM` of an AITM message."""
+    from easymtl.layers.aitm import AITM
+
     return AITM(
         [mlp_kwargs(t.mlp) for t in config.task_towers],
         info_mlp=mlp_kwargs(config.info_mlp) if config.HasField("info_mlp") else None,

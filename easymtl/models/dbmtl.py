@@ -8,15 +8,13 @@ conditioned on earlier ones (ctr).
 from __future__ import annotations
 
 from easymtl.errors import ConfigError
-from easymtl.layers.dbmtl import DBMTL
-from easymtl.models import mlp_kwargs, register_model
-from easymtl.tasks import Task, build_tasks
+from easymtl.models import MODELS, mlp_kwargs
 
 _MMOE_FIELDS = ("gate_mlp", "num_expert", "gate_temperature", "gate_dropout_ratio")
 
 
-def build_dbmtl_tasks(config, where: str) -> list[Task]:
-    """One Task per BayesTaskTower, after the checks of the towers' relations.
+def check_dbmtl(config, where: str) -> None:
+    """The checks of the towers' relations and of the MMoE part.
 
     Raises:
         ConfigError: a tower without label_name, a relation to a tower that is not an
@@ -49,11 +47,13 @@ def build_dbmtl_tasks(config, where: str) -> list[Task]:
         for name in _MMOE_FIELDS:
             if config.HasField(name):
                 raise ConfigError(f"{where}.{name}", "needs expert_mlp (the MMoE part)")
-    return build_tasks(config.task_towers, f"{where}.task_towers")
 
 
-@register_model("dbmtl", tasks=build_dbmtl_tasks, heads_only=True)
-def build_dbmtl(config, num_tasks: int) -> DBMTL:
+@MODELS.register("dbmtl", check=check_dbmtl, heads_only=True)
+def build_dbmtl(config, num_tasks: int):
+    """The :class:`~easymtl.layers.dbmtl.DBMTL` of a DBMTL message."""
+    from easymtl.layers.dbmtl import DBMTL
+
     towers = list(config.task_towers)
     names = [t.tower_name for t in towers]
     mmoe = None

@@ -1,11 +1,13 @@
 """mmoe: Multi-gate Mixture-of-Experts (Ma et al., KDD 2018); with share_gate, OMoE."""
 
-from easymtl.layers.mmoe import MMoE
-from easymtl.models import mlp_kwargs, register_model
+from easymtl.models import MODELS, mlp_kwargs
 
 
-@register_model("mmoe")
-def build_mmoe(config, num_tasks: int) -> MMoE:
+@MODELS.register("mmoe")
+def build_mmoe(config, num_tasks: int):
+    """The :class:`~easymtl.layers.mmoe.MMoE` of an MMoE message."""
+    from easymtl.layers.mmoe import MMoE
+
     return MMoE(
         num_tasks=num_tasks,
         num_expert=config.num_expert,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.features import FeatureInputs
+from easymtl.features.embedding import FeatureInputs
 from easymtl.layers.fusion import FusedScore
 from easymtl.layers.tower import TaskTower, tower_outputs
 

@@ -1,8 +1,8 @@
 """simple_multi_task: every tower reads the concatenated feature groups directly."""
 
-from easymtl.models import register_model
+from easymtl.models import MODELS
 
 
-@register_model("simple_multi_task")
+@MODELS.register("simple_multi_task")
 def build_simple_multi_task(config, num_tasks: int) -> None:
     return None

@@ -6,7 +6,6 @@ import math
 
 import tensorflow as tf
 
-from easymtl.weighting import register_weighting
 from easymtl.weighting.fixed import LossWeighting, assign, by_tower, tower_variables
 
 
@@ -80,7 +79,6 @@ class DynamicWeightAverage(LossWeighting):
         self.windows_done.assign_add(tf.cast(full, tf.int64))
 
 
-@register_weighting("dwa")
 def build_dwa(config, task_names, weights, where: str) -> DynamicWeightAverage:
     del where  # option errors are ValueErrors, named by the caller
     return DynamicWeightAverage(task_names, weights, config.temperature, config.window_steps)

@@ -6,9 +6,7 @@ import math
 
 import tensorflow as tf
 
-from easymtl.errors import ConfigError
 from easymtl.protos import loss_weighting_pb2
-from easymtl.weighting import register_weighting
 from easymtl.weighting.fixed import LossWeighting
 
 
@@ -49,21 +47,11 @@ class DynamicDecay(LossWeighting):
         return tf.cast(decayed, tf.float32)
 
 
-@register_weighting("dynamic_decay")
 def build_dynamic_decay(config, task_names, weights, where: str) -> DynamicDecay:
+    """The DynamicDecay of a message checked by ``check_dynamic_decay``."""
+    del where
     gammas = dict.fromkeys(task_names, 1.0)
-    for i, decay in enumerate(config.tower_decay):
-        path = f"{where}.tower_decay[{i}]"
-        if decay.tower_name not in gammas:
-            raise ConfigError(
-                f"{path}.tower_name",
-                f"unknown tower {decay.tower_name!r}; expected one of {', '.join(task_names)}",
-            )
-        if any(d.tower_name == decay.tower_name for d in config.tower_decay[:i]):
-            raise ConfigError(f"{path}.tower_name", f"tower {decay.tower_name!r} given twice")
-        if not 0 < decay.gamma < math.inf:
-            raise ConfigError(f"{path}.gamma", f"must be a positive number, got {decay.gamma}")
-        gammas[decay.tower_name] = decay.gamma
+    gammas.update((decay.tower_name, decay.gamma) for decay in config.tower_decay)
     return DynamicDecay(
         task_names,
         weights,

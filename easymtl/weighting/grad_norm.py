@@ -7,7 +7,6 @@ import math
 import keras
 import tensorflow as tf
 
-from easymtl.weighting import check_positive_weights, register_weighting
 from easymtl.weighting.fixed import LossWeighting, assign, by_tower, tower_variables
 
 # Weights are floored here before renormalising, so that none turns negative.
@@ -92,9 +91,7 @@ class GradNorm(LossWeighting):
         assign(self.task_weights, w * (self.num_tasks / tf.reduce_sum(w)))
 
 
-@register_weighting("grad_norm")
 def build_grad_norm(config, task_names, weights, where: str) -> GradNorm:
-    check_positive_weights(task_names, weights, where)
-    if len(task_names) < 2:
-        raise ValueError("needs at least two task towers")
+    """The GradNorm of a message checked by ``check_grad_norm``."""
+    del where
     return GradNorm(task_names, weights, config.alpha, config.lr)

@@ -6,7 +6,6 @@ import math
 
 import tensorflow as tf
 
-from easymtl.weighting import check_positive_weights, register_weighting
 from easymtl.weighting.fixed import LossWeighting, by_tower, tower_variables
 
 
@@ -52,8 +51,7 @@ class UncertaintyWeighting(LossWeighting):
         return super().total(losses, weights) + tf.add_n(self.log_variances)
 
 
-@register_weighting("uncertainty")
 def build_uncertainty(config, task_names, weights, where: str) -> UncertaintyWeighting:
-    del config
-    check_positive_weights(task_names, weights, where)
+    """The UncertaintyWeighting of a message checked by ``check_uncertainty``."""
+    del config, where
     return UncertaintyWeighting(task_names, weights)

@@ -14,9 +14,8 @@ from google.protobuf import text_format
 from easymtl.config import load_config
 from easymtl.errors import ConfigError
 from easymtl.export import export_saved_model
-from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
+from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer, CalibratedTask
 from easymtl.models import build_model_tasks
-from easymtl.models.aitm import CalibratedTask
 from easymtl.protos import model_pb2
 from easymtl.runner import Runner
 

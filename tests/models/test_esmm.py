@@ -13,7 +13,8 @@ from easymtl import testing
 from easymtl.config import load_config
 from easymtl.errors import ConfigError
 from easymtl.export import export_saved_model
-from easymtl.models.esmm import build_esmm_tasks, ctcvr_logits
+from easymtl.layers.esmm import ctcvr_logits
+from easymtl.models.esmm import build_esmm_tasks, check_esmm
 from easymtl.protos import multi_task_rank_pb2
 from easymtl.runner import Runner
 
@@ -91,7 +92,7 @@ def test_bad_towers_are_config_errors(cvr_tower, field):
     text = f"""ctr_tower {{ tower_name: "ctr" label_name: "clk"
         losses {{ binary_cross_entropy {{}} }} }} cvr_tower {{ {cvr_tower} }}"""
     with pytest.raises(ConfigError) as e:
-        build_esmm_tasks(esmm(text), "esmm")
+        check_esmm(esmm(text), "esmm")
     assert e.value.field == field
 
 
