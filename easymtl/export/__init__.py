@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
+import uuid
 
 import tensorflow as tf
 from google.protobuf import text_format
@@ -15,9 +15,21 @@ log = logging.getLogger("easymtl")
 
 
 class _Serving(tf.Module):
-    def __init__(self, model):
+    """What the SavedModel holds: the serving function and the tf.Variables it reads.
+
+    The Keras model itself is not tracked. A Keras 3 variable wraps a tf.Variable, and
+    saving the wrapper writes a second variable into the SavedModel's graph, which the
+    graph's saver restores while the signature reads the first: TF1-style loaders (a
+    graph and a session, as TensorFlow Serving's C++ loader and ``saved_model_cli run``)
+    then fail with "Could not find variable". Tracking the underlying tf.Variables that
+    the function captures, as ``keras.export.ExportArchive`` does, writes each variable
+    once and restores it in both loaders.
+    """
+
+    def __init__(self, serve):
         super().__init__()
-        self.model = model
+        self.serve = serve
+        self.serving_variables = list(serve.get_concrete_function().variables)
 
 
 def export_saved_model(model, specs: dict[str, tf.TensorSpec], export_dir: str, config=None) -> str:
@@ -34,15 +46,19 @@ def export_saved_model(model, specs: dict[str, tf.TensorSpec], export_dir: str, 
     Returns:
         `export_dir`.
     """
-    module = _Serving(model)
 
     @tf.function(input_signature=[specs])
     def serve(inputs):
         return model(inputs, training=False)
 
+    module = _Serving(serve)
+
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    # Made as any directory is (mode 0o777 less the umask), not private as mkdtemp's: a
+    # model server often runs as another user.
+    tmp = os.path.join(parent, f".tmp-export-{uuid.uuid4().hex}")
+    os.mkdir(tmp)
     try:
         tf.saved_model.save(module, tmp, signatures={"serving_default": serve})
         if config is not None:
