@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.parser(
         "Train the config's model, the other multi-task architectures that fit its towers "
         "and one single-task model per tower on the same data and budget; tabulate each "
-        "tower metric's difference from the single-task model."
+        "tower metric's difference from the single-task model.",
+        "easymtl.compare",
     )
     parser.add_argument("--output_dir", required=True, help="Where the runs and the table go.")
     parser.add_argument("--seeds", type=int, default=3, help="Runs per architecture.")
