@@ -28,6 +28,14 @@ _STARTUP_CHATTER = re.compile(
 _SHORTCUTS = ("model_dir", "train_input_path", "eval_input_path")
 _NAME = r"[A-Za-z_]\w*(?:\[[^\]]*\])?"
 _DOTTED = re.compile(rf"^--({_NAME}(?:\.{_NAME})+)(?:=(.*))?$", re.S)
+_OVERRIDES_HELP = """\
+Any config field can also be set with a dotted flag, --<message>.<field>=<value>
+(or a separate value), applied after --edit_config_json, e.g.
+  --train_config.num_steps=20
+  --data_config.batch_size 128
+  '--model_config.ple.task_towers[1].weight=2'
+  '--feature_configs[feature_name=price].raw_feature.embedding_dim=8'
+See docs/quickstart.md, section 8."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
                 value = rest[i]
             args.overrides.append((f"--{path}", {path: value}))
             i += 1
-        shortcuts = {k: getattr(args, k) for k in _SHORTCUTS if getattr(args, k) is not None}
+        shortcuts = {k: v for k in _SHORTCUTS if (v := getattr(args, k, None)) is not None}
         if shortcuts:
             args.overrides.append(("--" + "/--".join(shortcuts), shortcuts))
         return args
@@ -63,15 +71,34 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def parser(description: str, config_required: bool = True) -> argparse.ArgumentParser:
+def parser(
+    description: str,
+    module: str | None = None,
+    config_required: bool = True,
+    shortcuts: bool = True,
+) -> argparse.ArgumentParser:
     """An argument parser with --config and the config-override flags.
 
     Any config field can be set with a dotted flag (``--train_config.num_steps=10``) or
     ``--edit_config_json '{"data_config.batch_size": 256}'``; `--model_dir`,
-    `--train_input_path` and `--eval_input_path` are shortcuts. Parsed args carry
+    `--train_input_path` and `--eval_input_path` are shortcuts (left out with
+    ``shortcuts=False``, for a command that reads none of them). Parsed args carry
     ``overrides``, which :func:`load` applies.
+
+    Args:
+        description: What the command does, for ``--help``.
+        module: The command's module (``easymtl.train``): usage reads
+            ``python -m easymtl.train``, or ``easymtl-train`` when run as the installed
+            command. Default: argparse's (the script's name).
+        config_required: Whether --config must be given.
+        shortcuts: Whether to offer the --model_dir / --*_input_path shortcuts.
     """
-    p = _Parser(description=description)
+    p = _Parser(
+        prog=_prog(module) if module else None,
+        description=description,
+        epilog=_OVERRIDES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "--config", required=config_required, help="Pipeline config (.config, .yaml or .json)."
     )
@@ -81,9 +108,15 @@ def parser(description: str, config_required: bool = True) -> argparse.ArgumentP
         '{"train_config.num_steps": 10, "feature_configs[feature_name=price].'
         'raw_feature.embedding_dim": 8}.',
     )
-    for name in _SHORTCUTS:
+    for name in _SHORTCUTS if shortcuts else ():
         p.add_argument(f"--{name}", help=f"Set the config's {name}.")
     return p
+
+
+def _prog(module: str) -> str:
+    """``easymtl-train`` when run as that installed command, else ``python -m <module>``."""
+    command = "easymtl-" + module.split(".")[1]
+    return command if os.path.basename(sys.argv[0]) == command else f"python -m {module}"
 
 
 def load(args: argparse.Namespace, path: str | None = None):

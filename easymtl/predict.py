@@ -19,10 +19,15 @@ FORMATS = (".csv", ".parquet")
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser(
         "Score input files with an exported SavedModel; write CSV or Parquet.",
+        "easymtl.predict",
         config_required=False,
+        shortcuts=False,
     )
     parser.add_argument(
-        "--saved_model_dir", required=True, help="An export: model_dir/export/<timestamp>."
+        "--saved_model_dir",
+        required=True,
+        help="An export, model_dir/export/<timestamp>, or a base directory of numbered "
+        "exports, model_dir/export, whose highest number is used (as TensorFlow Serving).",
     )
     parser.add_argument(
         "--input_path",
@@ -83,6 +88,20 @@ class Summary:
         )
 
 
+def newest_version(path: str) -> str:
+    """`path`, or, where it is a model's base directory (no saved_model.pb, numbered
+    version directories such as model_dir/export's timestamps), its highest-numbered
+    version, the one TensorFlow Serving serves."""
+    if os.path.exists(os.path.join(path, "saved_model.pb")) or not os.path.isdir(path):
+        return path
+    versions = [n for n in os.listdir(path) if n.isdigit() and os.path.isdir(os.path.join(path, n))]
+    if not versions:
+        return path
+    newest = os.path.join(path, max(versions, key=int))
+    log.info("--saved_model_dir %s: using its newest version, %s", path, newest)
+    return newest
+
+
 def _predict(args) -> None:
     from easymtl.data import expand_paths
     from easymtl.errors import EasymtlError
@@ -95,12 +114,14 @@ def _predict(args) -> None:
         )
     check_output_path(args.output_path)
     files = expand_paths(args.input_path, "--input_path")
+    args.saved_model_dir = newest_version(args.saved_model_dir)
     if not os.path.isdir(args.saved_model_dir) or not os.path.exists(
         os.path.join(args.saved_model_dir, "saved_model.pb")
     ):
         raise EasymtlError(
             f"--saved_model_dir {args.saved_model_dir!r}: not a SavedModel directory "
-            "(expected saved_model.pb in it, e.g. model_dir/export/<timestamp>)"
+            "(expected saved_model.pb in it, e.g. model_dir/export/<timestamp>, or numbered "
+            "version directories, e.g. model_dir/export)"
         )
     config_path = args.config or os.path.join(args.saved_model_dir, "assets", "pipeline.config")
     if not args.config and not os.path.exists(config_path):

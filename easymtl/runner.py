@@ -40,7 +40,7 @@ from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
-from easymtl.tasks import Task
+from easymtl.tasks import Task, loss_scale_warnings
 from easymtl.train_step import StepResult, TrainStep
 from easymtl.weighting import build_loss_weighting, shared_variables
 
@@ -303,12 +303,16 @@ class Runner:
         if (num_steps is not None and step >= num_steps) or (
             num_epochs is not None and int(self.epoch.numpy()) >= num_epochs
         ):
-            log.info("training already finished at step %d", step)
+            reason = self._stop_reason or _limit_reached(step, num_steps, num_epochs)
+            log.info("training already finished at step %d (%s)", step, reason)
             return step
         start = time.perf_counter()
         if not self.cluster.is_chief:  # only the chief writes to model_dir
             step = self._train_loop(step, num_steps, num_epochs, save=None, manager=None)
-            log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
+            reason = self._stop_reason or _limit_reached(step, num_steps, num_epochs)
+            log.info(
+                "training done at step %d in %.1fs (%s)", step, time.perf_counter() - start, reason
+            )
             return step
         with UndoOnFailure(self.model_dir) as undo, ModelDirLock(self.model_dir):
             manager = tf.train.CheckpointManager(
@@ -342,7 +346,10 @@ class Runner:
                 "%d batches skipped for a NaN or Inf loss (nan_loss_policy: SKIP_BATCH)",
                 int(self.skipped_batches.numpy()),
             )
-        log.info("training done at step %d in %.1fs", step, time.perf_counter() - start)
+        reason = self._stop_reason or _limit_reached(step, num_steps, num_epochs)
+        log.info(
+            "training done at step %d in %.1fs (%s)", step, time.perf_counter() - start, reason
+        )
         return step
 
     def request_stop(self, reason: str) -> None:
@@ -368,7 +375,7 @@ class Runner:
             else tf.summary.create_noop_writer()
         )
         save = save or (lambda step: None)
-        saved_step = first_step = step
+        saved_step = logged_step = first_step = step
         examples, start = 0, time.perf_counter()
         mark = start
         with StopOnSignal() as stop, writer.as_default():
@@ -386,10 +393,13 @@ class Runner:
                 examples += int(batch[self.label_names[0]].shape[0])
                 if step == first_step + 1:
                     log.info("first step done in %.1fs", time.perf_counter() - start)
+                    first = {k: float(m.result()) for k, m in self.train_losses.items()}
+                    for warning in loss_scale_warnings(self.tasks, first):
+                        log.warning("%s", warning)
                 if step % train.log_step_count_steps == 0:
                     now = time.perf_counter()
                     self._log_train(step, num_steps, examples / (now - mark))
-                    examples, mark = 0, now
+                    examples, mark, logged_step = 0, now, step
                 for callback in self.callbacks:
                     callback.after_step(step, result)
                 if step % train.save_checkpoints_steps == 0 or stop.signum:
@@ -402,6 +412,8 @@ class Runner:
                     )
                 if num_steps is not None and step >= num_steps:
                     break
+            if step != logged_step:  # the last step is on the curves too
+                self._log_train(step, num_steps, examples / (time.perf_counter() - mark))
             if self._stop_reason is not None:
                 log.info("training stopped at step %d: %s", step, self._stop_reason)
             if step != saved_step or step == 0:
@@ -545,13 +557,22 @@ class Runner:
         os.makedirs(self.model_dir, exist_ok=True)
         path = os.path.join(self.model_dir, "eval_result.json")
         _write_atomic(path, json.dumps(results, indent=2) + "\n")
-        if self.config.train_config.use_tensorboard:
-            writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "eval"))
-            with writer.as_default():
-                for name, value in results.items():
-                    if isinstance(value, float):
-                        summary.scalar(name, value, step)
-            writer.flush()
+        if not self.config.train_config.use_tensorboard:
+            return
+        logdir = os.path.join(self.model_dir, "eval")
+        if step in summary.steps(logdir, "loss"):  # e.g. an --eval_only rerun
+            log.info(
+                "eval of step %d is already in TensorBoard (%s); not added again", step, logdir
+            )
+            return
+        # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
+        tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
+        writer = tf.summary.create_file_writer(logdir)
+        with writer.as_default():
+            for name, value in results.items():
+                if isinstance(value, float):
+                    summary.scalar(tags.get(name, name), value, step)
+        writer.flush()
 
     # ---------------------------------------------------------------------- helpers
 
@@ -598,6 +619,14 @@ class Runner:
                 "embeddings); use a model with a shared part, e.g. mmoe or shared_bottom",
             )
         return shared
+
+
+def _limit_reached(step: int, num_steps: int | None, num_epochs: int | None) -> str:
+    """Which limit of train_config ended training at `step`."""
+    if num_steps is not None and step >= num_steps:
+        return f"train_config.num_steps {num_steps} reached"
+    before = f" before train_config.num_steps {num_steps}" if num_steps is not None else ""
+    return f"train_config.num_epochs {num_epochs} done{before}"
 
 
 def _write_atomic(path: str, text: str) -> None:

@@ -7,6 +7,8 @@ plugin's metadata, which is all this does. TensorBoard reads them as usual.
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
@@ -18,3 +20,17 @@ _SCALAR = summary_pb2.SummaryMetadata(
 def scalar(name: str, value: float, step: int) -> None:
     """Writes one scalar to the default summary writer (as tf.summary.scalar does)."""
     tf.summary.write(name, tf.constant(value, tf.float32), step=step, metadata=_SCALAR)
+
+
+def steps(logdir: str, tag: str) -> set[int]:
+    """The steps at which the event files in `logdir` hold a value of `tag`."""
+    if not tf.io.gfile.isdir(logdir):
+        return set()
+    found = set()
+    for name in tf.io.gfile.listdir(logdir):
+        if "tfevents" not in name:
+            continue
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(logdir, name)):
+            if any(v.tag == tag for v in event.summary.value):
+                found.add(int(event.step))
+    return found

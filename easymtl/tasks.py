@@ -202,3 +202,39 @@ def build_task(tower, where: str = "task_tower") -> Task:
 def build_tasks(task_towers, where: str = "task_towers") -> list[Task]:
     """One Task per TaskTower message, in order."""
     return [build_task(t, f"{where}[{i}]") for i, t in enumerate(task_towers)]
+
+
+# A regression tower whose weighted loss is this many times the largest classification
+# tower's sets the shared parameters' gradients alone.
+SWAMP_RATIO = 100.0
+
+
+def loss_scale_warnings(tasks: list[Task], losses: dict[str, float]) -> list[str]:
+    """Warnings for regression towers whose weighted loss (``weight`` × loss, e.g. of the
+    first training step, when it is about the label's mean square) exceeds SWAMP_RATIO
+    times the largest weighted loss of the binary and multiclass towers.
+
+    Args:
+        tasks: The tasks.
+        losses: Each task's loss by tower name.
+    """
+    classifiers = [t for t in tasks if t.task_type != REGRESSION and t.weight > 0]
+    if not classifiers:
+        return []
+    top = max(classifiers, key=lambda t: t.weight * losses[t.name])
+    reference = top.weight * losses[top.name]
+    warnings = []
+    for task in tasks:
+        weighted = task.weight * losses[task.name]
+        if task.task_type != REGRESSION or not weighted > SWAMP_RATIO * max(reference, 1e-12):
+            continue
+        weight = task.weight * reference / weighted
+        warnings.append(
+            f"tower {task.name!r}: its loss ({weighted:.4g}, weighted) is "
+            f"{weighted / reference:.0f}x tower {top.name!r}'s ({reference:.4g}): the label "
+            f"{task.label_name!r} is on a scale whose gradients swamp the other towers'. "
+            f"Scale the label in the data (e.g. log1p, or divide by its standard deviation), "
+            f"or set the tower's weight near {weight:.2g}, or use huber_loss "
+            "(docs/troubleshooting.md, regression label scale)"
+        )
+    return warnings

@@ -6,7 +6,9 @@ from easymtl import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("Train (resuming from model_dir), evaluate and export a model.")
+    parser = cli.parser(
+        "Train (resuming from model_dir), evaluate and export a model.", "easymtl.train"
+    )
     parser.add_argument(
         "--eval_only", action="store_true", help="Only evaluate the latest checkpoint."
     )

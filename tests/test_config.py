@@ -366,6 +366,13 @@ def test_missing_required_field(tmp_path):
     assert "model_dir" in message
 
 
+def test_id_feature_embedding_dim_is_required(tmp_path):
+    """As in TorchEasyRec, an id feature has no default embedding size."""
+    text = replace_once(VALID, "num_buckets: 10\n    embedding_dim: 4\n", "num_buckets: 10\n")
+    _, message = load_error(tmp_path, text)
+    assert "feature_configs[1].id_feature.embedding_dim: required field is missing" in message
+
+
 def test_yaml_that_is_not_a_mapping(tmp_path):
     _, message = load_error(tmp_path, "- model_dir\n- data_config\n", "pipeline.yaml")
     assert "mapping" in message

@@ -110,11 +110,15 @@ def test_rerun_resumes_instead_of_starting_over(config_factory, capsys):
     assert train_main(["--config", str(path), "--train_config.num_steps=30"]) == 0
     log = capsys.readouterr().out
     assert "resuming from step 20 " in log and "training done at step 30" in log
+    assert "s (train_config.num_steps 30 reached)" in log
     assert json.loads((path.parent / "model" / "eval_result.json").read_text())["global_step"] == 30
     effective = (path.parent / "model" / "pipeline.config").read_text()
     assert "num_steps: 30" in effective
     assert train_main(["--config", str(path), "--train_config.num_steps=30"]) == 0
-    assert "training already finished at step 30" in capsys.readouterr().out
+    assert (
+        "training already finished at step 30 (train_config.num_steps 30 reached)"
+        in capsys.readouterr().out
+    )
 
 
 def test_export_dir_not_empty_is_refused(config_factory, tmp_path, capsys):

@@ -259,3 +259,20 @@ def test_multiclass_output_becomes_k_columns():
     assert list(cols) == ["probs_cls_0", "probs_cls_1"]
     np.testing.assert_array_equal(cols["probs_cls_1"], [1, 3, 5])
     assert list(_columns("score", values[:, 0])) == ["score"]
+
+
+def test_base_directory_uses_its_newest_version(export, tmp_path, capsys):
+    """model_dir/export, as a TensorFlow Serving user points at it: the highest-numbered
+    version is scored (numerically: 10 beats 9), other entries are ignored."""
+    base = tmp_path / "export"
+    base.mkdir()
+    (base / "9").mkdir()  # not a SavedModel: picking it would fail
+    os.symlink(export["dir"], base / "10")
+    (base / ".tmp-export-0123").mkdir()
+    (base / "notes.txt").write_text("x")
+    out = tmp_path / "scores.csv"
+    argv = ["--saved_model_dir", str(base), "--input_path", str(export["data"] / "part-0.csv")]
+    assert predict_main([*argv, "--output_path", str(out), "--reserved_cols", "user_id"]) == 0
+    assert f"using its newest version, {base / '10'}" in capsys.readouterr().out
+    _, cols = read_csv(out)
+    check_outputs(export, cols, slice(0, ROWS_A))

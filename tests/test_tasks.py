@@ -218,3 +218,26 @@ def test_sample_space_columns_are_checked_against_the_data_config(tmp_path, extr
     path = make_config(tmp_path, "mmoe", extra)
     with pytest.raises(EasymtlError, match=re.escape(words)):
         load_config(str(path))
+
+
+def test_loss_scale_warning_for_a_swamping_regression_tower():
+    from easymtl.tasks import loss_scale_warnings
+
+    def named(name, text):
+        return build_task(text_format.Parse(f'tower_name: "{name}" label_name: "{name}_label"'
+                                            f" {text}", tower_pb2.TaskTower()))  # fmt: skip
+
+    ctr = named("ctr", "losses { binary_cross_entropy {} }")
+    cvr = named("cvr", "weight: 2 losses { binary_cross_entropy {} }")
+    price = named("price", "losses { l2_loss {} }")
+    losses = {"ctr": 0.5, "cvr": 0.1, "price": 5.0e5}
+    (warning,) = loss_scale_warnings([ctr, cvr, price], losses)
+    # Against the largest weighted classifier loss: ctr's 0.5 (cvr's is 2 x 0.1).
+    assert warning.startswith("tower 'price': its loss (5e+05, weighted) is 1000000x tower 'ctr'")
+    assert "'price_label'" in warning and "weight near 1e-06" in warning
+    # The suggested weight, or a label on a scale like the others', warns no more.
+    price.weight = 1e-6
+    assert loss_scale_warnings([ctr, cvr, price], losses) == []
+    price.weight = 1.0
+    assert loss_scale_warnings([ctr, cvr, price], {**losses, "price": 40.0}) == []
+    assert loss_scale_warnings([price], losses) == []  # nothing to swamp

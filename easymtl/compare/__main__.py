@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.parser(
         "Train the config's model, the other multi-task architectures that fit its towers "
         "and one single-task model per tower on the same data and budget; tabulate each "
-        "tower metric's difference from the single-task model."
+        "tower metric's difference from the single-task model.",
+        "easymtl.compare",
     )
     parser.add_argument(
         "--output_dir", help="Where the runs and the table go (default: <model_dir>/compare)."

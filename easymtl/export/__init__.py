@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
+import uuid
 
 from google.protobuf import text_format
 
@@ -36,16 +36,27 @@ def export_saved_model(model, specs: dict, export_dir: str, config=None) -> str:
     """
     import tensorflow as tf
 
-    module = tf.Module()
-    module.model = model  # tracked: the SavedModel holds the model's variables
-
     @tf.function(input_signature=[specs])
     def serve(inputs):
         return model(inputs, training=False)
 
+    # What the SavedModel holds: the serving function and the tf.Variables it reads, not
+    # the Keras model. A Keras 3 variable wraps a tf.Variable, and saving the wrapper
+    # writes a second variable into the SavedModel's graph, which the graph's saver
+    # restores while the signature reads the first: TF1-style loaders (a graph and a
+    # session, as TensorFlow Serving's C++ loader and ``saved_model_cli run``) then fail
+    # with "Could not find variable". Tracking the underlying tf.Variables that the
+    # function captures, as ``keras.export.ExportArchive`` does, writes each variable once.
+    module = tf.Module()
+    module.serve = serve
+    module.serving_variables = list(serve.get_concrete_function().variables)
+
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    # Made as any directory is (mode 0o777 less the umask), not private as mkdtemp's: a
+    # model server often runs as another user.
+    tmp = os.path.join(parent, f".tmp-export-{uuid.uuid4().hex}")
+    os.mkdir(tmp)
     try:
         tf.saved_model.save(module, tmp, signatures={"serving_default": serve})
         if config is not None:

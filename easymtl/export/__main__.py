@@ -9,7 +9,7 @@ from easymtl import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("Export the latest checkpoint as a SavedModel.")
+    parser = cli.parser("Export the latest checkpoint as a SavedModel.", "easymtl.export")
     parser.add_argument(
         "--export_dir",
         help="Where to write the SavedModel (must not exist or be empty). "

@@ -47,6 +47,63 @@ def serve_in_fresh_process(export_dir: str, inputs: dict[str, list]) -> dict[str
             return {k: np.asarray(v) for k, v in json.load(f).items()}
 
 
+# Runs in a fresh interpreter: each export loaded the TF2 way and the TF1 way (a graph
+# and a session, as TensorFlow Serving's C++ loader and `saved_model_cli run` load it).
+_LOAD_BOTH_WAYS = r"""
+import json, sys
+import tensorflow as tf
+exports_path, inputs_path, out_path = sys.argv[1:4]
+with open(exports_path) as f:
+    exports = json.load(f)
+with open(inputs_path) as f:
+    raw = json.load(f)
+results = {}
+for name, export_dir in exports.items():
+    fn = tf.saved_model.load(export_dir).signatures["serving_default"]
+    specs = fn.structured_input_signature[1]
+    inputs = {k: tf.constant(raw[k], dtype=specs[k].dtype) for k in specs}
+    loaded = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_dir)
+        signature = meta.signature_def["serving_default"]
+        feed = {t.name: raw[k] for k, t in signature.inputs.items()}
+        fetch = {k: t.name for k, t in signature.outputs.items()}
+        session = {k: v.tolist() for k, v in sess.run(fetch, feed).items()}
+    results[name] = {"saved_model": loaded, "session": session}
+assert not any(m.startswith("easymtl") for m in sys.modules), "easymtl was imported"
+with open(out_path, "w") as f:
+    json.dump(results, f)
+"""
+
+
+def serve_both_ways_in_fresh_process(
+    exports: dict[str, str], inputs: dict[str, list]
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """Loads each export of `exports` (name -> SavedModel directory) in one new Python
+    process, with ``tf.saved_model.load`` and with ``tf.compat.v1.saved_model.loader.load``
+    into a graph and session, and calls ``serving_default`` on `inputs` (raw column values
+    by name; each export takes the columns it needs) both ways.
+
+    Returns:
+        ``{name: {"saved_model": outputs, "session": outputs}}``, outputs by output name.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, f) for f in ("exports.json", "inputs.json", "out.json")]
+        for path, value in zip(paths, (exports, inputs)):
+            with open(path, "w") as f:
+                json.dump(value, f)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        subprocess.run(
+            [sys.executable, "-c", _LOAD_BOTH_WAYS, *paths], check=True, env=env, cwd=tmp
+        )
+        with open(paths[2]) as f:
+            results = json.load(f)
+    return {
+        name: {way: {k: np.asarray(v) for k, v in out.items()} for way, out in ways.items()}
+        for name, ways in results.items()
+    }
+
+
 def exact_auc(labels, scores) -> float:
     """ROC AUC by the Mann-Whitney rank statistic, ties counted as half."""
     labels = np.asarray(labels, dtype=bool)

@@ -1,0 +1,55 @@
+"""--help of every command: its usage names the command as it is run, lists only flags that
+work there, and tells of the dotted config overrides."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+COMMANDS = {
+    "easymtl.train": "easymtl.train",
+    "easymtl.export": "easymtl.export.__main__",
+    "easymtl.predict": "easymtl.predict",
+    "easymtl.compare": "easymtl.compare.__main__",
+}
+
+
+def help_text(module: str, capsys) -> str:
+    main = importlib.import_module(COMMANDS[module]).main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", list(COMMANDS))
+def test_usage_names_the_command_and_mentions_dotted_overrides(module, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", [f"/src/{module.replace('.', '/')}.py"])
+    text = help_text(module, capsys)
+    assert text.startswith(f"usage: python -m {module} "), text
+    assert "--<message>.<field>=<value>" in text and "--train_config.num_steps=20" in text
+
+    # Run as the installed console script (pyproject's [project.scripts]).
+    command = "easymtl-" + module.split(".")[1]
+    monkeypatch.setattr("sys.argv", [f"/venv/bin/{command}"])
+    assert help_text(module, capsys).startswith(f"usage: {command} ")
+
+
+def test_predict_lists_only_its_flags(capsys):
+    text = help_text("easymtl.predict", capsys)
+    for flag in ("--saved_model_dir", "--input_path", "--output_path", "--edit_config_json"):
+        assert flag in text
+    # Shortcuts of fields that predict never reads.
+    for flag in ("--model_dir", "--train_input_path", "--eval_input_path"):
+        assert flag not in text
+
+
+def test_predict_refuses_a_training_shortcut(capsys):
+    from easymtl.predict import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--saved_model_dir", "x", "--input_path", "y", "--output_path", "z.csv",
+              "--model_dir", "m"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "unrecognized argument '--model_dir'" in capsys.readouterr().err

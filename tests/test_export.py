@@ -1,0 +1,112 @@
+"""Exports load and serve the same in every loader: tf.saved_model.load, a TF1 graph and
+session (TensorFlow Serving's C++ loader works this way), and `saved_model_cli run`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import MODEL_BLOCKS, SAMPLES, make_config
+
+from easymtl import testing
+from easymtl.config import load_config
+from easymtl.export import export_saved_model
+from easymtl.runner import Runner
+
+ROWS = 64
+
+
+def raw_rows(config, n: int) -> dict[str, list]:
+    """The first `n` rows of the eval file, by field name, typed as the config says."""
+    from easymtl.protos import data_pb2
+
+    fields = config.data_config.input_fields
+    lines = (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()[:n]
+    cols = {f.input_name: [] for f in fields}
+    for line in lines:
+        for f, value in zip(fields, line.split(","), strict=True):
+            cols[f.input_name].append(value if f.input_type == data_pb2.STRING else int(value))
+    return cols
+
+
+@pytest.fixture(scope="module")
+def sample_config(tmp_path_factory):
+    return load_config(str(make_config(tmp_path_factory.mktemp("config"))))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """{model: (export dir, bytes of the variables the serving function reads)}, one
+    export per registered model, each trained for two steps."""
+    out = {}
+    for model in MODEL_BLOCKS:
+        tmp = tmp_path_factory.mktemp(model)
+        path = make_config(
+            tmp,
+            model,
+            "train_config { num_steps: 2 } data_config { batch_size: 64 } "
+            "export_config { export_after_train: false }",
+        )
+        runner = Runner(load_config(str(path)))
+        runner.train()
+        export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp / "export"))
+        model_bytes = sum(v.numpy().nbytes for v in runner.model.variables)
+        out[model] = (export_dir, model_bytes)
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(exports, sample_config):
+    return testing.serve_both_ways_in_fresh_process(
+        {m: d for m, (d, _) in exports.items()}, raw_rows(sample_config, ROWS)
+    )
+
+
+@pytest.mark.parametrize("model", list(MODEL_BLOCKS))
+def test_graph_session_loader_serves_as_saved_model_load(model, exports, served):
+    loaded, session = served[model]["saved_model"], served[model]["session"]
+    assert set(session) == set(loaded) and any(k.startswith("probs_") for k in loaded)
+    for name, value in loaded.items():
+        assert value.shape == (ROWS,)
+        np.testing.assert_allclose(session[name], value, rtol=0, atol=1e-6, err_msg=name)
+    # Each variable is written once: the export's variables are the model's, not twice.
+    export_dir, model_bytes = exports[model]
+    variables = os.path.join(export_dir, "variables")
+    size = sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables))
+    assert model_bytes <= size < 1.1 * model_bytes + 100_000, (size, model_bytes)
+    # Readable by a server running as another user, as any new directory is.
+    made = os.path.join(os.path.dirname(export_dir), "made")
+    os.makedirs(made, exist_ok=True)
+    assert os.stat(export_dir).st_mode == os.stat(made).st_mode
+
+
+def test_saved_model_cli_run(exports, served, sample_config):
+    """The real `saved_model_cli run`, as a TensorFlow Serving user tries an export."""
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
+    assert cli, "saved_model_cli (installed with tensorflow) not found beside python"
+    export_dir = exports["ple"][0]
+    rows = raw_rows(sample_config, 2)
+    exprs = ";".join(
+        f"{name}=[{','.join(repr(v.encode()) if isinstance(v, str) else str(v) for v in values)}]"
+        for name, values in rows.items()
+        if name not in ("clk", "buy")
+    )
+    run = subprocess.run(
+        [cli, "run", "--dir", export_dir, "--tag_set", "serve"]
+        + ["--signature_def", "serving_default", "--input_exprs", exprs],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = dict(re.findall(r"Result for output key (\w+):\s*\n\[([^\]]*)\]", run.stdout))
+    expected = served["ple"]["saved_model"]
+    assert set(printed) == set(expected), run.stdout
+    for name, text in printed.items():
+        values = np.array(text.split(), dtype=np.float64)
+        np.testing.assert_allclose(values, expected[name][:2], rtol=1e-5, atol=1e-6)

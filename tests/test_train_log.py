@@ -1,0 +1,100 @@
+"""What a training run tells: which limit stopped it, a regression label whose scale swamps
+the other towers, and TensorBoard curves (train and eval under the same tags, the last
+step included, no duplicate point from an --eval_only rerun)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+from conftest import SAMPLES, make_config
+from google.protobuf import text_format
+
+from easymtl.config import PipelineConfig
+from easymtl.train import main as train_main
+
+TRAIN_ROWS, BATCH = 640, 64  # 10 steps an epoch
+TOWERS = """
+    task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [16] }
+        losses { binary_cross_entropy {} } metrics { auc {} } }
+    task_towers { tower_name: "paid" label_name: "paid" mlp { hidden_units: [16] }
+        losses { l2_loss {} } metrics { mean_squared_error {} } }
+"""
+
+
+def with_price_label(src, dst, rows: int) -> None:
+    """The first `rows` rows of `src` plus `paid`: the raw price (tens to thousands)."""
+    lines = src.read_text().splitlines()[:rows]
+    dst.write_text("".join(f"{line},{line.split(',')[-1]}\n" for line in lines))
+
+
+def train(argv: list[str]) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert train_main(argv) == 0
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train_log")
+    with_price_label(SAMPLES / "data" / "taobao_mtl_train.csv", tmp / "train.csv", TRAIN_ROWS)
+    with_price_label(SAMPLES / "data" / "taobao_mtl_eval.csv", tmp / "eval.csv", 256)
+    config = PipelineConfig()
+    text_format.Parse(make_config(tmp, "simple_multi_task").read_text(), config)
+    config.model_config.simple_multi_task.ClearField("task_towers")
+    text_format.Merge(TOWERS, config.model_config.simple_multi_task)
+    config.train_input_path = str(tmp / "train.csv")
+    config.eval_input_path = str(tmp / "eval.csv")
+    text_format.Merge(
+        f"""
+        train_config {{ num_steps: 300 num_epochs: 1 log_step_count_steps: 4 }}
+        export_config {{ export_after_train: false }}
+        data_config {{ batch_size: {BATCH} label_fields: "paid"
+            input_fields {{ input_name: "paid" input_type: DOUBLE }} }}
+        """,
+        config,
+    )
+    path = tmp / "paid.config"
+    path.write_text(text_format.MessageToString(config))
+    log = train(["--config", str(path)])
+    eval_only = train(["--config", str(path), "--eval_only"])
+    return {"log": log, "eval_only": eval_only, "model_dir": config.model_dir}
+
+
+def test_log_names_the_limit_that_stopped_training(run):
+    assert "INFO epoch 1 done at step 10" in run["log"]
+    assert (
+        "training done at step 10 in " in run["log"]
+        and "s (train_config.num_epochs 1 done before train_config.num_steps 300)" in run["log"]
+    ), run["log"]
+
+
+def test_raw_scale_regression_label_is_warned_about(run):
+    (line,) = [x for x in run["log"].splitlines() if "WARNING tower 'paid'" in x]
+    assert "tower 'ctr''s" in line and "swamp the other towers'" in line
+    assert "log1p" in line and "weight near" in line and "huber_loss" in line
+
+
+def scalars(logdir: str) -> dict[str, list[int]]:
+    """The steps of each scalar tag, read by TensorBoard's own event reader."""
+    accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator",
+        reason="tensorboard is not installed (pip install -e '.[dev]')",
+    )
+    events = accumulator.EventAccumulator(logdir, size_guidance={"tensors": 0})
+    events.Reload()
+    return {tag: [int(e.step) for e in events.Tensors(tag)] for tag in events.Tags()["tensors"]}
+
+
+def test_tensorboard_train_and_eval_curves_overlay(run):
+    train_tags = scalars(f"{run['model_dir']}/train")
+    eval_tags = scalars(f"{run['model_dir']}/eval")
+    for tag in ("loss", "loss/ctr", "loss/paid"):
+        # Every log_step_count_steps steps, and the last step.
+        assert train_tags[tag] == [4, 8, 10], (tag, train_tags)
+        # The same tags in the eval run; the --eval_only rerun at step 10 added no point.
+        assert eval_tags[tag] == [10], (tag, eval_tags)
+    assert "loss_ctr" not in eval_tags and "auc_ctr" in eval_tags
+    assert "eval of step 10 is already in TensorBoard" in run["eval_only"]
