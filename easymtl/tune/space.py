@@ -130,8 +130,8 @@ def _param(where: str, key: str, spec: object) -> Param:
         spec = {"type": "categorical", "choices": spec}
     if not isinstance(spec, dict):
         raise EasymtlError(
-            f"{where}: expected a distribution such as {{type: float, low: 1.0e-4, "
-            f"high: 1.0e-2, log: true}} or a list of choices, got {spec!r}"
+            f"{where}: expected a distribution such as {{type: float, low: 1e-4, "
+            f"high: 1e-2, log: true}} or a list of choices, got {spec!r}"
         )
     kind = spec.get("type")
     if kind not in _SETTINGS:
