@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         "--study_name", help="Name of the study in the storage (default: the config's name)."
     )
     parser.add_argument("--seed", type=int, help="Seed of the sampler, for a repeatable search.")
+    parser.add_argument(
+        "--delete_models",
+        action="store_true",
+        help="Remove each trial's checkpoints and exports when it ends (keeps its "
+        "eval_result.json): a trial of a large model can take hundreds of MB.",
+    )
     args = parser.parse_args(argv)
     return cli.run(lambda: _tune(args))
 
@@ -87,13 +93,15 @@ def _tune(args) -> None:
         args.output_dir,
         args.n_trials,
         progress=lambda line: print(line, flush=True),
+        delete_models=args.delete_models,
     )
     header, rows = trial_rows(study)
     table = to_markdown(header, rows)
     print()
     print(table)
     paths = []
-    for file, text in (("trials.csv", to_csv(header, rows)), ("trials.md", table + "\n")):
+    full = to_csv(*trial_rows(study, short=False))
+    for file, text in (("trials.csv", full), ("trials.md", table + "\n")):
         paths.append(os.path.join(args.output_dir, file))
         with open(paths[-1], "w", encoding="utf-8") as f:
             f.write(text)

@@ -13,22 +13,28 @@ from google.protobuf.message import Message
 from easymtl.errors import EasymtlError
 
 
-def trial_rows(study) -> tuple[list[str], list[list[str]]]:
+def trial_rows(study, short: bool = True) -> tuple[list[str], list[list[str]]]:
     """The header and one row per trial of `study`: number, state, the metric, each
-    searched field's value, seconds and the error of a failed trial."""
+    searched field's value, seconds and the error of a failed trial.
+
+    Args:
+        study: An Optuna study of :mod:`easymtl.tune.study`.
+        short: Round values to 4 (metric) and 6 (fields) significant digits, else
+            write them in full (for the CSV).
+    """
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     metric = study.user_attrs["metric"]
     params = list(dict.fromkeys(name for t in trials for name in t.params))
     header = ["trial", "state", metric, *params, "seconds", "error"]
     rows = []
     for t in trials:
-        value = "" if t.value is None else f"{t.value:.4f}"
+        value = "" if t.value is None else f"{t.value:.4f}" if short else repr(t.value)
         rows.append(
             [
                 str(t.number),
                 t.state.name.lower(),
                 value,
-                *(_cell(t.params[p]) if p in t.params else "" for p in params),
+                *(_cell(t.params[p], short) if p in t.params else "" for p in params),
                 str(t.user_attrs.get("seconds", "")),
                 t.user_attrs.get("error", ""),
             ]
@@ -119,7 +125,7 @@ def best_config(study, config: Message, model_dir: str) -> str:
     return "\n".join(head) + "\n" + text_format.MessageToString(best_config)
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, short: bool = True) -> str:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.6g}" if short else repr(value)
     return value if isinstance(value, str) else json.dumps(value)

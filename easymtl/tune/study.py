@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -127,6 +128,7 @@ def run_trials(
     output_dir: str,
     n_trials: int,
     progress: Callable[[str], None] = lambda line: None,
+    delete_models: bool = False,
 ) -> None:
     """Runs trials of `study` until it has `n_trials` counted trials.
 
@@ -138,6 +140,8 @@ def run_trials(
         output_dir: Where trial_<n>/ and trial_<n>.log go.
         n_trials: Total trials of the study, over all runs and machines.
         progress: Called with one line per finished trial.
+        delete_models: Remove each trial's checkpoints and exports once it is done (the
+            table and best.config need only its eval_result.json).
     """
     metric = study.user_attrs["metric"]
 
@@ -153,6 +157,8 @@ def run_trials(
         start = time.perf_counter()
         with open(f"{model_dir}.log", "w", encoding="utf-8") as out:
             status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
+        if delete_models:
+            _delete_models(model_dir)
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 1))
         if status != 0:
             error = _error_line(f"{model_dir}.log") or f"exit status {status}"
@@ -177,6 +183,19 @@ def run_trials(
         return
     os.makedirs(output_dir, exist_ok=True)
     study.optimize(objective, n_trials=remaining, catch=(TrialFailed,), callbacks=[finished])
+
+
+def _delete_models(model_dir: str) -> None:
+    """Removes the checkpoints and SavedModels of `model_dir`; keeps eval_result.json,
+    pipeline.config and the TensorBoard events."""
+    if not os.path.isdir(model_dir):
+        return
+    for name in os.listdir(model_dir):
+        path = os.path.join(model_dir, name)
+        if name == "export":
+            shutil.rmtree(path, ignore_errors=True)
+        elif name == "checkpoint" or name.startswith("model.ckpt-"):
+            os.remove(path)
 
 
 def _retry_callback():

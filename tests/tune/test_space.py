@@ -175,3 +175,14 @@ def test_the_direction_follows_the_metric():
     assert default_direction("loss") == "minimize"
     assert default_direction("loss_cvr") == "minimize"
     assert default_direction("mean_squared_error_price") == "minimize"
+
+
+def test_the_sample_search_space_fits_the_sample_config():
+    from conftest import ROOT
+
+    config = load_config(str(ROOT / "samples" / "configs" / "mmoe_taobao.config"))
+    params = load_search_space(str(ROOT / "samples" / "tune" / "mmoe_taobao_space.yaml"), config)
+    assert [p.kind for p in params] == ["float", "float", "int", "categorical"] + [
+        "categorical",
+        "float",
+    ]

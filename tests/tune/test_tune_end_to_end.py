@@ -40,16 +40,18 @@ def test_a_study_runs_resumes_survives_failed_trials_and_its_best_config_trains(
         "--metric", "auc_ctr", "--seed", "1", "--train_config.num_steps=3",
     ]  # fmt: skip
 
-    assert main([*args, "--n_trials", "2"]) == 0
+    assert main([*args, "--n_trials", "2", "--delete_models"]) == 0
     printed = capsys.readouterr().out
     rows = _rows(out)
     assert [(r["trial"], r["state"]) for r in rows] == [("0", "complete"), ("1", "complete")]
     for r in rows:
         result = json.loads((out / f"trial_{r['trial']}" / "eval_result.json").read_text())
-        assert r["auc_ctr"] == f"{result['auc_ctr']:.4f}"
+        assert float(r["auc_ctr"]) == result["auc_ctr"]  # the CSV in full
         assert result["global_step"] == 3
         assert r["model_config.mmoe.expert_mlp.hidden_units"] in ("[16]", "[32, 16]")
         assert 2 <= int(r["model_config.mmoe.num_expert"]) <= 3
+        kept = sorted(p.name for p in (out / f"trial_{r['trial']}").iterdir())
+        assert not [n for n in kept if n.startswith(("model.ckpt", "checkpoint", "export"))]
     assert "| trial | state | auc_ctr |" in printed
     assert printed.count("| complete |") == 2
     assert (out / "trials.md").read_text().startswith("| trial | state | auc_ctr |")
@@ -77,7 +79,7 @@ def test_a_study_runs_resumes_survives_failed_trials_and_its_best_config_trains(
     # best.config is the best complete trial's config; it trains as it is.
     best_trial = max(rows[:2], key=lambda r: float(r["auc_ctr"]))
     text = (out / "best.config").read_text()
-    assert f"trial {best_trial['trial']}, auc_ctr {best_trial['auc_ctr']}" in text
+    assert f"trial {best_trial['trial']}, auc_ctr {float(best_trial['auc_ctr']):.4f}" in text
     best = PipelineConfig()
     text_format.Parse(text, best)
     assert best.model_config.mmoe.num_expert == int(best_trial["model_config.mmoe.num_expert"])
