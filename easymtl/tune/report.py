@@ -11,6 +11,7 @@ from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from easymtl.errors import EasymtlError
+from easymtl.tune.study import retries
 
 
 def trial_rows(study, short: bool = True) -> tuple[list[str], list[list[str]]]:
@@ -26,8 +27,12 @@ def trial_rows(study, short: bool = True) -> tuple[list[str], list[list[str]]]:
     metric = study.user_attrs["metric"]
     params = list(dict.fromkeys(name for t in trials for name in t.params))
     header = ["trial", "state", metric, *params, "seconds", "error"]
+    rerun = retries(study)
     rows = []
     for t in trials:
+        error = t.user_attrs.get("error", "")
+        if t.number in rerun:
+            error = f"its tuner stopped (no heartbeat); rerun as trial {rerun[t.number]}"
         value = "" if t.value is None else f"{t.value:.4f}" if short else repr(t.value)
         rows.append(
             [
@@ -36,7 +41,7 @@ def trial_rows(study, short: bool = True) -> tuple[list[str], list[list[str]]]:
                 value,
                 *(_cell(t.params[p], short) if p in t.params else "" for p in params),
                 str(t.user_attrs.get("seconds", "")),
-                t.user_attrs.get("error", ""),
+                error,
             ]
         )
     return header, rows

@@ -106,13 +106,21 @@ def open_study(
     return study
 
 
+def retries(study) -> dict[int, int]:
+    """{number of a trial whose tuner died: number of the trial that ran it again}."""
+    retry = _retry_callback()[0]
+    trials = study.get_trials(deepcopy=False)
+    # A retry's history lists every trial it stands for, the original first.
+    return {n: t.number for t in trials for n in retry.retry_history(t)}
+
+
 def counted_trials(study) -> list:
     """The study's finished trials (complete or failed), without the ones that another
     trial ran again after their tuner died."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    retried = {_retry_callback()[0].retried_trial_number(t) for t in trials}
+    retried = retries(study)
     return [
         t
         for t in trials
