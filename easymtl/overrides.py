@@ -30,15 +30,36 @@ def apply_overrides(config: Message, edits: dict[str, object], source: str) -> N
     for path, value in edits.items():
         try:
             _apply(config, path, value)
-        except (
-            ValueError,
-            KeyError,
-            TypeError,
-            json_format.ParseError,
-            text_format.ParseError,
-        ) as e:
-            where = source if source.endswith(path) else f"{source}: {path}"
-            raise EasymtlError(f"{where}: {' '.join(str(e.args[0]).split())}") from None
+        except _ERRORS as e:
+            raise _error(source, path, e) from None
+
+
+def field_at(config: Message, path: str, source: str) -> FieldDescriptor:
+    """The descriptor of the field that `path` names in `config` (the last segment's
+    field; a selector on it is checked too).
+
+    Raises:
+        EasymtlError: naming `source` and the path, as :func:`apply_overrides` does.
+    """
+    try:
+        segments = path.split(".")
+        msg = config
+        for segment in segments[:-1]:
+            msg = _step(msg, segment)
+        name, selector = _split(segments[-1], msg)
+        if selector is not None:
+            _select(msg, name, selector)
+        return msg.DESCRIPTOR.fields_by_name[name]
+    except _ERRORS as e:
+        raise _error(source, path, e) from None
+
+
+_ERRORS = (ValueError, KeyError, TypeError, json_format.ParseError, text_format.ParseError)
+
+
+def _error(source: str, path: str, e: Exception) -> EasymtlError:
+    where = source if source.endswith(path) else f"{source}: {path}"
+    return EasymtlError(f"{where}: {' '.join(str(e.args[0]).split())}")
 
 
 def parse_json(text: str, source: str) -> dict[str, object]:
