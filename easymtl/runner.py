@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from google.protobuf import text_format
 
-from easymtl import summary
+from easymtl import checkpoints, memory, summary
 from easymtl.data import (
     BAD_ROWS,
     BadRows,
@@ -28,6 +28,7 @@ from easymtl.data import (
     field_dtype,
 )
 from easymtl.data.checks import float_fields
+from easymtl.disk import write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.fusion import build_score_evaluation
@@ -57,6 +58,8 @@ class Runner:
         keras.utils.set_random_seed(self.seed)
         self.tasks: list[Task] = build_model_tasks(config.model_config)
         self.model = self.build_model()
+        # Before any embedding table is allocated: refuse tables that cannot fit.
+        memory.check(memory.estimate(config.train_config, self.model.features.tables))
         self.input_names = self.model.used_inputs
         # What evaluation scores beside the tasks: the fused score, if it names labels.
         self.score_eval = build_score_evaluation(config.model_config)
@@ -75,6 +78,11 @@ class Runner:
         # Dense variables that more than one task's loss reaches, where the weighting
         # needs per-task gradients of them (PCGrad, GradNorm); found once, here.
         self.shared_vars = self._shared_vars() if self.weighting.task_gradients else []
+        # The variables exist, the optimizer slots not yet: the whole size, checked again.
+        self.memory = memory.estimate(
+            config.train_config, self.model.features.tables, self.dense_vars
+        )
+        memory.check(self.memory, allocated=self.memory.tables + self.memory.dense)
         self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
         self.dense_optimizer.build(self.dense_vars)
         self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
@@ -301,10 +309,12 @@ class Runner:
     # ------------------------------------------------------------------- train / eval
 
     def restore(self, required: bool = False) -> int:
-        """Restores the latest checkpoint of model_dir; returns its global step."""
-        latest = (
-            tf.train.latest_checkpoint(self.model_dir) if os.path.isdir(self.model_dir) else None
+        """Restores the newest readable checkpoint of model_dir (see
+        :func:`easymtl.checkpoints.latest_readable`); returns its global step."""
+        latest = checkpoints.latest_readable(
+            self.model_dir, set_aside=not required and self.cluster.is_chief
         )
+        self.restored = latest
         if latest is None:
             if required:
                 raise EasymtlError(f"model_dir {self.model_dir!r}: no checkpoint to load")
@@ -329,7 +339,7 @@ class Runner:
         train = self.config.train_config
         step = self.restore()
         if step:
-            log.info("resuming from step %d (%s)", step, tf.train.latest_checkpoint(self.model_dir))
+            log.info("resuming from step %d (%s)", step, self.restored)
         num_steps = train.num_steps if train.HasField("num_steps") else None
         num_epochs = (
             train.num_epochs if train.HasField("num_epochs") else (None if num_steps else 1)
@@ -352,14 +362,17 @@ class Runner:
                 checkpoint_name="model.ckpt",
             )
 
+            saver = checkpoints.Saver(manager, size_hint=self.memory.total)
+
             def save(step: int) -> None:
-                manager.save(checkpoint_number=step)
+                saver.save(step)
                 if not undo.kept:
                     # The effective config (overrides applied), so that every run can be
                     # repeated; written with the run's first checkpoint.
-                    _write_atomic(
+                    write_text(
                         os.path.join(self.model_dir, "pipeline.config"),
                         text_format.MessageToString(self.config),
+                        "the run's config",
                     )
                     undo.keep()
 
@@ -416,7 +429,7 @@ class Runner:
                     break
             if step != saved_step or step == 0:
                 save(step)
-            writer.flush()
+            summary.flush(writer)
         return step
 
     def _non_finite(self, bad, step: int, last_checkpoint: str | None) -> None:
@@ -558,14 +571,14 @@ class Runner:
     def _write_eval(self, results: dict, step: int) -> None:
         os.makedirs(self.model_dir, exist_ok=True)
         path = os.path.join(self.model_dir, "eval_result.json")
-        _write_atomic(path, json.dumps(results, indent=2) + "\n")
+        write_text(path, json.dumps(results, indent=2) + "\n", "evaluation results")
         if self.config.train_config.use_tensorboard:
             writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "eval"))
             with writer.as_default():
                 for name, value in results.items():
                     if isinstance(value, float):
                         summary.scalar(name, value, step)
-            writer.flush()
+            summary.flush(writer)
 
     # ---------------------------------------------------------------------- helpers
 
@@ -620,14 +633,6 @@ def _scale(grad, factor: float):
     if isinstance(grad, tf.IndexedSlices):
         return tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
     return grad * factor
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Writes `text` to a temporary file beside `path`, then renames it into place."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def model_variables(model: keras.Model) -> dict[str, tf.Variable]:
