@@ -396,7 +396,7 @@ class Runner:
         not the chief) nothing is written."""
         train = self.config.train_config
         writer = (
-            tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+            summary.file_writer(os.path.join(self.model_dir, "train"))
             if train.use_tensorboard and save is not None
             else tf.summary.create_noop_writer()
         )
@@ -573,7 +573,7 @@ class Runner:
         path = os.path.join(self.model_dir, "eval_result.json")
         write_text(path, json.dumps(results, indent=2) + "\n", "evaluation results")
         if self.config.train_config.use_tensorboard:
-            writer = tf.summary.create_file_writer(os.path.join(self.model_dir, "eval"))
+            writer = summary.file_writer(os.path.join(self.model_dir, "eval"))
             with writer.as_default():
                 for name, value in results.items():
                     if isinstance(value, float):

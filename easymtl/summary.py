@@ -31,6 +31,14 @@ def scalar(name: str, value: float, step: int) -> None:
         raise _error(e) from None
 
 
+def file_writer(logdir: str):
+    """``tf.summary.create_file_writer(logdir)``; raises one line if it cannot be written."""
+    try:
+        return tf.summary.create_file_writer(logdir)
+    except tf.errors.OpError as e:
+        raise _error(e) from None
+
+
 def flush(writer) -> None:
     """Flushes `writer`'s event file; raises one line if it cannot be written."""
     try:
