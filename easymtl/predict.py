@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="Log progress (rows, rows/sec) every this many batches.",
     )
+    parser.add_argument(
+        "--skip_bad_rows",
+        action="store_true",
+        help="Skip input rows that do not parse or break a data check, "
+        "counted in the summary line, instead of stopping at the first one; rows skipped "
+        "are not in the output.",
+    )
     args = parser.parse_args(argv)
     return cli.run(lambda: _predict(args))
 
@@ -76,7 +83,7 @@ class Summary:
     files: int
     seconds: float
     output_path: str
-    skipped: int = 0  # bad rows skipped (data_config.bad_row_policy: SKIP)
+    skipped: int = 0  # bad rows skipped (--skip_bad_rows)
 
     def __str__(self) -> str:
         speed = self.rows / max(self.seconds, 1e-9)
@@ -104,7 +111,9 @@ def newest_version(path: str) -> str:
 
 def _predict(args) -> None:
     from easymtl.data import expand_paths
+    from easymtl.data.checks import SKIP_SETTING
     from easymtl.errors import EasymtlError
+    from easymtl.protos import data_pb2
 
     if args.batch_size is not None and args.batch_size <= 0:
         raise EasymtlError(f"--batch_size: must be positive, got {args.batch_size}")
@@ -131,7 +140,20 @@ def _predict(args) -> None:
         )
     config = cli.load(args, config_path)
     cli.import_tensorflow()
-    summary = predict(
+    if args.skip_bad_rows:
+        config.data_config.bad_row_policy = data_pb2.DataConfig.SKIP
+    try:
+        summary = _run_predict(args, config, files, config_path)
+    except EasymtlError as e:
+        # The data checks name the config field; here the flag is what a user sets.
+        if SKIP_SETTING not in str(e):
+            raise
+        raise EasymtlError(str(e).replace(SKIP_SETTING, "pass --skip_bad_rows")) from None
+    print(summary)
+
+
+def _run_predict(args, config, files, config_path) -> Summary:
+    return predict(
         args.saved_model_dir,
         config.data_config,
         files,
@@ -142,7 +164,6 @@ def _predict(args) -> None:
         log_every_n_batches=args.log_every_n_batches,
         config_name=args.config or config_path,
     )
-    print(summary)
 
 
 def predict(

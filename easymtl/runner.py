@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 from google.protobuf import text_format
 
-from easymtl import summary
+from easymtl import checkpoints, memory, summary
 from easymtl.callbacks import Callback
 from easymtl.data import (
     BAD_ROWS,
@@ -31,6 +31,7 @@ from easymtl.data import (
     field_dtype,
 )
 from easymtl.data.checks import float_fields
+from easymtl.disk import write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.fusion import build_score_evaluation
@@ -63,6 +64,8 @@ class Runner:
         keras.utils.set_random_seed(self.seed)
         self.tasks: list[Task] = build_model_tasks(config.model_config)
         self.model = self.build_model()
+        # Before any embedding table is allocated: refuse tables that cannot fit.
+        memory.check(memory.estimate(config.train_config, self.model.features.tables))
         self.input_names = self.model.used_inputs
         # What evaluation scores beside the tasks: the fused score, if it names labels.
         self.score_eval = build_score_evaluation(config.model_config)
@@ -81,6 +84,11 @@ class Runner:
         # Dense variables that more than one task's loss reaches, where the weighting
         # needs per-task gradients of them (PCGrad, GradNorm); found once, here.
         self.shared_vars = self._shared_vars() if self.weighting.task_gradients else []
+        # The variables exist, the optimizer slots not yet: the whole size, checked again.
+        self.memory = memory.estimate(
+            config.train_config, self.model.features.tables, self.dense_vars
+        )
+        memory.check(self.memory, allocated=self.memory.tables + self.memory.dense)
         self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
         self.dense_optimizer.build(self.dense_vars)
         self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
@@ -265,10 +273,12 @@ class Runner:
     # ------------------------------------------------------------------- train / eval
 
     def restore(self, required: bool = False) -> int:
-        """Restores the latest checkpoint of model_dir; returns its global step."""
-        latest = (
-            tf.train.latest_checkpoint(self.model_dir) if os.path.isdir(self.model_dir) else None
+        """Restores the newest readable checkpoint of model_dir (see
+        :func:`easymtl.checkpoints.latest_readable`); returns its global step."""
+        latest = checkpoints.latest_readable(
+            self.model_dir, set_aside=not required and self.cluster.is_chief
         )
+        self.restored = latest
         if latest is None:
             if required:
                 raise EasymtlError(f"model_dir {self.model_dir!r}: no checkpoint to load")
@@ -295,7 +305,7 @@ class Runner:
         self._stop_reason = None
         step = self.restore()
         if step:
-            log.info("resuming from step %d (%s)", step, tf.train.latest_checkpoint(self.model_dir))
+            log.info("resuming from step %d (%s)", step, self.restored)
         num_steps = train.num_steps if train.HasField("num_steps") else None
         num_epochs = (
             train.num_epochs if train.HasField("num_epochs") else (None if num_steps else 1)
@@ -322,14 +332,17 @@ class Runner:
                 checkpoint_name="model.ckpt",
             )
 
+            saver = checkpoints.Saver(manager, size_hint=self.memory.total)
+
             def save(step: int) -> None:
-                path = manager.save(checkpoint_number=step)
+                path = saver.save(step)
                 if not undo.kept:
                     # The effective config (overrides applied), so that every run can be
                     # repeated; written with the run's first checkpoint.
-                    _write_atomic(
+                    write_text(
                         os.path.join(self.model_dir, "pipeline.config"),
                         text_format.MessageToString(self.config),
+                        "the run's config",
                     )
                     undo.keep()
                 for callback in self.callbacks:
@@ -370,7 +383,7 @@ class Runner:
         Without `save` (a worker that is not the chief) nothing is written."""
         train = self.config.train_config
         writer = (
-            tf.summary.create_file_writer(os.path.join(self.model_dir, "train"))
+            summary.file_writer(os.path.join(self.model_dir, "train"))
             if train.use_tensorboard and save is not None
             else tf.summary.create_noop_writer()
         )
@@ -418,7 +431,7 @@ class Runner:
                 log.info("training stopped at step %d: %s", step, self._stop_reason)
             if step != saved_step or step == 0:
                 save(step)
-            writer.flush()
+            summary.flush(writer)
             for callback in self.callbacks:
                 callback.after_train(step)
         return step
@@ -556,7 +569,7 @@ class Runner:
     def _write_eval(self, results: dict, step: int) -> None:
         os.makedirs(self.model_dir, exist_ok=True)
         path = os.path.join(self.model_dir, "eval_result.json")
-        _write_atomic(path, json.dumps(results, indent=2) + "\n")
+        write_text(path, json.dumps(results, indent=2) + "\n", "evaluation results")
         if not self.config.train_config.use_tensorboard:
             return
         logdir = os.path.join(self.model_dir, "eval")
@@ -567,12 +580,12 @@ class Runner:
             return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
         tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
-        writer = tf.summary.create_file_writer(logdir)
+        writer = summary.file_writer(logdir)
         with writer.as_default():
             for name, value in results.items():
                 if isinstance(value, float):
                     summary.scalar(tags.get(name, name), value, step)
-        writer.flush()
+        summary.flush(writer)
 
     # ---------------------------------------------------------------------- helpers
 
@@ -627,14 +640,6 @@ def _limit_reached(step: int, num_steps: int | None, num_epochs: int | None) -> 
         return f"train_config.num_steps {num_steps} reached"
     before = f" before train_config.num_steps {num_steps}" if num_steps is not None else ""
     return f"train_config.num_epochs {num_epochs} done{before}"
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Writes `text` to a temporary file beside `path`, then renames it into place."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def model_variables(model: keras.Model) -> dict[str, tf.Variable]:

@@ -8,9 +8,12 @@ plugin's metadata, which is all this does. TensorBoard reads them as usual.
 from __future__ import annotations
 
 import os
+import re
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+
+from easymtl.disk import write_error
 
 _SCALAR = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
@@ -18,8 +21,38 @@ _SCALAR = summary_pb2.SummaryMetadata(
 
 
 def scalar(name: str, value: float, step: int) -> None:
-    """Writes one scalar to the default summary writer (as tf.summary.scalar does)."""
-    tf.summary.write(name, tf.constant(value, tf.float32), step=step, metadata=_SCALAR)
+    """Writes one scalar to the default summary writer (as tf.summary.scalar does).
+
+    Raises:
+        EasymtlError: the event file cannot be written (no space, permission, I/O).
+    """
+    try:
+        tf.summary.write(name, tf.constant(value, tf.float32), step=step, metadata=_SCALAR)
+    except tf.errors.OpError as e:
+        raise _error(e) from None
+
+
+def file_writer(logdir: str):
+    """``tf.summary.create_file_writer(logdir)``; raises one line if it cannot be written."""
+    try:
+        return tf.summary.create_file_writer(logdir)
+    except tf.errors.OpError as e:
+        raise _error(e) from None
+
+
+def flush(writer) -> None:
+    """Flushes `writer`'s event file; raises one line if it cannot be written."""
+    try:
+        writer.flush()
+    except tf.errors.OpError as e:
+        raise _error(e) from None
+
+
+def _error(error: tf.errors.OpError):
+    # TensorFlow's message reads "{{function_node ...}} <event file>; <cause>".
+    first = re.sub(r"\{\{[^}]*\}\}\s*", "", error.message).strip().splitlines()[0]
+    path = first.rsplit("; ", 1)[0] if "; " in first else "?"
+    return write_error("TensorBoard event file", path, error)
 
 
 def steps(logdir: str, tag: str) -> set[int]:

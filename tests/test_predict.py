@@ -276,3 +276,30 @@ def test_base_directory_uses_its_newest_version(export, tmp_path, capsys):
     assert f"using its newest version, {base / '10'}" in capsys.readouterr().out
     _, cols = read_csv(out)
     check_outputs(export, cols, slice(0, ROWS_A))
+
+
+def test_skip_bad_rows_flag(export, tmp_path, capsys):
+    """A bad row stops predict with a message naming predict's own flag; with the flag
+    it is skipped, counted, and the good rows are scored as without it."""
+    bad = tmp_path / "bad.csv"
+    lines = (export["data"] / "part-0.csv").read_text().splitlines()
+    fields = lines[3].split(",")
+    fields[-1] = "not_a_number"
+    lines[3] = ",".join(fields)
+    bad.write_text("\n".join(lines) + "\n")
+    args = ["--saved_model_dir", export["dir"], "--input_path", str(bad)]
+    args += ["--reserved_cols", "user_id"]
+
+    assert predict_main([*args, "--output_path", str(tmp_path / "a.csv")]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert "line 4" in err and "pass --skip_bad_rows" in err, err
+    assert "data_config.bad_row_policy" not in err, err
+
+    out = tmp_path / "b.csv"
+    assert predict_main([*args, "--output_path", str(out), "--skip_bad_rows"]) == 0
+    assert "1 bad rows skipped" in capsys.readouterr().out
+    _, cols = read_csv(out)
+    kept = [i for i in range(ROWS_A) if i != 3]
+    assert cols["user_id"] == [export["cols"]["user_id"][i] for i in kept]
+    got = np.asarray(cols["probs_ctr"], dtype=np.float64)
+    np.testing.assert_allclose(got, export["served"]["probs_ctr"][kept], atol=1e-6)

@@ -30,6 +30,9 @@ log = logging.getLogger("easymtl")
 BAD_ROWS = "__bad_rows__"
 
 SKIP = data_pb2.DataConfig.SKIP
+# How a bad-row message tells the user to skip such rows; commands with a flag of their
+# own for it (predict's --skip_bad_rows) say that instead.
+SKIP_SETTING = "set data_config.bad_row_policy: SKIP"
 
 
 @dataclass

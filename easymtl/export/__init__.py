@@ -14,6 +14,8 @@ import uuid
 
 from google.protobuf import text_format
 
+from easymtl.disk import WRITE_ERRORS, write_error
+
 log = logging.getLogger("easymtl")
 
 
@@ -66,6 +68,9 @@ def export_saved_model(model, specs: dict, export_dir: str, config=None) -> str:
         if os.path.isdir(export_dir) and not os.listdir(export_dir):
             os.rmdir(export_dir)
         os.replace(tmp, export_dir)
+    except WRITE_ERRORS as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error("SavedModel export", export_dir, e, "; nothing was exported") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

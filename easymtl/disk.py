@@ -1,0 +1,84 @@
+"""Writes that fail cleanly: a full disk, a permission or an I/O error while writing
+becomes one line naming what was being written, the error and the free space, and
+leaves no temporary file behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import tensorflow as tf
+
+from easymtl.errors import EasymtlError
+
+# What a failed write raises: Python's own file calls, and TensorFlow's file ops
+# (SaveV2, the summary writer, SavedModel) with the OS error in their message.
+WRITE_ERRORS = (OSError, tf.errors.OpError)
+
+
+def size_text(num_bytes: float) -> str:
+    """``1.5 GB``-style size (powers of 1000, as ``df -H`` prints)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(num_bytes) < 1000 or unit == "TB":
+            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1000
+    raise AssertionError("unreachable")
+
+
+def free_bytes(path: str) -> int | None:
+    """Free bytes on the file system of `path` (or of its nearest existing parent)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def reason(error: BaseException) -> str:
+    """The OS-level cause of a failed write, e.g. ``No space left on device``."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    message = getattr(error, "message", None) or str(error)
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message).strip().splitlines()[0]
+    message = re.sub(r"\s*\[Op:\w+\]$", "", message).strip()
+    # TensorFlow's file errors read "<path>; <cause>".
+    return message.rsplit("; ", 1)[-1] if "; " in message else message
+
+
+def write_error(what: str, path: str, error: BaseException, tail: str = "") -> EasymtlError:
+    """One line: writing `what` at `path` failed, why, and how much space is free."""
+    free = free_bytes(path)
+    space = f"; {size_text(free)} free there" if free is not None else ""
+    return EasymtlError(
+        f"{what} {path!r}: cannot be written: {reason(error)}{space}{tail}. Free space "
+        "(or fix the permission) and run the same command again"
+    )
+
+
+def write_text(path: str, text: str, what: str) -> None:
+    """Writes `text` to a temporary file beside `path`, then renames it into place; on a
+    failure removes the temporary file and raises one line.
+
+    Raises:
+        EasymtlError: the file cannot be written (no space, permission, I/O error).
+    """
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise write_error(what, path, e) from None
+
+
+def remove(path: str) -> None:
+    """Removes a file or a directory tree, if it is there."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
