@@ -25,7 +25,7 @@ import tensorflow as tf
 from easymtl.distribute import Cluster
 from easymtl.errors import EasymtlError
 from easymtl.tasks import Task
-from easymtl.weighting import LossWeighting
+from easymtl.weighting.fixed import LossWeighting
 
 log = logging.getLogger("easymtl")
 
