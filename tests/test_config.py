@@ -408,6 +408,7 @@ def run_train(tmp_path, config_path: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_bad_config_exits_2_with_one_error_line(tmp_path):
     text = replace_once(VALID, "expert_num_per_task: 1", "expert_num_per_task: 0")
     path = write(tmp_path, text)
@@ -421,6 +422,7 @@ def test_cli_bad_config_exits_2_with_one_error_line(tmp_path):
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.slow
 def test_cli_missing_config_exits_2(tmp_path):
     result = run_train(tmp_path, str(tmp_path / "absent.config"))
     assert result.returncode == 2, result.stderr

@@ -62,6 +62,7 @@ def kill_when(proc: subprocess.Popen, marker: str) -> str:
     return "".join(seen)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(configs):
     from easymtl.train import main as train_main
 
@@ -89,6 +90,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(configs):
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_killed_export_leaves_no_partial_directory(tmp_path):
     from easymtl.train import main as train_main
 

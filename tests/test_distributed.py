@@ -34,6 +34,7 @@ def config(tmp_path, name: str, train_path: str):
     )
 
 
+@pytest.mark.slow
 def test_two_workers_train_like_one_process(tmp_path, data):
     from easymtl.train import main as train_main
 

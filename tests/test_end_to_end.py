@@ -41,6 +41,7 @@ def typed(config, cols: dict[str, list], names: list[str]) -> dict[str, list]:
     return {n: cols[n] if types[n] == string else [int(v) for v in cols[n]] for n in names}
 
 
+@pytest.mark.slow
 def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
     path = config_factory("ple", "train_config { num_steps: 60 save_checkpoints_steps: 25 }")
     config = load_config(str(path))
@@ -142,6 +143,7 @@ def test_eval_only_without_checkpoint_fails(config_factory, capsys):
     assert len(err) == 1 and "no checkpoint" in err[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["simple_multi_task", "shared_bottom", "mmoe", "ple"])
 def test_model_learns_sample_data(config_factory, model):
     """Every model beats chance by a clear margin on the planted signal (oracle AUCs:

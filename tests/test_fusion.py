@@ -86,6 +86,7 @@ def _config(tmp_path, fusion: str = FUSION) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_score_is_exported_as_the_product_and_its_auc_is_reported(tmp_path):
     runner = Runner(load_config(_config(tmp_path)))
     assert "price" in runner.input_names and "price" in runner.serving_specs()

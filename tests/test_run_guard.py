@@ -39,6 +39,7 @@ def test_lock_of_a_killed_process_is_free(tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_143(config_factory):
     path = config_factory(
         "mmoe",

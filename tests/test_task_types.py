@@ -68,6 +68,7 @@ def task_types_config(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_every_task_type_learns_and_exports(task_types_config, tmp_path):
     runner = Runner(load_config(str(task_types_config)))
     assert [(t.name, t.task_type) for t in runner.tasks] == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from google.protobuf import text_format
 
 from easymtl.config import load_config
@@ -31,6 +32,7 @@ def test_cgc_is_a_single_ple_level():
     assert level.share_expert_mlp["hidden_units"] == [12, 8]
 
 
+@pytest.mark.slow
 def test_cgc_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.669, auc_cvr 0.709 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804)."""

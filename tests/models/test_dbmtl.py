@@ -101,6 +101,7 @@ def test_torcheasyrec_mask_net_is_named_as_unsupported(config_factory):
         load_config(str(path))
 
 
+@pytest.mark.slow
 def test_dbmtl_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.661, auc_cvr 0.697 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804)."""
@@ -116,6 +117,7 @@ def test_dbmtl_learns_sample_data(config_factory):
     assert {"gate/mmoe/ctr/entropy", "gate/mmoe/cvr/entropy"} <= set(result)
 
 
+@pytest.mark.slow
 def test_dbmtl_export_serves_the_model_outputs(config_factory, tmp_path):
     runner = Runner(load_config(str(config_factory("dbmtl"))))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))

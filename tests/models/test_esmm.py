@@ -96,6 +96,7 @@ def test_bad_towers_are_config_errors(cvr_tower, field):
     assert e.value.field == field
 
 
+@pytest.mark.slow
 def test_esmm_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.663, auc_ctcvr 0.701, auc_cvr 0.583 (oracle
     on this eval file: 0.778, 0.804, 0.660); its CVR AUC counts clicked rows only."""
@@ -126,6 +127,7 @@ def test_esmm_learns_sample_data(config_factory):
     assert sum(len(x) for x in labels["cvr"]) < sum(len(x) for x in labels["ctcvr"]) / 5
 
 
+@pytest.mark.slow
 def test_export_emits_probs_ctcvr_as_the_product(config_factory):
     path = config_factory("esmm")
     runner = Runner(load_config(str(path)))

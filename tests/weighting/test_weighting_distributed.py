@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import SAMPLES, make_config, train_workers
 
 
+@pytest.mark.slow
 def test_two_workers_agree_on_the_weights(tmp_path):
     lines = (SAMPLES / "data" / "taobao_mtl_train.csv").read_text().splitlines()[:2560]
     for i in range(2):

@@ -1,0 +1,86 @@
+"""Every registered model, in seconds: build, train a few steps, evaluate, export, and
+serve the SavedModel's outputs equal to the model's. The full round trip in a fresh
+process, and the learning tests, are in test_end_to_end.py (marked slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import MODEL_BLOCKS, SAMPLES
+
+from easymtl.config import load_config
+from easymtl.export import export_saved_model
+from easymtl.models import MODELS
+from easymtl.runner import Runner
+
+ROWS = 16
+STEPS = 3
+# A hashed id, a '|'-separated list and a bucketized number: each kind of feature, while
+# the sample's 18 features would triple the time of tracing every step.
+FEATURES = ["user_id", "tag_brand_list", "price"]
+
+
+def registered_models() -> list[str]:
+    return sorted(MODELS)
+
+
+def test_every_registered_model_has_a_small_block():
+    assert set(MODEL_BLOCKS) == set(registered_models())
+
+
+def few_features(config):
+    """`config` with only FEATURES, in each of its feature groups."""
+    kept = [
+        f
+        for f in config.feature_configs
+        if getattr(f, f.WhichOneof("feature")).feature_name in FEATURES
+    ]
+    assert len(kept) == len(FEATURES), "a FEATURES name is not in the sample config"
+    del config.feature_configs[:]
+    config.feature_configs.extend(kept)
+    for group in config.model_config.feature_groups:
+        del group.feature_names[:]
+        group.feature_names.extend(FEATURES)
+    return config
+
+
+def raw_rows(config, names: list[str]) -> dict[str, list[str]]:
+    """The first ROWS rows of the eval file: the raw cells of the columns `names`."""
+    fields = [f.input_name for f in config.data_config.input_fields]
+    lines = (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()[:ROWS]
+    cells = [dict(zip(fields, line.split(","), strict=True)) for line in lines]
+    return {n: [row[n] for row in cells] for n in names}
+
+
+@pytest.mark.parametrize("model", registered_models())
+def test_model_trains_exports_and_serves(config_factory, tmp_path, model):
+    path = config_factory(
+        model,
+        f"train_config {{ num_steps: {STEPS} log_step_count_steps: 1 }} "
+        "data_config { batch_size: 32 eval_batch_size: 64 } eval_config { num_steps: 1 } "
+        "export_config { export_after_train: false }",
+    )
+    runner = Runner(few_features(load_config(str(path))))
+    assert runner.train() == STEPS
+    assert [s for s, _ in runner.history] == list(range(1, STEPS + 1))
+    assert all(np.isfinite(v["total"]) for _, v in runner.history), runner.history
+    result = runner.evaluate()
+    assert result["global_step"] == STEPS and result["num_examples"] == 64
+    assert np.isfinite(result["loss"]), result
+
+    specs = runner.serving_specs()
+    export_dir = export_saved_model(runner.model, specs, str(tmp_path / "export"))
+    cells = raw_rows(runner.config, list(specs))
+    inputs = {
+        name: tf.constant(cells[name])
+        if spec.dtype == tf.string
+        else tf.strings.to_number(cells[name], spec.dtype)
+        for name, spec in specs.items()
+    }
+    served = tf.saved_model.load(export_dir).signatures["serving_default"](**inputs)
+    expected = runner.model(inputs, training=False)
+    assert set(served) == set(expected)
+    for name, value in served.items():
+        assert value.shape[0] == ROWS, name
+        np.testing.assert_allclose(value.numpy(), expected[name].numpy(), rtol=1e-5, atol=1e-6)
