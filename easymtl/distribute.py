@@ -14,8 +14,10 @@ runs in the step.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -70,10 +72,45 @@ class Cluster:
         counts = self._count(tf.constant([float(f) for f in flags], tf.float32))
         return [int(c) == self.num_workers for c in counts.numpy()]
 
+    @contextlib.contextmanager
+    def stop_on_lost_worker(self):
+        """Turns the error of a collective whose peer died into one line naming it.
+
+        A killed worker's peers see its connection reset at once; one whose machine
+        vanished is found by the coordination service's heartbeat (about 10 s) or
+        MultiWorkerMirroredStrategy's health check, which abort the collectives, so
+        the other tasks stop in bounded time rather than hang.
+        """
+        try:
+            yield
+        except _LOST as e:
+            if self.strategy is None:
+                raise
+            message = " ".join(e.message.split())
+            peers = [
+                f"{job} {index}"
+                for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", message)
+            ]
+            cause = re.search(r"aborted by: ([^.]*?)(?: Additional| The error|$)", message)
+            raise EasymtlError(
+                f"TF_CONFIG task {peers[0] if peers else '(unknown)'} was lost "
+                f"({cause.group(1).strip() if cause else type(e).__name__}); training "
+                "stopped on this task too. Restart every task (the same command) to "
+                "resume from the last checkpoint in model_dir"
+            ) from None
+
     @tf.function
     def _count(self, flags):
         return self.run(lambda f: self.all_reduce([f])[0], flags)
 
+
+# What a collective raises when a peer task died or the cluster aborted it.
+_LOST = (
+    tf.errors.UnavailableError,
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+    tf.errors.DeadlineExceededError,
+)
 
 _CLUSTER: Cluster | None = None
 

@@ -318,13 +318,18 @@ class Runner:
             return step
         start = time.perf_counter()
         if not self.cluster.is_chief:  # only the chief writes to model_dir
-            step = self._train_loop(step, num_steps, num_epochs, save=None, manager=None)
+            with self.cluster.stop_on_lost_worker():
+                step = self._train_loop(step, num_steps, num_epochs, save=None, manager=None)
             reason = self._stop_reason or _limit_reached(step, num_steps, num_epochs)
             log.info(
                 "training done at step %d in %.1fs (%s)", step, time.perf_counter() - start, reason
             )
             return step
-        with UndoOnFailure(self.model_dir) as undo, ModelDirLock(self.model_dir):
+        with (
+            UndoOnFailure(self.model_dir) as undo,
+            ModelDirLock(self.model_dir),
+            self.cluster.stop_on_lost_worker(),
+        ):
             manager = tf.train.CheckpointManager(
                 self.checkpoint,
                 self.model_dir,

@@ -90,9 +90,9 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def train_workers(config_path, num_workers: int = 2) -> list[tuple[int, str]]:
-    """Runs `python -m easymtl.train --config config_path` as `num_workers` worker
-    processes of one TF_CONFIG cluster on 127.0.0.1; (exit status, log) of each."""
+def start_workers(config_path, num_workers: int = 2) -> list:
+    """Starts `python -m easymtl.train --config config_path` as `num_workers` worker
+    processes of one TF_CONFIG cluster on 127.0.0.1 (stdout and stderr in one pipe)."""
     import json
     import subprocess
     import sys
@@ -113,5 +113,11 @@ def train_workers(config_path, num_workers: int = 2) -> list[tuple[int, str]]:
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
         )
+    return procs
+
+
+def train_workers(config_path, num_workers: int = 2) -> list[tuple[int, str]]:
+    """Runs :func:`start_workers` to the end; (exit status, log) of each worker."""
+    procs = start_workers(config_path, num_workers)
     logs = [p.communicate(timeout=600)[0] for p in procs]
     return [(p.returncode, log) for p, log in zip(procs, logs)]

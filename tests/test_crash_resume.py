@@ -117,3 +117,57 @@ def test_killed_export_leaves_no_partial_directory(tmp_path):
     done = subprocess.run(cmd + ["--export_dir", str(export_dir)], cwd=ROOT, timeout=300)
     assert done.returncode == 0
     assert (export_dir / "saved_model.pb").exists()
+
+
+@pytest.mark.slow
+def test_lost_worker_stops_the_cluster_and_a_restart_resumes(tmp_path):
+    """Worker 1 of two is SIGKILLed after the first checkpoint: worker 0 (the chief)
+    stops within bounded time with one line naming the lost task; restarting both
+    resumes from the checkpoint and ends with the metrics of an uninterrupted run."""
+    import threading
+
+    from conftest import start_workers, train_workers
+
+    extra = (
+        "data_config { batch_size: 32 shuffle: true shuffle_buffer_size: 500 } "
+        "train_config { num_steps: 16 save_checkpoints_steps: 5 log_step_count_steps: 1 } "
+        "eval_config { num_steps: 4 } export_config { export_after_train: false }"
+    )
+    paths = {}
+    for name in ("reference", "killed"):
+        (tmp_path / name).mkdir()
+        paths[name] = make_config(tmp_path / name, "mmoe", extra)
+    for code, log in train_workers(paths["reference"]):
+        assert code == 0, log
+    expected = json.loads((tmp_path / "reference" / "model" / "eval_result.json").read_text())
+
+    chief, worker = start_workers(paths["killed"])
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(chief.stdout), daemon=True)
+    reader.start()
+    deadline = time.time() + 400
+    while not any("INFO step 7/" in line for line in lines):
+        assert chief.poll() is None and time.time() < deadline, "".join(lines)
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    code = chief.wait(timeout=180)  # bounded: no hang
+    stopped_after = time.time() - killed_at
+    reader.join(10)
+    worker.communicate()
+    log = "".join(lines)
+    errors = [line for line in log.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(errors) == 1, log
+    assert errors[0].startswith("error: TF_CONFIG task worker 1 was lost ("), errors
+    assert "Restart every task (the same command) to resume" in errors[0], errors
+    assert stopped_after < 120, stopped_after
+    assert (tmp_path / "killed" / "model" / "model.ckpt-5.index").exists()
+
+    runs = train_workers(paths["killed"])
+    for code, log in runs:
+        assert code == 0, log
+        assert "resuming from step 5 " in log and "training done at step 16 " in log, log
+    got = json.loads((tmp_path / "killed" / "model" / "eval_result.json").read_text())
+    assert got["global_step"] == expected["global_step"] == 16
+    for key in ("auc_ctr", "auc_cvr", "loss_ctr", "loss_cvr", "loss"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
