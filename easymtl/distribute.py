@@ -6,7 +6,9 @@ data. Each step, the workers' gradients are summed by collective all-reduce
 gathered as ``IndexedSlices``) and every worker applies the same update, so the copies
 stay equal. The chief (the ``chief`` task, else worker 0) alone writes checkpoints,
 summaries, evaluation results and exports; every worker restores the latest checkpoint
-from model_dir (a shared file system) when it starts.
+from model_dir (a shared file system) when it starts. After training the workers wait
+for the chief to evaluate and export, so that every task ends together: the chief
+reports a task that left early as crashed (it stopped sending heartbeats).
 
 Without ``TF_CONFIG`` (or with one task) training is single-process and nothing here
 runs in the step.
@@ -98,6 +100,10 @@ class Cluster:
                 "stopped on this task too. Restart every task (the same command) to "
                 "resume from the last checkpoint in model_dir"
             ) from None
+
+    def wait_for_all(self) -> None:
+        """Returns when every worker has called it (a collective call, as :meth:`agree`)."""
+        self.agree([True])
 
     @tf.function
     def _count(self, flags):

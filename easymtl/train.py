@@ -45,14 +45,16 @@ def _train(args) -> None:
         return
     runner = Runner(config)
     runner.train()
-    if not workers.is_chief:  # the chief evaluates and exports
-        return
-    if config.eval_input_path:
-        runner.evaluate()
-    if config.export_config.export_after_train:
-        export_saved_model(
-            runner.model, runner.serving_specs(), timestamped_dir(config.model_dir), config
-        )
+    if workers.is_chief:  # the chief evaluates and exports
+        if config.eval_input_path:
+            runner.evaluate()
+        if config.export_config.export_after_train:
+            export_saved_model(
+                runner.model, runner.serving_specs(), timestamped_dir(config.model_dir), config
+            )
+    # Every task ends together: a worker that exits while the chief still works is
+    # reported by the chief as crashed.
+    workers.wait_for_all()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""The YAML and JSON sample configs: the same configs as their .config twins, and they train."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+
+from easymtl.config import load_config
+from easymtl.train import main as train_main
+
+SAMPLES = {"mmoe_taobao.yaml": "mmoe_taobao.config", "ple_taobao.json": "ple_taobao.config"}
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_equals_its_text_format_twin(name):
+    config = load_config(str(ROOT / "samples" / "configs" / name))
+    twin = load_config(str(ROOT / "samples" / "configs" / SAMPLES[name]))
+    assert config.model_dir != twin.model_dir
+    config.model_dir = twin.model_dir
+    assert config == twin
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_trains(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the samples' paths are relative to the repository root
+    model_dir = tmp_path / "model"
+    argv = [
+        "--config", f"samples/configs/{name}",
+        "--model_dir", str(model_dir),
+        "--train_config.num_steps=2",
+        "--data_config.batch_size=64",
+        "--eval_config.num_steps=2",
+        "--export_config.export_after_train=false",
+    ]  # fmt: skip
+    assert train_main(argv) == 0
+    result = json.loads((model_dir / "eval_result.json").read_text())
+    assert result["global_step"] == 2 and {"auc_ctr", "auc_cvr"} <= set(result)
