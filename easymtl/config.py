@@ -16,6 +16,7 @@ import yaml
 from google.protobuf import json_format, text_format
 from google.protobuf.message import Message
 
+from easymtl.collapse import check_collapse_warning
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
 from easymtl.fusion import check_fusion
@@ -514,6 +515,7 @@ def _validate_train(train) -> None:
     for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
+    check_collapse_warning(train.collapse_warning)
     clipping = train.grad_clipping
     where = "train_config.grad_clipping"
     if clipping.clipping_type not in ("none", "norm", "value"):
