@@ -13,9 +13,9 @@ import re
 import pytest
 
 from easymtl.callbacks import Callback
-from easymtl.collapse import CollapseWarning
+from easymtl.collapse import CollapseWarning, collapse_callbacks
 from easymtl.config import load_config
-from easymtl.errors import ConfigError
+from easymtl.errors import EasymtlError
 from easymtl.runner import Runner
 from tests.conftest import SAMPLES
 
@@ -40,7 +40,7 @@ def planted_data(path, noise_buy: bool, start: int = 0, count: int = ROWS) -> li
 
 
 def make_runner(config_factory, tmp_path, noise_buy: bool, extra: str = ""):
-    """A runner of 40 steps of 64 rows over planted data, evaluating on other rows; the
+    """A runner of 30 steps of 64 rows over planted data, evaluating on other rows; the
     buy labels in their training order."""
     data, eval_data = tmp_path / "train.csv", tmp_path / "eval.csv"
     buys = planted_data(data, noise_buy)
@@ -49,7 +49,7 @@ def make_runner(config_factory, tmp_path, noise_buy: bool, extra: str = ""):
         "mmoe",
         f'train_input_path: "{data}" eval_input_path: "{eval_data}" '
         "data_config { batch_size: 64 eval_batch_size: 640 shuffle: false } "
-        "train_config { num_steps: 40 log_step_count_steps: 10 "
+        "train_config { num_steps: 30 log_step_count_steps: 10 "
         f"collapse_warning {{ patience_steps: 10 }} }} {extra}",
     )
     return Runner(load_config(str(path))), buys
@@ -87,7 +87,7 @@ def test_a_tower_on_noise_labels_is_reported_while_training(config_factory, tmp_
     assert results["auc_cvr"] < 0.55 < results["auc_ctr"], results
     assert callback.warned == {("cvr", "loss"), ("cvr", "auc")}
     message = collapse_warnings(caplog)[-1]
-    assert message.startswith("tower 'cvr' is not learning: its eval AUC at step 40 is ")
+    assert message.startswith("tower 'cvr' is not learning: its eval AUC at step 30 is ")
     assert "the other towers' eval AUC: ctr " in message
 
 
@@ -119,11 +119,13 @@ def test_a_healthy_run_reports_nothing(config_factory, tmp_path, caplog):
     assert min(results["auc_ctr"], results["auc_cvr"]) > 0.7, results
 
 
-def test_the_check_can_be_turned_off(config_factory, tmp_path):
-    runner, _ = make_runner(
-        config_factory, tmp_path, True, "train_config { collapse_warning { enabled: false } }"
+def test_the_check_is_on_by_default_and_can_be_turned_off(config_factory):
+    (callback,) = collapse_callbacks(load_config(str(config_factory("mmoe"))).train_config)
+    assert (callback.patience_steps, callback.min_loss_gain, callback.min_auc) == pytest.approx(
+        (100, 0.01, 0.55)
     )
-    assert not [c for c in runner.callbacks if isinstance(c, CollapseWarning)]
+    off = config_factory("mmoe", "train_config { collapse_warning { enabled: false } }")
+    assert collapse_callbacks(load_config(str(off)).train_config) == []
 
 
 @pytest.mark.parametrize(
@@ -135,7 +137,7 @@ def test_the_check_can_be_turned_off(config_factory, tmp_path):
     ],
 )
 def test_bad_values_are_config_errors(config_factory, block, field):
-    with pytest.raises(ConfigError, match=re.escape(f"train_config.collapse_warning.{field}")):
+    with pytest.raises(EasymtlError, match=re.escape(f"train_config.collapse_warning.{field}")):
         load_config(
             str(config_factory("mmoe", f"train_config {{ collapse_warning {{ {block} }} }}"))
         )
