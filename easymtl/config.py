@@ -445,6 +445,7 @@ def _validate_train(train) -> None:
     for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
+    _check_collapse_warning(train.collapse_warning)
     clipping = train.grad_clipping
     where = "train_config.grad_clipping"
     if clipping.clipping_type not in ("none", "norm", "value"):
@@ -459,3 +460,15 @@ def _validate_train(train) -> None:
         raise ConfigError(
             f"{where}.norm_type", f"only 2 (L2 norm) is supported, got {clipping.norm_type:g}"
         )
+
+
+def _check_collapse_warning(warning, where: str = "train_config.collapse_warning") -> None:
+    """Raises ConfigError unless a CollapseWarning message's values are in range."""
+    if warning.HasField("patience_steps") and warning.patience_steps == 0:
+        raise ConfigError(f"{where}.patience_steps", "must be positive")
+    if not 0.0 <= warning.min_loss_gain < 1.0:
+        raise ConfigError(
+            f"{where}.min_loss_gain", f"must be in [0, 1), got {warning.min_loss_gain:g}"
+        )
+    if not 0.5 <= warning.min_auc <= 1.0:
+        raise ConfigError(f"{where}.min_auc", f"must be in [0.5, 1], got {warning.min_auc:g}")

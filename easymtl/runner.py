@@ -21,6 +21,7 @@ from google.protobuf import text_format
 
 from easymtl import checkpoints, memory, summary
 from easymtl.callbacks import Callback
+from easymtl.collapse import collapse_callbacks
 from easymtl.data import (
     BAD_ROWS,
     BadRows,
@@ -135,7 +136,7 @@ class Runner:
         # (step, {"<tower>": loss weight of that step}) at every log step of train().
         self.weight_history: list[tuple[int, dict[str, float]]] = []
         self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
-        self.callbacks = list(callbacks)
+        self.callbacks = collapse_callbacks(config.train_config) + list(callbacks)
         for callback in self.callbacks:
             callback.runner = weakref.proxy(self)
         self._stop_reason: str | None = None
@@ -255,7 +256,9 @@ class Runner:
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
         examples = tf.shape(labels[self.label_names[0]])[0]
-        return StepResult(grads.total, grads.losses, grads.weights, grads.non_finite, examples)
+        return StepResult(
+            grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
+        )
 
     def _eval_step_fn(self, batch):
         features, labels = self.split(batch)

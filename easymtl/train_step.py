@@ -65,6 +65,8 @@ class StepResult(NamedTuple):
         non_finite: [num tasks + 1] bools, as in :class:`Gradients`; any true means the
             update was withheld.
         examples: The rows of this worker's batch.
+        labels: The batch's label columns (the tasks' labels, space indicators, sample
+            weights and metric columns) by field name.
     """
 
     loss: tf.Tensor
@@ -72,6 +74,7 @@ class StepResult(NamedTuple):
     weights: tf.Tensor
     non_finite: tf.Tensor
     examples: tf.Tensor
+    labels: dict[str, tf.Tensor]
 
     @property
     def applied(self) -> bool:
