@@ -111,7 +111,6 @@ def newest_version(path: str) -> str:
 
 def _predict(args) -> None:
     from easymtl.data import expand_paths
-    from easymtl.data.checks import SKIP_SETTING
     from easymtl.errors import EasymtlError
     from easymtl.protos import data_pb2
 
@@ -140,6 +139,8 @@ def _predict(args) -> None:
         )
     config = cli.load(args, config_path)
     cli.import_tensorflow()
+    from easymtl.data.checks import SKIP_SETTING
+
     if args.skip_bad_rows:
         config.data_config.bad_row_policy = data_pb2.DataConfig.SKIP
     try:

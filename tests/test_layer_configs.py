@@ -112,13 +112,19 @@ EXAMPLES = {
 
 
 def layer_classes() -> list[type]:
-    """Every keras Layer class defined in a module of easymtl.layers or easymtl.features."""
+    """Every keras Layer class defined in a module of easymtl.layers or easymtl.features,
+    less the models kept there (ESMM's): a model is built from a config, and
+    tests/test_fast_lane.py trains, exports and serves each."""
     found = set()
     for package in (easymtl.layers, easymtl.features):
         for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             module = importlib.import_module(info.name)
             for _, obj in inspect.getmembers(module, inspect.isclass):
-                if issubclass(obj, keras.layers.Layer) and obj.__module__ == module.__name__:
+                if (
+                    issubclass(obj, keras.layers.Layer)
+                    and not issubclass(obj, keras.Model)
+                    and obj.__module__ == module.__name__
+                ):
                     found.add(obj)
     return sorted(found, key=lambda c: c.__name__)
 

@@ -14,8 +14,6 @@ import uuid
 
 from google.protobuf import text_format
 
-from easymtl.disk import WRITE_ERRORS, write_error
-
 log = logging.getLogger("easymtl")
 
 
@@ -37,6 +35,8 @@ def export_saved_model(model, specs: dict, export_dir: str, config=None) -> str:
         `export_dir`.
     """
     import tensorflow as tf
+
+    from easymtl.disk import WRITE_ERRORS, write_error
 
     @tf.function(input_signature=[specs])
     def serve(inputs):
