@@ -12,6 +12,7 @@ import re
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+from tensorflow.core.util import event_pb2
 
 from easymtl.disk import write_error
 
@@ -63,7 +64,8 @@ def steps(logdir: str, tag: str) -> set[int]:
     for name in tf.io.gfile.listdir(logdir):
         if "tfevents" not in name:
             continue
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(logdir, name)):
+        for record in tf.data.TFRecordDataset(os.path.join(logdir, name)):
+            event = event_pb2.Event.FromString(record.numpy())
             if any(v.tag == tag for v in event.summary.value):
                 found.add(int(event.step))
     return found
