@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
+from easymtl.features.combo_config import validate_combo_features
 from easymtl.features.sequence_config import (
     SEQUENCE_KINDS,
     validate_group_sequences,
@@ -202,6 +203,7 @@ def validate(config: PipelineConfig) -> None:
     protos, sequences = validate_sequence_features(
         config, fields, features, _validate_id_feature, _validate_raw_feature
     )
+    protos.update(validate_combo_features(config, fields, set(protos)))
     model = config.model_config
     if not model.feature_groups:
         raise ConfigError("model_config.feature_groups", "at least one feature group is needed")
@@ -305,10 +307,10 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
         if kind is None:
             raise ConfigError(
                 where,
-                "expected id_feature, raw_feature, sequence_feature, sequence_id_feature or "
-                "sequence_raw_feature { ... }",
+                "expected id_feature, raw_feature, combo_feature, sequence_feature, "
+                "sequence_id_feature or sequence_raw_feature { ... }",
             )
-        if kind in SEQUENCE_KINDS:  # see validate_sequence_features
+        if kind in SEQUENCE_KINDS or kind == "combo_feature":  # validated on their own
             continue
         feature = getattr(fc, kind)
         where = f"{where}.{kind}"

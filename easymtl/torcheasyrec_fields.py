@@ -88,7 +88,6 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
         {
             "bool_mask_feature",
             "combine_feature",
-            "combo_feature",
             "custom_feature",
             "expr_feature",
             "id_feature",
@@ -169,6 +168,26 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "trainable",
             "use_mask",
             "value_dim",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.ComboFeature": frozenset(
+        {
+            "default_value",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "hash_bucket_size",
+            "init_fn",
+            "pooling",
+            "separator",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_list",
+            "zch",
         }
     ),
     # tzrec/protos/feature.proto (message SequenceFeature)

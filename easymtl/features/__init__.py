@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from easymtl.features.combo_config import combo_columns
+from easymtl.features.combo_feature import ComboFeature
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
 from easymtl.features.id_feature import IdFeature
 from easymtl.features.raw_feature import RawFeature
@@ -70,6 +72,18 @@ def build_raw_feature(f) -> tuple[RawFeature, int | None]:
     return layer, (f.embedding_dim if f.boundaries else None)
 
 
+@register_feature("combo_feature")
+def build_combo_feature(f) -> tuple[ComboFeature, int]:
+    layer = ComboFeature(
+        hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
+        vocab_list=list(f.vocab_list) or None,
+        separator=f.separator if f.HasField("separator") else None,
+        default_value=f.default_value if f.HasField("default_value") else None,
+        name=f.feature_name,
+    )
+    return layer, f.embedding_dim
+
+
 @register_feature("sequence_id_feature")
 def build_sequence_id_feature(f, sequence_length=None, sequence_delim=None, name=None):
     """A sequence_id_feature, or (with the sequence's length and delimiter) an
@@ -126,13 +140,14 @@ def build_feature_inputs(feature_configs, feature_groups) -> FeatureInputs:
     entries = []  # (name, column, table or None, pooling, layer, dim, sequence name)
     for fc in feature_configs:
         kind = fc.WhichOneof("feature")
-        if kind not in ("id_feature", "raw_feature"):
+        if kind not in ("id_feature", "raw_feature", "combo_feature"):
             continue
         proto = getattr(fc, kind)
         layer, dim = FEATURES[kind](proto)
-        pooling = proto.pooling if kind == "id_feature" else "sum"
+        pooling = proto.pooling if kind != "raw_feature" else "sum"
         table = table_name(proto) if dim is not None else None
-        entries.append((proto.feature_name, input_name(proto), table, pooling, layer, dim, None))
+        column = combo_columns(proto) if kind == "combo_feature" else input_name(proto)
+        entries.append((proto.feature_name, column, table, pooling, layer, dim, None))
     entries += list(_sequence_layers(feature_configs))
 
     features, input_names, tables, embeddings, aligned = {}, {}, {}, {}, {}
@@ -204,6 +219,7 @@ def build_feature_inputs(feature_configs, feature_groups) -> FeatureInputs:
 
 
 __all__ = [
+    "ComboFeature",
     "FEATURES",
     "EmbeddingTable",
     "FeatureInputs",

@@ -67,7 +67,8 @@ class FeatureInputs(keras.layers.Layer):
     Args:
         features: Feature layers (:class:`IdFeature`, :class:`RawFeature`, and the
             sequence kinds, whose layers have ``is_sequence = True``) by feature name.
-        input_names: The input column each feature reads, by feature name.
+        input_names: The input column each feature reads (a list of columns for a
+            :class:`ComboFeature`), by feature name.
         tables: Embedding tables by table name.
         embeddings: For each embedded feature, ``(table name, pooling)``; features not
             here are dense values.
@@ -141,7 +142,11 @@ class FeatureInputs(keras.layers.Layer):
     @property
     def used_inputs(self) -> list[str]:
         """The raw input columns read, in first-use order."""
-        return list(dict.fromkeys(self.input_names[f] for f in self.used_features()))
+        columns = []
+        for f in self.used_features():
+            column = self.input_names[f]
+            columns += list(column) if isinstance(column, (list, tuple)) else [column]
+        return list(dict.fromkeys(columns))
 
     def is_sequence(self, name: str) -> bool:
         """Whether feature `name` is a sequence feature."""
@@ -166,7 +171,11 @@ class FeatureInputs(keras.layers.Layer):
     def _feature(self, name: str, inputs):
         """The output of one feature: [batch, d] (pooled), or for a sequence feature a
         ragged [batch, (items), d]."""
-        value = self.features[name](inputs[self.input_names[name]])
+        column = self.input_names[name]
+        if isinstance(column, (list, tuple)):
+            value = self.features[name]([inputs[c] for c in column])
+        else:
+            value = self.features[name](inputs[column])
         if name not in self.embeddings:
             return value
         table, pooling = self.embeddings[name]
