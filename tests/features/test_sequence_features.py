@@ -134,3 +134,19 @@ def test_misaligned_sub_feature_cells_are_bad_rows():
     assert check.column == "clicks__price"
     assert check.bad(batch).numpy().tolist() == [False, True, False]
     assert "sequence 'clicks'" in check.what
+
+
+def test_list_columns_give_what_the_joined_strings_give():
+    layer = _inputs("sequence_encoders { din_encoder { attn_mlp { hidden_units: [4] } } }")
+
+    def padded(cells):
+        lists = [c.split("|") if c else [] for c in cells]
+        width = max(len(x) for x in lists)
+        return tf.constant([x + [""] * (width - len(x)) for x in lists])
+
+    lists = dict(
+        BATCH,
+        clicks__cate=padded(["c1|c2|c3|c4", "", "c9"]),
+        clicks__price=tf.constant([[1.0, 2.0, 3.0, 4.0], [np.nan] * 4, [5.0] + [np.nan] * 3]),
+    )
+    np.testing.assert_allclose(layer(lists)["all"], layer(BATCH)["all"], rtol=1e-6)
