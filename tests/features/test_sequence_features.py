@@ -101,6 +101,30 @@ def test_a_sub_feature_shares_the_table_of_the_query_feature_of_its_name():
     assert sorted(layer.tables) == ["cate_table", "user_emb"]
 
 
+def test_memory_counts_a_shared_table_once_and_a_combo_table():
+    from easymtl import memory
+    from easymtl.protos import train_pb2
+
+    config = pipeline_pb2.PipelineConfig()
+    text_format.Parse(
+        FEATURES + 'feature_configs { combo_feature { feature_name: "user_cate" '
+        'expression: ["user", "cate"] hash_bucket_size: 30 embedding_dim: 2 } }',
+        config,
+    )
+    model = model_pb2.ModelConfig()
+    text_format.Parse(
+        'feature_groups { group_name: "all" feature_names: ["user", "user_cate"] '
+        'sequence_groups { feature_names: ["cate", "clicks__cate", "tags"] } '
+        "sequence_encoders { pooling_encoder { } } }",
+        model,
+    )
+    layer = build_feature_inputs(config.feature_configs, model.feature_groups)
+    assert sorted(layer.tables) == ["cate_table", "tags_emb", "user_cate_emb", "user_emb"]
+    need = memory.estimate(train_pb2.TrainConfig(), layer.tables)
+    # cate and clicks__cate share cate_table (50 x 4): counted once.
+    assert need.tables == (50 * 4 + 20 * 4 + 30 * 2 + 50 * 3) * memory.FLOAT_BYTES
+
+
 def test_encoder_output_joins_the_group_after_its_features():
     layer = _inputs("sequence_encoders { pooling_encoder { pooling_type: 'sum' } }")
     out = layer(BATCH)["all"]
