@@ -24,6 +24,12 @@ from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
+from easymtl.features.combo_config import validate_combo_features
+from easymtl.features.sequence_config import (
+    SEQUENCE_KINDS,
+    validate_group_sequences,
+    validate_sequence_features,
+)
 from easymtl.fusion import check_fusion
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model, tower_fields
@@ -201,27 +207,32 @@ def validate(config: PipelineConfig) -> None:
     _validate_sample_weights(data)
     fields = {f.input_name for f in data.input_fields}
     features = _validate_features(config, fields)
+    protos, sequences = validate_sequence_features(config, fields, features)
+    protos.update(validate_combo_features(config, fields, set(protos)))
     model = config.model_config
     if not model.feature_groups:
         raise ConfigError("model_config.feature_groups", "at least one feature group is needed")
     group_names: set[str] = set()
+    sequence_groups: set[str] = set()
     for i, group in enumerate(model.feature_groups):
         where = f"model_config.feature_groups[{i}]"
         if group.group_name in group_names:
             raise ConfigError(f"{where}.group_name", f"duplicate group name {group.group_name!r}")
         group_names.add(group.group_name)
-        if group.group_type != 0:  # DEEP
+        if group.group_type not in (0, 2):  # DEEP, SEQUENCE
             raise ConfigError(
-                f"{where}.group_type", "only DEEP feature groups are supported by easymtl"
+                f"{where}.group_type",
+                "only DEEP and SEQUENCE feature groups are supported by easymtl",
             )
-        if not group.feature_names:
+        if not group.feature_names and not group.sequence_groups:
             raise ConfigError(f"{where}.feature_names", "a feature group needs features")
         for j, name in enumerate(group.feature_names):
-            if name not in features:
+            if name not in protos:
                 raise ConfigError(
                     f"{where}.feature_names[{j}]",
                     f"unknown feature {name!r}; expected one of feature_configs' feature_name",
                 )
+        validate_group_sequences(group, where, protos, sequences, sequence_groups)
     kind = model.WhichOneof("model")
     if kind is None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
@@ -305,6 +316,12 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
             )
         feature = getattr(fc, kind)
         where = f"{where}.{kind}"
+        entry = FEATURES.entry(kind)
+        if kind in SEQUENCE_KINDS or kind == "combo_feature":
+            # Their names, columns and shared tables: validate_sequence_features and
+            # validate_combo_features, once every feature's own checks have passed.
+            entry.check(feature, where)
+            continue
         if feature.feature_name in names:
             raise ConfigError(
                 f"{where}.feature_name", f"duplicate feature name {feature.feature_name!r}"
@@ -317,7 +334,6 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
                 f"{where}.{what}",
                 f"reads input field {field!r}, which is not in data_config.input_fields",
             )
-        entry = FEATURES.entry(kind)
         if entry.check is not None:
             entry.check(feature, where)
         shape = entry.table(feature) if entry.table is not None else None

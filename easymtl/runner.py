@@ -73,7 +73,9 @@ class Runner:
         evaluated = self.tasks + ([self.score_eval] if self.score_eval else [])
         self.label_names = list(dict.fromkeys(c for t in evaluated for c in t.columns))
         self.row_checks = RowChecks.build(
-            self.tasks, float_fields(config.data_config, self.input_names)
+            self.tasks,
+            float_fields(config.data_config, self.input_names),
+            self.model.features.row_checks(),
         )
         self._build_variables()
         self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]

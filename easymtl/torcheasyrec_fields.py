@@ -88,7 +88,6 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
         {
             "bool_mask_feature",
             "combine_feature",
-            "combo_feature",
             "custom_feature",
             "expr_feature",
             "id_feature",
@@ -102,13 +101,10 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "sequence_combo_feature",
             "sequence_custom_feature",
             "sequence_expr_feature",
-            "sequence_feature",
-            "sequence_id_feature",
             "sequence_kv_dot_product",
             "sequence_lookup_feature",
             "sequence_match_feature",
             "sequence_overlap_feature",
-            "sequence_raw_feature",
             "sequence_tokenize_feature",
             "tokenize_feature",
         }
@@ -174,6 +170,95 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "value_dim",
         }
     ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.ComboFeature": frozenset(
+        {
+            "default_value",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "hash_bucket_size",
+            "init_fn",
+            "pooling",
+            "separator",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_list",
+            "zch",
+        }
+    ),
+    # tzrec/protos/feature.proto (message SequenceFeature)
+    "easymtl.protos.SequenceFeature": frozenset(
+        {"features", "sequence_delim", "sequence_length", "sequence_name", "sequence_pk"}
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.SeqFeatureConfig": frozenset({"id_feature", "raw_feature"}),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.SequenceIdFeature": frozenset(
+        {
+            "default_value",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "hash_bucket_size",
+            "init_fn",
+            "num_buckets",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_length",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_list",
+            "zch",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.SequenceRawFeature": frozenset(
+        {
+            "boundaries",
+            "default_value",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "init_fn",
+            "normalizer",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_length",
+            "use_mask",
+            "value_dim",
+        }
+    ),
+    # tzrec/protos/model.proto
+    "easymtl.protos.SeqGroupConfig": frozenset({"feature_names", "group_name"}),
+    # tzrec/protos/seq_encoder.proto
+    "easymtl.protos.SeqEncoderConfig": frozenset(
+        {
+            "din_encoder",
+            "hstu_encoder",
+            "multi_window_din_encoder",
+            "pooling_encoder",
+            "simple_attention",
+        }
+    ),
+    # tzrec/protos/seq_encoder.proto
+    "easymtl.protos.DINEncoder": frozenset({"attn_mlp", "input", "name"}),
+    # tzrec/protos/seq_encoder.proto
+    "easymtl.protos.SimpleAttention": frozenset({"input", "name"}),
+    # tzrec/protos/seq_encoder.proto
+    "easymtl.protos.PoolingEncoder": frozenset({"input", "name", "pooling_type"}),
+    # tzrec/protos/seq_encoder.proto
+    "easymtl.protos.MultiWindowDINEncoder": frozenset({"attn_mlp", "input", "name", "windows_len"}),
     # tzrec/protos/loss.proto
     "easymtl.protos.LossConfig": frozenset(
         {

@@ -441,6 +441,78 @@ def render_rows(world: World, samples: Samples) -> list[str]:
     ]
 
 
+# Columns appended with --sequence_length: the user's recent clicks, newest first, as
+# '|'-joined ids (the sub-features of TorchEasyRec's sequence_feature "click_50_seq").
+SEQUENCE_COLUMNS: list[str] = [
+    "click_50_seq__adgroup_id",
+    "click_50_seq__cate_id",
+    "click_50_seq__brand",
+]
+# Planted signal: where a row is clicked, its candidate's category is put among the first
+# RECENT positions of the sequence with probability PLANT_CLICKED (else PLANT_OTHER).
+RECENT = 5
+PLANT_CLICKED = 0.6
+PLANT_OTHER = 0.15
+
+
+def click_sequences(
+    world: World, samples: Samples, rng: np.random.Generator, max_len: int
+) -> list[str]:
+    """Renders each row's click sequence as the CSV fragment of :data:`SEQUENCE_COLUMNS`.
+
+    Items are ads drawn from the user's taste (category by ``softmax(2 x user·category)``,
+    then an ad of that category), newest first, 0 to `max_len` of them. The labels are
+    already drawn; the sequence is drawn given them, so that its recent items carry
+    signal: with probability :data:`PLANT_CLICKED` for a clicked row (:data:`PLANT_OTHER`
+    otherwise) one of the first :data:`RECENT` items is replaced by the candidate ad
+    (half the time) or another ad of its category. The other columns are unchanged.
+
+    Args:
+        world: The fixed world.
+        samples: The sampled impressions (with labels).
+        rng: Random generator of the sequences (not the one of the other columns).
+        max_len: Most items per sequence.
+
+    Returns:
+        One ``"ids,cates,brands"`` fragment per row.
+    """
+    n = len(samples.user)
+    parts = np.array([p.split(",") for p in world.ad_prefix], dtype=object)
+    ad_id, ad_cate_str, ad_brand_str = parts[:, 0], parts[:, 1], parts[:, 4]
+    num_cates = world.user_cate_score.shape[1]
+    order = np.argsort(world.ad_cate, kind="stable")
+    counts = np.bincount(world.ad_cate, minlength=num_cates)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    taste = np.exp(2.0 * world.user_cate_score) * (counts > 0)
+    cdf = np.cumsum(taste / taste.sum(axis=1, keepdims=True), axis=1)
+    lengths = np.clip(np.round(rng.lognormal(np.log(15.0), 0.6, size=n)), 1, max_len)
+    lengths = np.where(rng.random(n) < 0.05, 0, lengths).astype(np.int64)
+    cates = np.empty((n, max_len), np.int64)
+    for start in range(0, n, 2000):
+        rows = slice(start, start + 2000)
+        r = rng.random((len(samples.user[rows]), max_len))
+        user_cdf = cdf[samples.user[rows]]
+        cates[rows] = np.minimum((user_cdf[:, None, :] < r[:, :, None]).sum(-1), num_cates - 1)
+    ads = order[offsets[cates] + (rng.random((n, max_len)) * counts[cates]).astype(np.int64)]
+    # The planted recent item.
+    plant = rng.random(n) < np.where(samples.clk == 1, PLANT_CLICKED, PLANT_OTHER)
+    plant &= lengths > 0
+    where = (rng.random(n) * np.minimum(lengths, RECENT)).astype(np.int64)
+    cand_cate = world.ad_cate[samples.ad]
+    same_cate = order[offsets[cand_cate] + (rng.random(n) * counts[cand_cate]).astype(np.int64)]
+    planted = np.where(rng.random(n) < 0.5, samples.ad, same_cate)
+    rows = np.nonzero(plant)[0]
+    ads[rows, where[rows]] = planted[rows]
+    fragments = []
+    for i in range(n):
+        items = ads[i, : lengths[i]]
+        fragments.append(
+            f"{'|'.join(ad_id[items])},{'|'.join(ad_cate_str[items])},"
+            f"{'|'.join(ad_brand_str[items])}"
+        )
+    return fragments
+
+
 def write_csv(path: str, lines: list[str]) -> None:
     """Writes lines to ``path`` (no header, ``\\n`` line endings).
 
@@ -506,6 +578,8 @@ def _write_split(
     num_files: int,
     out_dir: str,
     stem: str,
+    sequence_length: int = 0,
+    sequence_rng: np.random.Generator | None = None,
 ) -> tuple[Samples, list[str]]:
     """Samples one split and writes it to one or more CSV files.
 
@@ -516,12 +590,18 @@ def _write_split(
         num_files: Number of shards (``1`` writes ``{stem}.csv``).
         out_dir: Output directory.
         stem: File name stem.
+        sequence_length: With more than 0, append :data:`SEQUENCE_COLUMNS` of at most this
+            many items each.
+        sequence_rng: Random generator of the sequences.
 
     Returns:
         The samples and the written file paths.
     """
     samples = sample_impressions(world, rng, rows)
     lines = render_rows(world, samples)
+    if sequence_length > 0:
+        sequences = click_sequences(world, samples, sequence_rng, sequence_length)
+        lines = [f"{line},{seq}" for line, seq in zip(lines, sequences, strict=True)]
     paths = []
     if num_files <= 1:
         paths.append(os.path.join(out_dir, f"{stem}.csv"))
@@ -558,11 +638,24 @@ def main() -> None:
     parser.add_argument(
         "--num_eval_files", type=int, default=1, help="Shard the eval split into N files."
     )
-    parser.add_argument("--prefix", default="taobao_mtl", help="File name prefix.")
+    parser.add_argument(
+        "--prefix",
+        default=None,
+        help="File name prefix. Default: taobao_mtl, or taobao_mtl_seq with --sequence_length.",
+    )
+    parser.add_argument(
+        "--sequence_length",
+        type=int,
+        default=0,
+        help="Append the click sequence columns (click_50_seq__adgroup_id, __cate_id, "
+        "__brand) of at most this many items; 0: none (the 20 columns only).",
+    )
     parser.add_argument("--seed", type=int, default=2024, help="Seed of the world and samples.")
     parser.add_argument("--num_users", type=int, default=2000)
     parser.add_argument("--num_ads", type=int, default=3000)
     args = parser.parse_args()
+    if args.prefix is None:
+        args.prefix = "taobao_mtl_seq" if args.sequence_length > 0 else "taobao_mtl"
 
     start = time.time()
     os.makedirs(args.out_dir, exist_ok=True)
@@ -576,6 +669,8 @@ def main() -> None:
         args.num_train_files,
         args.out_dir,
         f"{args.prefix}_train",
+        args.sequence_length,
+        np.random.default_rng([args.seed, 3]),
     )
     evals, eval_paths = _write_split(
         world,
@@ -584,6 +679,8 @@ def main() -> None:
         args.num_eval_files,
         args.out_dir,
         f"{args.prefix}_eval",
+        args.sequence_length,
+        np.random.default_rng([args.seed, 4]),
     )
     for name, samples, paths in (("train", train, train_paths), ("eval", evals, eval_paths)):
         size = sum(os.path.getsize(p) for p in paths)

@@ -65,7 +65,7 @@ def oneof_names(message, oneof: str) -> set[str]:
 
 def test_each_registry_names_its_proto_oneof_exactly():
     from easymtl.data import READERS
-    from easymtl.features import FEATURES
+    from easymtl.features import ENCODERS, FEATURES
     from easymtl.losses import LOSSES
     from easymtl.metrics import METRICS
     from easymtl.models import MODELS
@@ -76,6 +76,7 @@ def test_each_registry_names_its_proto_oneof_exactly():
         loss_weighting_pb2,
         metric_pb2,
         model_pb2,
+        seq_encoder_pb2,
     )
     from easymtl.weighting import WEIGHTINGS
 
@@ -84,19 +85,20 @@ def test_each_registry_names_its_proto_oneof_exactly():
     assert set(METRICS) == oneof_names(metric_pb2.MetricConfig, "metric")
     assert set(WEIGHTINGS) == oneof_names(loss_weighting_pb2.LossWeighting, "strategy")
     assert set(FEATURES) == oneof_names(feature_pb2.FeatureConfig, "feature")
+    assert set(ENCODERS) == oneof_names(seq_encoder_pb2.SeqEncoderConfig, "seq_module")
     # Readers key on DatasetType; MaxCompute tables (OdpsDataset) have none, on purpose.
     assert set(READERS) == set(data_pb2.DatasetType.keys()) - {"OdpsDataset"}
 
 
 def test_every_lazy_builder_imports():
     from easymtl.data import READERS
-    from easymtl.features import FEATURES
+    from easymtl.features import ENCODERS, FEATURES
     from easymtl.losses import LOSSES
     from easymtl.metrics import METRICS
     from easymtl.models import MODELS
     from easymtl.weighting import WEIGHTINGS
 
-    for registry in (MODELS, LOSSES, METRICS, WEIGHTINGS, FEATURES, READERS):
+    for registry in (MODELS, LOSSES, METRICS, WEIGHTINGS, FEATURES, ENCODERS, READERS):
         for name in registry:
             assert callable(registry[name]), (registry.kind, name)
 

@@ -57,8 +57,9 @@ class RowChecks:
     checks: list[Check] = field(default_factory=list)
 
     @classmethod
-    def build(cls, tasks, float_features: list[str]) -> RowChecks:
-        """Rules for the `tasks`' labels and for float input fields read by features."""
+    def build(cls, tasks, float_features: list[str], extra: list[Check] = ()) -> RowChecks:
+        """Rules for the `tasks`' labels and for float input fields read by features,
+        then the `extra` rules (e.g. the features' own, such as aligned sequences)."""
         checks = [
             Check(
                 t.label_name,
@@ -71,7 +72,7 @@ class RowChecks:
             Check(name, lambda b, n=name: tf.logical_not(tf.math.is_finite(b[n])), "is NaN or Inf")
             for name in float_features
         ]
-        return cls(checks)
+        return cls(checks + list(extra))
 
     def bad(self, batch: dict) -> tf.Tensor:
         """[batch] bool: rows that break some rule."""

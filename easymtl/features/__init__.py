@@ -9,6 +9,14 @@ A feature kind is an entry of FeatureConfig's `feature` oneof, registered with:
 - ``table(sub-message) -> (rows, dim) or None``: the embedding table it needs, so that
   validation can compare features that share one.
 
+combo_feature and the sequence kinds (sequence_feature, sequence_id_feature,
+sequence_raw_feature) read other columns than ``input_name`` and share tables across
+kinds (a sequence's sub-feature ``x`` uses the table of feature ``x``), so their names,
+columns and shared tables are validated on their own, by
+:mod:`easymtl.features.combo_config` and :mod:`easymtl.features.sequence_config`
+(which also holds ENCODERS, the sequence encoders' registry); a sequence_feature's
+builder returns one ``(layer, dim)`` per sub-feature.
+
 Adding a kind: its file here (layer + builder), its message and oneof line in
 protos/feature.proto, and one ``FEATURES.register`` line (with its check) below.
 """
@@ -16,7 +24,19 @@ protos/feature.proto, and one ``FEATURES.register`` line (with its check) below.
 from __future__ import annotations
 
 from easymtl.errors import ConfigError
+from easymtl.features.combo_config import check_combo_feature, combo_columns, combo_feature_table
 from easymtl.features.normalizer import parse_normalizer
+from easymtl.features.sequence_config import (
+    ENCODERS,
+    SEQUENCE_GROUP_TYPE,
+    SEQUENCE_KINDS,
+    check_sequence_feature,
+    check_sequence_id_feature,
+    check_sequence_raw_feature,
+    encoder_input,
+    sequence_entries,
+    sequence_group_name,
+)
 from easymtl.registry import Registry
 
 FEATURES = Registry("feature kind")
@@ -105,6 +125,52 @@ FEATURES.register(
     check=check_raw_feature,
     table=raw_feature_table,
 )
+FEATURES.register(
+    "combo_feature",
+    "easymtl.features.combo_feature:build_combo_feature",
+    check=check_combo_feature,
+    table=combo_feature_table,
+)
+# A sequence_feature's tables are its sub-features' (id_feature_table, raw_feature_table).
+FEATURES.register(
+    "sequence_feature",
+    "easymtl.features.sequence_feature:build_sequence_feature",
+    check=check_sequence_feature,
+)
+FEATURES.register(
+    "sequence_id_feature",
+    "easymtl.features.sequence_id_feature:build_sequence_id_feature",
+    check=check_sequence_id_feature,
+    table=id_feature_table,
+)
+FEATURES.register(
+    "sequence_raw_feature",
+    "easymtl.features.sequence_raw_feature:build_sequence_raw_feature",
+    check=check_sequence_raw_feature,
+    table=raw_feature_table,
+)
+
+
+def _layers(feature_configs):
+    """(name, column, table or None, pooling, layer, dim, sequence name or None) of every
+    feature, in config order."""
+    sequences = {e.name: e for e in sequence_entries(feature_configs)}
+    for fc in feature_configs:
+        kind = fc.WhichOneof("feature")
+        proto = getattr(fc, kind)
+        built = FEATURES[kind](proto)
+        if kind in SEQUENCE_KINDS:
+            for layer, dim in built if kind == "sequence_feature" else [built]:
+                e = sequences[layer.name]
+                pooling = e.proto.pooling if e.kind == "id" else "sum"
+                yield e.name, e.column, e.table, pooling, layer, dim, e.sequence
+            continue
+        layer, dim = built
+        column = combo_columns(proto) if kind == "combo_feature" else input_name(proto)
+        # A kind without a pooling field (a bucketized raw feature) has one id per row.
+        pooling = getattr(proto, "pooling", "sum")
+        table = table_name(proto) if dim is not None else None
+        yield proto.feature_name, column, table, pooling, layer, dim, None
 
 
 def build_feature_inputs(feature_configs, feature_groups):
@@ -112,34 +178,59 @@ def build_feature_inputs(feature_configs, feature_groups):
     from `feature_configs` and `model_config.feature_groups`.
 
     Features sharing an `embedding_name` share one table, which must then agree on rows
-    and dimension.
+    and dimension; a sequence_feature's sub-feature ``x`` uses the table of feature
+    ``x`` (see :mod:`easymtl.features.sequence_config`).
 
     Raises:
         ValueError: features sharing a table disagree on its size.
     """
     from easymtl.features.embedding import EmbeddingTable, FeatureInputs
 
-    features, input_names, tables, embeddings = {}, {}, {}, {}
-    for fc in feature_configs:
-        kind = fc.WhichOneof("feature")
-        proto = getattr(fc, kind)
-        layer, dim = FEATURES[kind](proto)
-        name = proto.feature_name
+    features, input_names, tables, embeddings, aligned = {}, {}, {}, {}, {}
+    for name, column, table, pooling, layer, dim, sequence in _layers(feature_configs):
         features[name] = layer
-        input_names[name] = input_name(proto)
+        input_names[name] = column
+        if sequence is not None:
+            aligned.setdefault(sequence, []).append(name)
         if dim is None:
             continue
-        table = table_name(proto)
         if table in tables and (tables[table].num_rows, tables[table].dim) != (layer.num_ids, dim):
             raise ValueError(
                 f"Feature {name!r} shares embedding {table!r} but needs "
                 f"{layer.num_ids}x{dim}, not {tables[table].num_rows}x{tables[table].dim}"
             )
         tables.setdefault(table, EmbeddingTable(layer.num_ids, dim, name=table))
-        # A kind without a pooling field (a bucketized raw feature) has one id per row.
-        embeddings[name] = (table, getattr(proto, "pooling", "sum"))
-    groups = {g.group_name: list(g.feature_names) for g in feature_groups}
-    used = {f for names in groups.values() for f in names}
+        embeddings[name] = (table, pooling)
+
+    groups, sequence_groups, encoders, group_encoders = {}, {}, {}, {}
+    for g in feature_groups:
+        if g.group_type == SEQUENCE_GROUP_TYPE:
+            groups[g.group_name] = []
+            sequence_groups[g.group_name] = list(g.feature_names)
+        else:
+            groups[g.group_name] = list(g.feature_names)
+            for j, sg in enumerate(g.sequence_groups):
+                sequence_groups[sequence_group_name(g, j)] = list(sg.feature_names)
+        for k, enc in enumerate(g.sequence_encoders):
+            kind = enc.WhichOneof("seq_module")
+            proto = getattr(enc, kind)
+            name = proto.name or f"{g.group_name}_{kind}_{k}"
+            encoders[name] = ENCODERS[kind](proto, name)
+            group_encoders.setdefault(g.group_name, []).append((name, encoder_input(g, proto)))
+    layer = FeatureInputs(
+        features=features,
+        input_names=input_names,
+        tables=tables,
+        embeddings=embeddings,
+        groups=groups,
+        sequence_groups=sequence_groups,
+        encoders=encoders,
+        group_encoders=group_encoders,
+        aligned=aligned,
+        name="features",
+    )
+    used = set(layer.used_features())
+    read = {s for pairs in group_encoders.values() for _, s in pairs}
     return FeatureInputs(
         features={k: v for k, v in features.items() if k in used},
         input_names={k: v for k, v in input_names.items() if k in used},
@@ -148,11 +239,20 @@ def build_feature_inputs(feature_configs, feature_groups):
         },
         embeddings={k: v for k, v in embeddings.items() if k in used},
         groups=groups,
+        sequence_groups={k: v for k, v in sequence_groups.items() if k in read},
+        encoders=encoders,
+        group_encoders=group_encoders,
+        aligned={
+            seq: [n for n in names if n in used]
+            for seq, names in aligned.items()
+            if any(n in used for n in names)
+        },
         name="features",
     )
 
 
 __all__ = [
+    "ENCODERS",
     "FEATURES",
     "build_feature_inputs",
     "check_id_feature",

@@ -65,16 +65,30 @@ class FeatureInputs(keras.layers.Layer):
     """Raw input columns → one dense tensor per feature group.
 
     Args:
-        features: Feature layers (:class:`IdFeature`, :class:`RawFeature`) by feature name.
-        input_names: The input column each feature reads, by feature name.
+        features: Feature layers (:class:`IdFeature`, :class:`RawFeature`, and the
+            sequence kinds, whose layers have ``is_sequence = True``) by feature name.
+        input_names: The input column each feature reads (a list of columns for a
+            :class:`ComboFeature`), by feature name.
         tables: Embedding tables by table name.
         embeddings: For each embedded feature, ``(table name, pooling)``; features not
             here are dense values.
         groups: Feature names of each group, in concatenation order.
+        sequence_groups: Feature names (query and sequence features) of each sequence
+            group, by its name.
+        encoders: Sequence encoder layers (called as ``encoder(query, sequence, mask)``)
+            by name.
+        group_encoders: For each group, ``(encoder name, sequence group name)`` of its
+            encoders, whose outputs follow the group's features in its tensor.
+        aligned: Sequence features whose cells must hold as many items, by sequence name
+            (the sub-features of a sequence_feature); see :meth:`row_checks`.
 
-    Call takes a dict of raw columns ([batch] tensors) and returns a dict of
-    [batch, width] float tensors by group name. The feature layers run on the CPU, the
-    embedding tables on the default device.
+    Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
+    and returns a dict of [batch, width] float tensors by group name. A sequence group's
+    query is its non-sequence features' outputs, concatenated; its sequence
+    [batch, T, d] is its sequence features' item embeddings (or values), concatenated
+    per position, with T the batch's longest sequence; a position is valid below the
+    row's shortest sequence of the group. The feature layers run on the CPU, the
+    embedding tables and the encoders on the default device.
     """
 
     def __init__(
@@ -84,49 +98,152 @@ class FeatureInputs(keras.layers.Layer):
         tables: dict[str, EmbeddingTable],
         embeddings: dict[str, tuple[str, str]],
         groups: dict[str, list[str]],
+        sequence_groups: dict[str, list[str]] | None = None,
+        encoders: dict[str, keras.layers.Layer] | None = None,
+        group_encoders: dict[str, list[tuple[str, str]]] | None = None,
+        aligned: dict[str, list[str]] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for group, names in groups.items():
+        sequence_groups = sequence_groups or {}
+        encoders = encoders or {}
+        group_encoders = group_encoders or {}
+        for group, names in {**groups, **sequence_groups}.items():
             unknown = [n for n in names if n not in features]
             if unknown:
                 raise ValueError(f"Group {group!r} names unknown features: {unknown}")
         for name, (table, _) in embeddings.items():
             if table not in tables:
                 raise ValueError(f"Feature {name!r} uses unknown table {table!r}")
+        for group, pairs in group_encoders.items():
+            for encoder, seq in pairs:
+                if encoder not in encoders or seq not in sequence_groups:
+                    raise ValueError(
+                        f"Group {group!r}: unknown encoder {encoder!r} or sequence group {seq!r}"
+                    )
         self.features = dict(features)
         self.input_names = dict(input_names)
         self.tables = dict(tables)
         self.embeddings = {k: tuple(v) for k, v in embeddings.items()}
         self.groups = {k: list(v) for k, v in groups.items()}
+        self.sequence_groups = {k: list(v) for k, v in sequence_groups.items()}
+        self.encoders = dict(encoders)
+        self.group_encoders = {k: [tuple(p) for p in v] for k, v in group_encoders.items()}
+        self.aligned = {k: list(v) for k, v in (aligned or {}).items()}
+
+    def used_features(self) -> list[str]:
+        """Every feature read, in first-use order (groups, then their sequence groups)."""
+        names = []
+        for group, features in self.groups.items():
+            names += features
+            for _, seq in self.group_encoders.get(group, []):
+                names += self.sequence_groups[seq]
+        return list(dict.fromkeys(names))
 
     @property
     def used_inputs(self) -> list[str]:
         """The raw input columns read, in first-use order."""
-        names = [self.input_names[f] for g in self.groups.values() for f in g]
-        return list(dict.fromkeys(names))
+        columns = []
+        for f in self.used_features():
+            column = self.input_names[f]
+            columns += list(column) if isinstance(column, (list, tuple)) else [column]
+        return list(dict.fromkeys(columns))
+
+    def is_sequence(self, name: str) -> bool:
+        """Whether feature `name` is a sequence feature."""
+        return getattr(self.features[name], "is_sequence", False)
 
     def build(self, input_shape=None):
         for table in self.tables.values():
             if not table.built:
                 table.build()
 
-    def call(self, inputs):
-        outputs = {}
-        for name in dict.fromkeys(f for g in self.groups.values() for f in g):
-            # Parsing, splitting, hashing and vocabulary lookups of raw values are string
-            # kernels that exist only on the CPU; the embedding lookups and the dense
-            # math after them stay on the default device (a GPU where there is one).
-            with tf.device("/CPU:0"):
-                value = self.features[name](inputs[self.input_names[name]])
-            if name in self.embeddings:
-                table, pooling = self.embeddings[name]
-                value = self.tables[table](value, pooling=pooling)
-            outputs[name] = value
-        return {
-            group: tf.concat([outputs[f] for f in names], axis=-1)
-            for group, names in self.groups.items()
-        }
+    def call(self, inputs, training=None):
+        outputs = {name: self._feature(name, inputs) for name in self.used_features()}
+        result = {}
+        for group, names in self.groups.items():
+            parts = [outputs[f] for f in names]
+            for encoder, seq in self.group_encoders.get(group, []):
+                query, sequence, mask = self._sequence_input(seq, outputs)
+                parts.append(self.encoders[encoder](query, sequence, mask, training=training))
+            result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
+        return result
+
+    def _feature(self, name: str, inputs):
+        """The output of one feature: [batch, d] (pooled), or for a sequence feature a
+        ragged [batch, (items), d]."""
+        column = self.input_names[name]
+        # Parsing, splitting, hashing and vocabulary lookups of raw values are string
+        # kernels that exist only on the CPU; the embedding lookups and the dense math
+        # after them (pooling, the sequence encoders) stay on the default device (a GPU
+        # where there is one).
+        with tf.device("/CPU:0"):
+            if isinstance(column, (list, tuple)):
+                value = self.features[name]([inputs[c] for c in column])
+            else:
+                value = self.features[name](inputs[column])
+        if name not in self.embeddings:
+            return value
+        table, pooling = self.embeddings[name]
+        if not self.is_sequence(name):
+            return self.tables[table](value, pooling=pooling)
+        # Each item's ids pooled into one vector; the items keep their positions.
+        vectors = self.tables[table](value.values, pooling=pooling)
+        return tf.RaggedTensor.from_row_splits(vectors, value.row_splits, validate=False)
+
+    def _sequence_input(self, seq: str, outputs: dict):
+        """(query [batch, q], sequence [batch, T, d], mask [batch, T]) of a sequence group."""
+        names = self.sequence_groups[seq]
+        queries = [outputs[f] for f in names if not self.is_sequence(f)]
+        sequences = [outputs[f] for f in names if self.is_sequence(f)]
+        lengths = sequences[0].row_lengths()
+        for s in sequences[1:]:
+            lengths = tf.minimum(lengths, s.row_lengths())
+        steps = tf.reduce_max(tf.concat([lengths, [0]], axis=0))
+        rows = tf.shape(lengths, out_type=tf.int64)[0]
+        dense = []
+        for s in sequences:
+            width = s.flat_values.shape[-1]
+            x = s.to_tensor(shape=tf.stack([rows, steps, width]))
+            dense.append(tf.ensure_shape(x, [None, None, width]))
+        sequence = tf.concat(dense, axis=-1) if len(dense) > 1 else dense[0]
+        mask = tf.sequence_mask(lengths, steps)
+        query = (
+            tf.concat(queries, axis=-1)
+            if len(queries) > 1
+            else queries[0]
+            if queries
+            else tf.zeros([rows, 0], sequence.dtype)
+        )
+        return query, sequence, mask
+
+    def row_checks(self) -> list:
+        """Data checks of the input rows (see :mod:`easymtl.data.checks`): the cells of a
+        sequence's sub-features must hold as many items (before truncation)."""
+        from easymtl.data.checks import Check
+        from easymtl.features.sequence_items import sequence_items
+
+        used = set(self.used_features())
+        checks = []
+        for sequence, names in self.aligned.items():
+            names = [n for n in names if n in used]
+            columns = [self.input_names[n] for n in names]
+            delims = [self.features[n].sequence_delim for n in names]
+            for column, delim in zip(columns[1:], delims[1:]):
+
+                def bad(batch, c=column, d=delim, c0=columns[0], d0=delims[0]):
+                    counts = sequence_items(batch[c], d).row_lengths()
+                    return counts != sequence_items(batch[c0], d0).row_lengths()
+
+                checks.append(
+                    Check(
+                        column,
+                        bad,
+                        f"holds another number of items than column {columns[0]!r}; the "
+                        f"sub-features of sequence {sequence!r} describe the same items",
+                    )
+                )
+        return checks
 
     def get_config(self):
         serialize = keras.saving.serialize_keras_object
@@ -137,6 +254,10 @@ class FeatureInputs(keras.layers.Layer):
             "tables": {k: serialize(v) for k, v in self.tables.items()},
             "embeddings": self.embeddings,
             "groups": self.groups,
+            "sequence_groups": self.sequence_groups,
+            "encoders": {k: serialize(v) for k, v in self.encoders.items()},
+            "group_encoders": self.group_encoders,
+            "aligned": self.aligned,
         }
 
     @classmethod
@@ -145,4 +266,5 @@ class FeatureInputs(keras.layers.Layer):
         config = dict(config)
         config["features"] = {k: deserialize(v) for k, v in config["features"].items()}
         config["tables"] = {k: deserialize(v) for k, v in config["tables"].items()}
+        config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
         return cls(**config)

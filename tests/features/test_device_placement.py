@@ -6,7 +6,7 @@ device whether or not a GPU is present."""
 from __future__ import annotations
 
 import tensorflow as tf
-from conftest import make_config
+from conftest import SAMPLES, make_config
 
 from easymtl.config import load_config
 from easymtl.runner import Runner
@@ -34,3 +34,26 @@ def test_string_ops_are_pinned_to_the_cpu_and_the_math_is_not(tmp_path):
     assert not off_cpu, off_cpu
     pinned = [(op.name, op.device) for op in ops if op.type in DENSE_OPS and op.device]
     assert not pinned, pinned  # left to the default device
+
+
+def test_sequence_string_ops_are_pinned_to_the_cpu_and_attention_is_not(tmp_path):
+    config = load_config(
+        str(SAMPLES / "configs" / "mmoe_multi_window_din_taobao.config"),
+        [("test", {"model_dir": str(tmp_path / "model")})],
+    )
+    runner = Runner(config)
+    fn = tf.function(lambda inputs: runner.model(inputs, training=False))
+    ops = fn.get_concrete_function(runner.serving_specs()).graph.get_operations()
+    # The '|'-joined sequence cells are split; the encoder's math is left alone.
+    assert "StringSplitV2" in {op.type for op in ops}
+    sequence_ops = [op for op in ops if "click_50_seq__" in op.name]
+    encoder_ops = [op for op in ops if "multi_window_din_encoder" in op.name]
+    assert sequence_ops and encoder_ops, "no op of the sequence features or the encoder"
+    string_ops = [
+        op for op in ops if op.type.startswith(("String", "StaticRegex", "Regex", "AsString"))
+    ]
+    off_cpu = [(op.name, op.device) for op in string_ops if "CPU:0" not in op.device]
+    assert not off_cpu, off_cpu
+    assert "MatMul" in {op.type for op in encoder_ops}
+    pinned = [(op.name, op.device) for op in ops if op.type in DENSE_OPS and op.device]
+    assert not pinned, pinned

@@ -1,0 +1,112 @@
+"""Sequences of categorical ids: a raw sequence column → ragged ids per item."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from easymtl.features.id_feature import IdFeature
+from easymtl.features.sequence_items import sequence_items
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class SequenceIdFeature(keras.layers.Layer):
+    """Turns a sequence column into embedding row ids, item by item.
+
+    A cell's items are split on `sequence_delim` (or read from a list column) and its
+    first `sequence_length` items are kept (see
+    :func:`~easymtl.features.sequence_items.sequence_items`); each item becomes ids as an
+    :class:`IdFeature` value does (with a `separator`, several ids; an empty item takes
+    `default_value`; a value without an id, such as "NULL" with `num_buckets`, has none
+    and embeds to zeros, but keeps its position).
+
+    Args:
+        sequence_length: Most items kept per cell (the first ones).
+        sequence_delim: Separator of the items of a string cell.
+        hash_bucket_size, num_buckets, vocab_list, separator, default_value: As for
+            :class:`IdFeature`, applied to each item.
+
+    Call returns ragged int64 ids [batch, (items), (ids per item)].
+
+    Example:
+        >>> f = SequenceIdFeature(2, "|", hash_bucket_size=10)
+        >>> f(tf.constant(["a|b|c", ""])).row_lengths().numpy()
+        array([2, 0])
+    """
+
+    is_sequence = True
+
+    def __init__(
+        self,
+        sequence_length: int,
+        sequence_delim: str = ";",
+        hash_bucket_size: int | None = None,
+        num_buckets: int | None = None,
+        vocab_list: list[str] | None = None,
+        separator: str | None = None,
+        default_value: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if sequence_length <= 0:
+            raise ValueError(f"`sequence_length` must be positive. Received: {sequence_length}")
+        if not sequence_delim:
+            raise ValueError("`sequence_delim` must not be empty.")
+        self.sequence_length = int(sequence_length)
+        self.sequence_delim = sequence_delim
+        self.ids = IdFeature(
+            hash_bucket_size=hash_bucket_size,
+            num_buckets=num_buckets,
+            vocab_list=vocab_list,
+            separator=separator,
+            default_value=default_value,
+            name="ids",
+        )
+
+    @property
+    def num_ids(self) -> int:
+        """Rows of the embedding table this feature needs."""
+        return self.ids.num_ids
+
+    def build(self, input_shape=None):
+        self.ids.build(input_shape)
+
+    def call(self, inputs):
+        items = sequence_items(inputs, self.sequence_delim, self.sequence_length)
+        return tf.RaggedTensor.from_row_splits(
+            self.ids(items.flat_values), items.row_splits, validate=False
+        )
+
+    def get_config(self):
+        ids = self.ids
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "sequence_delim": self.sequence_delim,
+            "hash_bucket_size": ids.hash_bucket_size,
+            "num_buckets": ids.num_buckets,
+            "vocab_list": ids.vocab_list,
+            "separator": ids.separator,
+            "default_value": ids.default_value,
+        }
+
+
+def build_sequence_id_feature(
+    f, sequence_length: int | None = None, sequence_delim: str | None = None, name=None
+) -> tuple[SequenceIdFeature, int]:
+    """The layer of a SequenceIdFeature message, and its embedding dim; with the
+    sequence's length, delimiter and feature name, of an IdFeature inside a
+    sequence_feature (whose default_value applies only where it is set)."""
+    layer = SequenceIdFeature(
+        sequence_length=sequence_length or f.sequence_length,
+        sequence_delim=sequence_delim or f.sequence_delim,
+        hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
+        num_buckets=f.num_buckets if f.HasField("num_buckets") else None,
+        vocab_list=list(f.vocab_list) or None,
+        separator=f.separator if f.HasField("separator") else None,
+        default_value=(
+            f.default_value if f.HasField("default_value") or sequence_length is None else None
+        ),
+        name=name or f.feature_name,
+    )
+    return layer, f.embedding_dim
