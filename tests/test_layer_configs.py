@@ -15,15 +15,22 @@ import tensorflow as tf
 
 import easymtl.features
 import easymtl.layers
+from easymtl.features.combo_feature import ComboFeature
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
 from easymtl.features.id_feature import IdFeature
 from easymtl.features.raw_feature import RawFeature
+from easymtl.features.sequence_id_feature import SequenceIdFeature
+from easymtl.features.sequence_raw_feature import SequenceRawFeature
 from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
 from easymtl.layers.dbmtl import DBMTL
+from easymtl.layers.din import DINEncoder
 from easymtl.layers.extraction import PLE, ExtractionNetwork
 from easymtl.layers.fusion import FusedScore
 from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE, _Gate
+from easymtl.layers.multi_window_din import MultiWindowDINEncoder
+from easymtl.layers.pooling_encoder import PoolingEncoder
+from easymtl.layers.simple_attention import SimpleAttention
 from easymtl.layers.tower import TaskTower
 
 X = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], "float32")
@@ -33,6 +40,11 @@ RAW = {
     "item_id": tf.constant(["d", "zz"]),
     "price": tf.constant([4.0, -2.0]),
 }
+# A query [batch, d] and a sequence [batch, length, d] with its mask, for the encoders.
+QUERY = np.array([[1.0, 0.0], [0.5, -1.0]], "float32")
+SEQUENCE = np.arange(12, dtype="float32").reshape(2, 3, 2) / 10.0
+MASK = np.array([[True, True, False], [True, False, False]])
+SEQ_ARGS = (QUERY, SEQUENCE, MASK)
 
 
 def feature_inputs() -> FeatureInputs:
@@ -108,6 +120,25 @@ EXAMPLES = {
     ),
     RawFeature: lambda: (RawFeature(boundaries=[0.0, 3.0]), (RAW["price"],)),
     FeatureInputs: lambda: (feature_inputs(), (RAW,)),
+    ComboFeature: lambda: (
+        ComboFeature(hash_bucket_size=11, separator="|"),
+        ([RAW["tag_list"], RAW["item_id"]],),
+    ),
+    SequenceIdFeature: lambda: (
+        SequenceIdFeature(sequence_length=2, sequence_delim="|", hash_bucket_size=5),
+        (tf.constant(["a|b|c", ""]),),
+    ),
+    SequenceRawFeature: lambda: (
+        SequenceRawFeature(sequence_length=2, sequence_delim="|", boundaries=[1.0]),
+        (tf.constant(["0.5|2|3", "4"]),),
+    ),
+    DINEncoder: lambda: (DINEncoder({"hidden_units": [4, 2]}), SEQ_ARGS),
+    MultiWindowDINEncoder: lambda: (
+        MultiWindowDINEncoder({"hidden_units": [3]}, windows_len=[1, 2]),
+        SEQ_ARGS,
+    ),
+    PoolingEncoder: lambda: (PoolingEncoder("sum"), SEQ_ARGS),
+    SimpleAttention: lambda: (SimpleAttention(), SEQ_ARGS),
 }
 
 
