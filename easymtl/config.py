@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
 from easymtl.fusion import check_fusion
+from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
 from easymtl.models import TOWER_MESSAGES, build_model_tasks
 from easymtl.overrides import apply_overrides, is_repeated
@@ -224,11 +225,7 @@ def validate(config: PipelineConfig) -> None:
     build_loss_weighting(model, build_model_tasks(model))
     _validate_train(config.train_config)
     check_fusion(model, data, {t.name: t.task_type for t in build_model_tasks(model)})
-    if config.export_config.exporter_type != "latest":
-        raise ConfigError(
-            "export_config.exporter_type",
-            f"{config.export_config.exporter_type!r} is not supported; expected 'latest'",
-        )
+    check_lifecycle(config)
 
 
 def _validate_data(data) -> None:
