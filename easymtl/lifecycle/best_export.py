@@ -18,10 +18,8 @@ import os
 import shutil
 import time
 
-import tensorflow as tf
-
 from easymtl.callbacks import Callback
-from easymtl.lifecycle.files import read_json, remove_stale_temporaries, write_json
+from easymtl.lifecycle.files import read_json, remove_stale_temporaries, write_json, write_text
 from easymtl.lifecycle.metric import BestMetric
 
 log = logging.getLogger("easymtl")
@@ -147,7 +145,7 @@ class BestExport(Callback):
                 if keep is None or not (name.startswith(keep + ".") and ".tmp-" not in name):
                     os.remove(path)
             if keep:  # the state file may name a newer checkpoint whose best.json was not written
-                tf.train.update_checkpoint_state(self.dir, os.path.join(self.dir, keep))
+                _point_at(self.dir, keep)
 
     def after_evaluate(self, step: int, results: dict) -> None:
         value = self.metric.value(results)
@@ -229,5 +227,14 @@ class BestExport(Callback):
             except OSError:
                 shutil.copyfile(path, tmp)
             os.replace(tmp, target)
-        tf.train.update_checkpoint_state(self.dir, os.path.join(self.dir, name))
+        _point_at(self.dir, name)
         return name
+
+
+def _point_at(directory: str, name: str) -> None:
+    """Writes `directory`/checkpoint naming `name` as its only checkpoint, so that
+    tf.train.latest_checkpoint(directory) finds it."""
+    write_text(
+        os.path.join(directory, "checkpoint"),
+        f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n',
+    )

@@ -75,12 +75,12 @@ class EarlyStop(Callback):
         reason = None
         if self.patience and since_evals >= self.patience:
             reason = (
-                f"early stop: {self.metric} has not improved for {since_evals} evaluations "
+                f"early stop: {self.metric} has not improved in {_count(since_evals, 'evaluation')} "
                 f"({best_text}; export_config.early_stop_patience: {self.patience})"
             )
         elif self.max_check_steps and since_steps >= self.max_check_steps:
             reason = (
-                f"early stop: {self.metric} has not improved for {since_steps} steps "
+                f"early stop: {self.metric} has not improved in {_count(since_steps, 'step')} "
                 f"({best_text}; export_config.max_check_steps: {self.max_check_steps})"
             )
         if reason:
@@ -88,3 +88,7 @@ class EarlyStop(Callback):
             log.info("%s", reason)
             self.runner.request_stop(reason)
         return reason
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
