@@ -74,13 +74,15 @@ class EarlyStop(Callback):
         )
         reason = None
         if self.patience and since_evals >= self.patience:
+            evals = _count(since_evals, "evaluation")
             reason = (
-                f"early stop: {self.metric} has not improved in {_count(since_evals, 'evaluation')} "
+                f"early stop: {self.metric} has not improved in {evals} "
                 f"({best_text}; export_config.early_stop_patience: {self.patience})"
             )
         elif self.max_check_steps and since_steps >= self.max_check_steps:
+            steps = _count(since_steps, "step")
             reason = (
-                f"early stop: {self.metric} has not improved in {_count(since_steps, 'step')} "
+                f"early stop: {self.metric} has not improved in {steps} "
                 f"({best_text}; export_config.max_check_steps: {self.max_check_steps})"
             )
         if reason:
