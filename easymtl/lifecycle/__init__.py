@@ -111,6 +111,7 @@ def callbacks(config, training: bool = True) -> list:
 def after_training(runner, step: int) -> None:
     """What follows train() on the chief: the final evaluation (unless this step was
     just evaluated) and the final export of exporter_type latest or final."""
+    from easymtl.lifecycle import history
     from easymtl.lifecycle.best_export import LatestExport
     from easymtl.lifecycle.periodic_eval import PeriodicEval
 
@@ -120,7 +121,9 @@ def after_training(runner, step: int) -> None:
     if config.eval_input_path:
         if periodic is None:
             runner.evaluate()
-        elif periodic.evaluated_step != step:
+        elif step in history.evaluated_steps(config.model_dir, config.eval_input_path):
+            log.info("step %d is evaluated already (%s)", step, history.HISTORY)
+        else:
             periodic.evaluate(step)
     export = config.export_config
     if not export.export_after_train:

@@ -66,7 +66,9 @@ class EvalHistory(Callback):
         self.config = config
 
     def after_evaluate(self, step: int, results: dict) -> None:
-        run = getattr(self.runner, "run", None)
+        from easymtl.lifecycle import runs
+
+        run = getattr(self.runner, "run", None) or runs.run_at(self.config.model_dir, step)
         entry = {
             "global_step": step,
             "checkpoint": f"model.ckpt-{step}",
