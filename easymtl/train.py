@@ -44,7 +44,7 @@ def _train(args) -> None:
         source = f"{args.config}: eval_input_path"
         check_files(expand_paths(config.eval_input_path, source), data, source)
     if args.eval_only:
-        Runner(config, callbacks=lifecycle.callbacks(config, training=False)).evaluate()
+        Runner(config, callbacks=lifecycle.callbacks(config, False, exports=False)).evaluate()
         return
     runner = Runner(config, callbacks=lifecycle.callbacks(config))
     step = runner.train(continue_train=args.continue_train)

@@ -82,10 +82,10 @@ def best_metric(export_config):
     return BestMetric(export_config.best_exporter_metric, export_config.metric_larger_is_better)
 
 
-def callbacks(config, training: bool = True) -> list:
+def callbacks(config, training: bool = True, exports: bool = True) -> list:
     """The lifecycle callbacks of `config`: the eval history always; evaluation during
-    training and early stopping when training; the exporter of exporter_type latest or
-    best (in training, and in a continuous evaluator)."""
+    training and early stopping when `training`; the exporter of exporter_type latest
+    or best when `exports` (in training, and in a continuous evaluator)."""
     from easymtl.lifecycle.best_export import BestExport, LatestExport
     from easymtl.lifecycle.early_stop import EarlyStop
     from easymtl.lifecycle.history import EvalHistory
@@ -95,7 +95,9 @@ def callbacks(config, training: bool = True) -> list:
     found = [EvalHistory(config)]
     if training and config.eval_input_path:
         found.append(PeriodicEval(config.eval_config.eval_interval_steps))
-    if export.exporter_type == "latest" and export.export_after_train:
+    if not exports:
+        pass
+    elif export.exporter_type == "latest" and export.export_after_train:
         found.append(LatestExport(config.model_dir, export.exports_to_keep))
     elif export.exporter_type == "best":
         found.append(BestExport(config, best_metric(export), export.exports_to_keep))
