@@ -83,16 +83,17 @@ def best_metric(export_config):
 
 
 def callbacks(config, training: bool = True, exports: bool = True) -> list:
-    """The lifecycle callbacks of `config`: the eval history always; evaluation during
-    training and early stopping when `training`; the exporter of exporter_type latest
-    or best when `exports` (in training, and in a continuous evaluator)."""
+    """The lifecycle callbacks of `config`, in their order: evaluation during training
+    (when `training`); the exporter of exporter_type latest or best (when `exports`: in
+    training, and in a continuous evaluator); the eval history, always; early stopping
+    (when `training`), which reads the history."""
     from easymtl.lifecycle.best_export import BestExport, LatestExport
     from easymtl.lifecycle.early_stop import EarlyStop
     from easymtl.lifecycle.history import EvalHistory
     from easymtl.lifecycle.periodic_eval import PeriodicEval
 
     export = config.export_config
-    found = [EvalHistory(config)]
+    found = []
     if training and config.eval_input_path:
         found.append(PeriodicEval(config.eval_config.eval_interval_steps))
     if not exports:
@@ -101,6 +102,9 @@ def callbacks(config, training: bool = True, exports: bool = True) -> list:
         found.append(LatestExport(config.model_dir, export.exports_to_keep))
     elif export.exporter_type == "best":
         found.append(BestExport(config, best_metric(export), export.exports_to_keep))
+    # The history line is an evaluation's last record, after its export: a kill before
+    # it leaves the step unevaluated, and the restart evaluates (and exports) it again.
+    found.append(EvalHistory(config))
     if training and export.enable_early_stop:
         found.append(
             EarlyStop(

@@ -78,21 +78,26 @@ class ContinuousEvaluator:
 
     def run(self) -> int:
         """Evaluates checkpoints as they appear; returns how many it evaluated."""
-        count, last_new = 0, time.monotonic()
+        count, last_new, gone = 0, time.monotonic(), set()
         log.info("continuous evaluation of %s: waiting for checkpoints", self.model_dir)
         while True:
-            for _, path in self.pending():
+            pending = [(s, p) for s, p in self.pending() if p not in gone]
+            for _, path in pending:
                 if not os.path.exists(path + ".index"):
-                    continue  # deleted by keep_checkpoint_max before its turn
+                    gone.add(path)  # deleted by keep_checkpoint_max before its turn
+                    continue
                 try:
                     self.evaluate(path)
                 except EasymtlError:
                     if os.path.exists(path + ".index"):
                         raise
                     log.warning("checkpoint %s was deleted while it was evaluated", path)
+                    gone.add(path)
                     continue
                 count += 1
                 last_new = time.monotonic()
+            if pending:
+                continue  # more may have come meanwhile
             if self.finished():
                 log.info("training is finished; %d checkpoints evaluated", count)
                 return count

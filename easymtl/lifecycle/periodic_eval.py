@@ -28,6 +28,21 @@ class PeriodicEval(Callback):
         self.interval = interval
         self.evaluated_step: int | None = None
 
+    def before_train(self, step: int) -> None:
+        # A restart after a kill during an evaluation (or its export): the restored
+        # checkpoint's evaluation was never recorded, so it is done now.
+        from easymtl.lifecycle import history
+
+        runner = self.runner
+        config = runner.config
+        if not (self.interval and step and step % self.interval == 0):
+            return
+        if runner.cluster.is_chief and step not in history.evaluated_steps(
+            config.model_dir, config.eval_input_path
+        ):
+            log.info("step %d was not evaluated (stopped during it?): evaluating it now", step)
+            self.evaluate(step)
+
     def on_checkpoint(self, step: int, path: str) -> None:
         if self.interval and step % self.interval == 0 and step != self.evaluated_step:
             self.evaluate(step)

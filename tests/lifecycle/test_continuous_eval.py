@@ -49,7 +49,7 @@ def test_scores_each_checkpoint_once_then_stops(tmp_path):
     # The weighted metric chose the best of the three.
     best = lifecycle.best_metric(config.export_config)
     values = [best.value(e) for e in entries]
-    state = evaluator.runner.callbacks[1].state()
+    state = evaluator.runner.callbacks[0].state()
     assert state["value"] == max(v for v in values if v is not None)
     assert state["global_step"] == entries[values.index(state["value"])]["global_step"]
     # Nothing new: a second evaluator has nothing to do and stops at once.
