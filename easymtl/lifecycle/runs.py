@@ -38,6 +38,8 @@ class Run:
         stop_reason: Why it stopped for good before its end (early stopping sets it
             before requesting the stop), if it did.
         warm_start: The checkpoint it was warm started from, if it was.
+        num_steps: The last global step train_config allowed it when it finished.
+        num_epochs: The epochs train_config allowed it when it finished.
         started: When it started (local time).
         finished: When it finished.
     """
@@ -50,6 +52,8 @@ class Run:
     warm_start: str | None = None
     started: str = ""
     finished: str | None = None
+    num_steps: int | None = None
+    num_epochs: int | None = None
 
 
 def read(model_dir: str) -> list[Run]:
@@ -90,10 +94,7 @@ def begin(runner, step: int, continue_train: bool = False) -> Run | None:
         runs.append(last)
     if last.end_step is None and step > last.start_step and _finished(runner, last, step):
         last.end_step, last.finished = step, now  # killed between its last save and here
-    elif (
-        last.end_step is not None and last.stop_reason is None and not _finished(runner, last, step)
-    ):
-        # num_steps or num_epochs raised since it finished: the run goes on.
+    elif last.end_step is not None and last.train_input_path == data and _raised(runner, last):
         log.info("run %d goes on from step %d: train_config allows more", last.number, step)
         last.end_step = last.finished = None
     if last.end_step is None:
@@ -161,6 +162,7 @@ def finish(runner, run: Run, step: int) -> None:
     if run.stop_reason or _finished(runner, run, step):
         run.end_step = step
         run.finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+        run.num_steps, run.num_epochs = limits(runner, run)
     record(runner)
 
 
@@ -171,6 +173,21 @@ def limits(runner, run: Run) -> tuple[int | None, int | None]:
     num_steps = run.start_step + train.num_steps if train.HasField("num_steps") else None
     num_epochs = train.num_epochs if train.HasField("num_epochs") else (None if num_steps else 1)
     return num_steps, num_epochs
+
+
+def _raised(runner, run: Run) -> bool:
+    """Whether train_config now allows `run`, finished by its limits, more: num_steps
+    or num_epochs raised since (a run stopped early stays stopped)."""
+    if run.stop_reason:
+        return False
+    num_steps, num_epochs = limits(runner, run)
+    more_steps = num_steps is not None and num_steps > run.end_step
+    if run.num_steps is not None and num_steps is not None:
+        more_steps = more_steps and num_steps > run.num_steps
+    more_epochs = (
+        num_epochs is not None and run.num_epochs is not None and num_epochs > run.num_epochs
+    )
+    return more_steps or more_epochs
 
 
 def _finished(runner, run: Run, step: int) -> bool:
