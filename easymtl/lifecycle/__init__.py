@@ -135,7 +135,9 @@ def after_training(runner, step: int) -> None:
     if not export.export_after_train:
         return
     latest = by_type.get(LatestExport)
-    if export.exporter_type == "final" or (latest and latest.exported_step != step):
+    if latest is not None and latest.exported_step != step:
+        latest.export(step)  # no evaluation at this step: exported all the same
+    elif export.exporter_type == "final":
         from easymtl.export import export_saved_model, timestamped_dir
 
         export_saved_model(
