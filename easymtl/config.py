@@ -31,6 +31,7 @@ from easymtl.features.sequence_config import (
     validate_sequence_features,
 )
 from easymtl.fusion import check_fusion
+from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model, tower_fields
 from easymtl.overrides import apply_overrides, is_repeated
@@ -245,11 +246,7 @@ def validate(config: PipelineConfig) -> None:
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
     check_fusion(model, data, task_types)
-    if config.export_config.exporter_type != "latest":
-        raise ConfigError(
-            "export_config.exporter_type",
-            f"{config.export_config.exporter_type!r} is not supported; expected 'latest'",
-        )
+    check_lifecycle(config)
 
 
 def _validate_data(data) -> None:

@@ -36,6 +36,8 @@ from easymtl.disk import write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.fusion import build_score_evaluation
+from easymtl.lifecycle import runs
+from easymtl.lifecycle.warm_start import warm_start
 from easymtl.metrics import metric_result
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
 from easymtl.models import build_model, build_model_tasks
@@ -142,6 +144,10 @@ class Runner:
         for callback in self.callbacks:
             callback.runner = weakref.proxy(self)
         self._stop_reason: str | None = None
+        # The training run (easymtl.lifecycle.runs) of the last train(), and what a warm
+        # start from train_config.fine_tune_checkpoint loaded.
+        self.run: runs.Run | None = None
+        self.warm_start = None
 
     # ------------------------------------------------------------------ override points
 
@@ -279,7 +285,9 @@ class Runner:
 
     def restore(self, required: bool = False) -> int:
         """Restores the newest readable checkpoint of model_dir (see
-        :func:`easymtl.checkpoints.latest_readable`); returns its global step."""
+        :func:`easymtl.checkpoints.latest_readable`); returns its global step. Without
+        one, a training run (not `required`) warm starts from
+        train_config.fine_tune_checkpoint if it is set (step 0)."""
         latest = checkpoints.latest_readable(
             self.model_dir, set_aside=not required and self.cluster.is_chief
         )
@@ -287,6 +295,8 @@ class Runner:
         if latest is None:
             if required:
                 raise EasymtlError(f"model_dir {self.model_dir!r}: no checkpoint to load")
+            if self.config.train_config.fine_tune_checkpoint:
+                self.warm_start = warm_start(self)
             return 0
         try:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
@@ -299,8 +309,11 @@ class Runner:
             ) from None
         return int(self.global_step.numpy())
 
-    def train(self) -> int:
+    def train(self, continue_train: bool = False) -> int:
         """Trains from the latest checkpoint to the configured end; returns the step.
+
+        A finished run is trained further on new train_input_path files only with
+        `continue_train` (a new run: see :mod:`easymtl.lifecycle.runs`).
 
         A SIGTERM or SIGINT stops after the current step with a checkpoint saved
         (raising :class:`Interrupted`); a second run on the same model_dir is refused.
@@ -311,16 +324,12 @@ class Runner:
         step = self.restore()
         if step:
             log.info("resuming from step %d (%s)", step, self.restored)
-        num_steps = train.num_steps if train.HasField("num_steps") else None
-        num_epochs = (
-            train.num_epochs if train.HasField("num_epochs") else (None if num_steps else 1)
-        )
-        if (num_steps is not None and step >= num_steps) or (
-            num_epochs is not None and int(self.epoch.numpy()) >= num_epochs
-        ):
-            reason = self._stop_reason or _limit_reached(step, num_steps, num_epochs)
-            log.info("training already finished at step %d (%s)", step, reason)
+        self.run = runs.begin(self, step, continue_train)
+        if self.run is None:  # finished
+            if self.cluster.is_chief and os.path.isdir(self.model_dir):
+                runs.record(self)
             return step
+        num_steps, num_epochs = runs.limits(self, self.run)
         start = time.perf_counter()
         if not self.cluster.is_chief:  # only the chief writes to model_dir
             with self.cluster.stop_on_lost_worker():
@@ -335,6 +344,7 @@ class Runner:
             ModelDirLock(self.model_dir),
             self.cluster.stop_on_lost_worker(),
         ):
+            runs.record(self)
             manager = tf.train.CheckpointManager(
                 self.checkpoint,
                 self.model_dir,
@@ -359,6 +369,7 @@ class Runner:
                     callback.on_checkpoint(step, path)
 
             step = self._train_loop(step, num_steps, num_epochs, save, manager)
+            runs.finish(self, self.run, step)
         if int(self.bad_rows_skipped.numpy()):
             log.warning(
                 "%d bad training rows skipped (data_config.bad_row_policy: SKIP)",
@@ -506,9 +517,15 @@ class Runner:
             speed,
         )
 
-    def evaluate(self) -> dict:
-        """Evaluates the latest checkpoint on eval_input_path; writes eval_result.json."""
-        step = self.restore(required=True)
+    def evaluate(self, restore: bool = True) -> dict:
+        """Evaluates the latest checkpoint on eval_input_path; writes eval_result.json.
+
+        Args:
+            restore: Load the latest checkpoint first; False evaluates the variables as
+                they are (an evaluation during training, or of a checkpoint the caller
+                restored).
+        """
+        step = self.restore(required=True) if restore else int(self.global_step.numpy())
         for metric in (
             list(self.eval_losses.values())
             + self.score_metrics

@@ -1,4 +1,5 @@
-"""python -m easymtl.train --config X.config [--eval_only]: train, evaluate and export."""
+"""python -m easymtl.train --config X.config [--continue_train] [--eval_only]: train,
+evaluate and export."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--eval_only", action="store_true", help="Only evaluate the latest checkpoint."
+    )
+    parser.add_argument(
+        "--continue_train",
+        action="store_true",
+        help="Train a model_dir whose run is finished further, on a new train_input_path "
+        "(incremental training: a new run from its latest checkpoint). An unfinished run "
+        "resumes with or without it.",
     )
     args = parser.parse_args(argv)
     return cli.run(lambda: _train(args))
@@ -28,8 +36,8 @@ def _train(args) -> None:
 
     # With TF_CONFIG, collectives must be set up before TensorFlow runs any op.
     workers = cluster()
+    from easymtl import lifecycle
     from easymtl.data import check_files, expand_paths
-    from easymtl.export import export_saved_model, timestamped_dir
     from easymtl.runner import Runner
 
     # Every input must exist before anything is written to model_dir.
@@ -41,17 +49,12 @@ def _train(args) -> None:
         source = f"{args.config}: eval_input_path"
         check_files(expand_paths(config.eval_input_path, source), data, source)
     if args.eval_only:
-        Runner(config).evaluate()
+        Runner(config, callbacks=lifecycle.callbacks(config, False, exports=False)).evaluate()
         return
-    runner = Runner(config)
-    runner.train()
+    runner = Runner(config, callbacks=lifecycle.callbacks(config))
+    step = runner.train(continue_train=args.continue_train)
     if workers.is_chief:  # the chief evaluates and exports
-        if config.eval_input_path:
-            runner.evaluate()
-        if config.export_config.export_after_train:
-            export_saved_model(
-                runner.model, runner.serving_specs(), timestamped_dir(config.model_dir), config
-            )
+        lifecycle.after_training(runner, step)
     # Every task ends together: a worker that exits while the chief still works is
     # reported by the chief as crashed.
     workers.wait_for_all()

@@ -171,3 +171,114 @@ def test_lost_worker_stops_the_cluster_and_a_restart_resumes(tmp_path):
     assert got["global_step"] == expected["global_step"] == 16
     for key in ("auc_ctr", "auc_cvr", "loss_ctr", "loss_cvr", "loss"):
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+
+
+# ---- the lifecycle's writes: an evaluation during training, a best export, a warm start
+
+LIFE = (
+    "data_config { batch_size: 32 } "
+    "train_config { num_steps: 6 save_checkpoints_steps: 2 log_step_count_steps: 1 } "
+    "eval_config { eval_interval_steps: 2 } "
+    'export_config { exporter_type: "best" best_exporter_metric: "auc_ctr" exports_to_keep: 1 }'
+)
+
+
+def kill_on(proc: subprocess.Popen, ready, what: str) -> None:
+    """SIGKILLs `proc` as soon as `ready()` is true (polled every 10 ms)."""
+    deadline = time.time() + 300
+    while not ready():
+        assert proc.poll() is None, f"ended before {what}:\n" + proc.communicate()[0]
+        assert time.time() < deadline, what
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def finish(path: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "easymtl.train", "--config", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def check_consistent(model_dir: Path) -> list[dict]:
+    """Nothing half-written: the history is whole JSON lines, best.json names an export
+    and a checkpoint that exist, no temporary file or directory is left."""
+    lines = (model_dir / "eval_history.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    best = json.loads((model_dir / "best" / "best.json").read_text())
+    assert (Path(best["export"]) / "saved_model.pb").exists()
+    assert best["exports"] == [best["export"]]
+    assert (model_dir / "best" / f"{best['checkpoint']}.index").exists()
+    assert [p.name for p in (model_dir / "export" / "best").iterdir()] == [
+        Path(best["export"]).name
+    ]
+    left = [p for p in model_dir.rglob("*") if ".tmp-" in p.name]
+    assert left == [], left
+    return entries
+
+
+@pytest.mark.slow
+def test_killed_during_an_evaluation_the_rerun_evaluates_it(tmp_path):
+    path = make_config(tmp_path, "mmoe", LIFE)
+    model_dir = tmp_path / "model"
+    history = model_dir / "eval_history.jsonl"
+    # Killed once checkpoint 2 is saved, while it is evaluated (before eval_result.json).
+    kill_on(
+        start(path),
+        lambda: "model.ckpt-2" in _text(model_dir / "checkpoint"),
+        "the evaluation at step 2",
+    )
+    assert not history.exists() and not (model_dir / "eval_result.json").exists()
+    out = finish(path)
+    assert "resuming from step 2 " in out and "step 2 was not evaluated" in out, out
+    entries = check_consistent(model_dir)
+    assert [e["global_step"] for e in entries] == [2, 4, 6]
+
+
+@pytest.mark.slow
+def test_killed_during_a_best_export_the_rerun_exports_again(tmp_path):
+    path = make_config(tmp_path, "mmoe", LIFE)
+    model_dir = tmp_path / "model"
+    best = model_dir / "export" / "best"
+    kill_on(
+        start(path),
+        lambda: best.exists() and any(p.name.startswith(".tmp-export-") for p in best.iterdir()),
+        "the first best export",
+    )
+    assert [p for p in best.iterdir() if not p.name.startswith(".")] == []
+    assert not (model_dir / "best" / "best.json").exists()
+    out = finish(path)
+    assert "resuming from step 2 " in out and "step 2 was not evaluated" in out, out
+    entries = check_consistent(model_dir)
+    assert [e["global_step"] for e in entries] == [2, 4, 6]
+
+
+@pytest.mark.slow
+def test_killed_after_a_warm_start_the_rerun_warm_starts_again(tmp_path):
+    from easymtl.train import main as train_main
+
+    (tmp_path / "old").mkdir()
+    old = make_config(tmp_path / "old", "mmoe", "train_config { num_steps: 2 } eval_input_path: ''")
+    assert train_main(["--config", str(old)]) == 0
+    path = make_config(
+        tmp_path,
+        "mmoe",
+        f'train_config {{ num_steps: 4 fine_tune_checkpoint: "{tmp_path}/old/model" }} '
+        "eval_input_path: '' export_config { export_after_train: false }",
+    )
+    kill_when(start(path), "warm start from")  # before the run's first checkpoint
+    out = finish(path)
+    assert "warm start from" in out and "resuming" not in out, out
+    (run,) = json.loads((tmp_path / "model" / "runs.json").read_text())
+    assert run["start_step"] == 0 and run["end_step"] == 4
+    assert run["warm_start"].endswith("old/model/model.ckpt-2")
