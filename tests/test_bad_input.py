@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 
 from easymtl.export.__main__ import main as export_main
 from easymtl.train import main as train_main
@@ -112,6 +112,7 @@ def test_bad_data_stops_at_the_row_and_leaves_model_dir(tmp_path, capsys, case, 
         "mmoe",
         f'train_input_path: "{data}" eval_input_path: "{TRAIN}" data_config {{ batch_size: 64 }} '
         + extra,
+        features=FEW_FEATURES,
     )
     if "input_fields" in extra:
         fix_price_field(path)
@@ -145,6 +146,7 @@ def test_skip_policy_skips_and_counts_bad_rows(tmp_path, capsys):
         f'eval_input_path: "{tmp_path}/eval.csv" '
         "data_config { batch_size: 64 bad_row_policy: SKIP } "
         "export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
     assert train_main(["--config", str(path)]) == 0
     out = capsys.readouterr().out

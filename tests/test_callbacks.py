@@ -8,6 +8,7 @@ import os
 
 import pytest
 import tensorflow as tf
+from conftest import FEW_FEATURES
 
 from easymtl.callbacks import Callback
 from easymtl.config import load_config
@@ -52,7 +53,7 @@ class Recorder(Callback):
 
 
 def make_runner(config_factory, extra, *callbacks):
-    config = load_config(str(config_factory("mmoe", extra)))
+    config = load_config(str(config_factory("mmoe", extra, features=FEW_FEATURES)))
     return Runner(config, callbacks=list(callbacks))
 
 

@@ -158,6 +158,7 @@ def test_model_learns_sample_data(config_factory, model):
     assert result["auc_cvr"] >= 0.65, result
 
 
+@pytest.mark.slow
 def test_streaming_auc_matches_exact_auc(config_factory):
     path = config_factory("mmoe", "train_config { num_steps: 60 }")
     config = load_config(str(path))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import MODEL_BLOCKS, SAMPLES
+from conftest import FEW_FEATURES, MODEL_BLOCKS, SAMPLES
 
 from easymtl.config import load_config
 from easymtl.export import export_saved_model
@@ -16,9 +16,6 @@ from easymtl.runner import Runner
 
 ROWS = 16
 STEPS = 3
-# A hashed id, a '|'-separated list and a bucketized number: each kind of feature, while
-# the sample's 18 features would triple the time of tracing every step.
-FEATURES = ["user_id", "tag_brand_list", "price"]
 
 
 def registered_models() -> list[str]:
@@ -27,22 +24,6 @@ def registered_models() -> list[str]:
 
 def test_every_registered_model_has_a_small_block():
     assert set(MODEL_BLOCKS) == set(registered_models())
-
-
-def few_features(config):
-    """`config` with only FEATURES, in each of its feature groups."""
-    kept = [
-        f
-        for f in config.feature_configs
-        if getattr(f, f.WhichOneof("feature")).feature_name in FEATURES
-    ]
-    assert len(kept) == len(FEATURES), "a FEATURES name is not in the sample config"
-    del config.feature_configs[:]
-    config.feature_configs.extend(kept)
-    for group in config.model_config.feature_groups:
-        del group.feature_names[:]
-        group.feature_names.extend(FEATURES)
-    return config
 
 
 def raw_rows(config, names: list[str]) -> dict[str, list[str]]:
@@ -60,8 +41,9 @@ def test_model_trains_exports_and_serves(config_factory, tmp_path, model):
         f"train_config {{ num_steps: {STEPS} log_step_count_steps: 1 }} "
         "data_config { batch_size: 32 eval_batch_size: 64 } eval_config { num_steps: 1 } "
         "export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
-    runner = Runner(few_features(load_config(str(path))))
+    runner = Runner(load_config(str(path)))
     assert runner.train() == STEPS
     assert [s for s, _ in runner.history] == list(range(1, STEPS + 1))
     assert all(np.isfinite(v["total"]) for _, v in runner.history), runner.history
