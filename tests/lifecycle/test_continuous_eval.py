@@ -38,9 +38,8 @@ def eval_steps(model_dir):
 def test_scores_each_checkpoint_once_then_stops(tmp_path):
     config = load_config(str(make_config(tmp_path, "mmoe", EXTRA)))
     assert Runner(config).train() == 6  # three checkpoints, no evaluation
-    evaluator = ContinuousEvaluator(
-        Runner(config, callbacks=lifecycle.callbacks(config, training=False)), 0.1, 60
-    )
+    callbacks = lifecycle.callbacks(config, training=False)
+    evaluator = ContinuousEvaluator(Runner(config, callbacks=callbacks), 0.1, 60)
     assert [s for s, _ in evaluator.pending()] == [2, 4, 6]
     assert evaluator.run() == 3
     entries = history.read(config.model_dir)
@@ -49,7 +48,7 @@ def test_scores_each_checkpoint_once_then_stops(tmp_path):
     # The weighted metric chose the best of the three.
     best = lifecycle.best_metric(config.export_config)
     values = [best.value(e) for e in entries]
-    state = evaluator.runner.callbacks[0].state()
+    state = callbacks[0].state()
     assert state["value"] == max(v for v in values if v is not None)
     assert state["global_step"] == entries[values.index(state["value"])]["global_step"]
     # Nothing new: a second evaluator has nothing to do and stops at once.
