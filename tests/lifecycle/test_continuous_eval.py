@@ -21,7 +21,7 @@ from easymtl.runner import Runner
 
 EXTRA = """
 train_config { num_steps: 6 save_checkpoints_steps: 2 }
-data_config { batch_size: 32 } eval_config { num_steps: 2 }
+data_config { batch_size: 32 } eval_config { num_steps: 8 }  # 256 rows: both classes of buy
 export_config { exporter_type: "best" best_exporter_metric: "0.5 * auc_ctr + 0.5 * auc_cvr" }
 """
 
