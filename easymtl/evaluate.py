@@ -38,19 +38,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args) -> None:
-    from easymtl import lifecycle
-    from easymtl.data import check_files, expand_paths
     from easymtl.errors import EasymtlError
-    from easymtl.lifecycle.continuous import ContinuousEvaluator
-    from easymtl.runner import Runner
 
+    # The config and flags first, which load no TensorFlow: a mistake there is one line.
     config = cli.load(args)
     if not config.eval_input_path:
         raise EasymtlError(f"{args.config}: eval_input_path: needed to evaluate")
-    source = f"{args.config}: eval_input_path"
-    check_files(expand_paths(config.eval_input_path, source), config.data_config, source)
     if args.continuous and args.checkpoint_path:
         raise EasymtlError("--checkpoint_path and --continuous: give one of them")
+    cli.import_tensorflow()
+    from easymtl import lifecycle
+    from easymtl.data import check_files, expand_paths
+    from easymtl.lifecycle.continuous import ContinuousEvaluator
+    from easymtl.runner import Runner
+
+    source = f"{args.config}: eval_input_path"
+    check_files(expand_paths(config.eval_input_path, source), config.data_config, source)
     continuous = args.continuous
     runner = Runner(
         config, callbacks=lifecycle.callbacks(config, training=False, exports=continuous)

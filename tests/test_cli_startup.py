@@ -92,6 +92,9 @@ def test_flag_mistakes_are_found_before_tensorflow(config, tmp_path):
             "--output_path",
             str(tmp_path / "out.csv"),
         ),
+        ("easymtl.evaluate", "--config", bad(config, "share_num: 1", "share_num: -1")),
+        ("easymtl.evaluate", "--config", str(config), "--eval_input_path="),
+        ("easymtl.evaluate", "--config", str(config), "--continuous", "--checkpoint_path=x"),
         (
             "easymtl.compare",
             "--config",
