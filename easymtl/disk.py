@@ -4,6 +4,8 @@ leaves no temporary file behind."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
@@ -59,21 +61,63 @@ def write_error(what: str, path: str, error: BaseException, tail: str = "") -> E
 
 
 def write_text(path: str, text: str, what: str) -> None:
-    """Writes `text` to a temporary file beside `path`, then renames it into place; on a
-    failure removes the temporary file and raises one line.
+    """Writes `text` to a temporary file beside `path`, flushes it to disk, then renames
+    it into place: a reader (or a rerun after a kill) sees the old file or the new one,
+    never a part. On a failure removes the temporary file and raises one line.
 
     Raises:
         EasymtlError: the file cannot be written (no space, permission, I/O error).
     """
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(tmp, "w") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         if os.path.lexists(tmp):
             os.remove(tmp)
         raise write_error(what, path, e) from None
+
+
+def json_text(value, indent: int | None = 2) -> str:
+    """`value` as standard JSON: a NaN or infinite float (an undefined metric, a
+    diverged loss) is written as null, which every JSON reader accepts."""
+    return json.dumps(_finite(value), indent=indent, allow_nan=False)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json(path: str, value, what: str) -> None:
+    """Writes `value` as JSON (see :func:`json_text`) through :func:`write_text`."""
+    write_text(path, json_text(value) + "\n", what)
+
+
+def read_json(path: str, default=None):
+    """The JSON value of `path`, or `default` if there is no such file."""
+    if not os.path.exists(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def remove_stale_temporaries(directory: str) -> None:
+    """Removes the ``*.tmp-<pid>`` files that a killed writer left in `directory`."""
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if ".tmp-" in name and os.path.isfile(os.path.join(directory, name)):
+            os.remove(os.path.join(directory, name))
 
 
 def remove(path: str) -> None:

@@ -9,7 +9,6 @@ points; callbacks (:mod:`easymtl.callbacks`) run at fixed points of the loop, an
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -32,7 +31,7 @@ from easymtl.data import (
     field_dtype,
 )
 from easymtl.data.checks import float_fields
-from easymtl.disk import write_text
+from easymtl.disk import write_json, write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.fusion import build_score_evaluation
@@ -596,7 +595,7 @@ class Runner:
     def _write_eval(self, results: dict, step: int) -> None:
         os.makedirs(self.model_dir, exist_ok=True)
         path = os.path.join(self.model_dir, "eval_result.json")
-        write_text(path, json.dumps(results, indent=2) + "\n", "evaluation results")
+        write_json(path, results, "evaluation results")
         if not self.config.train_config.use_tensorboard:
             return
         logdir = os.path.join(self.model_dir, "eval")

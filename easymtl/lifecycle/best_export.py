@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import glob
 import logging
-import math
 import os
 import shutil
 import time
 
 from easymtl.callbacks import Callback
-from easymtl.lifecycle.files import read_json, remove_stale_temporaries, write_json, write_text
+from easymtl.disk import read_json, remove_stale_temporaries, write_json, write_text
 from easymtl.lifecycle.metric import BestMetric
 
 log = logging.getLogger("easymtl")
@@ -187,11 +186,9 @@ class BestExport(Callback):
                 "checkpoint": checkpoint,
                 "export": path,
                 "exports": kept,
-                "results": {
-                    k: (None if isinstance(v, float) and math.isnan(v) else v)
-                    for k, v in results.items()
-                },
+                "results": results,
             },
+            "the best export's record",
         )
         for old in exports:
             if old not in kept:
@@ -237,4 +234,5 @@ def _point_at(directory: str, name: str) -> None:
     write_text(
         os.path.join(directory, "checkpoint"),
         f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n',
+        "file",
     )

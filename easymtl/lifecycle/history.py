@@ -10,7 +10,7 @@ import os
 import time
 
 from easymtl.callbacks import Callback
-from easymtl.lifecycle.files import write_text
+from easymtl.disk import json_text, write_text
 
 log = logging.getLogger("easymtl")
 
@@ -44,7 +44,7 @@ def append(model_dir: str, entry: dict) -> None:
             text = f.read()
     if text and not text.endswith("\n"):
         text += "\n"
-    write_text(path, text + json.dumps(entry, allow_nan=False) + "\n")
+    write_text(path, text + json_text(entry, indent=None) + "\n", "the evaluation history")
 
 
 def evaluated_steps(model_dir: str, eval_input_path: str) -> set[int]:

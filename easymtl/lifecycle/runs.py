@@ -18,8 +18,8 @@ import logging
 import os
 import time
 
+from easymtl.disk import read_json, write_json
 from easymtl.errors import EasymtlError
-from easymtl.lifecycle.files import read_json, write_json
 
 log = logging.getLogger("easymtl")
 
@@ -62,7 +62,7 @@ def read(model_dir: str) -> list[Run]:
 
 
 def write(model_dir: str, runs: list[Run]) -> None:
-    write_json(os.path.join(model_dir, RUNS), [dataclasses.asdict(r) for r in runs])
+    write_json(os.path.join(model_dir, RUNS), [dataclasses.asdict(r) for r in runs], "the runs")
 
 
 def run_at(model_dir: str, step: int) -> Run | None:

@@ -13,10 +13,10 @@ from conftest import make_config
 
 from easymtl import lifecycle
 from easymtl.config import load_config
+from easymtl.disk import read_json
 from easymtl.errors import ConfigError
 from easymtl.lifecycle import history
 from easymtl.lifecycle.early_stop import EarlyStop
-from easymtl.lifecycle.files import read_json
 from easymtl.lifecycle.metric import BestMetric
 from easymtl.lifecycle.runs import Run
 from easymtl.runner import Runner
