@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 
 REPO = Path(__file__).resolve().parents[1]
 CHATTER = ("absl::InitializeLog", "port.cc", "cpu_feature_guard")
@@ -47,7 +47,7 @@ def assert_one_error_line_without_tensorflow(result, *expected: str) -> None:
 
 @pytest.fixture
 def config(tmp_path):
-    return make_config(tmp_path, "ple", "train_config { num_steps: 2 }")
+    return make_config(tmp_path, "ple", "train_config { num_steps: 2 }", features=FEW_FEATURES)
 
 
 def bad(config: Path, old: str, new: str) -> str:

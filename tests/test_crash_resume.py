@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLES, make_config
+from conftest import FEW_FEATURES, ROOT, SAMPLES, make_config
 
 STEPS_PER_EPOCH = 25  # 3200 rows, batch 128
 
@@ -21,7 +21,7 @@ STEPS_PER_EPOCH = 25  # 3200 rows, batch 128
 @pytest.fixture
 def configs(tmp_path):
     """Two configs over the same data differing only in model_dir: 2 epochs of 25 steps,
-    shuffled, a checkpoint every 7 steps."""
+    shuffled, a checkpoint every 7 steps; a few features (the test is of the process)."""
     lines = (SAMPLES / "data" / "taobao_mtl_train.csv").read_text().splitlines()
     (tmp_path / "train.csv").write_text("\n".join(lines[:3200]) + "\n")
     (tmp_path / "eval.csv").write_text("\n".join(lines[-2000:]) + "\n")
@@ -35,6 +35,7 @@ def configs(tmp_path):
             "data_config { batch_size: 128 shuffle: true shuffle_buffer_size: 1000 } "
             "train_config { num_epochs: 2 save_checkpoints_steps: 7 log_step_count_steps: 1 } "
             "export_config { export_after_train: false }",
+            features=FEW_FEATURES,
         )
         paths.append(path)
     return paths
@@ -99,6 +100,7 @@ def test_killed_export_leaves_no_partial_directory(tmp_path):
         "mmoe",
         "train_config { num_steps: 2 } export_config { export_after_train: false } "
         "eval_input_path: ''",
+        features=FEW_FEATURES,
     )
     assert train_main(["--config", str(path)]) == 0
     export_dir = tmp_path / "exports" / "1"
@@ -136,7 +138,7 @@ def test_lost_worker_stops_the_cluster_and_a_restart_resumes(tmp_path):
     paths = {}
     for name in ("reference", "killed"):
         (tmp_path / name).mkdir()
-        paths[name] = make_config(tmp_path / name, "mmoe", extra)
+        paths[name] = make_config(tmp_path / name, "mmoe", extra, features=FEW_FEATURES)
     for code, log in train_workers(paths["reference"]):
         assert code == 0, log
     expected = json.loads((tmp_path / "reference" / "model" / "eval_result.json").read_text())
@@ -229,7 +231,7 @@ def check_consistent(model_dir: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_killed_during_an_evaluation_the_rerun_evaluates_it(tmp_path):
-    path = make_config(tmp_path, "mmoe", LIFE)
+    path = make_config(tmp_path, "mmoe", LIFE, features=FEW_FEATURES)
     model_dir = tmp_path / "model"
     history = model_dir / "eval_history.jsonl"
     # Killed once checkpoint 2 is saved, while it is evaluated (before eval_result.json).
@@ -247,7 +249,7 @@ def test_killed_during_an_evaluation_the_rerun_evaluates_it(tmp_path):
 
 @pytest.mark.slow
 def test_killed_during_a_best_export_the_rerun_exports_again(tmp_path):
-    path = make_config(tmp_path, "mmoe", LIFE)
+    path = make_config(tmp_path, "mmoe", LIFE, features=FEW_FEATURES)
     model_dir = tmp_path / "model"
     best = model_dir / "export" / "best"
     kill_on(
@@ -268,13 +270,19 @@ def test_killed_after_a_warm_start_the_rerun_warm_starts_again(tmp_path):
     from easymtl.train import main as train_main
 
     (tmp_path / "old").mkdir()
-    old = make_config(tmp_path / "old", "mmoe", "train_config { num_steps: 2 } eval_input_path: ''")
+    old = make_config(
+        tmp_path / "old",
+        "mmoe",
+        "train_config { num_steps: 2 } eval_input_path: ''",
+        features=FEW_FEATURES,
+    )
     assert train_main(["--config", str(old)]) == 0
     path = make_config(
         tmp_path,
         "mmoe",
         f'train_config {{ num_steps: 4 fine_tune_checkpoint: "{tmp_path}/old/model" }} '
         "eval_input_path: '' export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
     kill_when(start(path), "warm start from")  # before the run's first checkpoint
     out = finish(path)

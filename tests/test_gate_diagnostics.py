@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import FEW_FEATURES
 from tensorflow.core.util import event_pb2
 
 from easymtl.config import load_config
@@ -48,7 +49,7 @@ def _gates(result: dict) -> dict[str, dict[str, float]]:
     ],
 )
 def test_eval_reports_each_gate(config_factory, tmp_path, model, expected):
-    runner = Runner(load_config(str(config_factory(model, EXTRA))))
+    runner = Runner(load_config(str(config_factory(model, EXTRA, features=FEW_FEATURES))))
     runner.train()
     result = runner.evaluate()
     gates = _gates(result)
@@ -63,7 +64,7 @@ def test_eval_reports_each_gate(config_factory, tmp_path, model, expected):
 
 
 def test_collapsed_gate_is_reported_and_warned(config_factory, caplog):
-    runner = Runner(load_config(str(config_factory("mmoe", EXTRA))))
+    runner = Runner(load_config(str(config_factory("mmoe", EXTRA, features=FEW_FEATURES))))
     runner.train()
     # Force the ctr gate onto expert 2: a large bias on its logit.
     bias = runner.model.backbone.gates[0].logits.bias

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import SAMPLES
+from conftest import FEW_FEATURES, SAMPLES
 from google.protobuf import text_format
 
 from easymtl.config import load_config
@@ -39,6 +39,7 @@ def overflow_config(config_factory, tmp_path):
             'model_config { mmoe { task_towers { tower_name: "value" label_name: "price" '
             "losses { l2_loss {} } } } } "
             "export_config { export_after_train: false } " + extra,
+            features=FEW_FEATURES,
         )
         config = load_config(str(path))
         price = next(f for f in config.data_config.input_fields if f.input_name == "price")
@@ -77,7 +78,7 @@ def test_skip_batch_policy_skips_and_counts(overflow_config, capsys):
 
 
 def test_non_finite_error_names_the_towers(config_factory):
-    runner = Runner(load_config(str(config_factory("mmoe"))))
+    runner = Runner(load_config(str(config_factory("mmoe", features=FEW_FEATURES))))
     with pytest.raises(EasymtlError, match=r"step 7: loss of tower 'cvr' is NaN or Inf.*ckpt-6"):
         runner.train_step.check_finite(np.array([False, True, False]), 7, "model_dir/model.ckpt-6")
     with pytest.raises(EasymtlError, match=r"step 7: gradient is NaN.*no checkpoint saved"):
@@ -87,7 +88,9 @@ def test_non_finite_error_names_the_towers(config_factory):
 @pytest.mark.parametrize("kind", ["norm", "value"])
 def test_grad_clipping_bounds_dense_gradients(config_factory, kind):
     path = config_factory(
-        "mmoe", f'train_config {{ grad_clipping {{ clipping_type: "{kind}" max_gradient: 0.01 }} }}'
+        "mmoe",
+        f'train_config {{ grad_clipping {{ clipping_type: "{kind}" max_gradient: 0.01 }} }}',
+        features=FEW_FEATURES,
     )
     runner = Runner(load_config(str(path)))
     grads = [tf.fill(v.shape, 1.0) for v in runner.dense_vars]

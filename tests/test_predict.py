@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 
 from easymtl import testing
 from easymtl.config import load_config
@@ -26,7 +26,9 @@ def export(tmp_path_factory):
     """A tiny trained MMoE export, the first ROWS_A + ROWS_B eval rows split into two
     files, and the export's outputs on those rows from a fresh process."""
     tmp = tmp_path_factory.mktemp("predict")
-    path = make_config(tmp, "mmoe", "train_config { num_steps: 5 } eval_input_path: ''")
+    path = make_config(
+        tmp, "mmoe", "train_config { num_steps: 5 } eval_input_path: ''", features=FEW_FEATURES
+    )
     assert train_main(["--config", str(path)]) == 0
     config = load_config(str(path))
     (export_dir,) = (Path(config.model_dir) / "export").iterdir()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import FEW_FEATURES, ROOT
 
 from easymtl.errors import EasymtlError
 from easymtl.run_guard import ModelDirLock
@@ -45,6 +45,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(config_factory):
         "mmoe",
         "train_config { num_steps: 100000 num_epochs: 1000 save_checkpoints_steps: 100000 "
         "log_step_count_steps: 5 } export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
     model_dir = path.parent / "model"
     cmd = [sys.executable, "-m", "easymtl.train", "--config", str(path)]

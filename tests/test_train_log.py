@@ -8,7 +8,7 @@ import contextlib
 import io
 
 import pytest
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 from google.protobuf import text_format
 
 from easymtl.config import PipelineConfig
@@ -42,7 +42,9 @@ def run(tmp_path_factory):
     with_price_label(SAMPLES / "data" / "taobao_mtl_train.csv", tmp / "train.csv", TRAIN_ROWS)
     with_price_label(SAMPLES / "data" / "taobao_mtl_eval.csv", tmp / "eval.csv", 256)
     config = PipelineConfig()
-    text_format.Parse(make_config(tmp, "simple_multi_task").read_text(), config)
+    text_format.Parse(
+        make_config(tmp, "simple_multi_task", features=FEW_FEATURES).read_text(), config
+    )
     config.model_config.simple_multi_task.ClearField("task_towers")
     text_format.Merge(TOWERS, config.model_config.simple_multi_task)
     config.train_input_path = str(tmp / "train.csv")

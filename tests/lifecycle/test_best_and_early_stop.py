@@ -9,7 +9,7 @@ import os
 
 import pytest
 import tensorflow as tf
-from conftest import make_config
+from conftest import FEW_FEATURES, make_config
 
 from easymtl import lifecycle
 from easymtl.config import load_config
@@ -36,7 +36,7 @@ export_config { exporter_type: "best" best_exporter_metric: "loss"
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("life")
-    config = load_config(str(make_config(tmp, "mmoe", RUN)))
+    config = load_config(str(make_config(tmp, "mmoe", RUN, features=FEW_FEATURES)))
     runner = Runner(config, callbacks=lifecycle.callbacks(config))
     step = runner.train()
     lifecycle.after_training(runner, step)
@@ -139,7 +139,7 @@ class _Runner:
     ],
 )
 def test_early_stop_rules(tmp_path, values, patience, max_steps, stop):
-    config = load_config(str(make_config(tmp_path, "mmoe")))
+    config = load_config(str(make_config(tmp_path, "mmoe", features=FEW_FEATURES)))
     for i, value in enumerate(values, 1):
         history.append(
             config.model_dir,
@@ -181,5 +181,5 @@ def test_lifecycle_config_errors(tmp_path, extra, message):
     from easymtl.errors import EasymtlError
 
     with pytest.raises(EasymtlError) as e:
-        load_config(str(make_config(tmp_path, "mmoe", extra)))
+        load_config(str(make_config(tmp_path, "mmoe", extra, features=FEW_FEATURES)))
     assert message in str(e.value)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import tensorflow as tf
-from conftest import ROOT, make_config
+from conftest import FEW_FEATURES, ROOT, make_config
 
 from easymtl import lifecycle
 from easymtl.config import load_config
@@ -36,7 +36,7 @@ def eval_steps(model_dir):
 
 
 def test_scores_each_checkpoint_once_then_stops(tmp_path):
-    config = load_config(str(make_config(tmp_path, "mmoe", EXTRA)))
+    config = load_config(str(make_config(tmp_path, "mmoe", EXTRA, features=FEW_FEATURES)))
     assert Runner(config).train() == 6  # three checkpoints, no evaluation
     callbacks = lifecycle.callbacks(config, training=False)
     evaluator = ContinuousEvaluator(Runner(config, callbacks=callbacks), 0.1, 60)
@@ -65,7 +65,7 @@ def test_scores_each_checkpoint_once_then_stops(tmp_path):
 @pytest.mark.slow
 def test_evaluates_beside_a_training_process(tmp_path):
     """Trainer and evaluator as two processes on one model_dir, started together."""
-    path = make_config(tmp_path, "mmoe", EXTRA)
+    path = make_config(tmp_path, "mmoe", EXTRA, features=FEW_FEATURES)
     config = load_config(str(path))
     cmd = [sys.executable, "-m"]
     evaluator = subprocess.Popen(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_config
+from conftest import FEW_FEATURES, make_config
 
 from easymtl.train import main as train_main
 
@@ -18,7 +18,9 @@ EXTRA = (
 
 @pytest.mark.slow
 def test_latest_exports_after_each_evaluation_and_keeps_the_newest(tmp_path, caplog):
-    path = make_config(tmp_path, "mmoe", EXTRA + "export_config { exports_to_keep: 1 }")
+    path = make_config(
+        tmp_path, "mmoe", EXTRA + "export_config { exports_to_keep: 1 }", features=FEW_FEATURES
+    )
     with caplog.at_level("INFO", logger="easymtl"):
         assert train_main(["--config", str(path)]) == 0
     exported = [r.getMessage() for r in caplog.records if "exported SavedModel to" in r.message]
@@ -34,6 +36,8 @@ def test_latest_exports_after_each_evaluation_and_keeps_the_newest(tmp_path, cap
 
 @pytest.mark.slow
 def test_none_exports_nothing(tmp_path):
-    path = make_config(tmp_path, "mmoe", EXTRA + 'export_config { exporter_type: "none" }')
+    path = make_config(
+        tmp_path, "mmoe", EXTRA + 'export_config { exporter_type: "none" }', features=FEW_FEATURES
+    )
     assert train_main(["--config", str(path)]) == 0
     assert not (tmp_path / "model" / "export").exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import tensorflow as tf
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 
 from easymtl.lifecycle import history, runs
 from easymtl.train import main as train_main
@@ -29,6 +29,7 @@ def days(tmp_path):
         f'eval_input_path: "{tmp_path}/eval.csv" '
         f"data_config {{ batch_size: {BATCH} }} train_config {{ num_epochs: 1 }} "
         "export_config { exporter_type: 'none' }",
+        features=FEW_FEATURES,
     )
     return tmp_path, config
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, make_config
+from conftest import FEW_FEATURES, ROOT, make_config
 from google.protobuf import text_format
 
 from easymtl.config import PipelineConfig
@@ -31,7 +31,7 @@ def _rows(out):
 
 @pytest.mark.slow
 def test_a_study_runs_resumes_survives_failed_trials_and_its_best_config_trains(tmp_path, capsys):
-    config = make_config(tmp_path, extra="eval_config { num_steps: 2 }")
+    config = make_config(tmp_path, extra="eval_config { num_steps: 2 }", features=FEW_FEATURES)
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
     out = tmp_path / "study"

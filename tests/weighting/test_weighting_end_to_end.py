@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import FEW_FEATURES
 from tensorflow.core.util import event_pb2
 
 from easymtl.config import load_config
@@ -33,6 +34,7 @@ def make_runner(config_factory, block: str, extra: str = "") -> Runner:
         f"model_config {{ loss_weighting {{ {block} }} }} data_config {{ batch_size: 128 }} "
         f"train_config {{ num_steps: {STEPS} log_step_count_steps: 5 "
         "save_checkpoints_steps: 1000 } " + extra,
+        features=FEW_FEATURES,
     )
     return Runner(load_config(str(path)))
 
