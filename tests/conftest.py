@@ -53,6 +53,12 @@ TOWERS = """
 # A hashed id, a '|'-separated list and a bucketized number: each kind of feature, for
 # tests that need a model but not the sample's 18 features (a third of the tracing time).
 FEW_FEATURES = ["user_id", "tag_brand_list", "price"]
+# Half the sample features, among them those the planted signal is in: a model over
+# these still learns (one epoch of MMoE: auc_ctr about 0.67, auc_cvr 0.70) in half the time.
+LEARNING_FEATURES = [
+    "user_id", "adgroup_id", "cate_id", "brand", "pvalue_level",
+    "tag_category_list", "tag_brand_list", "price",
+]  # fmt: skip
 
 
 def make_config(

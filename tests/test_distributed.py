@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SAMPLES, make_config, train_workers
+from conftest import LEARNING_FEATURES, SAMPLES, make_config, train_workers
 
 from easymtl.distribute import _from_tf_config
 from easymtl.errors import EasymtlError
@@ -31,6 +31,7 @@ def config(tmp_path, name: str, train_path: str):
         "mmoe",
         f'train_input_path: "{train_path}" data_config {{ batch_size: 128 }} '
         "train_config { num_epochs: 1 save_checkpoints_steps: 50 log_step_count_steps: 50 }",
+        features=LEARNING_FEATURES,
     )
 
 
