@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import FEW_FEATURES, SAMPLES
 
 from easymtl import testing
 from easymtl.config import load_config
@@ -105,6 +105,7 @@ def test_rerun_resumes_instead_of_starting_over(config_factory, capsys):
         "simple_multi_task",
         "train_config { num_steps: 20 } eval_config { num_steps: 2 } "
         "export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
     assert train_main(["--config", str(path)]) == 0
     capsys.readouterr()
@@ -125,6 +126,7 @@ def test_export_dir_not_empty_is_refused(config_factory, tmp_path, capsys):
     path = config_factory(
         "simple_multi_task",
         "train_config { num_steps: 2 } export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
     assert train_main(["--config", str(path)]) == 0
     taken = tmp_path / "taken"
@@ -136,7 +138,7 @@ def test_export_dir_not_empty_is_refused(config_factory, tmp_path, capsys):
 
 
 def test_eval_only_without_checkpoint_fails(config_factory, capsys):
-    path = config_factory("mmoe")
+    path = config_factory("mmoe", features=FEW_FEATURES)
     assert train_main(["--config", str(path), "--eval_only"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no checkpoint" in err[0]
@@ -160,7 +162,7 @@ def test_model_learns_sample_data(config_factory, model):
 
 @pytest.mark.slow
 def test_streaming_auc_matches_exact_auc(config_factory):
-    path = config_factory("mmoe", "train_config { num_steps: 60 }")
+    path = config_factory("mmoe", "train_config { num_steps: 60 }", features=FEW_FEATURES)
     config = load_config(str(path))
     runner = Runner(config)
     runner.train()

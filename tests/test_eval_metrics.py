@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 from google.protobuf import text_format
 
 from easymtl import testing
@@ -90,6 +90,7 @@ def test_auc_of_one_class_is_null_and_na_with_a_warning(config_factory, tmp_path
         "mmoe",
         f'eval_input_path: "{eval_path}" train_config {{ num_steps: 5 }} '
         "export_config { export_after_train: false }",
+        features=FEW_FEATURES,
     )
     assert train_main(["--config", str(path)]) == 0
     log = capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, make_config
+from conftest import FEW_FEATURES, SAMPLES, make_config
 from google.protobuf import text_format
 
 from easymtl import testing
@@ -29,7 +29,9 @@ def space_config(tmp_path):
     data = tmp_path / "data.csv"
     data.write_text("".join(f"{line},{1 + i % 3}.0\n" for i, line in enumerate(lines)))
     config = PipelineConfig()
-    text_format.Parse(make_config(tmp_path, "simple_multi_task").read_text(), config)
+    text_format.Parse(
+        make_config(tmp_path, "simple_multi_task", features=FEW_FEATURES).read_text(), config
+    )
     config.model_config.simple_multi_task.ClearField("task_towers")
     text_format.Merge(TOWERS, config.model_config.simple_multi_task)
     config.train_input_path = config.eval_input_path = str(data)

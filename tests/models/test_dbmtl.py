@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import FEW_FEATURES
 from google.protobuf import text_format
 
 from easymtl.config import load_config
@@ -119,7 +120,7 @@ def test_dbmtl_learns_sample_data(config_factory):
 
 @pytest.mark.slow
 def test_dbmtl_export_serves_the_model_outputs(config_factory, tmp_path):
-    runner = Runner(load_config(str(config_factory("dbmtl"))))
+    runner = Runner(load_config(str(config_factory("dbmtl", features=FEW_FEATURES))))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     batch = next(iter(runner.build_dataset(training=False)))
     features, _ = runner.split(batch)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import SAMPLES
+from conftest import FEW_FEATURES, SAMPLES
 from google.protobuf import text_format
 
 from easymtl import testing
@@ -129,7 +129,7 @@ def test_esmm_learns_sample_data(config_factory):
 
 @pytest.mark.slow
 def test_export_emits_probs_ctcvr_as_the_product(config_factory):
-    path = config_factory("esmm")
+    path = config_factory("esmm", features=FEW_FEATURES)
     runner = Runner(load_config(str(path)))
     export_dir = export_saved_model(
         runner.model, runner.serving_specs(), str(path.parent / "export")
