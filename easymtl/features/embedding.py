@@ -39,11 +39,16 @@ class EmbeddingTable(keras.layers.Layer):
             shape=(self.num_rows, self.dim), initializer=self.initializer, name="embeddings"
         )
 
-    def call(self, ids: tf.RaggedTensor, pooling: str = "sum"):
+    def call(self, ids: tf.RaggedTensor, pooling: str = "sum", weights=None):
+        """Pooled embeddings [batch, dim] of ragged `ids`; with ragged `weights` (shaped
+        as `ids`) each embedding is scaled by its weight first ("mean" still divides by
+        the number of ids)."""
         # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
         # the Keras variable's value, every step would first copy the whole table, since
         # the row-wise optimizer's sparse updates make its reads copy-on-read.
         vectors = tf.gather(self.embeddings.value, ids.flat_values)
+        if weights is not None:
+            vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         rows = tf.shape(ids.row_splits, out_type=tf.int64)[0] - 1
         pooled = tf.math.unsorted_segment_sum(vectors, ids.value_rowids(), rows)
         if pooling == "mean":
@@ -185,6 +190,9 @@ class FeatureInputs(keras.layers.Layer):
         if name not in self.embeddings:
             return value
         table, pooling = self.embeddings[name]
+        if isinstance(value, tuple):  # a weighted feature: (ids, weights)
+            ids, weights = value
+            return self.tables[table](ids, pooling=pooling, weights=weights)
         if not self.is_sequence(name):
             return self.tables[table](value, pooling=pooling)
         # Each item's ids pooled into one vector; the items keep their positions.
@@ -218,13 +226,21 @@ class FeatureInputs(keras.layers.Layer):
         return query, sequence, mask
 
     def row_checks(self) -> list:
-        """Data checks of the input rows (see :mod:`easymtl.data.checks`): the cells of a
-        sequence's sub-features must hold as many items (before truncation)."""
+        """Data checks of the input rows (see :mod:`easymtl.data.checks`): each feature
+        layer's own ``cell_checks()`` (e.g. a weighted feature's ``id:weight`` items), and
+        the cells of a sequence's sub-features must hold as many items (before
+        truncation)."""
         from easymtl.data.checks import Check
         from easymtl.features.sequence_items import sequence_items
 
         used = set(self.used_features())
         checks = []
+        for name in self.used_features():
+            columns = self.input_names[name]
+            columns = list(columns) if isinstance(columns, (list, tuple)) else [columns]
+            for index, bad, what in getattr(self.features[name], "cell_checks", list)():
+                column = columns[index]
+                checks.append(Check(column, lambda b, c=column, f=bad: f(b[c]), what))
         for sequence, names in self.aligned.items():
             names = [n for n in names if n in used]
             columns = [self.input_names[n] for n in names]

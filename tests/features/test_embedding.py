@@ -55,6 +55,32 @@ def test_all_rows_empty():
     np.testing.assert_allclose(got, np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize(
+    "pooling, want", [("sum", [[2.5, 25], [0, 0]]), ("mean", [[1.25, 12.5], [0, 0]])]
+)
+def test_weighted_pooling_hand_computed(pooling, want):
+    weights = tf.ragged.constant([[0.5, 1.0], []], dtype=tf.float32, ragged_rank=1)
+    got = table()(ragged([[1, 2], []]), pooling=pooling, weights=weights)
+    np.testing.assert_allclose(got, want)
+
+
+def test_weighted_feature_pools_its_weights_and_checks_its_cells():
+    layer = FeatureInputs(
+        features={"tags": IdFeature(vocab_list=["a", "b"], separator="|", weighted=True)},
+        input_names={"tags": "tag_list"},
+        tables={"t": EmbeddingTable(3, 2, name="t")},
+        embeddings={"tags": ("t", "sum")},
+        groups={"g": ["tags"]},
+    )
+    build_with_table_weights(layer)
+    out = layer({"tag_list": tf.constant(["a:2|b:0.5", "b:x", ""])})["g"]
+    np.testing.assert_allclose(out, [[3, 30], [0, 0], [0, 0]])
+    [check] = layer.row_checks()
+    assert check.column == "tag_list"
+    got = check.bad({"tag_list": tf.constant(["a:2|b:0.5", "b:x", ""])}).numpy().tolist()
+    assert got == [False, True, False]
+
+
 def test_gradient_reaches_the_table_as_indexed_slices():
     layer = table()
     with tf.GradientTape() as tape:
