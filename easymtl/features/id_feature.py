@@ -196,6 +196,30 @@ class IdFeature(keras.layers.Layer):
             )
         return tokens.with_flat_values(self._lookup(values))
 
+    def item_ids(self, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(ids, has_id)`` of 1-D values, each one id (the feature has no separator and
+        is not weighted): int64 ids [n] and whether each value has one (an empty value
+        without default_value, or a number outside num_buckets, has none; its id is 0).
+        What :meth:`call` gives as ragged ids, as two flat tensors, without moving any
+        string."""
+        if self.separator is not None or self.weighted:
+            raise ValueError("`item_ids` reads one id per value: no separator, not weighted.")
+        x = values if values.dtype == tf.string else tf.strings.as_string(values)
+        if self.default_value is not None:
+            x = tf.where(tf.strings.length(x) > 0, x, self.default_value)
+        # Lengths, not a comparison with "": the scalar's broadcast costs more than the
+        # hash itself.
+        present = tf.strings.length(x) > 0
+        if self.hash_bucket_size is not None:
+            ids = tf.strings.to_hash_bucket_fast(x, self.hash_bucket_size)
+        elif self.num_buckets is not None:
+            ids, in_range = _bucket_numbers(x, self.num_buckets)
+            present = tf.logical_and(present, in_range)
+            ids = tf.where(in_range, ids, tf.zeros_like(ids))
+        else:
+            ids = self._lookup(x)
+        return ids, present
+
     def cell_checks(self) -> list[tuple[int, object, str]]:
         """Checks of the raw cells in training data, as ``(input index, fn(cells) ->
         [batch] bool, what is wrong)``: a weighted feature's cells hold ``id:weight``

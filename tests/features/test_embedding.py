@@ -81,6 +81,31 @@ def test_weighted_feature_pools_its_weights_and_checks_its_cells():
     assert got == [False, True, False]
 
 
+@pytest.mark.parametrize(
+    "pooling, want",
+    [
+        ("sum", [[[3, 30], [0, 0], [4, 40]], [[1, 10], [0, 0], [0, 0]], [[0, 0]] * 3]),
+        ("mean", [[[1.5, 15], [0, 0], [4, 40]], [[1, 10], [0, 0], [0, 0]], [[0, 0]] * 3]),
+    ],
+)
+def test_sequence_ids_pool_per_item_into_place(pooling, want):
+    # [batch, (items), (ids)]: row 0 has three items (the second without ids), row 1 one.
+    ids = tf.RaggedTensor.from_row_lengths(ragged([[1, 2], [], [4], [1]]), [3, 1, 0])
+    got = table()(ids, pooling=pooling)
+    assert got.shape == (3, 3, 2)
+    np.testing.assert_allclose(got, want)
+
+
+def test_sequence_gradient_reaches_only_the_rows_looked_up():
+    layer = table()
+    ids = tf.RaggedTensor.from_row_lengths(ragged([[3], [], [3, 1]]), [2, 1])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(ids))
+    grad = tape.gradient(loss, layer.embeddings)
+    assert isinstance(grad, tf.IndexedSlices)
+    assert sorted(grad.indices.numpy().tolist()) == [1, 3, 3]
+
+
 def test_gradient_reaches_the_table_as_indexed_slices():
     layer = table()
     with tf.GradientTape() as tape:
