@@ -324,13 +324,17 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
                 f"{where}.feature_name", f"duplicate feature name {feature.feature_name!r}"
             )
         names.add(feature.feature_name)
-        field = input_name(feature)
-        if field not in fields:
-            what = "expression" if feature.HasField("expression") else "feature_name"
-            raise ConfigError(
-                f"{where}.{what}",
-                f"reads input field {field!r}, which is not in data_config.input_fields",
-            )
+        if entry.inputs is not None:
+            inputs = entry.inputs(feature)
+        else:
+            inputs = [("expression" if feature.HasField("expression") else "feature_name",
+                       input_name(feature))]  # fmt: skip
+        for what, field in inputs:
+            if field not in fields:
+                raise ConfigError(
+                    f"{where}.{what}",
+                    f"reads input field {field!r}, which is not in data_config.input_fields",
+                )
         if entry.check is not None:
             entry.check(feature, where)
         shape = entry.table(feature) if entry.table is not None else None

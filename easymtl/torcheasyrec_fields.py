@@ -190,6 +190,62 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "zch",
         }
     ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.LookupFeature": frozenset(
+        {
+            "boundaries",
+            "combiner",
+            "default_value",
+            "embedding_dim",
+            "embedding_name",
+            "feature_name",
+            "fg_encoded_default_value",
+            "hash_bucket_size",
+            "init_fn",
+            "key",
+            "map",
+            "need_discrete",
+            "need_key",
+            "normalizer",
+            "num_buckets",
+            "pooling",
+            "separator",
+            "use_mask",
+            "value_dim",
+            "value_separator",
+            "vocab_dict",
+            "vocab_list",
+            "zch",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.MatchFeature": frozenset(
+        {
+            "boundaries",
+            "default_value",
+            "embedding_dim",
+            "embedding_name",
+            "feature_name",
+            "fg_encoded_default_value",
+            "hash_bucket_size",
+            "init_fn",
+            "need_discrete",
+            "nested_map",
+            "normalizer",
+            "num_buckets",
+            "pkey",
+            "pooling",
+            "separator",
+            "show_pkey",
+            "show_skey",
+            "skey",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_list",
+            "zch",
+        }
+    ),
     # tzrec/protos/feature.proto (message SequenceFeature)
     "easymtl.protos.SequenceFeature": frozenset(
         {"features", "sequence_delim", "sequence_length", "sequence_name", "sequence_pk"}

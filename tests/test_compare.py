@@ -131,6 +131,16 @@ def test_architectures_follow_the_config_sizes(tmp_path):
     assert block_sizes(by_name["ple"]).num_expert == 3
 
 
+def test_dbmtl_towers_become_plain_towers_in_the_other_architectures(tmp_path):
+    config = load_config(str(make_config(tmp_path, "dbmtl")))
+    runs = {r.name: r.model_config for r in architectures(config.model_config, ("ctr", "cvr"))}
+    assert list(runs["dbmtl"].dbmtl.task_towers[1].relation_tower_names) == ["ctr"]
+    [cvr] = runs["single_task_cvr"].shared_bottom.task_towers
+    assert cvr.tower_name == "cvr" and list(cvr.mlp.hidden_units) == [32]
+    assert [m.WhichOneof("metric") for m in cvr.metrics] == ["auc"]
+    assert [t.tower_name for t in runs["mmoe"].mmoe.task_towers] == ["ctr", "cvr"]
+
+
 def test_click_conversion_pair_from_the_data(tmp_path):
     config = load_config(str(make_config(tmp_path, "mmoe")))
     assert click_conversion_pair(config) == ("ctr", "cvr")  # buy = 1 only where clk = 1

@@ -18,6 +18,9 @@ import easymtl.layers
 from easymtl.features.combo_feature import ComboFeature
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
 from easymtl.features.id_feature import IdFeature
+from easymtl.features.lookup_feature import LookupFeature
+from easymtl.features.map_values import MapValues
+from easymtl.features.match_feature import MatchFeature
 from easymtl.features.raw_feature import RawFeature
 from easymtl.features.sequence_id_feature import SequenceIdFeature
 from easymtl.features.sequence_raw_feature import SequenceRawFeature
@@ -120,6 +123,18 @@ EXAMPLES = {
     ),
     RawFeature: lambda: (RawFeature(boundaries=[0.0, 3.0]), (RAW["price"],)),
     FeatureInputs: lambda: (feature_inputs(), (RAW,)),
+    LookupFeature: lambda: (
+        LookupFeature(separator="|", vocab_dict={"x": 2, "y": 3}, default_value="x"),
+        ([tf.constant(["a:x|b:y", "a:z"]), tf.constant(["b|a", "c"])],),
+    ),
+    MatchFeature: lambda: (
+        MatchFeature(boundaries=[1.0], skey_all=True),
+        ([tf.constant(["a^x:1,y:2|b^x:4", ""]), tf.constant(["a", "b"])],),
+    ),
+    MapValues: lambda: (
+        MapValues(combiner="mean", normalizer="method=log1p"),
+        (tf.ragged.constant([["1", "3"], []]),),
+    ),
     ComboFeature: lambda: (
         ComboFeature(hash_bucket_size=11, separator="|"),
         ([RAW["tag_list"], RAW["item_id"]],),

@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from google.protobuf import text_format
+
 from easymtl.errors import EasymtlError
 from easymtl.models import MODELS, task_towers
-from easymtl.protos import model_pb2, module_pb2
+from easymtl.protos import model_pb2, module_pb2, tower_pb2
 
 SINGLE_TASK = "single_task"
 # The multi-task architectures in table order; cgc only where a model registers it.
@@ -212,13 +214,23 @@ def _esmm(model_config, towers, click_conversion: tuple[str, str]) -> Run:
 def _towers(model_config) -> list:
     """The towers of the derived architectures: the config's, except that ESMM's CVR
     tower becomes a conventional CVR tower (learned and scored on clicked rows)."""
-    towers = [copy.deepcopy(t) for t in task_towers(model_config)]
+    towers = [_task_tower(t) for t in task_towers(model_config)]
     if model_name(model_config) == "esmm":
         click, conversion = towers
         conversion.task_space_indicator_label = click.label_name
         conversion.out_task_space_weight = 0.0
         conversion.average_over_task_space = True
     return towers
+
+
+def _task_tower(tower) -> tower_pb2.TaskTower:
+    """A TaskTower copy of `tower`: a BayesTaskTower (DBMTL's) without its relation to the
+    other towers, which only DBMTL has."""
+    bare = copy.deepcopy(tower)
+    plain = set(tower_pb2.TaskTower.DESCRIPTOR.fields_by_name)
+    for name in set(bare.DESCRIPTOR.fields_by_name) - plain:
+        bare.ClearField(name)
+    return text_format.Parse(text_format.MessageToString(bare), tower_pb2.TaskTower())
 
 
 def _base(model_config) -> model_pb2.ModelConfig:

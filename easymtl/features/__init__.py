@@ -9,11 +9,12 @@ A feature kind is an entry of FeatureConfig's `feature` oneof, registered with:
 - ``table(sub-message) -> (rows, dim) or None``: the embedding table it needs, so that
   validation can compare features that share one.
 
-combo_feature and the sequence kinds (sequence_feature, sequence_id_feature,
-sequence_raw_feature) read other columns than ``input_name`` and share tables across
-kinds (a sequence's sub-feature ``x`` uses the table of feature ``x``), so their names,
-columns and shared tables are validated on their own, by
-:mod:`easymtl.features.combo_config` and :mod:`easymtl.features.sequence_config`
+lookup_feature and match_feature read several columns, named by their ``inputs`` fact
+(:mod:`easymtl.features.map_config`). combo_feature and the sequence kinds
+(sequence_feature, sequence_id_feature, sequence_raw_feature) read other columns than
+``input_name`` and share tables across kinds (a sequence's sub-feature ``x`` uses the
+table of feature ``x``), so their names, columns and shared tables are validated on their
+own, by :mod:`easymtl.features.combo_config` and :mod:`easymtl.features.sequence_config`
 (which also holds ENCODERS, the sequence encoders' registry); a sequence_feature's
 builder returns one ``(layer, dim)`` per sub-feature.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.features.combo_config import check_combo_feature, combo_columns, combo_feature_table
+from easymtl.features.map_config import check_map_feature, map_feature_table, map_inputs
 from easymtl.features.normalizer import parse_normalizer
 from easymtl.features.sequence_config import (
     ENCODERS,
@@ -34,9 +36,11 @@ from easymtl.features.sequence_config import (
     check_sequence_id_feature,
     check_sequence_raw_feature,
     encoder_input,
+    num_ids,
     sequence_entries,
     sequence_group_name,
 )
+from easymtl.features.vocab import proto_vocabulary
 from easymtl.registry import Registry
 
 FEATURES = Registry("feature kind")
@@ -58,37 +62,51 @@ def table_name(feature) -> str:
 
 
 def check_id_feature(f, where: str) -> None:
-    kinds = [k for k in ("hash_bucket_size", "num_buckets") if f.HasField(k)]
-    kinds += ["vocab_list"] if f.vocab_list else []
+    choices = [k for k in _ID_KINDS if k in f.DESCRIPTOR.fields_by_name]
+    kinds = [k for k in choices if (_has(f, k) if k not in _LISTS else len(getattr(f, k)))]
     if len(kinds) != 1:
         raise ConfigError(
             where,
-            "expected exactly one of hash_bucket_size, num_buckets, vocab_list; got "
-            + (", ".join(kinds) or "none"),
+            f"expected exactly one of {', '.join(choices)}; got " + (", ".join(kinds) or "none"),
         )
-    if kinds[0] != "vocab_list" and getattr(f, kinds[0]) == 0:
+    if kinds[0] in ("hash_bucket_size", "num_buckets") and getattr(f, kinds[0]) == 0:
         raise ConfigError(f"{where}.{kinds[0]}", "must be positive")
+    if _has(f, "default_bucketize_value") and kinds[0] in ("hash_bucket_size", "num_buckets"):
+        raise ConfigError(
+            f"{where}.default_bucketize_value",
+            "only used with vocab_list, vocab_dict or vocab_file",
+        )
     if f.embedding_dim == 0:
         raise ConfigError(f"{where}.embedding_dim", "must be positive")
     if f.pooling not in ("sum", "mean"):
         raise ConfigError(f"{where}.pooling", f"{f.pooling!r}: expected 'sum' or 'mean'")
     if f.HasField("separator") and not f.separator:
         raise ConfigError(f"{where}.separator", "must not be empty")
+    # Reads a vocab_file and checks default_bucketize_value against the vocabulary.
+    proto_vocabulary(f, where)
+
+
+_ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file")
+_LISTS = ("vocab_list", "vocab_dict")
+
+
+def _has(f, name: str) -> bool:
+    """Whether message `f` has a field `name` and it is set."""
+    return name in f.DESCRIPTOR.fields_by_name and f.HasField(name)
 
 
 def id_feature_table(f) -> tuple[int, int]:
-    """(rows, dim) of an IdFeature's table: its buckets, or its vocabulary plus one row
-    for values outside it."""
-    if f.HasField("hash_bucket_size"):
-        return f.hash_bucket_size, f.embedding_dim
-    if f.HasField("num_buckets"):
-        return f.num_buckets, f.embedding_dim
-    return len(f.vocab_list) + 1, f.embedding_dim
+    """(rows, dim) of an IdFeature's table: its buckets, or its vocabulary's rows."""
+    return num_ids(f), f.embedding_dim
 
 
 def check_raw_feature(f, where: str) -> None:
-    if f.value_dim != 1:
-        raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported")
+    if f.value_dim == 0:
+        raise ConfigError(f"{where}.value_dim", "must be positive")
+    if f.value_dim > 1 and not f.separator:
+        raise ConfigError(f"{where}.separator", "must not be empty")
+    if f.pooling not in ("sum", "mean"):
+        raise ConfigError(f"{where}.pooling", f"{f.pooling!r}: expected 'sum' or 'mean'")
     if list(f.boundaries) != sorted(set(f.boundaries)):
         raise ConfigError(f"{where}.boundaries", "must be strictly increasing")
     if f.boundaries and f.embedding_dim == 0:
@@ -131,6 +149,22 @@ FEATURES.register(
     check=check_combo_feature,
     table=combo_feature_table,
 )
+# Features reading several columns name them with ``inputs(sub-message) -> [(field,
+# column)]``; validation checks each column exists, naming the field.
+FEATURES.register(
+    "lookup_feature",
+    "easymtl.features.lookup_feature:build_lookup_feature",
+    check=check_map_feature,
+    table=map_feature_table,
+    inputs=map_inputs,
+)
+FEATURES.register(
+    "match_feature",
+    "easymtl.features.match_feature:build_match_feature",
+    check=check_map_feature,
+    table=map_feature_table,
+    inputs=map_inputs,
+)
 # A sequence_feature's tables are its sub-features' (id_feature_table, raw_feature_table).
 FEATURES.register(
     "sequence_feature",
@@ -166,7 +200,13 @@ def _layers(feature_configs):
                 yield e.name, e.column, e.table, pooling, layer, dim, e.sequence
             continue
         layer, dim = built
-        column = combo_columns(proto) if kind == "combo_feature" else input_name(proto)
+        inputs = FEATURES.entry(kind).inputs
+        if kind == "combo_feature":
+            column = combo_columns(proto)
+        elif inputs is not None:
+            column = [c for _, c in inputs(proto)]
+        else:
+            column = input_name(proto)
         # A kind without a pooling field (a bucketized raw feature) has one id per row.
         pooling = getattr(proto, "pooling", "sum")
         table = table_name(proto) if dim is not None else None

@@ -39,17 +39,48 @@ class EmbeddingTable(keras.layers.Layer):
             shape=(self.num_rows, self.dim), initializer=self.initializer, name="embeddings"
         )
 
-    def call(self, ids: tf.RaggedTensor, pooling: str = "sum"):
+    def call(self, ids: tf.RaggedTensor, pooling: str = "sum", weights=None, steps=None):
+        """Pooled embeddings [batch, dim] of ragged `ids` [batch, (ids)]; with ragged
+        `weights` (shaped as `ids`) each embedding is scaled by its weight first ("mean"
+        still divides by the number of ids). Sequence ids [batch, (items), (ids)] give
+        [batch, steps, dim]: each item's ids pooled in its place, zeros after a row's
+        last item; items from `steps` on are left out (default: the longest row's)."""
+        if ids.ragged_rank == 2:
+            return self._per_item(ids, pooling, steps)
         # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
         # the Keras variable's value, every step would first copy the whole table, since
         # the row-wise optimizer's sparse updates make its reads copy-on-read.
         vectors = tf.gather(self.embeddings.value, ids.flat_values)
+        if weights is not None:
+            vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         rows = tf.shape(ids.row_splits, out_type=tf.int64)[0] - 1
         pooled = tf.math.unsorted_segment_sum(vectors, ids.value_rowids(), rows)
         if pooling == "mean":
             counts = tf.cast(tf.maximum(ids.row_lengths(), 1), pooled.dtype)
             pooled = pooled / counts[:, None]
         return pooled
+
+    def _per_item(self, ids: tf.RaggedTensor, pooling: str, steps):
+        """[batch, steps, dim] of sequence ids: the rows looked up are summed straight
+        into their items' places (one segment sum over batch x steps places), so that
+        neither a pooling per item nor a ragged-to-dense copy of the vectors (nor their
+        gradients) runs."""
+        vectors = tf.gather(self.embeddings.value, ids.flat_values)
+        item = ids.values.value_rowids()  # the item of each id
+        row = ids.value_rowids()  # the row of each item
+        position = tf.range(tf.shape(row, out_type=tf.int64)[0]) - tf.gather(ids.row_splits, row)
+        if steps is None:
+            steps = tf.reduce_max(tf.concat([ids.row_lengths(), [0]], axis=0))
+        steps = tf.cast(steps, tf.int64)
+        # Places from `steps` on get -1, which the segment sum drops.
+        place = tf.where(position < steps, row * steps + position, -tf.ones_like(row))
+        place = tf.gather(place, item)
+        places = ids.nrows() * steps
+        out = tf.math.unsorted_segment_sum(vectors, place, places)
+        if pooling == "mean":
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(place, out.dtype), place, places)
+            out = out / tf.maximum(counts, 1)[:, None]
+        return tf.reshape(out, tf.stack([ids.nrows(), steps, self.dim]))
 
     def get_config(self):
         return {
@@ -170,8 +201,9 @@ class FeatureInputs(keras.layers.Layer):
         return result
 
     def _feature(self, name: str, inputs):
-        """The output of one feature: [batch, d] (pooled), or for a sequence feature a
-        ragged [batch, (items), d]."""
+        """The output of one feature: [batch, d] (pooled), or for a sequence feature its
+        layer's ragged ids [batch, (items), (ids)] or values [batch, (items), d], which
+        :meth:`_sequence_input` embeds and lays out for its group."""
         column = self.input_names[name]
         # Parsing, splitting, hashing and vocabulary lookups of raw values are string
         # kernels that exist only on the CPU; the embedding lookups and the dense math
@@ -182,29 +214,35 @@ class FeatureInputs(keras.layers.Layer):
                 value = self.features[name]([inputs[c] for c in column])
             else:
                 value = self.features[name](inputs[column])
-        if name not in self.embeddings:
+        if name not in self.embeddings or self.is_sequence(name):
             return value
         table, pooling = self.embeddings[name]
-        if not self.is_sequence(name):
-            return self.tables[table](value, pooling=pooling)
-        # Each item's ids pooled into one vector; the items keep their positions.
-        vectors = self.tables[table](value.values, pooling=pooling)
-        return tf.RaggedTensor.from_row_splits(vectors, value.row_splits, validate=False)
+        if isinstance(value, tuple):  # a weighted feature: (ids, weights)
+            ids, weights = value
+            return self.tables[table](ids, pooling=pooling, weights=weights)
+        return self.tables[table](value, pooling=pooling)
 
     def _sequence_input(self, seq: str, outputs: dict):
         """(query [batch, q], sequence [batch, T, d], mask [batch, T]) of a sequence group."""
         names = self.sequence_groups[seq]
         queries = [outputs[f] for f in names if not self.is_sequence(f)]
-        sequences = [outputs[f] for f in names if self.is_sequence(f)]
-        lengths = sequences[0].row_lengths()
-        for s in sequences[1:]:
-            lengths = tf.minimum(lengths, s.row_lengths())
+        sequences = [f for f in names if self.is_sequence(f)]
+        lengths = outputs[sequences[0]].row_lengths()
+        for f in sequences[1:]:
+            lengths = tf.minimum(lengths, outputs[f].row_lengths())
         steps = tf.reduce_max(tf.concat([lengths, [0]], axis=0))
         rows = tf.shape(lengths, out_type=tf.int64)[0]
         dense = []
-        for s in sequences:
-            width = s.flat_values.shape[-1]
-            x = s.to_tensor(shape=tf.stack([rows, steps, width]))
+        for f in sequences:
+            s = outputs[f]
+            if f in self.embeddings:
+                # Each item's ids pooled into one vector; the items keep their positions.
+                table, pooling = self.embeddings[f]
+                x = self.tables[table](s, pooling=pooling, steps=steps)
+                width = self.tables[table].dim
+            else:
+                width = s.flat_values.shape[-1]
+                x = s.to_tensor(shape=tf.stack([rows, steps, width]))
             dense.append(tf.ensure_shape(x, [None, None, width]))
         sequence = tf.concat(dense, axis=-1) if len(dense) > 1 else dense[0]
         mask = tf.sequence_mask(lengths, steps)
@@ -218,13 +256,21 @@ class FeatureInputs(keras.layers.Layer):
         return query, sequence, mask
 
     def row_checks(self) -> list:
-        """Data checks of the input rows (see :mod:`easymtl.data.checks`): the cells of a
-        sequence's sub-features must hold as many items (before truncation)."""
+        """Data checks of the input rows (see :mod:`easymtl.data.checks`): each feature
+        layer's own ``cell_checks()`` (e.g. a weighted feature's ``id:weight`` items), and
+        the cells of a sequence's sub-features must hold as many items (before
+        truncation)."""
         from easymtl.data.checks import Check
         from easymtl.features.sequence_items import sequence_items
 
         used = set(self.used_features())
         checks = []
+        for name in self.used_features():
+            columns = self.input_names[name]
+            columns = list(columns) if isinstance(columns, (list, tuple)) else [columns]
+            for index, bad, what in getattr(self.features[name], "cell_checks", list)():
+                column = columns[index]
+                checks.append(Check(column, lambda b, c=column, f=bad: f(b[c]), what))
         for sequence, names in self.aligned.items():
             names = [n for n in names if n in used]
             columns = [self.input_names[n] for n in names]

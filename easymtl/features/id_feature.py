@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+from easymtl.features.vocab import Vocabulary, vocab_mapping
+
+# Hash space of the exact vocabulary lookup (Fingerprint64 modulo this).
+_HASH_SPACE = 2**63 - 1
+# A weighted item: an id, a colon and a number (the id may hold colons itself).
+WEIGHTED_ITEM = r".+:\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class IdFeature(keras.layers.Layer):
     """Turns a raw id column into ragged embedding row ids, one list per example.
 
-    Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list` says how a value
-    becomes a row id. With a `separator`, a value holds several ids (a tag list); empty
-    tokens are dropped. A list column ([batch, longest list], padded with "", -1 or NaN)
-    holds several ids per example as it is: its values are the ids, without splitting,
-    and the padding is dropped. An empty value (or list) takes `default_value` when
-    given, else it has no ids (its embedding is zeros).
+    Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `vocab_dict` says
+    how a value becomes a row id (a vocabulary's rows:
+    :func:`~easymtl.features.vocab.vocab_mapping`). With a `separator`, a value holds
+    several ids (a tag list); empty tokens are dropped. A list column ([batch, longest
+    list], padded with "", -1 or NaN) holds several ids per example as it is: its values
+    are the ids, without splitting, and the padding is dropped. An empty value (or list)
+    takes `default_value` when given, else it has no ids (its embedding is zeros).
+
+    With `weighted`, each id comes with a weight, as ``"id:weight"`` items (``"a:0.5|b:2"``
+    with separator "|", or a list column of such items), and call returns ``(ids,
+    weights)``, both ragged alike; the embeddings are pooled weighted. An item that is not
+    ``id:weight`` is dropped (:meth:`cell_checks` finds such cells in training data). A
+    `default_value` without a weight has weight 1.
 
     Args:
         hash_bucket_size: Hash the value (as a string) into this many rows.
         num_buckets: The value is an integer in [0, num_buckets); other values have no id.
-        vocab_list: Value at position i → row i + 1; unknown values → row 0.
+        vocab_list: A vocabulary: value at position i → row i + 1, unknown values → row 0
+            (with `default_bucketize_value`: row i, unknown → that row).
+        vocab_dict: A vocabulary of value → row; the `default_value` → row 0 and unknown
+            values → row 1 (with `default_bucketize_value`: unknown → that row).
+        default_bucketize_value: The row of values outside the vocabulary.
         separator: Separator of a multi-value string.
         default_value: Value used where the input is empty.
+        weighted: The values are ``id:weight`` items.
 
     Example:
         >>> f = IdFeature(hash_bucket_size=10, separator="|")
@@ -30,6 +50,8 @@ class IdFeature(keras.layers.Layer):
         array([2, 0])
         >>> f(tf.constant([["a", "b"], ["", ""]])).row_lengths().numpy()
         array([2, 0])
+        >>> IdFeature(vocab_dict={"a": 2, "b": 3})(tf.constant(["b", "x"])).to_list()
+        [[3], [1]]
     """
 
     def __init__(
@@ -39,27 +61,40 @@ class IdFeature(keras.layers.Layer):
         vocab_list: list[str] | None = None,
         separator: str | None = None,
         default_value: str | None = None,
+        vocab_dict: dict[str, int] | None = None,
+        default_bucketize_value: int | None = None,
+        weighted: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        given = [x is not None for x in (hash_bucket_size, num_buckets, vocab_list)]
+        given = [x is not None for x in (hash_bucket_size, num_buckets, vocab_list, vocab_dict)]
         if sum(given) != 1:
             raise ValueError(
-                "Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list` is needed. "
-                f"Received: {hash_bucket_size}, {num_buckets}, {vocab_list}"
+                "Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `vocab_dict` "
+                f"is needed. Received: {hash_bucket_size}, {num_buckets}, {vocab_list}, "
+                f"{vocab_dict}"
             )
         for name, value in (("hash_bucket_size", hash_bucket_size), ("num_buckets", num_buckets)):
             if value is not None and value <= 0:
                 raise ValueError(f"`{name}` must be positive. Received: {value}")
-        if vocab_list is not None and not vocab_list:
-            raise ValueError("`vocab_list` must not be empty.")
         if separator == "":
             raise ValueError("`separator` must not be empty.")
+        if default_bucketize_value is not None and vocab_list is None and vocab_dict is None:
+            raise ValueError("`default_bucketize_value` needs `vocab_list` or `vocab_dict`.")
         self.hash_bucket_size = hash_bucket_size
         self.num_buckets = num_buckets
         self.vocab_list = list(vocab_list) if vocab_list is not None else None
+        self.vocab_dict = dict(vocab_dict) if vocab_dict is not None else None
+        self.default_bucketize_value = default_bucketize_value
         self.separator = separator
         self.default_value = default_value
+        self.weighted = bool(weighted)
+        self.vocabulary = (
+            vocab_mapping(self.vocab_list, self.vocab_dict, default_bucketize_value, default_value)
+            if vocab_list is not None or vocab_dict is not None
+            else None
+        )
+        self._lookup = VocabLookup(self.vocabulary) if self.vocabulary is not None else None
 
     @property
     def num_ids(self) -> int:
@@ -68,10 +103,12 @@ class IdFeature(keras.layers.Layer):
             return self.hash_bucket_size
         if self.num_buckets is not None:
             return self.num_buckets
-        return len(self.vocab_list) + 1
+        return self.vocabulary.rows
 
     def call(self, inputs):
         x = inputs
+        if self.weighted:
+            return self._weighted_ids(x)
         if x.shape.rank == 2:
             return self._list_ids(x)
         if x.dtype != tf.string and self.num_buckets is not None and self.separator is None:
@@ -108,23 +145,101 @@ class IdFeature(keras.layers.Layer):
             keep = tf.concat([empty, keep], axis=1)
         return self._ids(tf.ragged.boolean_mask(x, keep))
 
+    def _items(self, x) -> tf.RaggedTensor:
+        """The ``id:weight`` items of each cell (string or list column), with an empty
+        cell's default_value."""
+        if x.dtype != tf.string:
+            x = tf.strings.as_string(x)
+        default = self.default_value
+        if default is not None and ":" not in default:
+            default += ":1"
+        if x.shape.rank == 2:
+            keep = x != ""
+            if default is not None:
+                empty = tf.logical_not(tf.reduce_any(keep, axis=1, keepdims=True))
+                x = tf.concat([tf.fill(tf.shape(empty), default), x], axis=1)
+                keep = tf.concat([empty, keep], axis=1)
+            return tf.ragged.boolean_mask(x, keep)
+        if default is not None:
+            x = tf.where(x == "", default, x)
+        if self.separator is None:
+            return _ragged_where(x, x != "")
+        items = tf.strings.split(x, self.separator)
+        return tf.ragged.boolean_mask(items, items != "")
+
+    def _weighted_ids(self, x):
+        items = self._items(x)
+        ok = tf.strings.regex_full_match(items.flat_values, WEIGHTED_ITEM)
+        items = tf.ragged.boolean_mask(items, items.with_flat_values(ok))
+        keys = items.with_flat_values(tf.strings.regex_replace(items.flat_values, ":[^:]*$", ""))
+        weights = tf.strings.to_number(
+            tf.strings.regex_replace(items.flat_values, "^.*:", ""), tf.float32
+        )
+        weights = items.with_flat_values(weights)
+        if self.num_buckets is not None:
+            # Ids outside num_buckets have no row: drop their weights with them.
+            keep = keys.with_flat_values(_bucket_numbers(keys.flat_values, self.num_buckets)[1])
+            keys = tf.ragged.boolean_mask(keys, keep)
+            weights = tf.ragged.boolean_mask(weights, keep)
+        return self._ids(keys), weights
+
     def _ids(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
-        """Row ids of ragged string tokens."""
+        """Row ids of ragged string tokens (a number outside num_buckets is dropped)."""
         values = tokens.flat_values
         if self.hash_bucket_size is not None:
             ids = tf.strings.to_hash_bucket_fast(values, self.hash_bucket_size)
             return tokens.with_flat_values(ids)
         if self.num_buckets is not None:
-            # At most 18 digits: longer numbers overflow int64 and have no id anyway.
-            valid = tf.strings.regex_full_match(values, r"\s*[+-]?0*[0-9]{1,18}\s*")
-            ids = tf.strings.to_number(tf.where(valid, values, "-1"), tf.int64)
-            ragged = tokens.with_flat_values(ids)
-            return tf.ragged.boolean_mask(ragged, (ragged >= 0) & (ragged < self.num_buckets))
-        vocab = tf.constant(self.vocab_list)
-        matches = tf.cast(tf.equal(values[:, None], vocab[None, :]), tf.int64)
-        # Row 0 is the unknown value: argmax of [0, matches...] is 0 when nothing matches.
-        padded = tf.concat([tf.zeros_like(matches[:, :1]), matches], axis=1)
-        return tokens.with_flat_values(tf.argmax(padded, axis=1))
+            ids, keep = _bucket_numbers(values, self.num_buckets)
+            return tf.ragged.boolean_mask(
+                tokens.with_flat_values(ids), tokens.with_flat_values(keep)
+            )
+        return tokens.with_flat_values(self._lookup(values))
+
+    def item_ids(self, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(ids, has_id)`` of 1-D values, each one id (the feature has no separator and
+        is not weighted): int64 ids [n] and whether each value has one (an empty value
+        without default_value, or a number outside num_buckets, has none; its id is 0).
+        What :meth:`call` gives as ragged ids, as two flat tensors, without moving any
+        string."""
+        if self.separator is not None or self.weighted:
+            raise ValueError("`item_ids` reads one id per value: no separator, not weighted.")
+        x = values if values.dtype == tf.string else tf.strings.as_string(values)
+        if self.default_value is not None:
+            x = tf.where(tf.strings.length(x) > 0, x, self.default_value)
+        # Lengths, not a comparison with "": the scalar's broadcast costs more than the
+        # hash itself.
+        present = tf.strings.length(x) > 0
+        if self.hash_bucket_size is not None:
+            ids = tf.strings.to_hash_bucket_fast(x, self.hash_bucket_size)
+        elif self.num_buckets is not None:
+            ids, in_range = _bucket_numbers(x, self.num_buckets)
+            present = tf.logical_and(present, in_range)
+            ids = tf.where(in_range, ids, tf.zeros_like(ids))
+        else:
+            ids = self._lookup(x)
+        return ids, present
+
+    def cell_checks(self) -> list[tuple[int, object, str]]:
+        """Checks of the raw cells in training data, as ``(input index, fn(cells) ->
+        [batch] bool, what is wrong)``: a weighted feature's cells hold ``id:weight``
+        items only."""
+        if not self.weighted:
+            return []
+
+        def bad(x):
+            items = self._items(x)
+            ok = tf.strings.regex_full_match(items.flat_values, WEIGHTED_ITEM)
+            return tf.reduce_any(tf.logical_not(items.with_flat_values(ok)), axis=1)
+
+        joined = f" joined by {self.separator!r}" if self.separator else ""
+        return [
+            (
+                0,
+                bad,
+                f"is not 'id:weight' items{joined}, as the weighted feature {self.name!r} reads",
+            )
+        ]
 
     def get_config(self):
         return {
@@ -134,7 +249,54 @@ class IdFeature(keras.layers.Layer):
             "vocab_list": self.vocab_list,
             "separator": self.separator,
             "default_value": self.default_value,
+            "vocab_dict": self.vocab_dict,
+            "default_bucketize_value": self.default_bucketize_value,
+            "weighted": self.weighted,
         }
+
+
+class VocabLookup:
+    """Exact lookup of strings in a fixed vocabulary, made of constants only (no lookup
+    table resource, so that a SavedModel of the serving function alone holds it):
+    binary search of the values' 64-bit hashes, then a string comparison.
+
+    Args:
+        vocabulary: The values and their rows.
+
+    Call maps a string tensor to int64 rows (`vocabulary.unknown` for other values).
+    """
+
+    def __init__(self, vocabulary: Vocabulary):
+        keys = [k.encode("utf-8") for k in vocabulary.keys]
+        with tf.init_scope():
+            hashes = tf.strings.to_hash_bucket_fast(tf.constant(keys, tf.string), _HASH_SPACE)
+            hashes = hashes.numpy()
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        if len(self.hashes) > 1 and (np.diff(self.hashes) == 0).any():
+            raise ValueError("Two vocabulary values have the same 64-bit hash; rename one.")
+        self.keys = np.array(keys, dtype=object)[order]
+        self.rows = np.asarray(vocabulary.ids, np.int64)[order]
+        self.unknown = int(vocabulary.unknown)
+
+    def __call__(self, values: tf.Tensor) -> tf.Tensor:
+        hashes = tf.constant(self.hashes)
+        h = tf.strings.to_hash_bucket_fast(values, _HASH_SPACE)
+        at = tf.minimum(tf.searchsorted(hashes, h), len(self.hashes) - 1)
+        found = tf.logical_and(
+            tf.equal(tf.gather(hashes, at), h),
+            tf.equal(tf.gather(tf.constant(self.keys), at), values),
+        )
+        rows = tf.where(found, tf.gather(tf.constant(self.rows), at), self.unknown)
+        return tf.ensure_shape(rows, values.shape)
+
+
+def _bucket_numbers(values: tf.Tensor, num_buckets: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """(int64 ids, whether each is in [0, num_buckets)) of string values."""
+    # At most 18 digits: longer numbers overflow int64 and have no id anyway.
+    valid = tf.strings.regex_full_match(values, r"\s*[+-]?0*[0-9]{1,18}\s*")
+    ids = tf.strings.to_number(tf.where(valid, values, "-1"), tf.int64)
+    return ids, (ids >= 0) & (ids < num_buckets)
 
 
 def _ragged_where(values, keep):
@@ -145,13 +307,29 @@ def _ragged_where(values, keep):
 
 
 def build_id_feature(f) -> tuple[IdFeature, int]:
-    """The layer of an IdFeature message, and its embedding dim."""
+    """The layer of an IdFeature message, and its embedding dim (a vocab_file is read
+    here: the layer, and with it the SavedModel, holds its values)."""
+    from easymtl.features.vocab import read_vocab_file
+
+    vocab_list = list(f.vocab_list) or None
+    vocab_dict = dict(f.vocab_dict) or None
+    if f.HasField("vocab_file"):
+        values, ids = read_vocab_file(f.vocab_file, f"{f.feature_name}.vocab_file")
+        if ids is None:
+            vocab_list = values
+        else:
+            vocab_dict = dict(zip(values, ids))
     layer = IdFeature(
         hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
         num_buckets=f.num_buckets if f.HasField("num_buckets") else None,
-        vocab_list=list(f.vocab_list) or None,
+        vocab_list=vocab_list,
+        vocab_dict=vocab_dict,
+        default_bucketize_value=(
+            f.default_bucketize_value if f.HasField("default_bucketize_value") else None
+        ),
         separator=f.separator if f.HasField("separator") else None,
         default_value=f.default_value if f.HasField("default_value") else None,
+        weighted=f.weighted,
         name=f.feature_name,
     )
     return layer, f.embedding_dim

@@ -12,13 +12,20 @@ from easymtl.features.normalizer import parse_normalizer
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class RawFeature(keras.layers.Layer):
-    """A numeric column as a [batch, 1] float (normalized) or, with `boundaries`, as
-    ragged bucket ids [batch, 1] in [0, len(boundaries)].
+    """A numeric column as a [batch, value_dim] float (normalized) or, with
+    `boundaries`, as ragged bucket ids [batch, value_dim] in [0, len(boundaries)].
+
+    With `value_dim` > 1 a string cell holds `value_dim` numbers joined by `separator`
+    (a list column [batch, n] holds them as they are); a cell with fewer is padded with
+    `default_value`, one with more is cut (:meth:`cell_checks` finds both in training
+    data); an empty cell is `default_value` everywhere.
 
     Args:
         boundaries: Sorted bucket boundaries; without them the value stays dense.
         normalizer: A normalizer spec (see :func:`parse_normalizer`) for a dense value.
         default_value: Value used where the input is empty or not a number.
+        value_dim: Numbers per example.
+        separator: Separator of the numbers of a cell (with `value_dim` > 1).
 
     Example:
         >>> RawFeature(normalizer="method=log1p")(tf.constant([0.0, math.e - 1])).numpy()
@@ -30,9 +37,15 @@ class RawFeature(keras.layers.Layer):
         boundaries: list[float] | None = None,
         normalizer: str | None = None,
         default_value: float = 0.0,
+        value_dim: int = 1,
+        separator: str = "\x1d",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if value_dim <= 0:
+            raise ValueError(f"`value_dim` must be positive. Received: {value_dim}")
+        if value_dim > 1 and not separator:
+            raise ValueError("`separator` must not be empty.")
         boundaries = [float(b) for b in boundaries or []]
         if boundaries != sorted(set(boundaries)):
             raise ValueError(f"`boundaries` must be strictly increasing. Received: {boundaries}")
@@ -42,6 +55,8 @@ class RawFeature(keras.layers.Layer):
         self.normalizer = normalizer
         self.normalizer_params = parse_normalizer(normalizer) if normalizer else None
         self.default_value = float(default_value)
+        self.value_dim = int(value_dim)
+        self.separator = separator
 
     @property
     def num_ids(self) -> int | None:
@@ -50,17 +65,52 @@ class RawFeature(keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs
-        if x.dtype == tf.string:
-            valid = tf.strings.regex_full_match(
-                x, r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"
-            )
-            x = tf.strings.to_number(tf.where(valid, x, "nan"), tf.float32)
+        if self.value_dim > 1:
+            x = self._values(x)
+        elif x.dtype == tf.string:
+            x = _to_number(x)
         x = tf.cast(x, tf.float32)
         x = tf.where(tf.math.is_finite(x), x, self.default_value)
         if self.boundaries:
             ids = tf.cast(tf.raw_ops.Bucketize(input=x, boundaries=self.boundaries), tf.int64)
-            return tf.RaggedTensor.from_tensor(ids[:, None])
-        return self._normalize(x)[:, None]
+            return tf.RaggedTensor.from_tensor(ids if self.value_dim > 1 else ids[:, None])
+        x = self._normalize(x)
+        return x if self.value_dim > 1 else x[:, None]
+
+    def _values(self, x):
+        """[batch, value_dim] floats (NaN where a value is missing or not a number)."""
+        if x.shape.rank == 2:
+            values = _to_number(x) if x.dtype == tf.string else tf.cast(x, tf.float32)
+            values = values[:, : self.value_dim]
+            missing = self.value_dim - tf.shape(values)[1]
+            return tf.pad(values, [[0, 0], [0, missing]], constant_values=float("nan"))
+        if x.dtype != tf.string:
+            x = tf.strings.as_string(x)
+        items = tf.strings.split(x, self.separator)
+        numbers = items.with_flat_values(_to_number(items.flat_values))
+        return numbers.to_tensor(float("nan"), shape=[None, self.value_dim])
+
+    def cell_checks(self) -> list[tuple[int, object, str]]:
+        """Checks of the raw cells in training data, as ``(input index, fn(cells) ->
+        [batch] bool, what is wrong)``: with value_dim > 1, a non-empty string cell
+        holds value_dim values."""
+        if self.value_dim == 1:
+            return []
+
+        def bad(x):
+            if x.dtype != tf.string or x.shape.rank != 1:
+                return tf.zeros(tf.shape(x)[:1], tf.bool)
+            counts = tf.strings.split(x, self.separator).row_lengths()
+            return (x != "") & (counts != self.value_dim)
+
+        return [
+            (
+                0,
+                bad,
+                f"does not hold {self.value_dim} values joined by {self.separator!r} "
+                f"(value_dim of feature {self.name!r})",
+            )
+        ]
 
     def _normalize(self, x):
         p = self.normalizer_params
@@ -81,6 +131,8 @@ class RawFeature(keras.layers.Layer):
             "boundaries": self.boundaries,
             "normalizer": self.normalizer,
             "default_value": self.default_value,
+            "value_dim": self.value_dim,
+            "separator": self.separator,
         }
 
 
@@ -90,6 +142,16 @@ def build_raw_feature(f) -> tuple[RawFeature, int | None]:
         boundaries=list(f.boundaries),
         normalizer=f.normalizer if f.HasField("normalizer") else None,
         default_value=float(f.default_value),
+        value_dim=f.value_dim,
+        separator=f.separator,
         name=f.feature_name,
     )
     return layer, (f.embedding_dim if f.boundaries else None)
+
+
+def _to_number(x: tf.Tensor) -> tf.Tensor:
+    """float32 of number strings; NaN where a string is not a number."""
+    valid = tf.strings.regex_full_match(
+        x, r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"
+    )
+    return tf.strings.to_number(tf.where(valid, x, "nan"), tf.float32)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from easymtl.errors import ConfigError
+from easymtl.features.vocab import proto_vocabulary
 from easymtl.registry import Registry
 
 # FeatureConfig oneof names of the sequence kinds.
@@ -130,19 +131,23 @@ def sequence_entries(feature_configs) -> list[SequenceEntry]:
 
 def num_ids(proto) -> int | None:
     """Rows of the embedding table an id/raw (or sequence id/raw) feature needs."""
-    if hasattr(proto, "hash_bucket_size"):
-        if proto.HasField("hash_bucket_size"):
-            return proto.hash_bucket_size
-        if proto.HasField("num_buckets"):
-            return proto.num_buckets
-        return len(proto.vocab_list) + 1
-    return len(proto.boundaries) + 1 if proto.boundaries else None
+    fields = proto.DESCRIPTOR.fields_by_name
+    for name in ("hash_bucket_size", "num_buckets"):
+        if name in fields and proto.HasField(name):
+            return getattr(proto, name)
+    if "vocab_list" in fields:
+        vocabulary = proto_vocabulary(proto)
+        if vocabulary is not None:
+            return vocabulary.rows
+    return len(proto.boundaries) + 1 if "boundaries" in fields and proto.boundaries else None
 
 
 def width(proto) -> int:
     """Width of one item's (or one example's) tensor: embedding_dim, or 1 for a dense
     value."""
-    return proto.embedding_dim if num_ids(proto) is not None else 1
+    if num_ids(proto) is not None:
+        return proto.embedding_dim
+    return max(getattr(proto, "value_dim", 1), 1)
 
 
 # ------------------------------------------------------------------------- validation
@@ -161,6 +166,11 @@ def _check_item(proto, kind: str, where: str) -> None:
 
     if getattr(proto, "value_dim", 1) != 1:
         raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported in a sequence")
+    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "weighted"):
+        if name in proto.DESCRIPTOR.fields_by_name and (
+            getattr(proto, name) if name in ("vocab_dict", "weighted") else proto.HasField(name)
+        ):
+            raise ConfigError(f"{where}.{name}", "is not supported in a sequence")
     (check_id_feature if kind == "id" else check_raw_feature)(proto, where)
 
 
@@ -216,6 +226,8 @@ def validate_sequence_features(
     tables: dict[str, tuple[int, int, str]] = {}
     for fc in config.feature_configs:
         kind = fc.WhichOneof("feature")
+        if kind in ("lookup_feature", "match_feature"):
+            protos[getattr(fc, kind).feature_name] = getattr(fc, kind)
         if kind in ("id_feature", "raw_feature"):
             proto = getattr(fc, kind)
             protos[proto.feature_name] = proto

@@ -72,10 +72,39 @@ class SequenceIdFeature(keras.layers.Layer):
         self.ids.build(input_shape)
 
     def call(self, inputs):
+        if inputs.shape.rank == 1 and self.ids.separator is None:
+            return self._single_ids(inputs)
         items = sequence_items(inputs, self.sequence_delim, self.sequence_length)
         return tf.RaggedTensor.from_row_splits(
             self.ids(items.flat_values), items.row_splits, validate=False
         )
+
+    def _single_ids(self, x):
+        """The ids of a string column whose items are one id each: what
+        :func:`sequence_items` then the ids give, with the strings split once and every
+        later selection (empty cells, truncation, items without an id) made on ints."""
+        if x.dtype != tf.string:
+            x = tf.strings.as_string(x)
+        split = tf.strings.split(x, self.sequence_delim)
+        # split("") is [""]: an empty cell is an empty sequence.
+        lengths = tf.where(
+            tf.strings.length(x) > 0,
+            tf.minimum(split.row_lengths(), self.sequence_length),
+            tf.zeros_like(split.row_lengths()),
+        )
+        rows = split.value_rowids()
+        position = tf.range(tf.shape(rows, out_type=tf.int64)[0]) - tf.gather(
+            split.row_splits, rows
+        )
+        kept = tf.less(position, tf.gather(lengths, rows))
+        ids, present = self.ids.item_ids(split.flat_values)
+        present = tf.boolean_mask(present, kept)
+        per_item = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(tf.boolean_mask(ids, kept), present),
+            tf.cast(present, tf.int64),
+            validate=False,
+        )
+        return tf.RaggedTensor.from_row_lengths(per_item, lengths, validate=False)
 
     def get_config(self):
         ids = self.ids

@@ -3,8 +3,10 @@
 The config's architecture as a plain Keras 3 model trained with ``model.fit`` on
 in-memory ids that were hashed/bucketized once, before the clock starts: no CSV, no
 input pipeline beyond Keras' own slicing of arrays, no runner. It reuses easymtl's
-backbone and tower layers (MMoE, PLE, TaskTower: plain Keras layers) and writes the rest
-directly: one ``tf.gather`` per feature into its table, masked sum/mean pooling, binary
+backbone, tower and sequence encoder layers (MMoE, PLE, TaskTower, DINEncoder, ...:
+plain Keras layers) and writes the rest directly: one ``tf.gather`` per feature into its
+table, masked sum/mean pooling (a sequence's items on padded [rows, T, ids] ids, its
+mask from the sequences' lengths), binary
 cross-entropy per task, Keras' dense optimizer of the config (Adam) on the dense weights
 and the same row-wise update of the embedding rows a batch touched (Adagrad or SGD) as
 easymtl's sparse_optimizer.
@@ -33,9 +35,11 @@ from easymtl.optimizers import build_dense_optimizer
 
 def prehash(config, model, files: list[str], limit: int | None) -> tuple[dict, dict]:
     """Features as in-memory arrays (ids padded with -1; dense values) and labels, made by
-    easymtl's own feature layers so that the ids are the ones easymtl trains on."""
+    easymtl's own feature layers so that the ids are the ones easymtl trains on. A
+    sequence feature is its ids [rows, longest sequence, most ids per item] (int32, -1
+    padded) and its lengths ``<name>__len`` [rows]."""
     f = model.features
-    names = list(dict.fromkeys(n for g in f.groups.values() for n in g))
+    names = f.used_features()
     labels = [t.label_name for t in build_model_tasks(config.model_config)]
     dataset = build_dataset(
         config.data_config, files, f.used_inputs + labels, 65536, training=False
@@ -53,7 +57,13 @@ def prehash(config, model, files: list[str], limit: int | None) -> tuple[dict, d
             break
     x = {}
     for n in names:
-        if n in f.embeddings:
+        if f.is_sequence(n):
+            if n not in f.embeddings:
+                raise SystemExit(f"ceiling: dense sequence feature {n} is not written here")
+            ids = tf.concat(parts[n], axis=0)[:limit]
+            x[n] = ids.to_tensor(default_value=-1).numpy().astype(np.int32)
+            x[n + "__len"] = ids.row_lengths().numpy().astype(np.int32)
+        elif n in f.embeddings:
             ids = tf.concat(parts[n], axis=0)
             x[n] = ids.to_tensor(default_value=-1).numpy()[:limit]
         else:
@@ -70,7 +80,21 @@ class Ceiling(keras.Model):
         f = easymtl_model.features
         self.table_shapes = {t: (e.num_rows, e.dim) for t, e in f.tables.items()}
         self.embedded = dict(f.embeddings)
-        self.order = [n for g in f.groups.values() for n in g]
+        self.groups = {g: list(names) for g, names in f.groups.items()}
+        # Each group's sequence encoders, easymtl's own layers: (encoder, query features,
+        # sequence features).
+        self.group_encoders = {
+            g: [
+                (
+                    name,
+                    [n for n in f.sequence_groups[seq] if not f.is_sequence(n)],
+                    [n for n in f.sequence_groups[seq] if f.is_sequence(n)],
+                )
+                for name, seq in pairs
+            ]
+            for g, pairs in f.group_encoders.items()
+        }
+        self.encoders = dict(f.encoders)
         self.backbone = easymtl_model.backbone
         self.towers = easymtl_model.towers
         self.tasks = [(t.name, t.label_name) for t in tasks]
@@ -96,22 +120,42 @@ class Ceiling(keras.Model):
             for t, s in self.table_shapes.items()
         }
 
+    def _pooled(self, x, name):
+        """A feature's [batch, width]: its ids' embeddings pooled, or its dense value."""
+        if name not in self.embedded:
+            return tf.cast(x[name], tf.float32)
+        table, pooling = self.embedded[name]
+        ids = x[name]
+        mask = tf.cast(ids >= 0, tf.float32)
+        # The tf.Variable itself, for a ResourceGather of the rows: gathering from
+        # its (Keras variable's) value would read, and copy, the whole table.
+        vectors = tf.gather(self.tables[table].value, tf.maximum(ids, 0))
+        pooled = tf.reduce_sum(vectors * mask[..., None], axis=-2)
+        if pooling == "mean":
+            pooled /= tf.maximum(tf.reduce_sum(mask, axis=-1, keepdims=True), 1.0)
+        return pooled
+
+    def _encoded(self, x, encoder, queries, sequences, pooled, training):
+        """A sequence encoder's output: the query features' vectors against the
+        sequence features' item vectors [batch, T, d], valid below the shortest."""
+        query = tf.concat([pooled[n] for n in queries], axis=-1)
+        # Items pool their ids as a feature's ids are pooled: _pooled on [batch, T, K].
+        sequence = tf.concat([self._pooled(x, n) for n in sequences], axis=-1)
+        lengths = x[sequences[0] + "__len"]
+        for n in sequences[1:]:
+            lengths = tf.minimum(lengths, x[n + "__len"])
+        mask = tf.sequence_mask(lengths, tf.shape(sequence)[1])
+        return self.encoders[encoder](query, sequence, mask, training=training)
+
     def call(self, x, training=None):
+        names = [n for g in self.groups.values() for n in g]
+        names += [q for e in self.group_encoders.values() for _, qs, _ in e for q in qs]
+        pooled = {n: self._pooled(x, n) for n in dict.fromkeys(names)}
         columns = []
-        for name in self.order:
-            if name not in self.embedded:
-                columns.append(tf.cast(x[name], tf.float32))
-                continue
-            table, pooling = self.embedded[name]
-            ids = x[name]
-            mask = tf.cast(ids >= 0, tf.float32)
-            # The tf.Variable itself, for a ResourceGather of the rows: gathering from
-            # its (Keras variable's) value would read, and copy, the whole table.
-            vectors = tf.gather(self.tables[table].value, tf.maximum(ids, 0))
-            pooled = tf.reduce_sum(vectors * mask[..., None], axis=1)
-            if pooling == "mean":
-                pooled /= tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
-            columns.append(pooled)
+        for group, names in self.groups.items():
+            columns += [pooled[n] for n in names]
+            for encoder, queries, sequences in self.group_encoders.get(group, []):
+                columns.append(self._encoded(x, encoder, queries, sequences, pooled, training))
         reps = self.backbone(tf.concat(columns, axis=-1), training=training)
         return {
             name: tower(rep, training=training)

@@ -10,7 +10,8 @@ own process so that each has the machine and its own peak RSS:
 2. ceiling: the same architecture as a plain Keras 3 model on in-memory, pre-hashed ids
    (scripts/bench/ceiling.py).
 3. peer: DeepCTR 0.9.4's MMOE / PLE on tf-keras, in a virtualenv of its own, on arrays
-   pandas read from the same CSV (scripts/bench/deepctr_peer.py).
+   pandas read from the same CSV (scripts/bench/deepctr_peer.py); left out for a config
+   with sequences, which DeepCTR's multi-task models do not read.
 4. serving: the exported SavedModel's p50/p99 latency through its serving signature, for
    batches of 1 and 256 rows.
 
@@ -23,6 +24,8 @@ Example:
         --rows 1000000
     python scripts/bench/throughput.py --config samples/configs/ple_taobao.config \\
         --rows 100000 --skip_peer
+    python scripts/bench/throughput.py --config samples/configs/mmoe_din_taobao.config \\
+        --rows 200000 --train_steps 150 --repeats 3
 """
 
 from __future__ import annotations
@@ -46,9 +49,13 @@ PEER_PACKAGES = ["tensorflow-cpu==2.21.*", "tf-keras==2.21.*", "deepctr==0.9.4",
 # ----------------------------------------------------------------------------- data
 
 
-def ensure_data(rows: int, eval_rows: int, data_dir: str | None, files: int) -> Path:
-    """The directory of the train/eval CSV files, generated once per size."""
-    path = Path(data_dir or f"{tempfile.gettempdir()}/easymtl_bench/data_{rows}_{eval_rows}")
+def ensure_data(
+    rows: int, eval_rows: int, data_dir: str | None, files: int, sequence_length: int = 0
+) -> Path:
+    """The directory of the train/eval CSV files, generated once per size (with the
+    click sequence columns when `sequence_length` > 0)."""
+    name = f"data_{rows}_{eval_rows}" + (f"_seq{sequence_length}" if sequence_length else "")
+    path = Path(data_dir or f"{tempfile.gettempdir()}/easymtl_bench/{name}")
     if (path / "DONE").exists():
         return path
     path.mkdir(parents=True, exist_ok=True)
@@ -61,6 +68,7 @@ def ensure_data(rows: int, eval_rows: int, data_dir: str | None, files: int) -> 
             f"--train_rows={rows}",
             f"--eval_rows={eval_rows}",
             f"--num_train_files={files}",
+            f"--sequence_length={sequence_length}",
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -70,11 +78,20 @@ def ensure_data(rows: int, eval_rows: int, data_dir: str | None, files: int) -> 
 
 
 def train_glob(data: Path) -> str:
-    return str(data / "taobao_mtl_train*.csv")
+    return str(data / "taobao_mtl*_train*.csv")  # taobao_mtl_ or taobao_mtl_seq_
 
 
 def eval_glob(data: Path) -> str:
-    return str(data / "taobao_mtl_eval*.csv")
+    return str(data / "taobao_mtl*_eval*.csv")
+
+
+def sequence_length(config_path: str) -> int:
+    """The longest sequence_length of the config's sequence features (0: none)."""
+    from easymtl.config import load_config
+    from easymtl.features.sequence_config import sequence_entries
+
+    config = load_config(config_path)
+    return max((e.sequence_length for e in sequence_entries(config.feature_configs)), default=0)
 
 
 # ---------------------------------------------------------------------- easymtl part
@@ -163,17 +180,11 @@ def serving_part(args, data: Path) -> dict:
 
     from easymtl.config import load_config
     from easymtl.data import build_dataset, expand_paths
-    from easymtl.features import input_name
 
     config = load_config(args.config)
-    inputs = list(
-        dict.fromkeys(
-            input_name(getattr(f, f.WhichOneof("feature"))) for f in config.feature_configs
-        )
-    )
     serve = tf.saved_model.load(args.export_dir).signatures["serving_default"]
     wanted = set(serve.structured_input_signature[1])
-    inputs = [n for n in inputs if n in wanted]
+    inputs = [f.input_name for f in config.data_config.input_fields if f.input_name in wanted]
     files = expand_paths(eval_glob(data), "eval_input_path")
     rows = next(iter(build_dataset(config.data_config, files, inputs, 256, training=False)))
     result = {"part": "serving"}
@@ -410,7 +421,12 @@ def main() -> None:
         return
 
     eval_rows = args.eval_rows or max(args.rows // 10, args.batch_size)
-    data = ensure_data(args.rows, eval_rows, args.data_dir, args.num_train_files)
+    sys.path.insert(0, str(ROOT))
+    length = sequence_length(args.config)
+    if length and not args.skip_peer:
+        print("no peer: DeepCTR's MMOE and PLE take no sequence encoder", flush=True)
+        args.skip_peer = True
+    data = ensure_data(args.rows, eval_rows, args.data_dir, args.num_train_files, length)
     with tempfile.TemporaryDirectory(prefix="easymtl_bench_") as work:
         args.work_dir = work
         args.export_dir = os.path.join(work, "export")

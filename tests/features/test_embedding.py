@@ -55,6 +55,57 @@ def test_all_rows_empty():
     np.testing.assert_allclose(got, np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize(
+    "pooling, want", [("sum", [[2.5, 25], [0, 0]]), ("mean", [[1.25, 12.5], [0, 0]])]
+)
+def test_weighted_pooling_hand_computed(pooling, want):
+    weights = tf.ragged.constant([[0.5, 1.0], []], dtype=tf.float32, ragged_rank=1)
+    got = table()(ragged([[1, 2], []]), pooling=pooling, weights=weights)
+    np.testing.assert_allclose(got, want)
+
+
+def test_weighted_feature_pools_its_weights_and_checks_its_cells():
+    layer = FeatureInputs(
+        features={"tags": IdFeature(vocab_list=["a", "b"], separator="|", weighted=True)},
+        input_names={"tags": "tag_list"},
+        tables={"t": EmbeddingTable(3, 2, name="t")},
+        embeddings={"tags": ("t", "sum")},
+        groups={"g": ["tags"]},
+    )
+    build_with_table_weights(layer)
+    out = layer({"tag_list": tf.constant(["a:2|b:0.5", "b:x", ""])})["g"]
+    np.testing.assert_allclose(out, [[3, 30], [0, 0], [0, 0]])
+    [check] = layer.row_checks()
+    assert check.column == "tag_list"
+    got = check.bad({"tag_list": tf.constant(["a:2|b:0.5", "b:x", ""])}).numpy().tolist()
+    assert got == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    "pooling, want",
+    [
+        ("sum", [[[3, 30], [0, 0], [4, 40]], [[1, 10], [0, 0], [0, 0]], [[0, 0]] * 3]),
+        ("mean", [[[1.5, 15], [0, 0], [4, 40]], [[1, 10], [0, 0], [0, 0]], [[0, 0]] * 3]),
+    ],
+)
+def test_sequence_ids_pool_per_item_into_place(pooling, want):
+    # [batch, (items), (ids)]: row 0 has three items (the second without ids), row 1 one.
+    ids = tf.RaggedTensor.from_row_lengths(ragged([[1, 2], [], [4], [1]]), [3, 1, 0])
+    got = table()(ids, pooling=pooling)
+    assert got.shape == (3, 3, 2)
+    np.testing.assert_allclose(got, want)
+
+
+def test_sequence_gradient_reaches_only_the_rows_looked_up():
+    layer = table()
+    ids = tf.RaggedTensor.from_row_lengths(ragged([[3], [], [3, 1]]), [2, 1])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(ids))
+    grad = tape.gradient(loss, layer.embeddings)
+    assert isinstance(grad, tf.IndexedSlices)
+    assert sorted(grad.indices.numpy().tolist()) == [1, 3, 3]
+
+
 def test_gradient_reaches_the_table_as_indexed_slices():
     layer = table()
     with tf.GradientTape() as tape:

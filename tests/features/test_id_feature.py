@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -137,3 +138,92 @@ def test_empty_list_takes_default_value():
     assert ids(numbers, [[3, -1], [-1, -1]], tf.int64) == [[3], [7]]
     assert ids(IdFeature(num_buckets=10), tf.zeros([2, 0], tf.int64), tf.int64) == [[], []]
     assert ids(layer, tf.zeros([2, 0], tf.string)) == [[2], [2]]
+
+
+# vocab_dict, default_bucketize_value (TorchEasyRec's meaning) and weighted ids.
+
+
+def test_vocab_dict_reserves_default_and_unknown_rows():
+    # As TorchEasyRec: the default value → 0, unknown → 1, the dict's ids as given.
+    layer = IdFeature(vocab_dict={"a": 2, "b": 3, "c": 2}, default_value="x")
+    assert ids(layer, ["a", "b", "c", "zz", "", "x"]) == [[2], [3], [2], [1], [0], [0]]
+    assert layer.num_ids == 4
+
+
+def test_vocab_dict_with_default_bucketize_value_uses_ids_as_given():
+    layer = IdFeature(vocab_dict={"a": 0, "b": 1}, default_bucketize_value=2)
+    assert ids(layer, ["b", "a", "zz"]) == [[1], [0], [2]]
+    assert layer.num_ids == 3
+
+
+def test_vocab_list_with_default_bucketize_value_is_used_as_it_is():
+    # TorchEasyRec's id_feature test: ["xyz", "abc", "efg"], default_bucketize_value 0.
+    layer = IdFeature(vocab_list=["xyz", "abc", "efg"], default_bucketize_value=0, separator="\x1d")
+    assert ids(layer, ["abc\x1defg", "", "hij"]) == [[1, 2], [], [0]]
+    assert layer.num_ids == 3
+
+
+def test_vocabulary_lookup_is_exact_for_many_values():
+    words = [f"w{i}" for i in range(5000)]
+    layer = IdFeature(vocab_list=words)
+    probe = ["w4999", "w0", "w2500", "w5000", "w"]
+    assert ids(layer, probe) == [[5000], [1], [2501], [0], [0]]
+    assert ids(layer, [7], tf.int64) == [[0]]
+
+
+def test_vocabulary_serves_from_a_saved_function(tmp_path):
+    layer = IdFeature(vocab_dict={"a": 2, "b": 3})
+    module = tf.Module()
+    module.f = tf.function(
+        lambda x: layer(x).flat_values, input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    tf.saved_model.save(module, str(tmp_path))
+    assert tf.saved_model.load(str(tmp_path)).f(tf.constant(["b", "q"])).numpy().tolist() == [3, 1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"hash_bucket_size": 5, "default_bucketize_value": 1}, "`default_bucketize_value`"),
+        ({"vocab_list": ["a"], "default_bucketize_value": 1}, "`default_bucketize_value`"),
+        ({"vocab_dict": {}}, "`vocab_dict`"),
+        ({"vocab_list": ["a"], "vocab_dict": {"a": 2}}, "Exactly one"),
+    ],
+)
+def test_bad_vocabulary_arguments_raise(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        IdFeature(**kwargs)
+
+
+def test_weighted_ids_carry_their_weights():
+    layer = IdFeature(num_buckets=100, separator="|", weighted=True)
+    got, w = layer(tf.constant(["1:0.5|2:1.5", "", "3:x|4:2|500:1|7|12:0.9"]))
+    # Malformed items (3:x, 7) and ids outside num_buckets (500) are dropped, weights too.
+    assert got.to_list() == [[1, 2], [], [4, 12]]
+    np.testing.assert_allclose(w.flat_values, [0.5, 1.5, 2.0, 0.9], rtol=1e-6)
+    assert w.row_lengths().numpy().tolist() == [2, 0, 2]
+
+
+def test_weighted_list_column_and_default():
+    layer = IdFeature(vocab_list=["a", "b"], weighted=True, default_value="b")
+    got, w = layer(tf.constant([["a:2", "b:3"], ["", ""]]))
+    assert got.to_list() == [[1, 2], [2]] and w.to_list() == [[2.0, 3.0], [1.0]]
+    # The id holds colons: the weight is after the last one.
+    got, w = IdFeature(hash_bucket_size=10, weighted=True)(tf.constant(["x:y:0.25"]))
+    assert got.to_list() == [tf.strings.to_hash_bucket_fast(["x:y"], 10).numpy().tolist()]
+    assert w.to_list() == [[0.25]]
+
+
+def test_weighted_cell_check_finds_malformed_cells():
+    layer = IdFeature(hash_bucket_size=10, separator="|", weighted=True, name="tags")
+    [(index, bad, what)] = layer.cell_checks()
+    got = bad(tf.constant(["a:1|b:2.5e-1", "", "a:1|b", "a:", "c:1e3"])).numpy().tolist()
+    assert index == 0 and got == [False, False, True, True, False]
+    assert "'id:weight' items joined by '|'" in what and "'tags'" in what
+    assert IdFeature(hash_bucket_size=10).cell_checks() == []
+
+
+def test_new_options_round_trip():
+    layer = IdFeature(vocab_dict={"a": 2}, default_bucketize_value=5, weighted=True, name="t")
+    clone = IdFeature.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config() and clone.num_ids == 6

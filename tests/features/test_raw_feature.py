@@ -127,3 +127,47 @@ def test_config_round_trip():
     clone = RawFeature.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     np.testing.assert_allclose(dense(clone, ["1", ""], tf.string), [0.25, 0.5])
+
+
+# value_dim > 1: several numbers per cell (an embedding column).
+
+
+def test_value_dim_splits_a_cell_into_dense_values():
+    layer = RawFeature(value_dim=3, separator="|", default_value=-1.0)
+    out = layer(tf.constant(["0.5|1|2", "3|x|", "", "1|2|3|4"]))
+    assert out.shape == (4, 3)
+    # A non-number or missing value takes default_value; a longer cell is cut.
+    np.testing.assert_allclose(out, [[0.5, 1, 2], [3, -1, -1], [-1, -1, -1], [1, 2, 3]])
+
+
+def test_value_dim_reads_a_list_column_and_normalizes():
+    layer = RawFeature(value_dim=2, normalizer="method=zscore,mean=1,standard_deviation=2")
+    out = layer(tf.constant([[1.0, 3.0, 9.0], [5.0, float("nan"), float("nan")]]))
+    np.testing.assert_allclose(out, [[0, 1], [2, -0.5]])
+    short = layer(tf.constant([[3.0]]))
+    np.testing.assert_allclose(short, [[1, -0.5]])
+
+
+def test_value_dim_with_boundaries_gives_one_id_per_value():
+    layer = RawFeature(boundaries=[1.0, 2.0], value_dim=2, separator=";")
+    assert layer(tf.constant(["0.5;1.5", "9;0"])).to_list() == [[0, 1], [2, 0]]
+
+
+def test_value_dim_cell_check_counts_values():
+    layer = RawFeature(value_dim=2, separator="|", name="emb")
+    [(index, bad, what)] = layer.cell_checks()
+    assert bad(tf.constant(["1|2", "", "1", "1|2|3"])).numpy().tolist() == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert index == 0 and "2 values joined by '|'" in what and "'emb'" in what
+    assert RawFeature().cell_checks() == []
+    clone = RawFeature.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_bad_value_dim_raises():
+    with pytest.raises(ValueError, match="`value_dim`"):
+        RawFeature(value_dim=0)

@@ -41,6 +41,27 @@ def test_sequence_id_feature_ids_per_item():
     assert clone(tf.constant(["3|4"])).to_list() == [[[3], [4]]]
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_buckets": 10, "default_value": "0"},
+        {"num_buckets": 10},
+        {"hash_bucket_size": 7},
+        {"hash_bucket_size": 7, "default_value": "z"},
+        {"vocab_list": ["1", "7", "8"]},
+    ],
+)
+def test_one_id_items_take_the_int_path_with_the_same_ids(kwargs):
+    # Items of one id each are split once and selected on ints; the ids are those of
+    # splitting and truncating the strings first.
+    cells = tf.constant(["1|NULL||7|8", "", "8", "||", "1|2|3|4|5|6|7"])
+    f = SequenceIdFeature(3, "|", **kwargs)
+    items = sequence_items(cells, "|", 3)
+    strings_first = tf.RaggedTensor.from_row_splits(f.ids(items.flat_values), items.row_splits)
+    assert f(cells).to_list() == strings_first.to_list()
+    assert f(cells).row_lengths().numpy().tolist() == [3, 0, 1, 3, 3]
+
+
 def test_sequence_raw_feature_values_and_buckets():
     dense = SequenceRawFeature(4, "|", default_value=-1.0)(tf.constant(["1|x|2.5", ""]))
     assert dense.to_list() == [[[1.0], [-1.0], [2.5]], []]
