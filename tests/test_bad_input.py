@@ -13,6 +13,8 @@ from conftest import FEW_FEATURES, SAMPLES, make_config
 from easymtl.export.__main__ import main as export_main
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 TRAIN = SAMPLES / "data" / "taobao_mtl_train.csv"
 HEADER = (
     "clk,buy,pid,adgroup_id,cate_id,campaign_id,customer,brand,user_id,cms_segid,"

@@ -14,6 +14,8 @@ from easymtl.callbacks import Callback
 from easymtl.config import load_config
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 
 class Recorder(Callback):
     """Records every hook call; requests a stop after step `stop_at`."""

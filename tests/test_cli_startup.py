@@ -13,6 +13,8 @@ import pytest
 from conftest import FEW_FEATURES, SAMPLES, make_config
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 CHATTER = ("absl::InitializeLog", "port.cc", "cpu_feature_guard")
 
 # Runs an entry point as `python -m` does, then reports on stdout whether TensorFlow was

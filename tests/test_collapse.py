@@ -19,6 +19,8 @@ from easymtl.errors import EasymtlError
 from easymtl.runner import Runner
 from tests.conftest import SAMPLES
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 ROWS = 2560
 PID = 2  # column of pid: "430539_1007" on about 30 % of rows
 GENDER = 11  # column of final_gender_code

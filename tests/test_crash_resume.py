@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import FEW_FEATURES, ROOT, SAMPLES, make_config
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 STEPS_PER_EPOCH = 25  # 3200 rows, batch 128
 
 
@@ -63,7 +65,6 @@ def kill_when(proc: subprocess.Popen, marker: str) -> str:
     return "".join(seen)
 
 
-@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(configs):
     from easymtl.train import main as train_main
 
@@ -91,7 +92,6 @@ def test_killed_run_resumes_to_the_uninterrupted_result(configs):
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
 
 
-@pytest.mark.slow
 def test_killed_export_leaves_no_partial_directory(tmp_path):
     from easymtl.train import main as train_main
 
@@ -121,7 +121,6 @@ def test_killed_export_leaves_no_partial_directory(tmp_path):
     assert (export_dir / "saved_model.pb").exists()
 
 
-@pytest.mark.slow
 def test_lost_worker_stops_the_cluster_and_a_restart_resumes(tmp_path):
     """Worker 1 of two is SIGKILLed after the first checkpoint: worker 0 (the chief)
     stops within bounded time with one line naming the lost task; restarting both
@@ -229,7 +228,6 @@ def check_consistent(model_dir: Path) -> list[dict]:
     return entries
 
 
-@pytest.mark.slow
 def test_killed_during_an_evaluation_the_rerun_evaluates_it(tmp_path):
     path = make_config(tmp_path, "mmoe", LIFE, features=FEW_FEATURES)
     model_dir = tmp_path / "model"
@@ -247,7 +245,6 @@ def test_killed_during_an_evaluation_the_rerun_evaluates_it(tmp_path):
     assert [e["global_step"] for e in entries] == [2, 4, 6]
 
 
-@pytest.mark.slow
 def test_killed_during_a_best_export_the_rerun_exports_again(tmp_path):
     path = make_config(tmp_path, "mmoe", LIFE, features=FEW_FEATURES)
     model_dir = tmp_path / "model"
@@ -265,7 +262,6 @@ def test_killed_during_a_best_export_the_rerun_exports_again(tmp_path):
     assert [e["global_step"] for e in entries] == [2, 4, 6]
 
 
-@pytest.mark.slow
 def test_killed_after_a_warm_start_the_rerun_warm_starts_again(tmp_path):
     from easymtl.train import main as train_main
 

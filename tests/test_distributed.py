@@ -12,6 +12,8 @@ from conftest import LEARNING_FEATURES, SAMPLES, make_config, train_workers
 from easymtl.distribute import _from_tf_config
 from easymtl.errors import EasymtlError
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 
 @pytest.fixture
 def data(tmp_path):
@@ -35,7 +37,6 @@ def config(tmp_path, name: str, train_path: str):
     )
 
 
-@pytest.mark.slow
 def test_two_workers_train_like_one_process(tmp_path, data):
     from easymtl.train import main as train_main
 

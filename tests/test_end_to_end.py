@@ -21,6 +21,8 @@ from easymtl.protos import data_pb2
 from easymtl.runner import Runner
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 EVAL_ROWS = 300
 
 
@@ -41,7 +43,6 @@ def typed(config, cols: dict[str, list], names: list[str]) -> dict[str, list]:
     return {n: cols[n] if types[n] == string else [int(v) for v in cols[n]] for n in names}
 
 
-@pytest.mark.slow
 def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
     path = config_factory("ple", "train_config { num_steps: 60 save_checkpoints_steps: 25 }")
     config = load_config(str(path))
@@ -144,7 +145,6 @@ def test_eval_only_without_checkpoint_fails(config_factory, capsys):
     assert len(err) == 1 and "no checkpoint" in err[0]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model", ["simple_multi_task", "shared_bottom", "mmoe", "ple"])
 def test_model_learns_sample_data(config_factory, model):
     """Every model beats chance by a clear margin on the planted signal (oracle AUCs:
@@ -160,7 +160,6 @@ def test_model_learns_sample_data(config_factory, model):
     assert result["auc_cvr"] >= 0.65, result
 
 
-@pytest.mark.slow
 def test_streaming_auc_matches_exact_auc(config_factory):
     path = config_factory("mmoe", "train_config { num_steps: 60 }", features=FEW_FEATURES)
     config = load_config(str(path))

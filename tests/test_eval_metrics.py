@@ -18,6 +18,8 @@ from easymtl.errors import EasymtlError
 from easymtl.runner import Runner
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [16] }
         losses { binary_cross_entropy {} }

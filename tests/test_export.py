@@ -18,6 +18,8 @@ from easymtl.config import load_config
 from easymtl.export import export_saved_model
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 ROWS = 64
 
 

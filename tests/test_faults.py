@@ -24,6 +24,8 @@ from easymtl.errors import EasymtlError
 from easymtl.export.__main__ import main as export_main
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 ROWS = 64  # bucket rows of every id feature: checkpoints of ~100 kB
 
 
@@ -118,7 +120,6 @@ def trained(tmp_path, trained_once):
     )
 
 
-@pytest.mark.slow
 def test_full_disk_while_checkpointing_stops_cleanly_and_resumes(
     tmp_path, small_disk, capsys, trained_once
 ):
@@ -148,7 +149,6 @@ def test_full_disk_while_checkpointing_stops_cleanly_and_resumes(
     assert leftovers(model_dir) == []
 
 
-@pytest.mark.slow
 def test_first_checkpoint_on_a_full_disk_leaves_nothing(tmp_path, small_disk, capsys):
     mount, _ = small_disk
     point = mount(64 * 1024)
@@ -160,7 +160,6 @@ def test_first_checkpoint_on_a_full_disk_leaves_nothing(tmp_path, small_disk, ca
     assert not (point / "model").exists()  # a new model_dir is removed again
 
 
-@pytest.mark.slow
 def test_eval_result_summaries_and_export_on_a_full_disk(tmp_path, small_disk, capsys):
     mount, _ = small_disk
     point = mount(4 * 1024 * 1024)
@@ -229,7 +228,6 @@ def test_damaged_checkpoints_are_found(trained, damage):
     assert checkpoints.unreadable(prefix) is not None
 
 
-@pytest.mark.slow
 def test_truncated_latest_checkpoint_falls_back(trained, capsys, caplog):
     path, model_dir = trained
     data = data_file(model_dir, 4)
@@ -260,7 +258,6 @@ def test_truncated_latest_checkpoint_falls_back(trained, capsys, caplog):
     assert json.loads((model_dir / "eval_result.json").read_text())["global_step"] == 6
 
 
-@pytest.mark.slow
 def test_no_readable_checkpoint_is_one_line(trained, capsys):
     path, model_dir = trained
     for step in (2, 4):

@@ -19,6 +19,8 @@ from easymtl.runner import Runner
 from easymtl.testing import serve_in_fresh_process
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 COLUMNS = ["clk", "buy", "user_id", "cate", "brand", "level", "tags", "pic_emb", "kv_cnt", "kkv"]
 
 

@@ -16,6 +16,8 @@ from easymtl.layers.fusion import FusedScore
 from easymtl.metrics.auc import ScoreAUC
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 
 def test_layer_is_the_product_formula():
     fused = FusedScore(
@@ -86,7 +88,6 @@ def _config(tmp_path, fusion: str = FUSION) -> str:
     return str(path)
 
 
-@pytest.mark.slow
 def test_score_is_exported_as_the_product_and_its_auc_is_reported(tmp_path):
     runner = Runner(load_config(_config(tmp_path)))
     assert "price" in runner.input_names and "price" in runner.serving_specs()

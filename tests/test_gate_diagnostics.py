@@ -17,6 +17,8 @@ from tensorflow.core.util import event_pb2
 from easymtl.config import load_config
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 EXTRA = (
     "train_config { num_steps: 10 } data_config { batch_size: 512 } eval_config { num_steps: 4 }"
 )

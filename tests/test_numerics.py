@@ -14,6 +14,8 @@ from easymtl.protos import data_pb2
 from easymtl.runner import Runner
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 BAD_ROW = 150  # in the 5th batch of 32 rows
 
 

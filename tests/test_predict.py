@@ -17,6 +17,8 @@ from easymtl.predict import main as predict_main
 from easymtl.protos import data_pb2
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 ROWS_A, ROWS_B = 500, 300
 RESERVED = ["user_id", "adgroup_id", "clk", "buy"]
 

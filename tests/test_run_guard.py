@@ -14,6 +14,8 @@ from conftest import FEW_FEATURES, ROOT
 from easymtl.errors import EasymtlError
 from easymtl.run_guard import ModelDirLock
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 
 def test_second_lock_is_refused_and_released_on_exit(tmp_path):
     refused = pytest.raises(EasymtlError, match=r"another training run \(pid \d+\)")
@@ -39,7 +41,6 @@ def test_lock_of_a_killed_process_is_free(tmp_path):
         pass
 
 
-@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_143(config_factory):
     path = config_factory(
         "mmoe",

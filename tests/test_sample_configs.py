@@ -10,6 +10,8 @@ from conftest import ROOT
 from easymtl.config import load_config
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 SAMPLES = {"mmoe_taobao.yaml": "mmoe_taobao.config", "ple_taobao.json": "ple_taobao.config"}
 
 

@@ -23,6 +23,8 @@ from easymtl.runner import Runner
 from easymtl.testing import serve_in_fresh_process
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 SEQ_COLUMNS = ["click_50_seq__adgroup_id", "click_50_seq__cate_id", "click_50_seq__brand"]
 
 

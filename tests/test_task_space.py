@@ -12,6 +12,8 @@ from easymtl import testing
 from easymtl.config import PipelineConfig, load_config
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 ROWS, BATCH = 3000, 500
 
 TOWERS = """

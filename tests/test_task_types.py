@@ -16,6 +16,8 @@ from easymtl.config import PipelineConfig, load_config
 from easymtl.export import export_saved_model
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [16] }
         losses { binary_cross_entropy { label_smoothing: 0.01 } }
@@ -68,7 +70,6 @@ def task_types_config(tmp_path) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_every_task_type_learns_and_exports(task_types_config, tmp_path):
     runner = Runner(load_config(str(task_types_config)))
     assert [(t.name, t.task_type) for t in runner.tasks] == [

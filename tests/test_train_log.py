@@ -14,6 +14,8 @@ from google.protobuf import text_format
 from easymtl.config import PipelineConfig
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 TRAIN_ROWS, BATCH = 640, 64  # 10 steps an epoch
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [16] }

@@ -320,6 +320,7 @@ def test_config_takes_input_fields_from_the_first_train_else_eval_file(tmp_path)
         load_config(str(sample_config(tmp_path, broken, "")))
 
 
+@pytest.mark.slow
 def test_parquet_and_csv_copies_train_to_the_same_metrics(tmp_path):
     from easymtl.export import export_saved_model
     from easymtl.runner import Runner

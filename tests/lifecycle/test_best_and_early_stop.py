@@ -21,6 +21,8 @@ from easymtl.lifecycle.metric import BestMetric
 from easymtl.lifecycle.runs import Run
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 # "loss" with larger_is_better: a metric that gets worse as the model learns, so that the
 # first evaluation is the best and the stop after early_stop_patience more is certain.
 RUN = """
@@ -43,7 +45,6 @@ def trained(tmp_path_factory):
     return config, runner, step
 
 
-@pytest.mark.slow
 def test_evaluates_every_interval_and_stops_early(trained):
     config, runner, step = trained
     entries = history.read(config.model_dir)
@@ -72,7 +73,6 @@ def test_evaluates_every_interval_and_stops_early(trained):
     assert steps == {2, 4, 6}
 
 
-@pytest.mark.slow
 def test_best_is_exported_and_its_checkpoint_kept_beyond_keep_checkpoint_max(trained):
     config, _, _ = trained
     model_dir = config.model_dir
@@ -91,7 +91,6 @@ def test_best_is_exported_and_its_checkpoint_kept_beyond_keep_checkpoint_max(tra
     assert os.listdir(os.path.join(model_dir, "export")) == ["best"]
 
 
-@pytest.mark.slow
 def test_an_early_stopped_run_stays_finished(trained, caplog):
     config, _, _ = trained
     again = Runner(config, callbacks=lifecycle.callbacks(config))

@@ -19,6 +19,8 @@ from easymtl.lifecycle import history
 from easymtl.lifecycle.continuous import ContinuousEvaluator
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 EXTRA = """
 train_config { num_steps: 6 save_checkpoints_steps: 2 }
 data_config { batch_size: 32 } eval_config { num_steps: 8 }  # 256 rows: both classes of buy
@@ -62,7 +64,6 @@ def test_scores_each_checkpoint_once_then_stops(tmp_path):
     assert history.read(config.model_dir)[-1]["global_step"] == 4
 
 
-@pytest.mark.slow
 def test_evaluates_beside_a_training_process(tmp_path):
     """Trainer and evaluator as two processes on one model_dir, started together."""
     path = make_config(tmp_path, "mmoe", EXTRA, features=FEW_FEATURES)

@@ -10,13 +10,14 @@ from conftest import FEW_FEATURES, make_config
 
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 EXTRA = (
     "train_config { num_steps: 4 save_checkpoints_steps: 2 } data_config { batch_size: 32 } "
     "eval_config { num_steps: 1 eval_interval_steps: 2 } "
 )
 
 
-@pytest.mark.slow
 def test_latest_exports_after_each_evaluation_and_keeps_the_newest(tmp_path, caplog):
     path = make_config(
         tmp_path, "mmoe", EXTRA + "export_config { exports_to_keep: 1 }", features=FEW_FEATURES
@@ -34,7 +35,6 @@ def test_latest_exports_after_each_evaluation_and_keeps_the_newest(tmp_path, cap
     assert steps == [2, 4]
 
 
-@pytest.mark.slow
 def test_none_exports_nothing(tmp_path):
     path = make_config(
         tmp_path, "mmoe", EXTRA + 'export_config { exporter_type: "none" }', features=FEW_FEATURES

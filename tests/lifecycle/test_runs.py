@@ -11,6 +11,8 @@ from conftest import FEW_FEATURES, SAMPLES, make_config
 from easymtl.lifecycle import history, runs
 from easymtl.train import main as train_main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 BATCH = 32
 
 
@@ -38,7 +40,6 @@ def train(config, data, *flags):
     return train_main(["--config", str(config), "--train_input_path", str(data), *flags])
 
 
-@pytest.mark.slow
 def test_day_after_day(days, capsys):
     tmp, config = days
     model_dir = tmp / "model"

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 PAGE = ROOT / "docs" / "lifecycle.md"
 _BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
 
@@ -31,7 +33,6 @@ def test_the_walkthrough_has_its_days():
     assert len(blocks) >= 5
 
 
-@pytest.mark.slow
 def test_walkthrough_runs_as_written(tmp_path):
     (tmp_path / "samples").symlink_to(ROOT / "samples")
     env = dict(os.environ)

@@ -14,6 +14,8 @@ from easymtl.errors import EasymtlError
 from easymtl.lifecycle.warm_start import unescape
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 TINY = "train_config { num_steps: 2 } data_config { batch_size: 32 } "
 TINY += "export_config { export_after_train: false }"
 

@@ -20,6 +20,8 @@ from easymtl.models import build_model_tasks
 from easymtl.protos import model_pb2
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 X = np.random.default_rng(0).normal(size=(8, 6)).astype("float32")
 
 
@@ -128,7 +130,6 @@ def test_bad_aitm_is_a_config_error(text, field):
     assert e.value.field.endswith(field), e.value.field
 
 
-@pytest.mark.slow
 def test_aitm_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.660, auc_cvr 0.703 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804); no eval row has
@@ -151,7 +152,6 @@ def test_aitm_learns_sample_data(config_factory):
     assert max(above) < 0.01
 
 
-@pytest.mark.slow
 def test_aitm_export_serves_the_model_outputs(config_factory, tmp_path):
     runner = Runner(load_config(str(config_factory("aitm", features=FEW_FEATURES))))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))

@@ -11,6 +11,8 @@ from easymtl.models import MODELS
 from easymtl.protos import multi_task_rank_pb2
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 CGC = """
     expert_num_per_task: 2 share_num: 1
     task_expert_net { hidden_units: [16, 8] } share_expert_net { hidden_units: [12, 8] }
@@ -32,7 +34,6 @@ def test_cgc_is_a_single_ple_level():
     assert level.share_expert_mlp["hidden_units"] == [12, 8]
 
 
-@pytest.mark.slow
 def test_cgc_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.669, auc_cvr 0.709 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804)."""

@@ -18,6 +18,8 @@ from easymtl.models import build_model_tasks
 from easymtl.protos import model_pb2
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 X = np.random.default_rng(0).normal(size=(8, 6)).astype("float32")
 
 
@@ -102,7 +104,6 @@ def test_torcheasyrec_mask_net_is_named_as_unsupported(config_factory):
         load_config(str(path))
 
 
-@pytest.mark.slow
 def test_dbmtl_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.661, auc_cvr 0.697 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804)."""
@@ -118,7 +119,6 @@ def test_dbmtl_learns_sample_data(config_factory):
     assert {"gate/mmoe/ctr/entropy", "gate/mmoe/cvr/entropy"} <= set(result)
 
 
-@pytest.mark.slow
 def test_dbmtl_export_serves_the_model_outputs(config_factory, tmp_path):
     runner = Runner(load_config(str(config_factory("dbmtl", features=FEW_FEATURES))))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))

@@ -18,6 +18,8 @@ from easymtl.models.esmm import build_esmm_tasks, check_esmm
 from easymtl.protos import multi_task_rank_pb2
 from easymtl.runner import Runner
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 
 def test_ctcvr_logits_are_the_logit_of_the_product_even_when_saturated():
     a, b = np.meshgrid([-40.0, -5.0, 0.0, 0.7, 5.0, 40.0], [-40.0, -2.0, 0.0, 3.0, 40.0])
@@ -96,7 +98,6 @@ def test_bad_towers_are_config_errors(cvr_tower, field):
     assert e.value.field == field
 
 
-@pytest.mark.slow
 def test_esmm_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.663, auc_ctcvr 0.701, auc_cvr 0.583 (oracle
     on this eval file: 0.778, 0.804, 0.660); its CVR AUC counts clicked rows only."""
@@ -127,7 +128,6 @@ def test_esmm_learns_sample_data(config_factory):
     assert sum(len(x) for x in labels["cvr"]) < sum(len(x) for x in labels["ctcvr"]) / 5
 
 
-@pytest.mark.slow
 def test_export_emits_probs_ctcvr_as_the_product(config_factory):
     path = config_factory("esmm", features=FEW_FEATURES)
     runner = Runner(load_config(str(path)))

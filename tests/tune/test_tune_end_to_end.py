@@ -15,6 +15,8 @@ from google.protobuf import text_format
 from easymtl.config import PipelineConfig
 from easymtl.tune.__main__ import main
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 SPACE = """
 train_config.dense_optimizer.adam_optimizer.lr: {type: float, low: 1e-4, high: 1e-2, log: true}
 model_config.mmoe.num_expert: {type: int, low: 2, high: 3}
@@ -29,7 +31,6 @@ def _rows(out):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.slow
 def test_a_study_runs_resumes_survives_failed_trials_and_its_best_config_trains(tmp_path, capsys):
     config = make_config(tmp_path, extra="eval_config { num_steps: 2 }", features=FEW_FEATURES)
     space = tmp_path / "space.yaml"

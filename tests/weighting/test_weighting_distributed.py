@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 from conftest import SAMPLES, make_config, train_workers
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
 
-@pytest.mark.slow
+
 def test_two_workers_agree_on_the_weights(tmp_path):
     lines = (SAMPLES / "data" / "taobao_mtl_train.csv").read_text().splitlines()[:2560]
     for i in range(2):

@@ -18,6 +18,8 @@ from easymtl.config import load_config
 from easymtl.runner import Runner
 from easymtl.weighting import build_loss_weighting
 
+pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
+
 STRATEGIES = {
     "dynamic_decay": 'dynamic_decay { unit: STEP tower_decay { tower_name: "cvr" gamma: 0.95 } }',
     "uncertainty": "uncertainty {}",
