@@ -106,8 +106,11 @@ def candidates(model_dir: str) -> list[str]:
         log.warning("%s: cannot read its checkpoint state file (%s)", model_dir, reason(e))
         state = None
     if state is not None:
+        # A checkpoint of model_dir is in model_dir: the state file's paths may be relative
+        # to the working directory of the run that wrote them (a relative model_dir), or
+        # absolute paths of a machine the model_dir was copied from.
         listed = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
-        paths += [p if os.path.isabs(p) else os.path.join(model_dir, p) for p in listed if p]
+        paths += [os.path.join(model_dir, os.path.basename(p)) for p in listed if p]
     pattern = os.path.join(glob.escape(model_dir), f"{PREFIX}-*.index")
     paths += [p[: -len(".index")] for p in glob.glob(pattern)]
     return sorted(dict.fromkeys(os.path.normpath(p) for p in paths), key=step_of, reverse=True)
@@ -187,14 +190,10 @@ def _set_aside(model_dir: str, bad: list[str], good: str) -> None:
     state = tf.train.get_checkpoint_state(model_dir)
     if state is None:
         return
-    dropped = {os.path.normpath(p) for p in bad}
+    dropped = {os.path.basename(p) for p in bad}
     paths = list(state.all_model_checkpoint_paths)
     stamps = list(state.all_model_checkpoint_timestamps)
-    keep = [
-        i
-        for i, p in enumerate(paths)
-        if os.path.normpath(p if os.path.isabs(p) else os.path.join(model_dir, p)) not in dropped
-    ]
+    keep = [i for i, p in enumerate(paths) if os.path.basename(p) not in dropped]
     state.model_checkpoint_path = os.path.relpath(good, model_dir)
     state.ClearField("all_model_checkpoint_paths")
     state.all_model_checkpoint_paths.extend(paths[i] for i in keep)

@@ -320,3 +320,19 @@ def test_warning_above_half_and_refusal(caplog):
         memory.check(need, available=1000)
     # Bytes already allocated by the model itself count as available to it.
     memory.check(need, available=1000, allocated=1000)
+
+
+def test_a_relative_model_dir_reruns_without_calling_its_checkpoints_unreadable(
+    tmp_path, monkeypatch, capsys
+):
+    """The README's sample configs use a relative model_dir (runs/<name>): the state file
+    then holds paths relative to the working directory; a rerun must find them."""
+    monkeypatch.chdir(tmp_path)
+    path = small_config(tmp_path, Path("runs/m"), "eval_input_path: ''")
+    assert train_main(["--config", str(path)]) == 0
+    assert train_main(["--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "unreadable" not in out, out
+    assert "training already finished at step 4" in out, out
+    assert not (tmp_path / "runs" / "m" / "unreadable").exists()
+    assert checkpoints.latest_readable("runs/m").endswith("model.ckpt-4")
