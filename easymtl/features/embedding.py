@@ -42,8 +42,10 @@ class EmbeddingTable(keras.layers.Layer):
     def call(self, ids: tf.RaggedTensor, pooling: str = "sum"):
         # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
         # the Keras variable's value, every step would first copy the whole table, since
-        # the row-wise optimizer's sparse updates make its reads copy-on-read.
-        vectors = tf.gather(self.embeddings.value, ids.flat_values)
+        # the row-wise optimizer's sparse updates make its reads copy-on-read. A table
+        # sharded over parameter servers (its value a ShardedVariable) gathers each
+        # shard's rows where the shard is.
+        vectors = tf.nn.embedding_lookup(self.embeddings.value, ids.flat_values)
         rows = tf.shape(ids.row_splits, out_type=tf.int64)[0] - 1
         pooled = tf.math.unsorted_segment_sum(vectors, ids.value_rowids(), rows)
         if pooling == "mean":
