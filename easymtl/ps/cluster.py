@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ log = logging.getLogger("easymtl")
 # A table is split into shards of at least this size (TensorFlow's recommendation for
 # MinSizePartitioner), at most one per ps task; smaller tables stay whole, on one ps.
 MIN_SHARD_BYTES = 256 << 10
+
+# How long the chief waits for the worker and ps tasks to start.
+WAIT_SECONDS = 900
 
 # The file in model_dir by which the chief tells the servers that the job is done.
 RELEASE_FILE = "cluster_done"
@@ -166,12 +170,44 @@ def from_tf_config(jobs: dict, kind: str, index: int) -> ParameterServers:
     if kind != "chief":
         return ParameterServers(kind, index, num_workers, num_ps)
     _fail_fast()
+    _wait_for_tasks({job: jobs[job] for job in ("worker", "ps")})
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     partitioner = TablePartitioner(num_ps)
     strategy = tf.distribute.ParameterServerStrategy(resolver, variable_partitioner=partitioner)
     coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
     log.info("parameter-server training: %d workers, %d ps", num_workers, num_ps)
     return ParameterServers(kind, index, num_workers, num_ps, strategy, coordinator, partitioner)
+
+
+def _wait_for_tasks(jobs: dict) -> None:
+    """Returns once every task of `jobs` ({job: [host:port, ...]}) accepts connections:
+    the chief connects to all of them at once, and tasks start in any order.
+
+    Raises:
+        EasymtlError: some are still not reachable after WAIT_SECONDS.
+    """
+    timeout = WAIT_SECONDS
+    pending = {(job, i): address for job, tasks in jobs.items() for i, address in enumerate(tasks)}
+    start = said = time.monotonic()
+    while pending:
+        for task, address in list(pending.items()):
+            host, _, port = address.rpartition(":")
+            with contextlib.suppress(OSError, ValueError):
+                socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+                del pending[task]
+        if not pending:
+            return
+        waited = time.monotonic() - start
+        names = ", ".join(f"{job} {i} ({address})" for (job, i), address in pending.items())
+        if waited > timeout:
+            raise EasymtlError(
+                f"TF_CONFIG: tasks {names} are not reachable after {timeout:.0f}s; start "
+                "them (the same command, each with its own TF_CONFIG task)"
+            )
+        if time.monotonic() - said > 30:
+            log.info("waiting for TF_CONFIG tasks %s to start", names)
+            said = time.monotonic()
+        time.sleep(0.5)
 
 
 def _fail_fast() -> None:

@@ -85,7 +85,7 @@ class PSRunner(Runner):
                 name,
                 table.num_rows,
                 table.dim,
-                ", ".join(f"{v.shape[0]} rows on {_task(v.device)}" for v in shards),
+                ", ".join(f"{v.shape[0]} rows on {_task(v)}" for v in shards),
             )
 
     def check_memory(self, need, allocated: int = 0) -> None:
@@ -297,7 +297,9 @@ def _next(step: int, every: int) -> int:
     return (step // every + 1) * every
 
 
-def _task(device: str) -> str:
-    """'ps 1' of a device name /job:ps/replica:0/task:1/device:CPU:0."""
-    spec = tf.DeviceSpec.from_string(device)
+def _task(variable) -> str:
+    """Where a (Keras or TensorFlow) variable is: 'ps 1' for /job:ps/replica:0/task:1/..."""
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    spec = tf.DeviceSpec.from_string(variable.device)
     return f"{spec.job} {spec.task}"

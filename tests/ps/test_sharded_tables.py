@@ -115,3 +115,19 @@ def test_worker_and_ps_tasks_only_serve():
         assert task.ps is not None and not task.ps.is_coordinator and not task.is_chief
         assert (task.ps.num_workers, task.ps.num_ps, task.ps.task_index) == (2, 2, 1)
         assert task.ps.strategy is None  # nothing connects before serve()
+
+
+def test_chief_waits_for_its_tasks_then_names_the_missing_ones(monkeypatch):
+    import json
+
+    from conftest import free_ports
+
+    import easymtl.ps.cluster
+
+    monkeypatch.setattr(easymtl.ps.cluster, "WAIT_SECONDS", 1)
+    monkeypatch.setenv("GRPC_FAIL_FAST", "use_caller")
+    chief, worker, ps = (f"127.0.0.1:{p}" for p in free_ports(3))  # nothing listens
+    cluster = {"chief": [chief], "worker": [worker], "ps": [ps]}
+    text = json.dumps({"cluster": cluster, "task": {"type": "chief", "index": 0}})
+    with pytest.raises(EasymtlError, match=rf"tasks worker 0 \({worker}\), ps 0 \({ps}\) are"):
+        _from_tf_config(text)
