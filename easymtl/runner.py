@@ -272,7 +272,9 @@ class Runner:
             self.train_losses["total"].update_state(grads.total)
             return tf.constant(True)
 
-        tf.cond(tf.reduce_any(grads.non_finite), lambda: tf.constant(False), apply)
+        tf.cond(
+            tf.reduce_any(grads.non_finite), lambda: tf.constant(False), lambda: self._update(apply)
+        )
         self.loss_weights.assign(grads.weights)
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
@@ -280,6 +282,10 @@ class Runner:
         return StepResult(
             grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
         )
+
+    def _update(self, apply):
+        """Runs the train step's update `apply` (where a strategy wants it run)."""
+        return apply()
 
     def _apply_dense(self, grads: list) -> None:
         """Applies the dense gradients with the dense optimizer (in the train step)."""

@@ -136,15 +136,16 @@ class PSRunner(Runner):
 
         return tf.cond(trains, lambda: self._train_step_fn(batch), idle), bad
 
+    def _update(self, apply):
+        """Runs the step's update in a replica context of the strategy, where a Keras
+        optimizer (the dense one, GradNorm's) expects to run under a tf.distribute
+        strategy; the step's conditional is outside it, as merge_call requires."""
+        return self.ps.strategy.run(apply)
+
     def _apply_dense(self, grads: list) -> None:
-        """Applies the dense gradients in a replica context of the strategy (where a
-        Keras optimizer expects to run under a tf.distribute strategy), outside the
-        step's conditional; the gradients are first placed on the worker's device."""
-
-        def apply():
-            self.dense_optimizer.apply([tf.identity(g) for g in grads], self.dense_vars)
-
-        self.ps.strategy.run(apply)
+        """Applies the dense gradients, first placed on the worker's device (the
+        optimizer's all-reduce needs a device; they were computed outside the replica)."""
+        self.dense_optimizer.apply([tf.identity(g) for g in grads], self.dense_vars)
 
     def _worker_batches(self, epoch: int, skip: int):
         """An iterator of each worker's own batches of `epoch`, `skip` batches in."""
@@ -164,8 +165,8 @@ class PSRunner(Runner):
     def _schedule(self, iterator, count: int) -> list:
         if self._scheduled is None:
             # In the strategy's cross-replica context: a replica context would forbid the
-            # conditional update (the non-finite check) around the Keras optimizer's
-            # merge_call; _apply_dense enters one for it alone.
+            # conditional update (the non-finite check) around the Keras optimizers'
+            # merge_call; _update enters one for the update alone.
             self._scheduled = tf.function(lambda iterator: self._worker_step(next(iterator)))
         schedule = self.ps.coordinator.schedule
         return [schedule(self._scheduled, args=(iterator,)) for _ in range(count)]

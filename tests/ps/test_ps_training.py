@@ -138,3 +138,50 @@ def test_three_ps_resume_the_checkpoint_and_a_killed_worker_does_not_stop_traini
     assert got["global_step"] > first["global_step"] + 100, got
     for key in ("auc_ctr", "auc_cvr"):
         assert got[key] > 0.6, (key, got, first)
+
+
+def test_async_steps_skip_non_finite_batches_and_balance_with_grad_norm(tmp_path):
+    """nan_loss_policy SKIP_BATCH judges each asynchronous step on the chief; GradNorm
+    combines each step's own task gradients. Row 150's price (3e38, a regression label)
+    makes the squared error of step 5 overflow (as tests/test_numerics.py does)."""
+    import tensorflow as tf
+    from google.protobuf import text_format
+
+    from easymtl.config import load_config
+    from easymtl.protos import data_pb2
+
+    lines = (SAMPLES / "data" / "taobao_mtl_train.csv").read_text().splitlines()[:320]
+    cells = lines[150].split(",")
+    cells[-1] = "3e38"
+    lines[150] = ",".join(cells)
+    data = tmp_path / "train.csv"
+    data.write_text("\n".join(lines) + "\n")
+    path = make_config(
+        tmp_path,
+        "mmoe",
+        f'train_input_path: "{data}" eval_input_path: "" '
+        "data_config { batch_size: 32 shuffle: false } "
+        "train_config { num_epochs: 1 save_checkpoints_steps: 2 nan_loss_policy: SKIP_BATCH } "
+        'data_config { label_fields: "price" } '
+        'model_config { mmoe { task_towers { tower_name: "value" label_name: "price" '
+        "losses { l2_loss {} } } } loss_weighting { grad_norm {} } } "
+        "export_config { export_after_train: false }",
+        features=["user_id", "tag_brand_list"],
+    )
+    config = load_config(str(path))
+    price = next(f for f in config.data_config.input_fields if f.input_name == "price")
+    price.input_type = data_pb2.FLOAT
+    path.write_text(text_format.MessageToString(config))
+
+    logs = finish_ps_cluster(start_ps_cluster(path, num_workers=1, num_ps=1))
+    code, log = logs["chief"][0]
+    assert code == 0, log[-4000:]
+    assert "step 5: loss of tower 'value' is NaN or Inf; batch skipped" in log, log[-4000:]
+    assert "1 batches skipped for a NaN or Inf loss" in log, log[-4000:]
+    assert "weight_value" in log  # GradNorm's weights, logged with the losses
+    reader = tf.train.load_checkpoint(str(tmp_path / "model"))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.isfinite(value).all(), name
+    assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 10
