@@ -60,13 +60,16 @@ def table_name(feature) -> str:
 def check_id_feature(f, where: str) -> None:
     kinds = [k for k in ("hash_bucket_size", "num_buckets") if f.HasField(k)]
     kinds += ["vocab_list"] if f.vocab_list else []
+    kinds += ["zch"] if f.HasField("zch") else []
     if len(kinds) != 1:
         raise ConfigError(
             where,
-            "expected exactly one of hash_bucket_size, num_buckets, vocab_list; got "
+            "expected exactly one of hash_bucket_size, num_buckets, vocab_list, zch; got "
             + (", ".join(kinds) or "none"),
         )
-    if kinds[0] != "vocab_list" and getattr(f, kinds[0]) == 0:
+    if kinds[0] == "zch":
+        check_zch(f, where)
+    elif kinds[0] != "vocab_list" and getattr(f, kinds[0]) == 0:
         raise ConfigError(f"{where}.{kinds[0]}", "must be positive")
     if f.embedding_dim == 0:
         raise ConfigError(f"{where}.embedding_dim", "must be positive")
@@ -76,9 +79,26 @@ def check_id_feature(f, where: str) -> None:
         raise ConfigError(f"{where}.separator", "must not be empty")
 
 
+def check_zch(f, where: str) -> None:
+    """The checks of an id feature's zch (zero-collision hash)."""
+    if f.zch.zch_size < 2:
+        raise ConfigError(f"{where}.zch.zch_size", "must be at least 2 (row 0 is the unknown id's)")
+    for name in ("eviction_interval", "filter_freq"):
+        if getattr(f.zch, name) == 0:
+            raise ConfigError(f"{where}.zch.{name}", "must be positive")
+    if f.HasField("embedding_name"):
+        raise ConfigError(
+            f"{where}.embedding_name",
+            "a zch table maps its own feature's ids; it cannot be shared (remove "
+            "embedding_name, or use hash_bucket_size)",
+        )
+
+
 def id_feature_table(f) -> tuple[int, int]:
     """(rows, dim) of an IdFeature's table: its buckets, or its vocabulary plus one row
     for values outside it."""
+    if f.HasField("zch"):
+        return f.zch.zch_size, f.embedding_dim
     if f.HasField("hash_bucket_size"):
         return f.hash_bucket_size, f.embedding_dim
     if f.HasField("num_buckets"):
@@ -185,6 +205,7 @@ def build_feature_inputs(feature_configs, feature_groups):
         ValueError: features sharing a table disagree on its size.
     """
     from easymtl.features.embedding import EmbeddingTable, FeatureInputs
+    from easymtl.features.zch import ZchEmbeddingTable
 
     features, input_names, tables, embeddings, aligned = {}, {}, {}, {}, {}
     for name, column, table, pooling, layer, dim, sequence in _layers(feature_configs):
@@ -199,6 +220,15 @@ def build_feature_inputs(feature_configs, feature_groups):
                 f"Feature {name!r} shares embedding {table!r} but needs "
                 f"{layer.num_ids}x{dim}, not {tables[table].num_rows}x{tables[table].dim}"
             )
+        zch = getattr(layer, "zch", None)
+        if table in tables and (zch is not None or isinstance(tables[table], ZchEmbeddingTable)):
+            raise ConfigError(
+                f"feature {name!r}",
+                f"shares embedding {table!r}, the zch table of another feature; a zch "
+                "table maps its own feature's ids only",
+            )
+        if zch is not None:
+            tables[table] = ZchEmbeddingTable(dim=dim, name=table, **zch)
         tables.setdefault(table, EmbeddingTable(layer.num_ids, dim, name=table))
         embeddings[name] = (table, pooling)
 

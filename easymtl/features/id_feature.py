@@ -5,17 +5,21 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from easymtl.features.zch import KEYS, zch_args
+
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class IdFeature(keras.layers.Layer):
     """Turns a raw id column into ragged embedding row ids, one list per example.
 
-    Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list` says how a value
-    becomes a row id. With a `separator`, a value holds several ids (a tag list); empty
-    tokens are dropped. A list column ([batch, longest list], padded with "", -1 or NaN)
-    holds several ids per example as it is: its values are the ids, without splitting,
-    and the padding is dropped. An empty value (or list) takes `default_value` when
-    given, else it has no ids (its embedding is zeros).
+    Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `zch` says how a
+    value becomes a row id; with `zch` it becomes a 64-bit key (its fingerprint), which
+    the feature's :class:`~easymtl.features.zch.ZchEmbeddingTable` maps to a row. With
+    a `separator`, a value holds several ids (a tag list); empty tokens are dropped. A
+    list column ([batch, longest list], padded with "", -1 or NaN) holds several ids per
+    example as it is: its values are the ids, without splitting, and the padding is
+    dropped. An empty value (or list) takes `default_value` when given, else it has no
+    ids (its embedding is zeros).
 
     Args:
         hash_bucket_size: Hash the value (as a string) into this many rows.
@@ -23,6 +27,8 @@ class IdFeature(keras.layers.Layer):
         vocab_list: Value at position i → row i + 1; unknown values → row 0.
         separator: Separator of a multi-value string.
         default_value: Value used where the input is empty.
+        zch: The arguments of the feature's zero-collision table
+            (:class:`~easymtl.features.zch.ZchEmbeddingTable`, ``num_rows`` included).
 
     Example:
         >>> f = IdFeature(hash_bucket_size=10, separator="|")
@@ -39,14 +45,15 @@ class IdFeature(keras.layers.Layer):
         vocab_list: list[str] | None = None,
         separator: str | None = None,
         default_value: str | None = None,
+        zch: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        given = [x is not None for x in (hash_bucket_size, num_buckets, vocab_list)]
+        given = [x is not None for x in (hash_bucket_size, num_buckets, vocab_list, zch)]
         if sum(given) != 1:
             raise ValueError(
-                "Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list` is needed. "
-                f"Received: {hash_bucket_size}, {num_buckets}, {vocab_list}"
+                "Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `zch` is "
+                f"needed. Received: {hash_bucket_size}, {num_buckets}, {vocab_list}, {zch}"
             )
         for name, value in (("hash_bucket_size", hash_bucket_size), ("num_buckets", num_buckets)):
             if value is not None and value <= 0:
@@ -60,10 +67,13 @@ class IdFeature(keras.layers.Layer):
         self.vocab_list = list(vocab_list) if vocab_list is not None else None
         self.separator = separator
         self.default_value = default_value
+        self.zch = dict(zch) if zch is not None else None
 
     @property
     def num_ids(self) -> int:
         """Rows of the embedding table this feature needs."""
+        if self.zch is not None:
+            return self.zch["num_rows"]
         if self.hash_bucket_size is not None:
             return self.hash_bucket_size
         if self.num_buckets is not None:
@@ -111,6 +121,8 @@ class IdFeature(keras.layers.Layer):
     def _ids(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         """Row ids of ragged string tokens."""
         values = tokens.flat_values
+        if self.zch is not None:
+            return tokens.with_flat_values(tf.strings.to_hash_bucket_fast(values, KEYS))
         if self.hash_bucket_size is not None:
             ids = tf.strings.to_hash_bucket_fast(values, self.hash_bucket_size)
             return tokens.with_flat_values(ids)
@@ -134,6 +146,7 @@ class IdFeature(keras.layers.Layer):
             "vocab_list": self.vocab_list,
             "separator": self.separator,
             "default_value": self.default_value,
+            "zch": self.zch,
         }
 
 
@@ -152,6 +165,7 @@ def build_id_feature(f) -> tuple[IdFeature, int]:
         vocab_list=list(f.vocab_list) or None,
         separator=f.separator if f.HasField("separator") else None,
         default_value=f.default_value if f.HasField("default_value") else None,
+        zch=zch_args(f.zch) if f.HasField("zch") else None,
         name=f.feature_name,
     )
     return layer, f.embedding_dim

@@ -140,10 +140,11 @@ def test_three_ps_resume_the_checkpoint_and_a_killed_worker_does_not_stop_traini
         assert got[key] > 0.6, (key, got, first)
 
 
-def test_async_steps_skip_non_finite_batches_and_balance_with_grad_norm(tmp_path):
+def test_async_steps_skip_non_finite_batches_grad_norm_and_zch(tmp_path):
     """nan_loss_policy SKIP_BATCH judges each asynchronous step on the chief; GradNorm
-    combines each step's own task gradients. Row 150's price (3e38, a regression label)
-    makes the squared error of step 5 overflow (as tests/test_numerics.py does)."""
+    combines each step's own task gradients; a zch table sharded over two ps admits
+    ids. Row 150's price (3e38, a regression label) makes the squared error of step 5
+    overflow (as tests/test_numerics.py does)."""
     import tensorflow as tf
     from google.protobuf import text_format
 
@@ -168,14 +169,20 @@ def test_async_steps_skip_non_finite_batches_and_balance_with_grad_norm(tmp_path
         "export_config { export_after_train: false }",
         features=["user_id", "tag_brand_list"],
     )
+    path.write_text(
+        path.read_text().replace(
+            "hash_bucket_size: 100000", "zch { zch_size: 10000 eviction_interval: 2 }", 1
+        )
+    )
     config = load_config(str(path))
     price = next(f for f in config.data_config.input_fields if f.input_name == "price")
     price.input_type = data_pb2.FLOAT
     path.write_text(text_format.MessageToString(config))
 
-    logs = finish_ps_cluster(start_ps_cluster(path, num_workers=1, num_ps=1))
+    logs = finish_ps_cluster(start_ps_cluster(path, num_workers=1, num_ps=2))
     code, log = logs["chief"][0]
     assert code == 0, log[-4000:]
+    assert "table user_id_emb (10000 x 8): 5000 rows on ps 0, 5000 rows on ps 1" in log
     assert "step 5: loss of tower 'value' is NaN or Inf; batch skipped" in log, log[-4000:]
     assert "1 batches skipped for a NaN or Inf loss" in log, log[-4000:]
     assert "weight_value" in log  # GradNorm's weights, logged with the losses
@@ -185,3 +192,6 @@ def test_async_steps_skip_non_finite_batches_and_balance_with_grad_norm(tmp_path
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             assert np.isfinite(value).all(), name
     assert reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 10
+    (row_keys,) = [n for n in reader.get_variable_to_shape_map() if "row_keys" in n]
+    held = int((reader.get_tensor(row_keys) != -1).sum())
+    assert 100 < held < 10000, held  # the users of the first 8 of 10 steps
