@@ -71,13 +71,16 @@ class PSRunner(Runner):
     # ------------------------------------------------------------------ placement
 
     def _build_variables(self) -> None:
-        """Makes each embedding table sharded over the ps tasks, then the rest."""
+        """Makes each embedding table sharded over the ps tasks, then the rest (by
+        tracing the model: run here, eagerly, a lookup of a sharded table would copy it
+        to the chief)."""
         features = self.model.features
         with keras.name_scope(self.model.name), keras.name_scope(features.name):
             for table in features.tables.values():
                 with self.ps.sharding(table.num_rows, table.dim, table.initializer):
                     table.build()
-        super()._build_variables()
+        build = tf.function(lambda inputs: self.model(inputs, training=False))
+        build.get_concrete_function(self._dummy_inputs())
         for name, table in features.tables.items():
             shards = table_parts(table.embeddings)
             log.info(
@@ -87,6 +90,17 @@ class PSRunner(Runner):
                 table.dim,
                 ", ".join(f"{v.shape[0]} rows on {_task(v)}" for v in shards),
             )
+
+    def _shared_vars(self) -> list:
+        """As the Runner finds them, but by tracing the model (see _build_variables)."""
+        found = []
+
+        def probe():
+            found.extend(Runner._shared_vars(self))
+            return tf.constant(0)
+
+        tf.function(probe).get_concrete_function()
+        return found
 
     def check_memory(self, need, allocated: int = 0) -> None:
         """The chief holds no parameter: each ps holds about 1/num_ps of them."""
