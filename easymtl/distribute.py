@@ -11,7 +11,9 @@ for the chief to evaluate and export, so that every task ends together: the chie
 reports a task that left early as crashed (it stopped sending heartbeats).
 
 Without ``TF_CONFIG`` (or with one task) training is single-process and nothing here
-runs in the step.
+runs in the step. A cluster with ``ps`` tasks trains asynchronously with parameter
+servers instead (:mod:`easymtl.ps`): its Cluster carries the ParameterServers, and the
+chief is a single process as far as this module's collectives go.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from easymtl.errors import EasymtlError
+
+if TYPE_CHECKING:
+    from easymtl.ps.cluster import ParameterServers
 
 
 @dataclass(eq=False)  # hashable: tf.function methods are cached by instance
@@ -35,15 +41,18 @@ class Cluster:
         num_workers: Workers training together (1: single process).
         index: This worker's position, 0 … num_workers - 1 (the chief is 0).
         strategy: The MultiWorkerMirroredStrategy, or None for a single process.
+        ps: In a parameter-server cluster, this task's place in it (see
+            :mod:`easymtl.ps`); the chief then trains as one process here.
     """
 
     num_workers: int = 1
     index: int = 0
     strategy: tf.distribute.Strategy | None = None
+    ps: ParameterServers | None = None
 
     @property
     def is_chief(self) -> bool:
-        return self.index == 0
+        return self.index == 0 and (self.ps is None or self.ps.is_coordinator)
 
     def run(self, fn, *args):
         """Runs `fn(*args)` as this worker's replica (where :meth:`all_reduce` works)."""
@@ -146,12 +155,17 @@ def _from_tf_config(text: str) -> Cluster:
         kind, index = task.get("type"), int(task.get("index", 0))
     except (ValueError, AttributeError, TypeError) as e:
         raise EasymtlError(f"TF_CONFIG: not valid JSON of cluster and task: {e}") from None
-    unknown = set(jobs) - {"chief", "worker"}
-    if unknown or kind not in ("chief", "worker"):
+    unknown = set(jobs) - {"chief", "worker", "ps"}
+    if unknown or kind not in set(jobs) | {"chief", "worker"}:
         raise EasymtlError(
             f"TF_CONFIG: task types {sorted(unknown | {kind})} are not supported; "
-            "expected 'chief' and 'worker' (MultiWorkerMirroredStrategy)"
+            "expected 'chief' and 'worker' (MultiWorkerMirroredStrategy), and 'ps' for "
+            "parameter servers"
         )
+    if "ps" in jobs:
+        from easymtl.ps.cluster import from_tf_config
+
+        return Cluster(ps=from_tf_config(jobs, kind, index))
     chiefs = len(jobs.get("chief", []))
     num_workers = chiefs + len(jobs.get("worker", []))
     position = index if kind == "chief" else chiefs + index

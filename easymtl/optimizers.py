@@ -131,34 +131,57 @@ class RowWiseOptimizer(tf.Module):
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.slots: list[list[tf.Variable]] = []
 
-    def build(self, variables) -> None:
-        """Creates the slot variables of `variables` (before a checkpoint is restored)."""
+    def build(self, tables) -> None:
+        """Creates the slot variables of `tables` (before a checkpoint is restored).
+
+        A table is a Keras or TensorFlow variable whose value may be sharded (a
+        ``ShardedVariable`` over parameter servers); each shard's slots are made beside
+        it (on its device), and a sharded table's slot is itself sharded the same way, so
+        that checkpoints keep one whole slot per table whatever the number of shards.
+        """
         n = {"sgd": 0, "adagrad": 1, "adam": 2}[self.kind]
         init = self.initial_accumulator_value if self.kind == "adagrad" else 0.0
-        self.slots = [
-            [
-                tf.Variable(tf.fill(v.shape, tf.constant(init, v.dtype)), trainable=False)
-                for _ in range(n)
-            ]
-            for v in variables
-        ]
+        strategy = tf.distribute.get_strategy()
+        self.slots = []
+        for table in tables:
+            parts = table_parts(table)
+            per_part = []
+            for part in parts:
+                with strategy.extended.colocate_vars_with(_variable(part)):
+                    per_part.append(
+                        [
+                            tf.Variable(
+                                lambda p=part: tf.fill(p.shape, tf.constant(init, p.dtype)),
+                                trainable=False,
+                            )
+                            for _ in range(n)
+                        ]
+                    )
+            self.slots.append([_whole([s[k] for s in per_part]) for k in range(n)])
 
     def lr(self, step):
         if callable(self.learning_rate):
             return tf.cast(self.learning_rate(step), tf.float32)
         return tf.constant(self.learning_rate, tf.float32)
 
-    def apply(self, grads, variables, step) -> None:
-        """Applies IndexedSlices `grads` to `variables` (in build's order) at `step`."""
+    def apply(self, grads, tables, step) -> None:
+        """Applies IndexedSlices `grads` to `tables` (those of :meth:`build`, in its
+        order) at `step`: one gradient per part (:func:`table_parts`) of each table, in
+        order; each shard's rows are updated where the shard is."""
         lr = self.lr(step)
-        for grad, var, slots in zip(grads, variables, self.slots):
+        parts = [
+            (var, [table_parts(slot)[i] for slot in slots])
+            for table, slots in zip(tables, self.slots, strict=True)
+            for i, var in enumerate(table_parts(table))
+        ]
+        for grad, (var, slots) in zip(grads, parts, strict=True):
             if grad is None:
                 continue
             if not isinstance(grad, tf.IndexedSlices):
                 grad = _dense_to_slices(grad)
             rows, summed = tf.unique(grad.indices)
             values = tf.math.unsorted_segment_sum(grad.values, summed, tf.shape(rows)[0])
-            handle = var.handle if hasattr(var, "handle") else var.value.handle
+            handle = var.handle
             if self.kind == "sgd":
                 tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=lr * values)
             elif self.kind == "adagrad":
@@ -180,6 +203,26 @@ class RowWiseOptimizer(tf.Module):
                 lr_t = lr * tf.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
                 update = lr_t * m_rows / (tf.sqrt(v_rows) + self.epsilon)
                 tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=update)
+
+
+def table_parts(table) -> list[tf.Variable]:
+    """The variables that hold a table: the table itself, or the shards of a sharded one
+    (a ``ShardedVariable``, placed on parameter servers), in row order."""
+    if isinstance(_variable(table), tf.__internal__.distribute.ShardedVariable):
+        return list(_variable(table).variables)
+    return [table]
+
+
+def _variable(variable):
+    """The TensorFlow variable of a Keras or TensorFlow variable."""
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def _whole(parts: list[tf.Variable]):
+    """One variable of `parts` (a table's shards, in row order), checkpointed whole."""
+    if len(parts) == 1:
+        return parts[0]
+    return tf.__internal__.distribute.ShardedVariable(parts)
 
 
 def _dense_to_slices(grad) -> tf.IndexedSlices:

@@ -40,7 +40,7 @@ from easymtl.lifecycle.warm_start import warm_start
 from easymtl.metrics import metric_result
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
 from easymtl.models import build_model, build_model_tasks
-from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer
+from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer, table_parts
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task, loss_scale_warnings
@@ -67,7 +67,7 @@ class Runner:
         self.tasks: list[Task] = build_model_tasks(config.model_config)
         self.model = self.build_model()
         # Before any embedding table is allocated: refuse tables that cannot fit.
-        memory.check(memory.estimate(config.train_config, self.model.features.tables))
+        self.check_memory(memory.estimate(config.train_config, self.model.features.tables))
         self.input_names = self.model.used_inputs
         # What evaluation scores beside the tasks: the fused score, if it names labels.
         self.score_eval = build_score_evaluation(config.model_config)
@@ -79,8 +79,10 @@ class Runner:
             self.model.features.row_checks(),
         )
         self._build_variables()
-        self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]
-        embedding_ids = {id(v) for v in self.embedding_vars}
+        self.embedding_tables = [t.embeddings for t in self.model.features.tables.values()]
+        # What the gradients are taken of: each table, or its shards.
+        self.embedding_vars = [p for v in self.embedding_tables for p in table_parts(v)]
+        embedding_ids = {id(v) for v in self.embedding_tables}
         self.dense_vars = [v for v in self.model.trainable_variables if id(v) not in embedding_ids]
         self.weighting = build_loss_weighting(config.model_config, self.tasks)
         # The weighting's own trainable variables (uncertainty's s_k) learn with the model.
@@ -92,11 +94,11 @@ class Runner:
         self.memory = memory.estimate(
             config.train_config, self.model.features.tables, self.dense_vars
         )
-        memory.check(self.memory, allocated=self.memory.tables + self.memory.dense)
+        self.check_memory(self.memory, allocated=self.memory.tables + self.memory.dense)
         self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
         self.dense_optimizer.build(self.dense_vars)
         self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
-        self.sparse_optimizer.build(self.embedding_vars)
+        self.sparse_optimizer.build(self.embedding_tables)
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
@@ -153,13 +155,24 @@ class Runner:
     def build_model(self) -> keras.Model:
         return build_model(self.config.model_config, self.config.feature_configs)
 
-    def build_dataset(self, training: bool, epoch: int = 0) -> tf.data.Dataset:
+    def check_memory(self, need: memory.Need, allocated: int = 0) -> None:
+        """Refuses a model that cannot fit in this process (:func:`memory.check`)."""
+        memory.check(need, allocated=allocated)
+
+    def serving_model(self) -> keras.Model:
+        """The model that exports write (the trained model itself)."""
+        return self.model
+
+    def build_dataset(
+        self, training: bool, epoch: int = 0, shard: tuple[int, int] | None = None
+    ) -> tf.data.Dataset:
         """The train or eval batches. With several workers, each trains on its shard: a
         share of the files when there are at least as many files as workers, else every
-        num_workers-th batch."""
+        num_workers-th batch. `shard` is (index, workers) of the training shard wanted,
+        by default this worker's."""
         data = self.config.data_config
         source, files, batch_size = self._input(training)
-        workers, index = self.cluster.num_workers, self.cluster.index
+        index, workers = shard or (self.cluster.index, self.cluster.num_workers)
         by_file = training and workers > 1 and len(files) >= workers
         dataset = build_dataset(
             data,
@@ -250,15 +263,17 @@ class Runner:
         sparse_grads, dense_grads = grads.gradients[:n], step.clip(grads.gradients[n:])
 
         def apply():
-            self.sparse_optimizer.apply(sparse_grads, self.embedding_vars, self.global_step)
-            self.dense_optimizer.apply(dense_grads, self.dense_vars)
+            self.sparse_optimizer.apply(sparse_grads, self.embedding_tables, self.global_step)
+            self._apply_dense(dense_grads)
             self.weighting.update(grads.task_losses, grads.grad_norms)
             for name, value in grads.losses.items():
                 self.train_losses[name].update_state(value)
             self.train_losses["total"].update_state(grads.total)
             return tf.constant(True)
 
-        tf.cond(tf.reduce_any(grads.non_finite), lambda: tf.constant(False), apply)
+        tf.cond(
+            tf.reduce_any(grads.non_finite), lambda: tf.constant(False), lambda: self._update(apply)
+        )
         self.loss_weights.assign(grads.weights)
         self.global_step.assign_add(1)
         self.step_in_epoch.assign_add(1)
@@ -266,6 +281,14 @@ class Runner:
         return StepResult(
             grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
         )
+
+    def _update(self, apply):
+        """Runs the train step's update `apply` (where a strategy wants it run)."""
+        return apply()
+
+    def _apply_dense(self, grads: list) -> None:
+        """Applies the dense gradients with the dense optimizer (in the train step)."""
+        self.dense_optimizer.apply(grads, self.dense_vars)
 
     def _eval_step_fn(self, batch):
         features, labels = self.split(batch)
@@ -674,7 +697,17 @@ def model_variables(model: keras.Model) -> dict[str, tf.Variable]:
     Keras 3 models are not checkpointable objects themselves; keying by path (tower and
     layer names, not positions) keeps checkpoints valid when towers are reordered.
     """
-    variables = {v.path: v for v in model.variables}
+    # A table sharded over parameter servers is saved as its ShardedVariable, which
+    # writes each shard as a slice of the whole table: checkpoints are alike whatever
+    # the number of shards (none included), and each ps writes its own shards.
+    variables = {v.path: _saved(v) for v in model.variables}
     if len(variables) != len(model.variables):
         raise ValueError("Two model variables share a path; give their layers unique names.")
     return variables
+
+
+def _saved(variable):
+    """What a checkpoint holds of a Keras variable: itself, or its sharded value."""
+    if isinstance(variable.value, tf.__internal__.distribute.ShardedVariable):
+        return variable.value
+    return variable

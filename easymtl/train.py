@@ -36,9 +36,16 @@ def _train(args) -> None:
 
     # With TF_CONFIG, collectives must be set up before TensorFlow runs any op.
     workers = cluster()
+    if workers.ps is not None and not workers.ps.is_coordinator:
+        workers.ps.serve(config.model_dir)  # a worker or ps task: the chief drives it
+        return
     from easymtl import lifecycle
     from easymtl.data import check_files, expand_paths
-    from easymtl.runner import Runner
+
+    if workers.ps is not None:
+        from easymtl.ps.runner import PSRunner as Runner
+    else:
+        from easymtl.runner import Runner
 
     # Every input must exist before anything is written to model_dir.
     data = config.data_config
@@ -50,6 +57,8 @@ def _train(args) -> None:
         check_files(expand_paths(config.eval_input_path, source), data, source)
     if args.eval_only:
         Runner(config, callbacks=lifecycle.callbacks(config, False, exports=False)).evaluate()
+        if workers.ps is not None:
+            workers.ps.release(config.model_dir)
         return
     runner = Runner(config, callbacks=lifecycle.callbacks(config))
     step = runner.train(continue_train=args.continue_train)
@@ -58,6 +67,8 @@ def _train(args) -> None:
     # Every task ends together: a worker that exits while the chief still works is
     # reported by the chief as crashed.
     workers.wait_for_all()
+    if workers.ps is not None:
+        workers.ps.release(config.model_dir)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ class TrainStep:
         model: The multi-task model.
         tasks: Its tasks, in tower order.
         weighting: The loss weighting.
-        embedding_vars: The embedding tables (sparse optimizer).
+        embedding_vars: The embedding tables, or the shards of a sharded one (sparse
+            optimizer).
         dense_vars: Every other trainable variable, the weighting's included.
         shared_vars: The dense variables that several task losses reach, where the
             weighting needs per-task gradients of them; else empty.

@@ -149,3 +149,62 @@ def train_workers(config_path, num_workers: int = 2) -> list[tuple[int, str]]:
     procs = start_workers(config_path, num_workers)
     logs = [p.communicate(timeout=600)[0] for p in procs]
     return [(p.returncode, log) for p, log in zip(procs, logs)]
+
+
+def start_ps_cluster(config_path, num_workers: int = 2, num_ps: int = 2) -> dict:
+    """Starts `python -m easymtl.train --config config_path` as the tasks of one
+    parameter-server TF_CONFIG cluster on 127.0.0.1: the ps and worker tasks first, then
+    the chief; {"chief": [proc], "worker": [...], "ps": [...]} (stdout and stderr of each
+    in one pipe)."""
+    import json
+    import subprocess
+    import sys
+
+    ports = iter(free_ports(1 + num_workers + num_ps))
+    cluster = {
+        job: [f"127.0.0.1:{next(ports)}" for _ in range(count)]
+        for job, count in (("chief", 1), ("worker", num_workers), ("ps", num_ps))
+    }
+    procs = {}
+    for job in ("ps", "worker", "chief"):
+        for index in range(len(cluster[job])):
+            env = dict(os.environ)
+            env["TF_CONFIG"] = json.dumps(
+                {"cluster": cluster, "task": {"type": job, "index": index}}
+            )
+            procs.setdefault(job, []).append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "easymtl.train", "--config", str(config_path)],
+                    cwd=ROOT,
+                    env=env,
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+    return procs
+
+
+def finish_ps_cluster(procs: dict, timeout: float = 600) -> dict:
+    """Waits for the chief of :func:`start_ps_cluster`, then for the other tasks (which
+    the chief releases when it succeeds; they are killed when it fails or they outlive
+    a grace period); {job: [(exit status, log), ...]}."""
+    import subprocess
+
+    chief = procs["chief"][0]
+    try:
+        chief_log = chief.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        chief.kill()
+        chief_log = chief.communicate()[0] + "\n[chief killed: timeout]"
+    logs = {"chief": [(chief.returncode, chief_log)]}
+    for job in ("worker", "ps"):
+        for proc in procs[job]:
+            grace = 60 if chief.returncode == 0 else 0
+            try:
+                out = proc.communicate(timeout=grace)[0]
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out = proc.communicate()[0] + "\n[killed]"
+            logs.setdefault(job, []).append((proc.returncode, out))
+    return logs

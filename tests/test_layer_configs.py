@@ -24,6 +24,7 @@ from easymtl.features.match_feature import MatchFeature
 from easymtl.features.raw_feature import RawFeature
 from easymtl.features.sequence_id_feature import SequenceIdFeature
 from easymtl.features.sequence_raw_feature import SequenceRawFeature
+from easymtl.features.zch import ZchEmbeddingTable
 from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
 from easymtl.layers.dbmtl import DBMTL
 from easymtl.layers.din import DINEncoder
@@ -116,6 +117,10 @@ EXAMPLES = {
     EmbeddingTable: lambda: (
         EmbeddingTable(5, 3),
         (tf.ragged.constant([[1, 2], [4]], dtype=tf.int64),),
+    ),
+    ZchEmbeddingTable: lambda: (
+        ZchEmbeddingTable(5, 3, eviction_interval=2, policy="distance_lfu", filter_freq=2),
+        (tf.ragged.constant([[11, 12], [11]], dtype=tf.int64),),
     ),
     IdFeature: lambda: (
         IdFeature(num_buckets=4, separator="|", default_value="0"),

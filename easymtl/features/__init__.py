@@ -69,9 +69,11 @@ def check_id_feature(f, where: str) -> None:
             where,
             f"expected exactly one of {', '.join(choices)}; got " + (", ".join(kinds) or "none"),
         )
-    if kinds[0] in ("hash_bucket_size", "num_buckets") and getattr(f, kinds[0]) == 0:
+    if kinds[0] == "zch":
+        check_zch(f, where)
+    elif kinds[0] in ("hash_bucket_size", "num_buckets") and getattr(f, kinds[0]) == 0:
         raise ConfigError(f"{where}.{kinds[0]}", "must be positive")
-    if _has(f, "default_bucketize_value") and kinds[0] in ("hash_bucket_size", "num_buckets"):
+    if _has(f, "default_bucketize_value") and kinds[0] in _NO_VOCABULARY:
         raise ConfigError(
             f"{where}.default_bucketize_value",
             "only used with vocab_list, vocab_dict or vocab_file",
@@ -86,8 +88,9 @@ def check_id_feature(f, where: str) -> None:
     proto_vocabulary(f, where)
 
 
-_ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file")
+_ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file", "zch")
 _LISTS = ("vocab_list", "vocab_dict")
+_NO_VOCABULARY = ("hash_bucket_size", "num_buckets", "zch")
 
 
 def _has(f, name: str) -> bool:
@@ -95,8 +98,24 @@ def _has(f, name: str) -> bool:
     return name in f.DESCRIPTOR.fields_by_name and f.HasField(name)
 
 
+def check_zch(f, where: str) -> None:
+    """The checks of an id feature's zch (zero-collision hash)."""
+    if f.zch.zch_size < 2:
+        raise ConfigError(f"{where}.zch.zch_size", "must be at least 2 (row 0 is the unknown id's)")
+    for name in ("eviction_interval", "filter_freq"):
+        if getattr(f.zch, name) == 0:
+            raise ConfigError(f"{where}.zch.{name}", "must be positive")
+    if f.HasField("embedding_name"):
+        raise ConfigError(
+            f"{where}.embedding_name",
+            "a zch table maps its own feature's ids; it cannot be shared (remove "
+            "embedding_name, or use hash_bucket_size)",
+        )
+
+
 def id_feature_table(f) -> tuple[int, int]:
-    """(rows, dim) of an IdFeature's table: its buckets, or its vocabulary's rows."""
+    """(rows, dim) of an IdFeature's table: its buckets, its vocabulary's rows, or its
+    zch table's."""
     return num_ids(f), f.embedding_dim
 
 
@@ -225,6 +244,7 @@ def build_feature_inputs(feature_configs, feature_groups):
         ValueError: features sharing a table disagree on its size.
     """
     from easymtl.features.embedding import EmbeddingTable, FeatureInputs
+    from easymtl.features.zch import ZchEmbeddingTable
 
     features, input_names, tables, embeddings, aligned = {}, {}, {}, {}, {}
     for name, column, table, pooling, layer, dim, sequence in _layers(feature_configs):
@@ -239,6 +259,15 @@ def build_feature_inputs(feature_configs, feature_groups):
                 f"Feature {name!r} shares embedding {table!r} but needs "
                 f"{layer.num_ids}x{dim}, not {tables[table].num_rows}x{tables[table].dim}"
             )
+        zch = getattr(layer, "zch", None)
+        if table in tables and (zch is not None or isinstance(tables[table], ZchEmbeddingTable)):
+            raise ConfigError(
+                f"feature {name!r}",
+                f"shares embedding {table!r}, the zch table of another feature; a zch "
+                "table maps its own feature's ids only",
+            )
+        if zch is not None:
+            tables[table] = ZchEmbeddingTable(dim=dim, name=table, **zch)
         tables.setdefault(table, EmbeddingTable(layer.num_ids, dim, name=table))
         embeddings[name] = (table, pooling)
 

@@ -49,8 +49,10 @@ class EmbeddingTable(keras.layers.Layer):
             return self._per_item(ids, pooling, steps)
         # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
         # the Keras variable's value, every step would first copy the whole table, since
-        # the row-wise optimizer's sparse updates make its reads copy-on-read.
-        vectors = tf.gather(self.embeddings.value, ids.flat_values)
+        # the row-wise optimizer's sparse updates make its reads copy-on-read. A table
+        # sharded over parameter servers (its value a ShardedVariable) gathers each
+        # shard's rows where the shard is.
+        vectors = tf.nn.embedding_lookup(self.embeddings.value, ids.flat_values)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         rows = tf.shape(ids.row_splits, out_type=tf.int64)[0] - 1
@@ -65,7 +67,7 @@ class EmbeddingTable(keras.layers.Layer):
         into their items' places (one segment sum over batch x steps places), so that
         neither a pooling per item nor a ragged-to-dense copy of the vectors (nor their
         gradients) runs."""
-        vectors = tf.gather(self.embeddings.value, ids.flat_values)
+        vectors = tf.nn.embedding_lookup(self.embeddings.value, ids.flat_values)
         item = ids.values.value_rowids()  # the item of each id
         row = ids.value_rowids()  # the row of each item
         position = tf.range(tf.shape(row, out_type=tf.int64)[0]) - tf.gather(ids.row_splits, row)

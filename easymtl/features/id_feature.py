@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from easymtl.features.vocab import Vocabulary, vocab_mapping
+from easymtl.features.zch import KEYS, zch_args
 
 # Hash space of the exact vocabulary lookup (Fingerprint64 modulo this).
 _HASH_SPACE = 2**63 - 1
@@ -18,13 +19,16 @@ WEIGHTED_ITEM = r".+:\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"
 class IdFeature(keras.layers.Layer):
     """Turns a raw id column into ragged embedding row ids, one list per example.
 
-    Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `vocab_dict` says
-    how a value becomes a row id (a vocabulary's rows:
-    :func:`~easymtl.features.vocab.vocab_mapping`). With a `separator`, a value holds
-    several ids (a tag list); empty tokens are dropped. A list column ([batch, longest
-    list], padded with "", -1 or NaN) holds several ids per example as it is: its values
-    are the ids, without splitting, and the padding is dropped. An empty value (or list)
-    takes `default_value` when given, else it has no ids (its embedding is zeros).
+    Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `vocab_dict`, `zch`
+    says how a value becomes a row id (a vocabulary's rows:
+    :func:`~easymtl.features.vocab.vocab_mapping`); with `zch` it becomes a 64-bit key
+    (its fingerprint), which the feature's
+    :class:`~easymtl.features.zch.ZchEmbeddingTable` maps to a row. With a `separator`,
+    a value holds several ids (a tag list); empty tokens are dropped. A list column
+    ([batch, longest list], padded with "", -1 or NaN) holds several ids per example as
+    it is: its values are the ids, without splitting, and the padding is dropped. An
+    empty value (or list) takes `default_value` when given, else it has no ids (its
+    embedding is zeros).
 
     With `weighted`, each id comes with a weight, as ``"id:weight"`` items (``"a:0.5|b:2"``
     with separator "|", or a list column of such items), and call returns ``(ids,
@@ -43,6 +47,8 @@ class IdFeature(keras.layers.Layer):
         separator: Separator of a multi-value string.
         default_value: Value used where the input is empty.
         weighted: The values are ``id:weight`` items.
+        zch: The arguments of the feature's zero-collision table
+            (:class:`~easymtl.features.zch.ZchEmbeddingTable`, ``num_rows`` included).
 
     Example:
         >>> f = IdFeature(hash_bucket_size=10, separator="|")
@@ -64,15 +70,16 @@ class IdFeature(keras.layers.Layer):
         vocab_dict: dict[str, int] | None = None,
         default_bucketize_value: int | None = None,
         weighted: bool = False,
+        zch: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        given = [x is not None for x in (hash_bucket_size, num_buckets, vocab_list, vocab_dict)]
-        if sum(given) != 1:
+        kinds = (hash_bucket_size, num_buckets, vocab_list, vocab_dict, zch)
+        if sum(x is not None for x in kinds) != 1:
             raise ValueError(
-                "Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `vocab_dict` "
-                f"is needed. Received: {hash_bucket_size}, {num_buckets}, {vocab_list}, "
-                f"{vocab_dict}"
+                "Exactly one of `hash_bucket_size`, `num_buckets`, `vocab_list`, `vocab_dict`, "
+                f"`zch` is needed. Received: {hash_bucket_size}, {num_buckets}, {vocab_list}, "
+                f"{vocab_dict}, {zch}"
             )
         for name, value in (("hash_bucket_size", hash_bucket_size), ("num_buckets", num_buckets)):
             if value is not None and value <= 0:
@@ -89,6 +96,7 @@ class IdFeature(keras.layers.Layer):
         self.separator = separator
         self.default_value = default_value
         self.weighted = bool(weighted)
+        self.zch = dict(zch) if zch is not None else None
         self.vocabulary = (
             vocab_mapping(self.vocab_list, self.vocab_dict, default_bucketize_value, default_value)
             if vocab_list is not None or vocab_dict is not None
@@ -99,6 +107,8 @@ class IdFeature(keras.layers.Layer):
     @property
     def num_ids(self) -> int:
         """Rows of the embedding table this feature needs."""
+        if self.zch is not None:
+            return self.zch["num_rows"]
         if self.hash_bucket_size is not None:
             return self.hash_bucket_size
         if self.num_buckets is not None:
@@ -186,6 +196,8 @@ class IdFeature(keras.layers.Layer):
     def _ids(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
         """Row ids of ragged string tokens (a number outside num_buckets is dropped)."""
         values = tokens.flat_values
+        if self.zch is not None:
+            return tokens.with_flat_values(tf.strings.to_hash_bucket_fast(values, KEYS))
         if self.hash_bucket_size is not None:
             ids = tf.strings.to_hash_bucket_fast(values, self.hash_bucket_size)
             return tokens.with_flat_values(ids)
@@ -210,7 +222,9 @@ class IdFeature(keras.layers.Layer):
         # Lengths, not a comparison with "": the scalar's broadcast costs more than the
         # hash itself.
         present = tf.strings.length(x) > 0
-        if self.hash_bucket_size is not None:
+        if self.zch is not None:
+            ids = tf.strings.to_hash_bucket_fast(x, KEYS)
+        elif self.hash_bucket_size is not None:
             ids = tf.strings.to_hash_bucket_fast(x, self.hash_bucket_size)
         elif self.num_buckets is not None:
             ids, in_range = _bucket_numbers(x, self.num_buckets)
@@ -252,6 +266,7 @@ class IdFeature(keras.layers.Layer):
             "vocab_dict": self.vocab_dict,
             "default_bucketize_value": self.default_bucketize_value,
             "weighted": self.weighted,
+            "zch": self.zch,
         }
 
 
@@ -330,6 +345,7 @@ def build_id_feature(f) -> tuple[IdFeature, int]:
         separator=f.separator if f.HasField("separator") else None,
         default_value=f.default_value if f.HasField("default_value") else None,
         weighted=f.weighted,
+        zch=zch_args(f.zch) if f.HasField("zch") else None,
         name=f.feature_name,
     )
     return layer, f.embedding_dim

@@ -132,6 +132,8 @@ def sequence_entries(feature_configs) -> list[SequenceEntry]:
 def num_ids(proto) -> int | None:
     """Rows of the embedding table an id/raw (or sequence id/raw) feature needs."""
     fields = proto.DESCRIPTOR.fields_by_name
+    if "zch" in fields and proto.HasField("zch"):
+        return proto.zch.zch_size
     for name in ("hash_bucket_size", "num_buckets"):
         if name in fields and proto.HasField(name):
             return getattr(proto, name)
@@ -166,7 +168,7 @@ def _check_item(proto, kind: str, where: str) -> None:
 
     if getattr(proto, "value_dim", 1) != 1:
         raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported in a sequence")
-    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "weighted"):
+    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "weighted", "zch"):
         if name in proto.DESCRIPTOR.fields_by_name and (
             getattr(proto, name) if name in ("vocab_dict", "weighted") else proto.HasField(name)
         ):

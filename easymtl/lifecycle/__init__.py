@@ -141,5 +141,8 @@ def after_training(runner, step: int) -> None:
         from easymtl.export import export_saved_model, timestamped_dir
 
         export_saved_model(
-            runner.model, runner.serving_specs(), timestamped_dir(config.model_dir), config
+            runner.serving_model(),
+            runner.serving_specs(),
+            timestamped_dir(config.model_dir),
+            config,
         )

@@ -34,7 +34,9 @@ def export_base(model_dir: str) -> str:
 def _export(runner, base: str) -> str:
     from easymtl.export import export_saved_model
 
-    return export_saved_model(runner.model, runner.serving_specs(), new_dir(base), runner.config)
+    return export_saved_model(
+        runner.serving_model(), runner.serving_specs(), new_dir(base), runner.config
+    )
 
 
 def new_dir(base: str) -> str:

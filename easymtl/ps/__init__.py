@@ -1,0 +1,9 @@
+"""Parameter-server training: embedding tables sharded over ``ps`` tasks, asynchronous
+workers, and the chief that coordinates them (see docs/distributed.md).
+
+- :mod:`easymtl.ps.cluster`: the cluster of ``TF_CONFIG`` (strategy, coordinator, the
+  servers of worker and ps tasks) and how tables are split into shards.
+- :mod:`easymtl.ps.runner`: :class:`~easymtl.ps.runner.PSRunner`, the chief's runner.
+
+Importing this package loads no TensorFlow.
+"""
