@@ -73,6 +73,23 @@ def test_ties_keep_the_id_already_in_the_table_and_new_rows_start_fresh():
     np.testing.assert_array_equal(table.embeddings.numpy()[0], np.full(4, 7.0))
 
 
+def test_weighted_ids_pool_weighted_through_the_map():
+    from easymtl.features.id_feature import IdFeature
+
+    feature = IdFeature(zch={"num_rows": 8, "eviction_interval": 1}, separator="|", weighted=True)
+    table = ZchEmbeddingTable(8, 2, eviction_interval=1)
+    ids, weights = feature(tf.constant(["a:1|b:1"]))
+    table(ids, training=True)
+    table(ids, training=True)  # a and b have rows now
+    ids, weights = feature(tf.constant(["a:0.5|b:2", "a:1"]))
+    got = table(ids, weights=weights, training=False).numpy()
+    row = dict(zip(["a", "b"], rows(table, *ids[0].numpy().tolist()), strict=True))
+    assert 0 not in row.values()
+    e = table.embeddings.numpy()
+    np.testing.assert_allclose(got[0], 0.5 * e[row["a"]] + 2 * e[row["b"]], rtol=1e-6)
+    np.testing.assert_allclose(got[1], e[row["a"]], rtol=1e-6)
+
+
 def test_graph_and_checkpoint_keep_the_map(tmp_path):
     table = ZchEmbeddingTable(16, 2, eviction_interval=2)
     step = tf.function(lambda ids: table(ids, training=True), reduce_retracing=True)
@@ -100,6 +117,10 @@ def test_graph_and_checkpoint_keep_the_map(tmp_path):
         ("zch { zch_size: 1 }", "zch.zch_size: must be at least 2"),
         ("zch { zch_size: 100 eviction_interval: 0 }", "zch.eviction_interval: must be positive"),
         ('zch { zch_size: 100 } embedding_name: "shared"', "embedding_name: a zch table"),
+        (
+            "zch { zch_size: 100 } default_bucketize_value: 1",
+            "default_bucketize_value: only used with vocab_list",
+        ),
     ],
 )
 def test_bad_zch_config_is_one_clear_error(tmp_path, zch, message):
