@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, finish_ps_cluster, make_config, start_ps_cluster
+from conftest import LEARNING_FEATURES, SAMPLES, finish_ps_cluster, make_config, start_ps_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,8 @@ TRAIN = (
 
 def config(directory, train_path: str, extra: str = ""):
     directory.mkdir(exist_ok=True)
-    return make_config(directory, "mmoe", f'train_input_path: "{train_path}" {TRAIN} {extra}')
+    text = f'train_input_path: "{train_path}" {TRAIN} {extra}'
+    return make_config(directory, "mmoe", text, features=LEARNING_FEATURES)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_cluster_trains_like_one_process(trained):
     assert "parameter-server training: 2 workers, 2 ps" in chief
     # The large tables are split over both ps, the small ones whole on one.
     assert "table user_id_emb (100000 x 8): 50000 rows on ps 0, 50000 rows on ps 1" in chief
-    assert "table pid_emb (20 x 8): 20 rows on ps" in chief
+    assert "table pvalue_level_emb (5 x 8): 5 rows on ps" in chief
     assert "Traceback" not in chief
     for _, log in logs["worker"] + logs["ps"]:
         assert "released by the chief" in log, log[-2000:]
