@@ -9,7 +9,9 @@ at chosen steps, measures on a fixed probe batch of training rows:
 - per tower: the dead units of its input (the gate's mix) and of its hidden layer,
   its logit's mean and std, its loss on the probe batch and its label prior's entropy.
 
-    python scripts/diagnose/ple_census.py --data_dir DIR --group 1 --seed 0
+    python scripts/diagnose/ple_census.py --data_dir DIR --group 1 --seed 0 --no_prior_bias
+
+(--no_prior_bias: as before train_config.prior_bias; without it, as the library trains now.)
 
 One line per probe step and gate/expert; the last line is a JSON summary.
 """
@@ -66,7 +68,7 @@ def probe(runner, features: dict, labels: dict) -> dict:
 
     model = runner.model
     groups = model.features(features)
-    x = tf.concat(list(groups.values()), axis=-1) if len(groups) > 1 else next(iter(groups.values()))
+    x = tf.concat(list(groups.values()), axis=-1)
     out = {"input_std": float(np.std(x)), "input_absmax": float(np.max(np.abs(x)))}
     backbone = model.backbone
     inputs = None
@@ -140,6 +142,12 @@ def main(argv=None) -> int:
     parser.add_argument("--num_steps", type=int, default=400)
     parser.add_argument("--probe_rows", type=int, default=4096)
     parser.add_argument("--model_dir", default="/tmp/ple_census_diagnose")
+    parser.add_argument(
+        "--no_prior_bias",
+        action="store_true",
+        help="Train with train_config.prior_bias false (the towers' output biases start "
+        "at 0, as before the fix): reproduces the collapse.",
+    )
     args = parser.parse_args(argv)
     import shutil
 
@@ -157,6 +165,7 @@ def main(argv=None) -> int:
         config.train_config.num_steps = args.num_steps
         config.train_config.ClearField("num_epochs")
         config.train_config.save_checkpoints_steps = args.num_steps
+        config.train_config.prior_bias = not args.no_prior_bias
         runner = Runner(config)
         batch = next(
             iter(
@@ -196,7 +205,7 @@ def main(argv=None) -> int:
 
         class Probe(Callback):
             def before_train(self, step):
-                record(0)
+                record(0)  # after PriorBias (an earlier callback) has set the biases
 
             def after_step(self, step, result):
                 if step in PROBE_STEPS:
