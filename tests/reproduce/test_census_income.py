@@ -91,7 +91,8 @@ def ple_seed0_aucs(model_dir: str, prior_bias: bool = True, num_steps: int = 150
 def test_ple_income_tower_learns_with_seed_0(tmp_path):
     """Measured (scripts/diagnose/ple_census.py): without train_config.prior_bias the
     income tower's hidden layer is zero on nearly every row by step 20 and the tower
-    ends near chance (auc_income 0.58 at 400 steps); with it, 0.92."""
+    ends near chance (auc_income 0.58 at 400 steps); with it, 0.92. This test's 150
+    steps measured 0.9351 with it and 0.5490 without (ple_seed0_aucs(prior_bias=False))."""
     result = ple_seed0_aucs(str(tmp_path / "model"))
     assert result["auc_income"] >= 0.85, result
     assert result["auc_marital"] >= 0.95, result
