@@ -41,6 +41,7 @@ from easymtl.metrics import metric_result
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
 from easymtl.models import build_model, build_model_tasks
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer, table_parts
+from easymtl.prior_bias import prior_bias_callbacks
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task, loss_scale_warnings
@@ -141,7 +142,11 @@ class Runner:
         # (step, {"<tower>": loss weight of that step}) at every log step of train().
         self.weight_history: list[tuple[int, dict[str, float]]] = []
         self._steps: dict[str, tf.types.experimental.GenericFunction] = {}
-        self.callbacks = collapse_callbacks(config.train_config) + list(callbacks)
+        self.callbacks = (
+            prior_bias_callbacks(config.train_config)
+            + collapse_callbacks(config.train_config)
+            + list(callbacks)
+        )
         for callback in self.callbacks:
             callback.runner = weakref.proxy(self)
         self._stop_reason: str | None = None

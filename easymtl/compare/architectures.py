@@ -17,7 +17,7 @@ from easymtl.protos import model_pb2, module_pb2, tower_pb2
 
 SINGLE_TASK = "single_task"
 # The multi-task architectures in table order; cgc only where a model registers it.
-MULTI_TASK = ("shared_bottom", "omoe", "mmoe", "cgc", "ple", "esmm")
+MULTI_TASK = ("shared_bottom", "omoe", "mmoe", "cgc", "ple", "dbmtl", "esmm")
 
 
 @dataclass
@@ -178,6 +178,21 @@ def _rewrite(model_config, name: str, towers, sizes: BlockSizes):
             level.task_expert_net.CopyFrom(sizes.expert_mlp)
             level.task_expert_net.ClearField("hidden_units")
             level.task_expert_net.hidden_units.extend(level_units)
+    elif name == "dbmtl":
+        # MMoE of the same experts, each tower after the first also taking in the one
+        # before it (DBMTL's Bayesian chain of tasks), combined by an MLP of its width.
+        msg = config.dbmtl
+        msg.expert_mlp.CopyFrom(sizes.expert_mlp)
+        msg.num_expert = sizes.num_expert
+        if sizes.gate_mlp is not None:
+            msg.gate_mlp.CopyFrom(sizes.gate_mlp)
+        for i, tower in enumerate(towers):
+            bayes = text_format.Parse(text_format.MessageToString(tower), msg.task_towers.add())
+            if i:
+                bayes.relation_tower_names.append(towers[i - 1].tower_name)
+                width = tower.mlp.hidden_units[-1:] if tower.HasField("mlp") else []
+                bayes.relation_mlp.hidden_units.extend(width or sizes.expert_mlp.hidden_units[-1:])
+        return config if config.IsInitialized() else None
     else:
         msg = getattr(config, name)
         level = msg

@@ -4,15 +4,16 @@ Census-Income (KDD), through ``easymtl.compare``.
 Task group 1: income > 50K and marital status never married; group 2: education at least
 college and marital status never married (samples/configs/census_group{1,2}_mmoe.config,
 which derive the labels from the UCI files' string columns). For each group the compare
-report trains single-task models, Shared-Bottom, OMoE, MMoE and PLE on the same features
-and budget over several seeds and writes its table and chart under output_dir/group<g>.
+report trains single-task models, Shared-Bottom, OMoE, MMoE, CGC, PLE and DBMTL on the
+same features and budget over several seeds and writes its table and chart under
+output_dir/group<g>.
 
     python scripts/reproduce/census_income.py --data_dir DIR --output_dir runs/census_income
 
 DIR holds the UCI train and test files: census-income.data and census-income.test, plain
 or gzipped (.gz, .csv.gz). Default size: 2 seeds of 400 steps (batch 512, about one
-epoch) per model, the whole test set for evaluation (about 25 minutes on 2 CPU cores).
-Larger: --seeds 5 --num_steps 2000.
+epoch) per model, the whole test set for evaluation (about 35 minutes on 2 CPU cores).
+The figures of docs/reproductions.md: --seeds 5. Larger: --seeds 5 --num_steps 2000.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ARCHITECTURES = "single_task,shared_bottom,omoe,mmoe,ple"
+ARCHITECTURES = "single_task,shared_bottom,omoe,mmoe,cgc,ple,dbmtl"
 TITLES = {
     1: "Census-income group 1: income > 50K, marital status never married",
     2: "Census-income group 2: education at least college, marital status never married",

@@ -64,3 +64,35 @@ def test_a_missing_data_dir_is_one_error_line(tmp_path, capsys):
     assert census.main(["--data_dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: --data_dir {tmp_path}: no census-income.data[.gz]")
+
+
+def ple_seed0_aucs(model_dir: str, prior_bias: bool = True, num_steps: int = 150) -> dict:
+    """Eval AUCs of the PLE that compare derives for group 1, seed 0 (the run whose income
+    tower collapsed), after `num_steps` steps, on 5 x 4096 training rows."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts" / "diagnose"))
+    from ple_census import derived_config
+
+    from easymtl.runner import Runner
+
+    config = derived_config(str(DATA_DIR), 1, "ple", 0, model_dir)
+    config.train_config.num_steps = num_steps
+    config.train_config.ClearField("num_epochs")
+    config.train_config.prior_bias = prior_bias
+    config.eval_input_path = config.train_input_path
+    config.eval_config.num_steps = 5
+    runner = Runner(config)
+    runner.train()
+    return runner.evaluate()
+
+
+@pytest.mark.slow
+def test_ple_income_tower_learns_with_seed_0(tmp_path):
+    """Measured (scripts/diagnose/ple_census.py): without train_config.prior_bias the
+    income tower's hidden layer is zero on nearly every row by step 20 and the tower
+    ends near chance (auc_income 0.58 at 400 steps); with it, 0.92. This test's 150
+    steps measured 0.9351 with it and 0.5490 without (ple_seed0_aucs(prior_bias=False))."""
+    result = ple_seed0_aucs(str(tmp_path / "model"))
+    assert result["auc_income"] >= 0.85, result
+    assert result["auc_marital"] >= 0.95, result
