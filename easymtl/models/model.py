@@ -86,8 +86,10 @@ class MultiTaskModel(keras.Model):
         `return_gates`, also ``gate/<name>`` of each gate."""
         groups = self.features(inputs)
         wide = [groups.pop(name) for name in self.features.wide_groups]
-        if not groups:  # only WIDE groups: the towers' heads read nothing (their bias)
-            x = tf.zeros(tf.stack([tf.shape(wide[0])[0], 0]), wide[0].dtype)
+        if not groups:
+            # Only WIDE groups: the towers read one zero column, so that each head is its
+            # bias alone (a zero-width input is not a matmul oneDNN can run).
+            x = tf.zeros(tf.stack([tf.shape(wide[0])[0], 1]), wide[0].dtype)
         elif len(groups) > 1:
             x = tf.concat(list(groups.values()), axis=-1)
         else:
