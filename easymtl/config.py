@@ -243,6 +243,11 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     check_wide_only(model, kind)
+    if not 0 <= model.embedding_regularization < float("inf"):
+        raise ConfigError(
+            "model_config.embedding_regularization",
+            f"must be a finite number >= 0, got {model.embedding_regularization}",
+        )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.

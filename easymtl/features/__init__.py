@@ -214,7 +214,9 @@ def _layers(feature_configs):
         yield proto.feature_name, column, table, pooling, layer, dim, None
 
 
-def build_feature_inputs(feature_configs, feature_groups, wide_dim: int = 1):
+def build_feature_inputs(
+    feature_configs, feature_groups, wide_dim: int = 1, embedding_regularization: float = 0.0
+):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`.
 
@@ -222,6 +224,7 @@ def build_feature_inputs(feature_configs, feature_groups, wide_dim: int = 1):
     and dimension; a sequence_feature's sub-feature ``x`` uses the table of feature
     ``x`` (see :mod:`easymtl.features.sequence_config`). The embedded features of WIDE
     groups get wide tables of `wide_dim` columns (see :mod:`easymtl.features.wide`).
+    `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
@@ -312,6 +315,7 @@ def build_feature_inputs(feature_configs, feature_groups, wide_dim: int = 1):
         wide_groups=wide_groups,
         wide_embeddings=wide_embeddings,
         wide_dim=wide_dim,
+        embedding_regularization=embedding_regularization,
         name="features",
     )
 

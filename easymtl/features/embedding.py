@@ -117,6 +117,9 @@ class FeatureInputs(keras.layers.Layer):
             pooling)``; its wide table (in `tables`) has `wide_dim` columns. The other
             features of WIDE groups are dense values, each with a linear weight.
         wide_dim: Columns of the WIDE groups' tensors (the towers' outputs, together).
+        embedding_regularization: In training, adds ``embedding_regularization x`` the
+            batch mean of each row's sum of squares of its pooled embeddings (the
+            embedded features of the groups that are not WIDE) to the model's losses.
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
@@ -142,6 +145,7 @@ class FeatureInputs(keras.layers.Layer):
         wide_groups: dict[str, list[str]] | None = None,
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
+        embedding_regularization: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -150,6 +154,11 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings = wide_embeddings or {}
         if wide_dim <= 0:
             raise ValueError(f"`wide_dim` must be positive. Received: {wide_dim}")
+        if not 0 <= embedding_regularization < float("inf"):
+            raise ValueError(
+                "`embedding_regularization` must be a finite number >= 0. "
+                f"Received: {embedding_regularization}"
+            )
         encoders = encoders or {}
         group_encoders = group_encoders or {}
         for group, names in {**groups, **sequence_groups, **wide_groups}.items():
@@ -177,6 +186,7 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_groups = {k: list(v) for k, v in wide_groups.items()}
         self.wide_embeddings = {k: tuple(v) for k, v in wide_embeddings.items()}
         self.wide_dim = int(wide_dim)
+        self.embedding_regularization = float(embedding_regularization)
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -225,6 +235,8 @@ class FeatureInputs(keras.layers.Layer):
     def call(self, inputs, training=None):
         values = {name: self._value(name, inputs) for name in self.used_features()}
         outputs = {name: self._feature(name, values[name]) for name in self.deep_features()}
+        if training and self.embedding_regularization:
+            self.add_loss(self._embedding_penalty(outputs))
         result = {}
         for group, names in self.groups.items():
             parts = [outputs[f] for f in names]
@@ -236,6 +248,15 @@ class FeatureInputs(keras.layers.Layer):
             terms = [self._wide_term(f, values[f]) for f in names]
             result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
         return result
+
+    def _embedding_penalty(self, outputs: dict):
+        """embedding_regularization x the batch mean of each row's sum of squares of its
+        pooled embeddings (EasyRec's embedding_regularization, per row)."""
+        pooled = [outputs[n] for n in outputs if n in self.embeddings and not self.is_sequence(n)]
+        if not pooled:
+            return tf.constant(0.0)
+        squares = tf.add_n([tf.reduce_sum(tf.square(x), axis=-1) for x in pooled])
+        return self.embedding_regularization * tf.reduce_mean(squares)
 
     def _value(self, name: str, inputs):
         """The output of one feature's layer: ragged ids (or ``(ids, weights)``), or a
@@ -358,6 +379,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_groups": self.wide_groups,
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
+            "embedding_regularization": self.embedding_regularization,
         }
 
     @classmethod

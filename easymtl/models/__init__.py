@@ -92,7 +92,12 @@ def build_model(model_config, feature_configs):
     # The WIDE groups' weights: one column per output of each tower (see features/wide.py).
     wide_dim = sum(t.num_class for t in towers)
     return (entry.model or MultiTaskModel)(
-        features=build_feature_inputs(feature_configs, model_config.feature_groups, wide_dim),
+        features=build_feature_inputs(
+            feature_configs,
+            model_config.feature_groups,
+            wide_dim,
+            model_config.embedding_regularization,
+        ),
         backbone=backbone,
         towers={
             t.tower_name: TaskTower(

@@ -210,6 +210,10 @@ def run(args) -> None:
         }
         overrides.append(("--input_path", paths))
     config = load_config(args.config, overrides)
+    if args.extra:
+        from google.protobuf import text_format
+
+        text_format.Merge(args.extra, config)
     if args.num_steps:
         config.train_config.num_steps = args.num_steps
         config.train_config.ClearField("num_epochs")
@@ -250,6 +254,9 @@ def main(argv=None) -> int:
     parser.add_argument("--num_steps", type=int, help="Training steps (default: the config's).")
     parser.add_argument("--architectures", default="single_task,shared_bottom,mmoe,ple")
     parser.add_argument("--variants", default="lr,deep,wide")
+    parser.add_argument(
+        "--extra", help="Protobuf text merged into the config, e.g. a train_config change."
+    )
     parser.add_argument("--train_input_path")
     parser.add_argument("--eval_input_path")
     args = parser.parse_args(argv)
