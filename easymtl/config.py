@@ -458,7 +458,7 @@ def _validate_mlp(mlp, where: str) -> None:
 
 
 def _validate_train(train) -> None:
-    for name in ("sparse_optimizer", "dense_optimizer"):
+    for name in ("sparse_optimizer", "dense_optimizer", "wide_optimizer"):
         opt = getattr(train, name)
         if train.HasField(name) and opt.WhichOneof("optimizer") is None:
             raise ConfigError(f"train_config.{name}", "expected e.g. adam_optimizer { lr: 0.001 }")

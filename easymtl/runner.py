@@ -79,7 +79,14 @@ class Runner:
             self.model.features.row_checks(),
         )
         self._build_variables()
-        self.embedding_vars = [t.embeddings for t in self.model.features.tables.values()]
+        # The tables of the sparse optimizer, then those of the wide_optimizer (if set).
+        tables = self.model.features.tables
+        wide = {t for t, _ in self.model.features.wide_embeddings.values()}
+        if not config.train_config.HasField("wide_optimizer"):
+            wide = set()
+        self.embedding_vars = [tables[t].embeddings for t in tables if t not in wide]
+        self.embedding_vars += [tables[t].embeddings for t in tables if t in wide]
+        self.num_wide_vars = len(wide)
         embedding_ids = {id(v) for v in self.embedding_vars}
         self.dense_vars = [v for v in self.model.trainable_variables if id(v) not in embedding_ids]
         self.weighting = build_loss_weighting(config.model_config, self.tasks)
@@ -96,7 +103,11 @@ class Runner:
         self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
         self.dense_optimizer.build(self.dense_vars)
         self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
-        self.sparse_optimizer.build(self.embedding_vars)
+        self.sparse_optimizer.build(self.deep_embedding_vars)
+        self.wide_optimizer = None
+        if self.num_wide_vars:
+            self.wide_optimizer = build_sparse_optimizer(config.train_config.wide_optimizer)
+            self.wide_optimizer.build(self.embedding_vars[-self.num_wide_vars :])
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
@@ -117,6 +128,7 @@ class Runner:
             skipped_batches=self.skipped_batches,
             bad_rows_skipped=self.bad_rows_skipped,
             **({"loss_weighting": weighting_state} if weighting_state else {}),
+            **({"wide_optimizer": self.wide_optimizer} if self.wide_optimizer else {}),
         )
         # The task loss weights of the last train step, for the logs.
         self.loss_weights = tf.Variable(
@@ -173,6 +185,11 @@ class Runner:
         if training and workers > 1 and not by_file:
             dataset = dataset.shard(workers, index)
         return dataset
+
+    @property
+    def deep_embedding_vars(self) -> list:
+        """The tables the sparse optimizer updates: all but the wide_optimizer's."""
+        return self.embedding_vars[: len(self.embedding_vars) - self.num_wide_vars]
 
     def build_train_step(self) -> TrainStep:
         """The step's losses, gradients, clipping and non-finite check (see
@@ -250,7 +267,14 @@ class Runner:
         sparse_grads, dense_grads = grads.gradients[:n], step.clip(grads.gradients[n:])
 
         def apply():
-            self.sparse_optimizer.apply(sparse_grads, self.embedding_vars, self.global_step)
+            k = n - self.num_wide_vars
+            self.sparse_optimizer.apply(
+                sparse_grads[:k], self.deep_embedding_vars, self.global_step
+            )
+            if self.wide_optimizer is not None:
+                self.wide_optimizer.apply(
+                    sparse_grads[k:], self.embedding_vars[k:], self.global_step
+                )
             self.dense_optimizer.apply(dense_grads, self.dense_vars)
             self.weighting.update(grads.task_losses, grads.grad_norms)
             for name, value in grads.losses.items():

@@ -237,3 +237,31 @@ def test_a_wide_only_model_is_simple_multi_task_without_tower_mlps(model, field,
     with pytest.raises(ConfigError, match=message) as e:
         validate(_pipeline(text))
     assert e.value.field == field
+
+
+def test_the_wide_optimizer_updates_the_wide_tables_and_only_them(config_factory):
+    """With train_config.wide_optimizer, the sparse optimizer (here SGD at lr 0) leaves
+    the wide tables to it: the deep tables stay as initialised, the wide ones learn; the
+    checkpoint holds its slots."""
+    from easymtl.config import load_config
+    from easymtl.runner import Runner
+
+    extra = """
+    train_config { num_steps: 3
+        sparse_optimizer { sgd_optimizer { lr: 0.0 } }
+        wide_optimizer { adagrad_optimizer { lr: 0.1 initial_accumulator_value: 0.001 } } }
+    data_config { batch_size: 32 } export_config { export_after_train: false }
+    model_config { feature_groups { group_name: "wide" group_type: WIDE
+        feature_names: ["user_id", "price"] } }
+    """
+    runner = Runner(load_config(str(config_factory("mmoe", extra, ["user_id", "price"]))))
+    tables = runner.model.features.tables
+    before = {name: t.embeddings.numpy().copy() for name, t in tables.items()}
+    runner.train()
+    assert runner.num_wide_vars == 2 and len(runner.wide_optimizer.slots) == 2
+    for name in ("user_id_emb", "price_emb"):
+        np.testing.assert_array_equal(tables[name].embeddings.numpy(), before[name])
+    for name in ("user_id_emb_wide", "price_emb_wide"):
+        assert np.abs(tables[name].embeddings.numpy()).max() > 0, name
+    keys = [key for key, _ in tf.train.list_variables(runner.model_dir)]
+    assert any(key.startswith("wide_optimizer/slots/") for key in keys), keys
