@@ -30,6 +30,7 @@ from easymtl.features.sequence_config import (
     validate_group_sequences,
     validate_sequence_features,
 )
+from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
@@ -220,10 +221,10 @@ def validate(config: PipelineConfig) -> None:
         if group.group_name in group_names:
             raise ConfigError(f"{where}.group_name", f"duplicate group name {group.group_name!r}")
         group_names.add(group.group_name)
-        if group.group_type not in (0, 2):  # DEEP, SEQUENCE
+        if group.group_type not in (0, 1, 2):  # DEEP, WIDE, SEQUENCE
             raise ConfigError(
                 f"{where}.group_type",
-                "only DEEP and SEQUENCE feature groups are supported by easymtl",
+                "only DEEP, WIDE and SEQUENCE feature groups are supported by easymtl",
             )
         if not group.feature_names and not group.sequence_groups:
             raise ConfigError(f"{where}.feature_names", "a feature group needs features")
@@ -233,11 +234,20 @@ def validate(config: PipelineConfig) -> None:
                     f"{where}.feature_names[{j}]",
                     f"unknown feature {name!r}; expected one of feature_configs' feature_name",
                 )
-        validate_group_sequences(group, where, protos, sequences, sequence_groups)
+        if group.group_type == WIDE_GROUP_TYPE:
+            check_wide_group(group, where, sequences)
+        else:
+            validate_group_sequences(group, where, protos, sequences, sequence_groups)
     kind = model.WhichOneof("model")
     if kind is None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
+    check_wide_only(model, kind)
+    if not 0 <= model.embedding_regularization < float("inf"):
+        raise ConfigError(
+            "model_config.embedding_regularization",
+            f"must be a finite number >= 0, got {model.embedding_regularization}",
+        )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.
@@ -448,7 +458,7 @@ def _validate_mlp(mlp, where: str) -> None:
 
 
 def _validate_train(train) -> None:
-    for name in ("sparse_optimizer", "dense_optimizer"):
+    for name in ("sparse_optimizer", "dense_optimizer", "wide_optimizer"):
         opt = getattr(train, name)
         if train.HasField(name) and opt.WhichOneof("optimizer") is None:
             raise ConfigError(f"train_config.{name}", "expected e.g. adam_optimizer { lr: 0.001 }")

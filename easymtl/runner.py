@@ -80,8 +80,15 @@ class Runner:
             self.model.features.row_checks(),
         )
         self._build_variables()
-        self.embedding_tables = [t.embeddings for t in self.model.features.tables.values()]
-        # What the gradients are taken of: each table, or its shards.
+        # Each table (the sparse optimizer's, then the wide_optimizer's, if set), and what
+        # the gradients are taken of: each table, or its shards.
+        tables = self.model.features.tables
+        wide = {t for t, _ in self.model.features.wide_embeddings.values()}
+        if not config.train_config.HasField("wide_optimizer"):
+            wide = set()
+        order = [t for t in tables if t not in wide] + [t for t in tables if t in wide]
+        self.embedding_tables = [tables[t].embeddings for t in order]
+        self.num_wide_tables = len(wide)
         self.embedding_vars = [p for v in self.embedding_tables for p in table_parts(v)]
         embedding_ids = {id(v) for v in self.embedding_tables}
         self.dense_vars = [v for v in self.model.trainable_variables if id(v) not in embedding_ids]
@@ -99,7 +106,12 @@ class Runner:
         self.dense_optimizer = build_dense_optimizer(config.train_config.dense_optimizer)
         self.dense_optimizer.build(self.dense_vars)
         self.sparse_optimizer = build_sparse_optimizer(config.train_config.sparse_optimizer)
-        self.sparse_optimizer.build(self.embedding_tables)
+        deep, wide_tables = self._table_split()
+        self.sparse_optimizer.build(deep)
+        self.wide_optimizer = None
+        if wide_tables:
+            self.wide_optimizer = build_sparse_optimizer(config.train_config.wide_optimizer)
+            self.wide_optimizer.build(wide_tables)
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
@@ -120,6 +132,7 @@ class Runner:
             skipped_batches=self.skipped_batches,
             bad_rows_skipped=self.bad_rows_skipped,
             **({"loss_weighting": weighting_state} if weighting_state else {}),
+            **({"wide_optimizer": self.wide_optimizer} if self.wide_optimizer else {}),
         )
         # The task loss weights of the last train step, for the logs.
         self.loss_weights = tf.Variable(
@@ -191,6 +204,11 @@ class Runner:
         if training and workers > 1 and not by_file:
             dataset = dataset.shard(workers, index)
         return dataset
+
+    def _table_split(self) -> tuple[list, list]:
+        """The tables of the sparse optimizer, and those of the wide_optimizer."""
+        k = len(self.embedding_tables) - self.num_wide_tables
+        return self.embedding_tables[:k], self.embedding_tables[k:]
 
     def build_train_step(self) -> TrainStep:
         """The step's losses, gradients, clipping and non-finite check (see
@@ -268,7 +286,11 @@ class Runner:
         sparse_grads, dense_grads = grads.gradients[:n], step.clip(grads.gradients[n:])
 
         def apply():
-            self.sparse_optimizer.apply(sparse_grads, self.embedding_tables, self.global_step)
+            deep, wide = self._table_split()
+            k = sum(len(table_parts(v)) for v in deep)
+            self.sparse_optimizer.apply(sparse_grads[:k], deep, self.global_step)
+            if self.wide_optimizer is not None:
+                self.wide_optimizer.apply(sparse_grads[k:], wide, self.global_step)
             self._apply_dense(dense_grads)
             self.weighting.update(grads.task_losses, grads.grad_norms)
             for name, value in grads.losses.items():

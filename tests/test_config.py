@@ -430,3 +430,12 @@ def test_cli_missing_config_exits_2(tmp_path):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and "absent.config" in lines[0]
     assert not (tmp_path / "model").exists()
+
+
+def test_embedding_regularization_must_not_be_negative(tmp_path):
+    field = "model_config {\n  embedding_regularization: 1e-5\n"
+    ok = replace_once(VALID, "model_config {\n", field)
+    assert load_config(write(tmp_path, ok, "ok.config")).model_config.embedding_regularization > 0
+    bad = ok.replace("1e-5", "-0.5")
+    _, message = load_error(tmp_path, bad)
+    assert "model_config.embedding_regularization: must be a finite number >= 0" in message

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import FEW_FEATURES, MODEL_BLOCKS, SAMPLES, make_config
 
 from easymtl import testing
@@ -114,3 +115,53 @@ def test_saved_model_cli_run(exports, served, sample_config):
     for name, text in printed.items():
         values = np.array(text.split(), dtype=np.float64)
         np.testing.assert_allclose(values, expected[name][:2], rtol=1e-5, atol=1e-6)
+
+
+WIDE_GROUP = """
+feature_configs { raw_feature { feature_name: "price_value" expression: "item:price"
+    normalizer: "method=log1p" } }
+feature_configs { combo_feature { feature_name: "user_x_cate"
+    expression: ["user:user_id", "item:cate_id"] hash_bucket_size: 1000 embedding_dim: 1 } }
+model_config { feature_groups { group_name: "wide" group_type: WIDE
+    feature_names: ["user_id", "tag_brand_list", "price", "price_value", "user_x_cate"] } }
+"""
+
+
+@pytest.mark.parametrize("model", ["mmoe", "esmm", "wide_only"])
+def test_wide_group_is_served_by_a_fresh_process(tmp_path, sample_config, model):
+    """A model with a WIDE group (and a wide-only logistic regression) trained, exported,
+    and served by a process without easymtl: the served outputs are the model's, and
+    they move with the wide weights."""
+    extra = "train_config { num_steps: 5 } data_config { batch_size: 64 } "
+    extra += "export_config { export_after_train: false }" + WIDE_GROUP
+    path = make_config(tmp_path, "simple_multi_task" if model == "wide_only" else model, extra)
+    config = load_config(str(path))
+    if model == "wide_only":  # the logistic regression: the WIDE group and bias only
+        groups = [g for g in config.model_config.feature_groups if g.group_name == "wide"]
+        del config.model_config.feature_groups[:]
+        config.model_config.feature_groups.extend(groups)
+        for tower in config.model_config.simple_multi_task.task_towers:
+            tower.ClearField("mlp")
+    runner = Runner(config)
+    runner.train()
+    export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
+    specs = runner.serving_specs()
+    rows = {k: v for k, v in raw_rows(sample_config, ROWS).items() if k in specs}
+    served = testing.serve_in_fresh_process(export_dir, rows)
+    inputs = {k: tf.constant(rows[k], dtype=spec.dtype) for k, spec in specs.items()}
+    expected = runner.model(inputs, training=False)
+    assert set(served) == set(expected)
+    for name, value in served.items():
+        np.testing.assert_allclose(value, expected[name].numpy(), rtol=1e-5, atol=1e-6)
+    wide = runner.model.features(inputs)["wide"].numpy()
+    assert np.abs(wide).max() > 0, "the wide weights did not train"
+    if model == "wide_only":
+        assert sorted(runner.model.features.tables) == [
+            "brand_wide",
+            "price_emb_wide",
+            "user_id_emb_wide",
+            "user_x_cate_emb_wide",
+        ]
+        bias = [t.head.bias.numpy()[0] for t in runner.model.towers.values()]
+        np.testing.assert_allclose(served["logits_ctr"], wide[:, 0] + bias[0], rtol=1e-5)
+        np.testing.assert_allclose(served["logits_cvr"], wide[:, 1] + bias[1], rtol=1e-5)

@@ -41,6 +41,7 @@ from easymtl.features.sequence_config import (
     sequence_group_name,
 )
 from easymtl.features.vocab import proto_vocabulary
+from easymtl.features.wide import WIDE_GROUP_TYPE, wide_table_name
 from easymtl.registry import Registry
 
 FEATURES = Registry("feature kind")
@@ -232,13 +233,17 @@ def _layers(feature_configs):
         yield proto.feature_name, column, table, pooling, layer, dim, None
 
 
-def build_feature_inputs(feature_configs, feature_groups):
+def build_feature_inputs(
+    feature_configs, feature_groups, wide_dim: int = 1, embedding_regularization: float = 0.0
+):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`.
 
     Features sharing an `embedding_name` share one table, which must then agree on rows
     and dimension; a sequence_feature's sub-feature ``x`` uses the table of feature
-    ``x`` (see :mod:`easymtl.features.sequence_config`).
+    ``x`` (see :mod:`easymtl.features.sequence_config`). The embedded features of WIDE
+    groups get wide tables of `wide_dim` columns (see :mod:`easymtl.features.wide`).
+    `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
@@ -272,7 +277,22 @@ def build_feature_inputs(feature_configs, feature_groups):
         embeddings[name] = (table, pooling)
 
     groups, sequence_groups, encoders, group_encoders = {}, {}, {}, {}
+    wide_groups, wide_embeddings, wide_tables = {}, {}, {}
     for g in feature_groups:
+        if g.group_type == WIDE_GROUP_TYPE:
+            wide_groups[g.group_name] = list(g.feature_names)
+            for name in g.feature_names:
+                if name in embeddings:
+                    table, pooling = embeddings[name]
+                    wide = wide_table_name(table)
+                    wide_tables.setdefault(
+                        wide,
+                        EmbeddingTable(
+                            tables[table].num_rows, wide_dim, initializer="zeros", name=wide
+                        ),
+                    )
+                    wide_embeddings[name] = (wide, pooling)
+            continue
         if g.group_type == SEQUENCE_GROUP_TYPE:
             groups[g.group_name] = []
             sequence_groups[g.group_name] = list(g.feature_names)
@@ -298,13 +318,18 @@ def build_feature_inputs(feature_configs, feature_groups):
         aligned=aligned,
         name="features",
     )
-    used = set(layer.used_features())
+    used = set(layer.deep_features())
+    every = used | {n for names in wide_groups.values() for n in names}
     read = {s for pairs in group_encoders.values() for _, s in pairs}
     return FeatureInputs(
-        features={k: v for k, v in features.items() if k in used},
-        input_names={k: v for k, v in input_names.items() if k in used},
+        features={k: v for k, v in features.items() if k in every},
+        input_names={k: v for k, v in input_names.items() if k in every},
         tables={
-            t: tables[t] for t in dict.fromkeys(embeddings[f][0] for f in embeddings if f in used)
+            **{
+                t: tables[t]
+                for t in dict.fromkeys(embeddings[f][0] for f in embeddings if f in used)
+            },
+            **wide_tables,
         },
         embeddings={k: v for k, v in embeddings.items() if k in used},
         groups=groups,
@@ -316,6 +341,10 @@ def build_feature_inputs(feature_configs, feature_groups):
             for seq, names in aligned.items()
             if any(n in used for n in names)
         },
+        wide_groups=wide_groups,
+        wide_embeddings=wide_embeddings,
+        wide_dim=wide_dim,
+        embedding_regularization=embedding_regularization,
         name="features",
     )
 

@@ -114,14 +114,23 @@ class FeatureInputs(keras.layers.Layer):
             encoders, whose outputs follow the group's features in its tensor.
         aligned: Sequence features whose cells must hold as many items, by sequence name
             (the sub-features of a sequence_feature); see :meth:`row_checks`.
+        wide_groups: Feature names of each WIDE group (see :mod:`easymtl.features.wide`).
+        wide_embeddings: For each embedded feature of a WIDE group, ``(wide table name,
+            pooling)``; its wide table (in `tables`) has `wide_dim` columns. The other
+            features of WIDE groups are dense values, each with a linear weight.
+        wide_dim: Columns of the WIDE groups' tensors (the towers' outputs, together).
+        embedding_regularization: In training, adds ``embedding_regularization x`` the
+            batch mean of each row's sum of squares of its pooled embeddings (the
+            embedded features of the groups that are not WIDE) to the model's losses.
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
     query is its non-sequence features' outputs, concatenated; its sequence
     [batch, T, d] is its sequence features' item embeddings (or values), concatenated
     per position, with T the batch's longest sequence; a position is valid below the
-    row's shortest sequence of the group. The feature layers run on the CPU, the
-    embedding tables and the encoders on the default device.
+    row's shortest sequence of the group. A WIDE group's tensor is [batch, wide_dim]: the
+    sum of its features' wide weights. The feature layers run on the CPU, the embedding
+    tables and the encoders on the default device.
     """
 
     def __init__(
@@ -135,17 +144,30 @@ class FeatureInputs(keras.layers.Layer):
         encoders: dict[str, keras.layers.Layer] | None = None,
         group_encoders: dict[str, list[tuple[str, str]]] | None = None,
         aligned: dict[str, list[str]] | None = None,
+        wide_groups: dict[str, list[str]] | None = None,
+        wide_embeddings: dict[str, tuple[str, str]] | None = None,
+        wide_dim: int = 1,
+        embedding_regularization: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         sequence_groups = sequence_groups or {}
+        wide_groups = wide_groups or {}
+        wide_embeddings = wide_embeddings or {}
+        if wide_dim <= 0:
+            raise ValueError(f"`wide_dim` must be positive. Received: {wide_dim}")
+        if not 0 <= embedding_regularization < float("inf"):
+            raise ValueError(
+                "`embedding_regularization` must be a finite number >= 0. "
+                f"Received: {embedding_regularization}"
+            )
         encoders = encoders or {}
         group_encoders = group_encoders or {}
-        for group, names in {**groups, **sequence_groups}.items():
+        for group, names in {**groups, **sequence_groups, **wide_groups}.items():
             unknown = [n for n in names if n not in features]
             if unknown:
                 raise ValueError(f"Group {group!r} names unknown features: {unknown}")
-        for name, (table, _) in embeddings.items():
+        for name, (table, _) in {**embeddings, **wide_embeddings}.items():
             if table not in tables:
                 raise ValueError(f"Feature {name!r} uses unknown table {table!r}")
         for group, pairs in group_encoders.items():
@@ -163,9 +185,30 @@ class FeatureInputs(keras.layers.Layer):
         self.encoders = dict(encoders)
         self.group_encoders = {k: [tuple(p) for p in v] for k, v in group_encoders.items()}
         self.aligned = {k: list(v) for k, v in (aligned or {}).items()}
+        self.wide_groups = {k: list(v) for k, v in wide_groups.items()}
+        self.wide_embeddings = {k: tuple(v) for k, v in wide_embeddings.items()}
+        self.wide_dim = int(wide_dim)
+        self.embedding_regularization = float(embedding_regularization)
+        # The linear weight of each dense feature of a WIDE group, built on its first call.
+        self.wide_weights = {
+            name: keras.layers.Dense(
+                self.wide_dim, use_bias=False, kernel_initializer="zeros", name=f"wide_{name}"
+            )
+            for names in self.wide_groups.values()
+            for name in names
+            if name not in self.wide_embeddings
+        }
 
     def used_features(self) -> list[str]:
-        """Every feature read, in first-use order (groups, then their sequence groups)."""
+        """Every feature read, in first-use order (groups, then their sequence groups,
+        then the WIDE groups)."""
+        names = self.deep_features()
+        for features in self.wide_groups.values():
+            names += features
+        return list(dict.fromkeys(names))
+
+    def deep_features(self) -> list[str]:
+        """The features read by the groups that are not WIDE, in first-use order."""
         names = []
         for group, features in self.groups.items():
             names += features
@@ -192,7 +235,10 @@ class FeatureInputs(keras.layers.Layer):
                 table.build()
 
     def call(self, inputs, training=None):
-        outputs = {name: self._feature(name, inputs) for name in self.used_features()}
+        values = {name: self._value(name, inputs) for name in self.used_features()}
+        outputs = {name: self._feature(name, values[name]) for name in self.deep_features()}
+        if training and self.embedding_regularization:
+            self.add_loss(self._embedding_penalty(outputs))
         result = {}
         for group, names in self.groups.items():
             parts = [outputs[f] for f in names]
@@ -200,12 +246,23 @@ class FeatureInputs(keras.layers.Layer):
                 query, sequence, mask = self._sequence_input(seq, outputs)
                 parts.append(self.encoders[encoder](query, sequence, mask, training=training))
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
+        for group, names in self.wide_groups.items():
+            terms = [self._wide_term(f, values[f]) for f in names]
+            result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
         return result
 
-    def _feature(self, name: str, inputs):
-        """The output of one feature: [batch, d] (pooled), or for a sequence feature its
-        layer's ragged ids [batch, (items), (ids)] or values [batch, (items), d], which
-        :meth:`_sequence_input` embeds and lays out for its group."""
+    def _embedding_penalty(self, outputs: dict):
+        """embedding_regularization x the batch mean of each row's sum of squares of its
+        pooled embeddings (EasyRec's embedding_regularization, per row)."""
+        pooled = [outputs[n] for n in outputs if n in self.embeddings and not self.is_sequence(n)]
+        if not pooled:
+            return tf.constant(0.0)
+        squares = tf.add_n([tf.reduce_sum(tf.square(x), axis=-1) for x in pooled])
+        return self.embedding_regularization * tf.reduce_mean(squares)
+
+    def _value(self, name: str, inputs):
+        """The output of one feature's layer: ragged ids (or ``(ids, weights)``), or a
+        dense [batch, d] value."""
         column = self.input_names[name]
         # Parsing, splitting, hashing and vocabulary lookups of raw values are string
         # kernels that exist only on the CPU; the embedding lookups and the dense math
@@ -213,16 +270,31 @@ class FeatureInputs(keras.layers.Layer):
         # where there is one).
         with tf.device("/CPU:0"):
             if isinstance(column, (list, tuple)):
-                value = self.features[name]([inputs[c] for c in column])
-            else:
-                value = self.features[name](inputs[column])
+                return self.features[name]([inputs[c] for c in column])
+            return self.features[name](inputs[column])
+
+    def _feature(self, name: str, value):
+        """The output of one feature from its layer's `value`: [batch, d] (pooled), or for
+        a sequence feature its layer's ragged ids [batch, (items), (ids)] or values
+        [batch, (items), d], which :meth:`_sequence_input` embeds and lays out for its
+        group."""
         if name not in self.embeddings or self.is_sequence(name):
             return value
-        table, pooling = self.embeddings[name]
+        return self._lookup(self.embeddings[name], value)
+
+    def _lookup(self, embedding: tuple[str, str], value):
+        table, pooling = embedding
         if isinstance(value, tuple):  # a weighted feature: (ids, weights)
             ids, weights = value
             return self.tables[table](ids, pooling=pooling, weights=weights)
         return self.tables[table](value, pooling=pooling)
+
+    def _wide_term(self, name: str, value):
+        """[batch, wide_dim]: a feature's pooled wide weights, or its dense value times
+        its linear weight."""
+        if name in self.wide_embeddings:
+            return self._lookup(self.wide_embeddings[name], value)
+        return self.wide_weights[name](tf.cast(value, self.compute_dtype))
 
     def _sequence_input(self, seq: str, outputs: dict):
         """(query [batch, q], sequence [batch, T, d], mask [batch, T]) of a sequence group."""
@@ -306,6 +378,10 @@ class FeatureInputs(keras.layers.Layer):
             "encoders": {k: serialize(v) for k, v in self.encoders.items()},
             "group_encoders": self.group_encoders,
             "aligned": self.aligned,
+            "wide_groups": self.wide_groups,
+            "wide_embeddings": self.wide_embeddings,
+            "wide_dim": self.wide_dim,
+            "embedding_regularization": self.embedding_regularization,
         }
 
     @classmethod

@@ -89,8 +89,15 @@ def build_model(model_config, feature_configs):
     towers = task_towers(model_config)
     backbone = entry.builder(getattr(model_config, kind), len(towers))
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
+    # The WIDE groups' weights: one column per output of each tower (see features/wide.py).
+    wide_dim = sum(t.num_class for t in towers)
     return (entry.model or MultiTaskModel)(
-        features=build_feature_inputs(feature_configs, model_config.feature_groups),
+        features=build_feature_inputs(
+            feature_configs,
+            model_config.feature_groups,
+            wide_dim,
+            model_config.embedding_regularization,
+        ),
         backbone=backbone,
         towers={
             t.tower_name: TaskTower(

@@ -17,7 +17,9 @@ class MultiTaskModel(keras.Model):
     The feature groups are concatenated (in config order) into the backbone's input.
     The backbone returns either one tensor that every tower reads (a shared bottom) or a
     list with one tensor per task (MMoE, PLE); without a backbone, every tower reads the
-    feature groups directly.
+    feature groups directly. The WIDE groups are not in the backbone's input: their sum,
+    [batch, sum of the towers' num_class], is added to the towers' logits, each tower
+    its own columns in tower order (see :mod:`easymtl.features.wide`).
 
     Args:
         features: The input layer (raw columns → feature group tensors).
@@ -48,6 +50,12 @@ class MultiTaskModel(keras.Model):
         self.backbone = backbone
         self.towers = dict(towers)
         self.fusion = fusion
+        widths = sum(t.num_class for t in self.towers.values())
+        if features.wide_groups and features.wide_dim != widths:
+            raise ValueError(
+                f"`features.wide_dim` must be the towers' outputs together ({widths}). "
+                f"Received: {features.wide_dim}"
+            )
 
     @property
     def used_inputs(self) -> list[str]:
@@ -77,11 +85,15 @@ class MultiTaskModel(keras.Model):
         """The towers' outputs (and a subclass's derived outputs), by name; with
         `return_gates`, also ``gate/<name>`` of each gate."""
         groups = self.features(inputs)
-        x = (
-            tf.concat(list(groups.values()), axis=-1)
-            if len(groups) > 1
-            else next(iter(groups.values()))
-        )
+        wide = [groups.pop(name) for name in self.features.wide_groups]
+        if not groups:
+            # Only WIDE groups: the towers read one zero column, so that each head is its
+            # bias alone (a zero-width input is not a matmul oneDNN can run).
+            x = tf.zeros(tf.stack([tf.shape(wide[0])[0], 1]), wide[0].dtype)
+        elif len(groups) > 1:
+            x = tf.concat(list(groups.values()), axis=-1)
+        else:
+            x = next(iter(groups.values()))
         outputs = {}
         if self.backbone is None:
             reps = x
@@ -93,9 +105,23 @@ class MultiTaskModel(keras.Model):
             reps = self.backbone(x, training=training)
         if not isinstance(reps, (list, tuple)):
             reps = [reps] * len(self.towers)
+        wide_logits = self._wide_logits(wide)
         for (name, tower), rep in zip(self.towers.items(), reps):
-            outputs.update(tower_outputs(name, tower(rep, training=training), tower.task_type))
+            logits = tower(rep, training=training)
+            if wide_logits:
+                logits = logits + wide_logits.pop(0)
+            outputs.update(tower_outputs(name, logits, tower.task_type))
         return outputs
+
+    def _wide_logits(self, wide: list) -> list:
+        """Each tower's columns of the WIDE groups' sum (squeezed for one output), in
+        tower order; empty without WIDE groups."""
+        if not wide:
+            return []
+        total = tf.add_n(wide) if len(wide) > 1 else wide[0]
+        widths = [t.num_class for t in self.towers.values()]
+        parts = tf.split(total, widths, axis=-1) if len(widths) > 1 else [total]
+        return [p[:, 0] if n == 1 else p for p, n in zip(parts, widths)]
 
     def get_config(self):
         serialize = keras.saving.serialize_keras_object

@@ -277,3 +277,30 @@ def test_build_feature_inputs_rejects_a_shared_table_of_another_size():
 def test_layers_serialize_by_registered_name():
     assert keras.saving.get_registered_object("easymtl>FeatureInputs") is FeatureInputs
     assert keras.saving.get_registered_object("easymtl>EmbeddingTable") is EmbeddingTable
+
+
+def test_embedding_regularization_is_the_batch_mean_of_the_rows_squares():
+    layer = FeatureInputs(
+        features={"a": IdFeature(num_buckets=5), "b": IdFeature(num_buckets=5, separator="|"),
+                  "x": RawFeature()},
+        input_names={"a": "a", "b": "b", "x": "x"},
+        tables={"emb": table()},
+        embeddings={"a": ("emb", "sum"), "b": ("emb", "mean")},
+        groups={"g": ["a", "b", "x"]},
+        embedding_regularization=0.01,
+    )  # fmt: skip
+    batch = {
+        "a": tf.constant(["1", "2"]),
+        "b": tf.constant(["1|3", ""]),
+        "x": tf.constant([5.0, 7.0]),  # a dense value: not penalised
+    }
+    layer(batch, training=False)
+    assert layer.losses == []
+    layer(batch, training=True)
+    # Row 0: a = [1, 10], b = mean([1, 10], [3, 30]) = [2, 20]; row 1: a = [2, 20], no b.
+    rows = [1 + 100 + 4 + 400, 4 + 400]
+    (loss,) = layer.losses
+    np.testing.assert_allclose(loss.numpy(), 0.01 * np.mean(rows), rtol=1e-6)
+    assert FeatureInputs.from_config(layer.get_config()).embedding_regularization == 0.01
+    with pytest.raises(ValueError, match="embedding_regularization"):
+        FeatureInputs.from_config({**layer.get_config(), "embedding_regularization": -1.0})
