@@ -6,7 +6,7 @@ eval rows and one fixed training batch:
 
 - ``attn_ratio``: the mean attention weight on the positions whose cate_id equals the
   candidate's, over the mean weight on the other valid positions (1: attention blind to
-  the match), over rows that have both; ``attn_share``: the attention's total share on
+  the match), the median over the rows that have both; ``attn_share``: the attention's total share on
   matching positions, beside ``uniform_share``, what uniform weights would give;
 - ``grad_rms_<block>``: the RMS gradient of the loss with respect to the first attn_mlp
   kernel's rows that read each block of its input (q, s, q-s, q*s, and the match and
@@ -131,7 +131,7 @@ def probe_callback(encoder_name: str, every: int, probe_rows: int, rows: list, v
             row = {
                 "variant": variant,
                 "step": step,
-                "attn_ratio": float(np.mean(w_match / np.maximum(w_other, 1e-12))),
+                "attn_ratio": float(np.median(w_match / np.maximum(w_other, 1e-12))),
                 "attn_share": float(share.mean()),
                 "uniform_share": float(uniform.mean()),
                 "cate_norm": float(np.linalg.norm(table[cate_ids], axis=1).mean()),
@@ -218,11 +218,13 @@ def write_outputs(rows: list[dict], output_dir: str) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return paths
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
     for variant in dict.fromkeys(r["variant"] for r in rows):
         mine = [r for r in rows if r["variant"] == variant]
         steps = [r["step"] for r in mine]
-        axes[0].plot(steps, [r["attn_ratio"] for r in mine], label=variant)
+        axes[0].semilogy(steps, [r["attn_ratio"] for r in mine], label=variant)
+        axes[3].semilogy(steps, [r["qs_match"] for r in mine], label=f"{variant}: match")
+        axes[3].semilogy(steps, [r["qs_other"] for r in mine], ":", label=f"{variant}: other")
         axes[1].plot(steps, [r["attn_share"] for r in mine], label=variant)
         axes[2].semilogy(
             steps, [r["grad_rms_q_times_s"] for r in mine], label=f"{variant}: q*s rows"
@@ -235,7 +237,8 @@ def write_outputs(rows: list[dict], output_dir: str) -> list[str]:
     axes[1].plot(
         [r["step"] for r in first], [r["uniform_share"] for r in first], "k:", label="uniform"
     )
-    axes[0].set_title("attention on matching / other positions")
+    axes[0].set_title("attention on matching / other positions (median)")
+    axes[3].set_title("mean |q*s| of the cate_id block")
     axes[1].set_title("attention share on matching positions")
     axes[2].set_title("RMS gradient of attn_mlp's first kernel")
     for ax in axes:
