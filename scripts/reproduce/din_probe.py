@@ -6,8 +6,8 @@ eval rows and one fixed training batch:
 
 - ``attn_ratio``: the mean attention weight on the positions whose cate_id equals the
   candidate's, over the mean weight on the other valid positions (1: attention blind to
-  the match), the median over the rows that have both; ``attn_share``: the attention's total share on
-  matching positions, beside ``uniform_share``, what uniform weights would give;
+  the match), the median over the rows that have both; ``attn_share``: the attention's
+  total share on matching positions, beside ``uniform_share``, what uniform weights give;
 - ``grad_rms_<block>``: the RMS gradient of the loss with respect to the first attn_mlp
   kernel's rows that read each block of its input (q, s, q-s, q*s, and the match and
   recency channels where the variant has them), beside ``grad_rms_expert``, the RMS
