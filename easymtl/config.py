@@ -30,6 +30,7 @@ from easymtl.features.sequence_config import (
     validate_group_sequences,
     validate_sequence_features,
 )
+from easymtl.features.sequence_match_config import validate_sequence_match_features
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
@@ -211,6 +212,7 @@ def validate(config: PipelineConfig) -> None:
     features = _validate_features(config, fields)
     protos, sequences = validate_sequence_features(config, fields, features)
     protos.update(validate_combo_features(config, fields, set(protos)))
+    protos.update(validate_sequence_match_features(config))
     model = config.model_config
     if not model.feature_groups:
         raise ConfigError("model_config.feature_groups", "at least one feature group is needed")

@@ -23,6 +23,7 @@ from easymtl.features.map_values import MapValues
 from easymtl.features.match_feature import MatchFeature
 from easymtl.features.raw_feature import RawFeature
 from easymtl.features.sequence_id_feature import SequenceIdFeature
+from easymtl.features.sequence_match_feature import SequenceMatchFeature
 from easymtl.features.sequence_raw_feature import SequenceRawFeature
 from easymtl.features.zch import ZchEmbeddingTable
 from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
@@ -152,7 +153,14 @@ EXAMPLES = {
         SequenceRawFeature(sequence_length=2, sequence_delim="|", boundaries=[1.0]),
         (tf.constant(["0.5|2|3", "4"]),),
     ),
-    DINEncoder: lambda: (DINEncoder({"hidden_units": [4, 2]}), SEQ_ARGS),
+    SequenceMatchFeature: lambda: (
+        SequenceMatchFeature([1, 3], sequence_length=4, sequence_delim="|"),
+        ([tf.constant(["a", "b"]), tf.constant(["b|a|a", ""])],),
+    ),
+    DINEncoder: lambda: (
+        DINEncoder({"hidden_units": [4, 2]}, exact_match=True, recency=True),
+        (*SEQ_ARGS, np.array([[[1, 0], [0, 0], [1, 1]], [[0, 1], [1, 0], [0, 0]]], "float32")),
+    ),
     MultiWindowDINEncoder: lambda: (
         MultiWindowDINEncoder({"hidden_units": [3]}, windows_len=[1, 2]),
         SEQ_ARGS,

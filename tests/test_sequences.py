@@ -80,7 +80,14 @@ def _rows(path: Path, n: int, config) -> dict[str, list]:
     return out
 
 
-@pytest.mark.parametrize("name", ["dbmtl_din_taobao.config", "mmoe_multi_window_din_taobao.config"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dbmtl_din_taobao.config",
+        "mmoe_multi_window_din_taobao.config",
+        "mmoe_din_seq_match_taobao.config",
+    ],
+)
 def test_sample_sequence_config_trains_exports_and_serves_raw_columns(tmp_path, seq_data, name):
     config = load_config(str(_config(tmp_path, seq_data, name)))
     runner = Runner(config)

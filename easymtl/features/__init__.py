@@ -40,6 +40,10 @@ from easymtl.features.sequence_config import (
     sequence_entries,
     sequence_group_name,
 )
+from easymtl.features.sequence_match_config import (
+    check_sequence_match_feature,
+    sequence_match_inputs,
+)
 from easymtl.features.vocab import proto_vocabulary
 from easymtl.features.wide import WIDE_GROUP_TYPE, wide_table_name
 from easymtl.registry import Registry
@@ -204,6 +208,14 @@ FEATURES.register(
     table=raw_feature_table,
 )
 
+# Reads the columns of the two features it names (easymtl.features.sequence_match_config).
+FEATURES.register(
+    "sequence_match_feature",
+    "easymtl.features.sequence_match_feature:build_sequence_match_feature",
+    check=check_sequence_match_feature,
+    inputs=sequence_match_inputs,
+)
+
 
 def _layers(feature_configs):
     """(name, column, table or None, pooling, layer, dim, sequence name or None) of every
@@ -212,6 +224,13 @@ def _layers(feature_configs):
     for fc in feature_configs:
         kind = fc.WhichOneof("feature")
         proto = getattr(fc, kind)
+        if kind == "sequence_match_feature":
+            from easymtl.features.sequence_match_feature import sequence_match_columns
+
+            layer, _ = FEATURES[kind](proto, feature_configs)
+            column = sequence_match_columns(proto, feature_configs)
+            yield proto.feature_name, column, None, "sum", layer, None, None
+            continue
         built = FEATURES[kind](proto)
         if kind in SEQUENCE_KINDS:
             for layer, dim in built if kind == "sequence_feature" else [built]:

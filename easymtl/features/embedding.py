@@ -93,6 +93,23 @@ class EmbeddingTable(keras.layers.Layer):
         }
 
 
+def id_match(query_ids, sequence_ids, steps) -> tf.Tensor:
+    """[batch, steps] float: 1 where the sequence's item t holds one of the row's query
+    ids, else 0 (also after the row's last item).
+
+    Args:
+        query_ids: Ragged [batch, (ids)] (or an ``(ids, weights)`` pair).
+        sequence_ids: Ragged [batch, (items), (ids)].
+        steps: Positions kept (at most the longest row's items).
+    """
+    if isinstance(query_ids, tuple):
+        query_ids = query_ids[0]
+    q = query_ids.to_tensor(default_value=-1)  # [batch, n]
+    s = sequence_ids.to_tensor(default_value=-2)[:, :steps]  # [batch, T, m]
+    equal = tf.equal(s[:, :, :, None], q[:, None, None, :])
+    return tf.cast(tf.reduce_any(equal, axis=[2, 3]), tf.float32)
+
+
 @keras.saving.register_keras_serializable(package="easymtl")
 class FeatureInputs(keras.layers.Layer):
     """Raw input columns → one dense tensor per feature group.
@@ -235,7 +252,7 @@ class FeatureInputs(keras.layers.Layer):
                 table.build()
 
     def call(self, inputs, training=None):
-        values = {name: self._value(name, inputs) for name in self.used_features()}
+        values = {name: self._values(name, inputs) for name in self.used_features()}
         outputs = {name: self._feature(name, values[name]) for name in self.deep_features()}
         if training and self.embedding_regularization:
             self.add_loss(self._embedding_penalty(outputs))
@@ -243,8 +260,8 @@ class FeatureInputs(keras.layers.Layer):
         for group, names in self.groups.items():
             parts = [outputs[f] for f in names]
             for encoder, seq in self.group_encoders.get(group, []):
-                query, sequence, mask = self._sequence_input(seq, outputs)
-                parts.append(self.encoders[encoder](query, sequence, mask, training=training))
+                args = self._encoder_args(encoder, seq, values, outputs)
+                parts.append(self.encoders[encoder](*args[:3], **args[3], training=training))
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
@@ -260,9 +277,44 @@ class FeatureInputs(keras.layers.Layer):
         squares = tf.add_n([tf.reduce_sum(tf.square(x), axis=-1) for x in pooled])
         return self.embedding_regularization * tf.reduce_mean(squares)
 
-    def _value(self, name: str, inputs):
-        """The output of one feature's layer: ragged ids (or ``(ids, weights)``), or a
-        dense [batch, d] value."""
+    def encoder_inputs(self, inputs, encoder: str) -> dict:
+        """What encoder `encoder` is called with on the raw columns `inputs`: ``query``
+        [batch, q], ``sequence`` [batch, T, d], ``mask`` [batch, T] and, for an encoder
+        that ``uses_match``, ``match`` [batch, T, k] (see :meth:`match`)."""
+        seq = next(s for pairs in self.group_encoders.values() for e, s in pairs if e == encoder)
+        names = self.sequence_groups[seq]
+        values = {name: self._values(name, inputs) for name in names}
+        outputs = {name: self._feature(name, value) for name, value in values.items()}
+        query, sequence, mask, extra = self._encoder_args(encoder, seq, values, outputs)
+        return {"query": query, "sequence": sequence, "mask": mask, **extra}
+
+    def match_pairs(self, seq: str) -> list[tuple[str, str]]:
+        """(query feature, sequence feature) pairs of sequence group `seq` that share an
+        embedding table, sequence features in group order, then query features: the
+        channels of :meth:`match`."""
+        names = self.sequence_groups[seq]
+        tables = {n: self.embeddings[n][0] for n in names if n in self.embeddings}
+        sequences = [n for n in names if self.is_sequence(n) and n in tables]
+        queries = [n for n in names if not self.is_sequence(n) and n in tables]
+        return [(q, s) for s in sequences for q in queries if tables[q] == tables[s]]
+
+    def _encoder_args(self, encoder: str, seq: str, values: dict, outputs: dict):
+        query, sequence, mask = self._sequence_input(seq, outputs)
+        if not getattr(self.encoders[encoder], "uses_match", False):
+            return query, sequence, mask, {}
+        channels = [
+            id_match(values[q], values[s], tf.shape(mask)[1]) for q, s in self.match_pairs(seq)
+        ]
+        if channels:
+            match = tf.stack(channels, axis=-1)
+        else:
+            match = tf.zeros(tf.concat([tf.shape(mask), [0]], 0), sequence.dtype)
+        return query, sequence, mask, {"match": match}
+
+    def _values(self, name: str, inputs):
+        """The output of one feature's layer on its raw column(s): ragged ids (or ``(ids,
+        weights)``), dense values, or a sequence's ragged ids [batch, (items), (ids)] or
+        values [batch, (items), d]."""
         column = self.input_names[name]
         # Parsing, splitting, hashing and vocabulary lookups of raw values are string
         # kernels that exist only on the CPU; the embedding lookups and the dense math

@@ -23,7 +23,9 @@ def _mlp(mlp) -> dict:
 
 
 def build_din(proto, name: str) -> DINEncoder:
-    return DINEncoder(_mlp(proto.attn_mlp), name=name)
+    return DINEncoder(
+        _mlp(proto.attn_mlp), exact_match=proto.exact_match, recency=proto.recency, name=name
+    )
 
 
 def build_simple_attention(proto, name: str) -> SimpleAttention:

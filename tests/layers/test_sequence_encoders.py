@@ -56,6 +56,40 @@ def test_din_with_constant_weights_is_the_hand_computed_softmax():
     assert [tuple(w.shape) for w in din.weights] == [(8, 2), (2,), (2, 1), (1,)]
 
 
+def test_din_exact_match_enters_the_score_and_the_output():
+    match = np.array([[[1.0], [0.0], [1.0]], [[0.0], [1.0], [1.0]]], "float32")
+    din = DINEncoder({"hidden_units": [2], "activation": "linear"}, exact_match=True)
+    assert din.uses_match
+    out = np.asarray(din(Q, S, MASK, match=match))
+    for w in din.weights:
+        w.assign(np.ones(w.shape, "float32") if "kernel" in w.path else np.zeros(w.shape))
+    out = np.asarray(din(Q, S, MASK, match=match))
+    # Linear MLP of ones: score = 2 * sum([q, s, q - s, q * s, m]).
+    x = np.concatenate([Q[:, None].repeat(3, 1), S, Q[:, None] - S, Q[:, None] * S, match], -1)
+    w0 = _softmax(2 * x[0, :2].sum(-1))
+    values = np.concatenate([S, match], -1)
+    np.testing.assert_allclose(out[0], w0 @ values[0, :2], rtol=1e-5)
+    np.testing.assert_allclose(out[1], values[1, 0], rtol=1e-5)  # one valid position
+    assert out.shape == (2, 3)
+    assert [tuple(w.shape) for w in din.weights] == [(9, 2), (2,), (2, 1), (1,)]
+    # The match alone moves the weights: the same sequence, the match on the other item.
+    moved = np.asarray(din.attention(Q, S, MASK, match=1 - match))
+    assert not np.allclose(moved[0, :2], w0)
+
+
+def test_din_recency_reads_the_position():
+    din = DINEncoder({"hidden_units": [2], "activation": "linear"}, recency=True)
+    din(Q, S, MASK)
+    for w in din.weights:
+        w.assign(np.ones(w.shape, "float32") if "kernel" in w.path else np.zeros(w.shape))
+    same = np.ones((1, 3, 2), "float32")
+    weights = np.asarray(din.attention(Q[:1], same, np.ones((1, 3), bool)))
+    # Identical items: only recency tells them apart, the first (most recent) scores most.
+    recency = np.exp(-np.arange(3)[:, None] / np.array([1.0, 4.0, 16.0, 64.0])).sum(-1)
+    np.testing.assert_allclose(weights[0], _softmax(2 * recency), rtol=1e-5)
+    assert [tuple(w.shape) for w in din.weights][0] == (8 + 4, 2)
+
+
 def test_pooling_sum_and_mean_over_valid_positions():
     np.testing.assert_allclose(PoolingEncoder("sum")(None, S, MASK), [[1, 1], [0, 1]])
     np.testing.assert_allclose(PoolingEncoder("mean")(None, S, MASK), [[0.5, 0.5], [0, 1]])
