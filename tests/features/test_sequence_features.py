@@ -165,9 +165,13 @@ def test_din_and_multi_window_encoders_in_deep_and_sequence_groups():
         "sequence_encoders { multi_window_din_encoder { attn_mlp { hidden_units: [4] } "
         "windows_len: [1, 2] } }"
     )
-    assert tuple(_inputs(din + mw)(BATCH)["all"].shape) == (3, 3 + 5 + 3 * 5)
+    # DIN's output: the weighted sequence (5) and, with exact_match (the default), the
+    # attention's share on items matching the query, per shared table (cate_table: 1).
+    assert tuple(_inputs(din + mw)(BATCH)["all"].shape) == (3, 3 + 6 + 3 * 5)
     layer = _inputs(din, "SEQUENCE")
-    assert tuple(layer(BATCH)["all"].shape) == (3, 5)
+    assert tuple(layer(BATCH)["all"].shape) == (3, 6)
+    plain = din.replace("attn_mlp", "exact_match: false attn_mlp")
+    assert tuple(_inputs(plain, "SEQUENCE")(BATCH)["all"].shape) == (3, 5)
     clone = type(layer).from_config(layer.get_config())
     assert list(clone.encoders) == list(layer.encoders) == ["all_din_encoder_0"]
 
