@@ -95,7 +95,8 @@ class CollapseWarning(Callback):
     down to about its prior's), a tower is reported when its mean train loss over the
     last ``patience_steps`` steps is not below ``(1 - min_loss_gain)`` of the lowest loss a
     constant prediction reaches on the labels the tower trained on in the run. After an
-    evaluation of a checkpoint of at least ``2 * patience_steps`` steps, a tower whose
+    evaluation of a checkpoint of at least ``patience_steps`` steps (a run shorter than
+    ``2 * patience_steps``, such as one epoch of 157 steps, is judged there), a tower whose
     ``auc_<tower>`` is below ``min_auc`` is reported. Only the chief of a multi-worker run
     warns. Training goes on; :attr:`warned` holds ``(tower, "loss" or "auc")`` reported.
 
@@ -175,7 +176,7 @@ class CollapseWarning(Callback):
             )
 
     def after_evaluate(self, step: int, results: dict) -> None:
-        if step < 2 * self.patience_steps or not self.runner.cluster.is_chief:
+        if step < self.patience_steps or not self.runner.cluster.is_chief:
             return
         aucs = {
             t.name: results[f"auc_{t.name}"]
@@ -202,8 +203,14 @@ class CollapseWarning(Callback):
         """What to try, for the runner's model."""
         model = self.runner.config.model_config.WhichOneof("model")
         lr = "a higher or lower learning rate (train_config.dense_optimizer)"
+        # A fresh run's towers start at p = 0.5 or at their priors: the other start helps
+        # where the one taken fails (docs/reproductions.md, PLE's collapsed tower).
+        prior = self.runner.config.train_config.prior_bias
+        start_bias = f"train_config.prior_bias: {'false' if prior else 'true'}"
         if others_learn:
             tries = [lr, "a larger loss weight for this tower (its task tower's `weight`)"]
+            if not prior:
+                tries.insert(0, f"{start_bias} (the towers start at their label priors)")
             if self.runner.gate_stats:
                 tries.append(f"another gate_temperature (model_config.{model})")
             if model != "mmoe":
@@ -213,6 +220,7 @@ class CollapseWarning(Callback):
             start = (
                 "No tower learns beyond its prior: check that the features carry signal and "
                 f"that the labels are right, and try {lr}"
+                + (f" or {start_bias} (the towers start at p = 0.5)" if prior else "")
             )
         return (
             f"{start}; see docs/troubleshooting.md (Collapsed tower). "

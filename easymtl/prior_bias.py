@@ -11,8 +11,8 @@ scripts/diagnose/ple_census.py and docs/reproductions.md.
 
 Starting the bias at the prior's logit ``log(p / (1 - p))`` (Lin et al., Focal Loss,
 ICCV 2017, "prior probability" initialization) removes that common push: from the first
-step the gradients are about which rows are positive. :class:`PriorBias` (on by default:
-``train_config.prior_bias``) sets it before the first step of a fresh run, with ``p``
+step the gradients are about which rows are positive. :class:`PriorBias` (``train_config.
+prior_bias: true``; off by default) sets it before the first step of a fresh run, with ``p``
 the weighted share of positives in the first :data:`ROWS` training rows.
 
 Example:

@@ -93,6 +93,27 @@ def test_a_tower_on_noise_labels_is_reported_while_training(config_factory, tmp_
     assert "the other towers' eval AUC: ctr " in message
 
 
+def test_a_run_shorter_than_the_loss_check_is_judged_by_its_eval_auc(
+    config_factory, tmp_path, caplog
+):
+    """15 steps: the train-loss check (from step 2 x 10) never ran, the eval AUC (from step
+    10) does; the advice names the other start of the towers first."""
+    caplog.set_level(logging.WARNING, logger="easymtl")
+    runner, _ = make_runner(
+        config_factory, tmp_path, noise_buy=True, extra="train_config { num_steps: 15 }"
+    )
+    runner.train()
+    callback = collapse_callback(runner)
+    assert callback.warned == set()
+    runner.evaluate()
+    assert callback.warned == {("cvr", "auc")}
+    (message,) = collapse_warnings(caplog)
+    assert message.startswith("tower 'cvr' is not learning: its eval AUC at step 15 is ")
+    assert ". Try train_config.prior_bias: true (the towers start at their label priors), " in (
+        message
+    )
+
+
 class StepOfWarning(Callback):
     """Records the steps after which `callback` had warned of one more tower."""
 

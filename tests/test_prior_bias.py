@@ -44,10 +44,10 @@ def test_label_counts_weigh_rows_as_the_loss_does():
     assert label_counts([task], [labels, bad]) == {"cvr": (2.0, 4.0)}
 
 
-def test_on_by_default_and_switched_off_by_the_config():
-    (callback,) = prior_bias_callbacks(train_pb2.TrainConfig())
+def test_off_by_default_and_switched_on_by_the_config():
+    assert prior_bias_callbacks(train_pb2.TrainConfig()) == []
+    (callback,) = prior_bias_callbacks(train_pb2.TrainConfig(prior_bias=True))
     assert isinstance(callback, PriorBias)
-    assert prior_bias_callbacks(train_pb2.TrainConfig(prior_bias=False)) == []
     with pytest.raises(ValueError, match="`rows` must be positive"):
         PriorBias(rows=0)
 
@@ -61,7 +61,9 @@ def _label_shares(path) -> dict[str, float]:
 def test_a_fresh_run_starts_at_the_prior_a_resumed_one_does_not(config_factory):
     from easymtl.runner import Runner
 
-    runner = Runner(load_config(str(config_factory("mmoe", features=FEW_FEATURES))))
+    config = load_config(str(config_factory("mmoe", features=FEW_FEATURES)))
+    config.train_config.prior_bias = True
+    runner = Runner(config)
     (callback,) = [c for c in runner.callbacks if isinstance(c, PriorBias)]
     heads = {name: tower.head.bias for name, tower in runner.model.towers.items()}
     callback.before_train(3)  # a restored run: its biases are trained ones

@@ -15,7 +15,6 @@ from google.protobuf import text_format
 from easymtl.config import PipelineConfig, load_config
 from easymtl.export import export_saved_model
 from easymtl.runner import Runner
-from easymtl.testing import prior_loss_ratios
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
 
@@ -80,10 +79,8 @@ def test_every_task_type_learns_and_exports(task_types_config, tmp_path):
     ]
     runner.train()
     first, last = runner.history[0][1], runner.history[-1][1]
-    for name in ("dwell", "level"):
+    for name in ("ctr", "dwell", "level"):
         assert last[name] < first[name], (name, runner.history)
-    # The binary tower starts at its prior (train_config.prior_bias): it learns beyond it.
-    assert prior_loss_ratios(runner)["ctr"] < 1.0, (prior_loss_ratios(runner), runner.history)
     result = runner.evaluate()
 
     dwell = np.array([float(r.split(",")[-2]) for r in (tmp_path / "eval.csv").open()])

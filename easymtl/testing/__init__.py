@@ -1,5 +1,4 @@
-"""Helpers shared by the tests: exact AUC, the SavedModel round-trip check and whether
-the towers learned beyond their label priors."""
+"""Helpers shared by the tests: exact AUC and the SavedModel round-trip check."""
 
 from __future__ import annotations
 
@@ -152,15 +151,3 @@ def csv_to_parquet(csv_path, fields, parquet_path, lists=()) -> None:
         split = pc.if_else(pc.equal(values, ""), empty, pc.split_pattern(values, "|"))
         table = table.set_column(table.schema.get_field_index(name), name, split)
     pq.write_table(table, parquet_path)
-
-
-def prior_loss_ratios(runner) -> dict[str, float]:
-    """Each binary tower's mean train loss over its last steps (up to
-    ``collapse_warning.patience_steps``) as a share of the loss of predicting its label
-    prior for every row: below 1, the tower learned more than its prior. A run starts
-    about at its prior (``train_config.prior_bias``), so this, not the fall from the
-    first logged loss, is what a short run learned."""
-    from easymtl.collapse import CollapseWarning
-
-    (warning,) = [c for c in runner.callbacks if isinstance(c, CollapseWarning)]
-    return warning.ratios()

@@ -25,11 +25,8 @@ pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lan
 
 # "loss" with larger_is_better: a metric that gets worse as the model learns, so that the
 # first evaluation is the best and the stop after early_stop_patience more is certain.
-# prior_bias false: the towers start at p = 0.5, so the loss surely falls in the first
-# steps (toward the label priors); started at the priors, it would be noise around them.
 RUN = """
-train_config { num_steps: 40 save_checkpoints_steps: 2 keep_checkpoint_max: 1
-    prior_bias: false }
+train_config { num_steps: 40 save_checkpoints_steps: 2 keep_checkpoint_max: 1 }
 data_config { batch_size: 32 }
 eval_config { num_steps: 4 eval_interval_steps: 2 }
 export_config { exporter_type: "best" best_exporter_metric: "loss"

@@ -10,7 +10,6 @@ from easymtl.layers.extraction import PLE
 from easymtl.models import MODELS
 from easymtl.protos import multi_task_rank_pb2
 from easymtl.runner import Runner
-from easymtl.testing import prior_loss_ratios
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
 
@@ -42,7 +41,7 @@ def test_cgc_learns_sample_data(config_factory):
     runner = Runner(load_config(str(path)))
     runner.train()
     result = runner.evaluate()
-    ratios = prior_loss_ratios(runner)
-    assert ratios and all(r < 1.0 for r in ratios.values()), (ratios, runner.history)
+    first, last = runner.history[0][1]["total"], runner.history[-1][1]["total"]
+    assert last < first * 0.9, runner.history
     assert result["auc_ctr"] >= 0.62, result
     assert result["auc_cvr"] >= 0.65, result

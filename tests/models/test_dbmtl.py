@@ -17,7 +17,6 @@ from easymtl.layers.dbmtl import DBMTL
 from easymtl.models import build_model_tasks
 from easymtl.protos import model_pb2
 from easymtl.runner import Runner
-from easymtl.testing import prior_loss_ratios
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
 
@@ -113,8 +112,8 @@ def test_dbmtl_learns_sample_data(config_factory):
     assert runner.model.towers["cvr"].mlp is None  # the towers' mlps run in the backbone
     runner.train()
     result = runner.evaluate()
-    ratios = prior_loss_ratios(runner)
-    assert ratios and all(r < 1.0 for r in ratios.values()), (ratios, runner.history)
+    first, last = runner.history[0][1]["total"], runner.history[-1][1]["total"]
+    assert last < first * 0.9, runner.history
     assert result["auc_ctr"] >= 0.62, result
     assert result["auc_cvr"] >= 0.65, result
     assert {"gate/mmoe/ctr/entropy", "gate/mmoe/cvr/entropy"} <= set(result)

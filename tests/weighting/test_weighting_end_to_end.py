@@ -16,7 +16,6 @@ from tensorflow.core.util import event_pb2
 
 from easymtl.config import load_config
 from easymtl.runner import Runner
-from easymtl.testing import prior_loss_ratios
 from easymtl.weighting import build_loss_weighting
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
@@ -64,12 +63,10 @@ def test_short_run(config_factory, name, caplog):
     start = values(runner.weighting.checkpoint_state())
     with caplog.at_level("INFO", logger="easymtl"):
         assert runner.train() == STEPS
+    first, last = runner.history[0][1], runner.history[-1][1]
     assert all(math.isfinite(v) for _, h in runner.history for v in h.values())
-    # The towers start at their priors (train_config.prior_bias); in 20 steps they stay
-    # about there, and no weighting drives one away from it.
-    ratios = prior_loss_ratios(runner)
-    assert sorted(ratios) == ["ctr", "cvr"], ratios
-    assert all(r < 1.1 for r in ratios.values()), (ratios, runner.history)
+    for tower in ("ctr", "cvr"):
+        assert last[tower] < first[tower], (tower, runner.history)
     steps = [s for s, _ in runner.weight_history]
     assert steps == [5, 10, 15, 20]
     logged = scalars(os.path.join(runner.model_dir, "train"))
