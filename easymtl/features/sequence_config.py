@@ -322,6 +322,12 @@ def validate_group_sequences(
                     f"unknown feature {feature!r}; expected one of feature_configs' "
                     "feature_name (sub-feature x of a sequence_feature is <sequence_name>__x)",
                 )
+            if protos[feature].DESCRIPTOR.name == "SequenceMatchFeature":
+                raise ConfigError(
+                    f"{field}[{j}]",
+                    f"{feature!r} is a sequence_match_feature, numbers per row that a DEEP "
+                    "group reads; a sequence group holds sequence features and their queries",
+                )
         if not any(f in sequences for f in names):
             raise ConfigError(field, "a sequence group needs at least one sequence feature")
     if group.group_type == SEQUENCE_GROUP_TYPE and not group.sequence_encoders:

@@ -152,3 +152,18 @@ def test_bad_sequence_match_config_is_one_line_exit_2(tmp_path, capsys):
 
 def test_sample_config_validates():
     assert isinstance(load_config(str(CONFIG)), PipelineConfig)
+
+
+def test_a_match_feature_in_a_sequence_group_names_the_field(tmp_path):
+    text = (SAMPLES / "configs" / "mmoe_din_seq_match_taobao.config").read_text()
+    old = 'group_name: "click_50_seq"\n            feature_names: "adgroup_id"'
+    assert old in text
+    bad = tmp_path / "bad.config"
+    bad.write_text(text.replace(old, old + '\n            feature_names: "cate_match"', 1))
+    with pytest.raises(EasymtlError) as e:
+        load_config(str(bad))
+    line = text[: text.index(old)].count("\n") + 3  # the line of the added feature_names
+    assert str(e.value).startswith(
+        f"{bad}:{line}: model_config.feature_groups[0].sequence_groups[0].feature_names[1]: "
+        "'cate_match' is a sequence_match_feature"
+    ), e.value
