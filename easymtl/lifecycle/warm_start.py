@@ -252,8 +252,8 @@ def _overlap(current: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 
 def _restore_optimizer(runner, reader, shapes, report: Report, mapping) -> None:
-    """Loads the dense optimizer's slots and iterations and the sparse optimizer's slots,
-    which checkpoints keep by position: only into the very same model."""
+    """Loads the dense optimizer's slots and iterations and the sparse (and wide)
+    optimizers' slots, which checkpoints keep by position: only into the very same model."""
     if report.new or report.unused or report.resized or report.fresh or mapping:
         raise EasymtlError(
             "train_config.fine_tune_restore_optimizer: the optimizer state of "
@@ -272,9 +272,11 @@ def _restore_optimizer(runner, reader, shapes, report: Report, mapping) -> None:
         else:  # the learning rate: this config's
             continue
         pairs.append((key + _VALUE, var))
-    for i, slots in enumerate(runner.sparse_optimizer.slots):
-        for j, var in enumerate(slots):
-            pairs.append((f"sparse_optimizer/slots/{i}/{j}{_VALUE}", var))
+    for name in ("sparse_optimizer", "wide_optimizer"):  # the wide one: if set
+        optimizer = getattr(runner, name)
+        for i, slots in enumerate(optimizer.slots if optimizer is not None else []):
+            for j, var in enumerate(slots):
+                pairs.append((f"{name}/slots/{i}/{j}{_VALUE}", var))
     for key, var in pairs:
         if key not in shapes or list(shapes[key]) != var.shape.as_list():
             raise EasymtlError(

@@ -265,3 +265,16 @@ def test_the_wide_optimizer_updates_the_wide_tables_and_only_them(config_factory
         assert np.abs(tables[name].embeddings.numpy()).max() > 0, name
     keys = [key for key, _ in tf.train.list_variables(runner.model_dir)]
     assert any(key.startswith("wide_optimizer/slots/") for key in keys), keys
+    # A warm start of the same model with fine_tune_restore_optimizer loads its slots too.
+    again = load_config(str(config_factory("mmoe", extra, ["user_id", "price"])))
+    again.model_dir = runner.model_dir + "_warm"
+    again.train_config.fine_tune_checkpoint = runner.model_dir
+    again.train_config.fine_tune_restore_optimizer = True
+    warm = Runner(again)
+    warm.restore()
+    assert warm.warm_start.optimizer
+    reader = tf.train.load_checkpoint(runner.model_dir)
+    for i, slots in enumerate(warm.wide_optimizer.slots):
+        value = reader.get_tensor(f"wide_optimizer/slots/{i}/0/.ATTRIBUTES/VARIABLE_VALUE")
+        assert np.abs(value).max() > 0.001  # accumulated beyond its initial value
+        np.testing.assert_array_equal(slots[0].numpy(), value)
