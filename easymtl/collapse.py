@@ -206,11 +206,12 @@ class CollapseWarning(Callback):
         # A fresh run's towers start at p = 0.5 or at their priors: the other start helps
         # where the one taken fails (docs/reproductions.md, PLE's collapsed tower).
         prior = self.runner.config.train_config.prior_bias
-        start_bias = f"train_config.prior_bias: {'false' if prior else 'true'}"
         if others_learn:
             tries = [lr, "a larger loss weight for this tower (its task tower's `weight`)"]
             if not prior:
-                tries.insert(0, f"{start_bias} (the towers start at their label priors)")
+                tries.insert(
+                    0, "train_config.prior_bias: true (the towers start at their label priors)"
+                )
             if self.runner.gate_stats:
                 tries.append(f"another gate_temperature (model_config.{model})")
             if model != "mmoe":
@@ -220,7 +221,11 @@ class CollapseWarning(Callback):
             start = (
                 "No tower learns beyond its prior: check that the features carry signal and "
                 f"that the labels are right, and try {lr}"
-                + (f" or {start_bias} (the towers start at p = 0.5)" if prior else "")
+                + (
+                    " or train_config.prior_bias: false (the towers start at p = 0.5)"
+                    if prior
+                    else ""
+                )
             )
         return (
             f"{start}; see docs/troubleshooting.md (Collapsed tower). "

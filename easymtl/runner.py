@@ -447,16 +447,19 @@ class Runner:
         """Why the last :meth:`train` stopped early, if a stop was requested."""
         return self._stop_reason
 
+    def _train_writer(self, writes: bool):
+        """The train loop's TensorBoard writer (model_dir/train), or a no-op one where
+        TensorBoard is off or this process writes nothing (`writes` false)."""
+        if writes and self.config.train_config.use_tensorboard:
+            return summary.file_writer(os.path.join(self.model_dir, "train"))
+        return tf.summary.create_noop_writer()
+
     def _train_loop(self, step, num_steps, num_epochs, save, manager) -> int:
         """Steps from `step` to the end, logging, calling the callbacks and calling
         `save(step)` on schedule, on a signal and at the end; returns the last step.
         Without `save` (a worker that is not the chief) nothing is written."""
         train = self.config.train_config
-        writer = (
-            summary.file_writer(os.path.join(self.model_dir, "train"))
-            if train.use_tensorboard and save is not None
-            else tf.summary.create_noop_writer()
-        )
+        writer = self._train_writer(save is not None)
         save = save or (lambda step: None)
         saved_step = logged_step = first_step = step
         examples, start = 0, time.perf_counter()

@@ -19,7 +19,6 @@ variables where they are) and exports a copy of the model with whole tables.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import keras
@@ -218,11 +217,7 @@ class PSRunner(Runner):
         each log and checkpoint step; between rounds it logs, judges non-finite steps,
         calls the callbacks with each step's result and saves (as the Runner's loop)."""
         train = self.config.train_config
-        writer = (
-            summary.file_writer(os.path.join(self.model_dir, "train"))
-            if train.use_tensorboard and save is not None
-            else tf.summary.create_noop_writer()
-        )
+        writer = self._train_writer(save is not None)
         save = save or (lambda step: None)
         saved_step = logged_step = first_step = step
         examples, start = 0, time.perf_counter()
