@@ -112,12 +112,25 @@ def read_json(path: str, default=None):
 
 
 def remove_stale_temporaries(directory: str) -> None:
-    """Removes the ``*.tmp-<pid>`` files that a killed writer left in `directory`."""
+    """Removes the ``*.tmp-<pid>`` files that a killed writer left in `directory`: those
+    whose pid is not a live process on this host (a live writer's file is its own)."""
     if not os.path.isdir(directory):
         return
     for name in os.listdir(directory):
-        if ".tmp-" in name and os.path.isfile(os.path.join(directory, name)):
-            os.remove(os.path.join(directory, name))
+        path = os.path.join(directory, name)
+        _, sep, pid = name.rpartition(".tmp-")
+        if sep and os.path.isfile(path) and not (pid.isdigit() and _alive(int(pid))):
+            os.remove(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def remove(path: str) -> None:

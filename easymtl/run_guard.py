@@ -25,7 +25,8 @@ class ModelDirLock:
 
     A second run on the same model_dir fails at once, naming the holder's pid. The lock
     is an flock: the OS releases it when the holder exits or is killed, so a crashed run
-    never leaves it stuck.
+    never leaves it stuck. Taking it removes the temporary files of a killed run's
+    atomic writes (see :func:`easymtl.disk.write_text`).
     """
 
     def __init__(self, model_dir: str):
@@ -50,6 +51,10 @@ class ModelDirLock:
         f.write(str(os.getpid()))
         f.flush()
         self._file = f
+        # Imported here: easymtl.disk imports TensorFlow, which the CLI loads after its checks.
+        from easymtl.disk import remove_stale_temporaries
+
+        remove_stale_temporaries(os.path.dirname(self.path))
         return self
 
     def __exit__(self, *exc) -> None:

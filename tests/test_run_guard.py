@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -67,3 +68,14 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(config_factory):
     latest = tf.train.latest_checkpoint(str(model_dir))
     assert latest and int(latest.rsplit("-", 1)[1]) >= 10
     assert not Path(model_dir, "eval_result.json").exists()
+
+
+def test_lock_removes_a_killed_writers_temporary_files(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f"pipeline.config.tmp-{dead.pid}"  # a run killed in its atomic write
+    live = tmp_path / f"eval_result.json.tmp-{os.getpid()}"  # a live writer's (an evaluation)
+    left.write_text("half")
+    live.write_text("half")
+    with ModelDirLock(str(tmp_path)):
+        assert not left.exists() and live.exists()
