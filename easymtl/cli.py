@@ -165,8 +165,9 @@ def run(job: Callable[[], object]) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log = logging.getLogger("easymtl")
     log.addHandler(handler)
+    level, propagate = log.level, log.propagate
     log.setLevel(logging.INFO)
-    log.propagate = False
+    log.propagate = False  # one copy of each line, whatever handlers the root has
     logging.getLogger("absl").setLevel(logging.ERROR)
     from easymtl.errors import EasymtlError
     from easymtl.run_guard import Interrupted
@@ -182,6 +183,8 @@ def run(job: Callable[[], object]) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    finally:
+    finally:  # as it was: a caller's own logging (a test's caplog) sees easymtl again
         log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
     return 0

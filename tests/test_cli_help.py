@@ -53,3 +53,18 @@ def test_predict_refuses_a_training_shortcut(capsys):
               "--model_dir", "m"])  # fmt: skip
     assert exit_info.value.code == 2
     assert "unrecognized argument '--model_dir'" in capsys.readouterr().err
+
+
+def test_a_run_leaves_the_callers_logging_as_it_was(caplog, capsys):
+    """The CLI logs to stdout only while it runs: afterwards easymtl's records reach the
+    caller's handlers again (a program or test that ran train.main in-process)."""
+    import logging
+
+    from easymtl.cli import run
+
+    logger = logging.getLogger("easymtl")
+    assert run(lambda: logger.info("inside")) == 0
+    assert "inside" in capsys.readouterr().out and not caplog.records
+    with caplog.at_level(logging.WARNING, logger="easymtl"):
+        logger.warning("after")
+    assert [r.getMessage() for r in caplog.records] == ["after"]

@@ -18,13 +18,13 @@ EXTRA = (
 )
 
 
-def test_latest_exports_after_each_evaluation_and_keeps_the_newest(tmp_path, caplog):
+def test_latest_exports_after_each_evaluation_and_keeps_the_newest(tmp_path, capsys):
     path = make_config(
         tmp_path, "mmoe", EXTRA + "export_config { exports_to_keep: 1 }", features=FEW_FEATURES
     )
-    with caplog.at_level("INFO", logger="easymtl"):
-        assert train_main(["--config", str(path)]) == 0
-    exported = [r.getMessage() for r in caplog.records if "exported SavedModel to" in r.message]
+    assert train_main(["--config", str(path)]) == 0
+    log = capsys.readouterr().out.splitlines()
+    exported = [line for line in log if "exported SavedModel to" in line]
     assert len(exported) == 2  # after the evaluations at 2 and 4, none more at the end
     (kept,) = (tmp_path / "model" / "export").iterdir()
     assert exported[-1].endswith(str(kept)) and (kept / "saved_model.pb").exists()
