@@ -315,9 +315,14 @@ def _bucket_numbers(values: tf.Tensor, num_buckets: int) -> tuple[tf.Tensor, tf.
 
 
 def _ragged_where(values, keep):
-    """A [batch, 0 or 1] ragged tensor holding values[i] where keep[i]."""
-    return tf.RaggedTensor.from_row_lengths(
-        tf.boolean_mask(values, keep), tf.cast(keep, tf.int64), validate=False
+    """A [batch, 0 or 1] ragged tensor holding values[i] where keep[i].
+
+    Made from its value row ids, which it then holds: the embedding lookup's segment sum
+    reads them, and a ragged tensor made from row lengths would derive them anew (a dozen
+    small ops) each time they are read."""
+    rows = tf.where(keep)[:, 0]
+    return tf.RaggedTensor.from_value_rowids(
+        tf.gather(values, rows), rows, nrows=tf.shape(keep, out_type=tf.int64)[0], validate=False
     )
 
 

@@ -96,15 +96,20 @@ class SequenceIdFeature(keras.layers.Layer):
         position = tf.range(tf.shape(rows, out_type=tf.int64)[0]) - tf.gather(
             split.row_splits, rows
         )
-        kept = tf.less(position, tf.gather(lengths, rows))
+        kept = tf.where(tf.less(position, tf.gather(lengths, rows)))[:, 0]
         ids, present = self.ids.item_ids(split.flat_values)
-        present = tf.boolean_mask(present, kept)
-        per_item = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(tf.boolean_mask(ids, kept), present),
-            tf.cast(present, tf.int64),
+        ids, present = tf.gather(ids, kept), tf.gather(present, kept)
+        # Made from value row ids, which the ragged tensors then hold (the embedding
+        # lookup reads both levels'); from row lengths, each read would derive them anew.
+        with_id = tf.where(present)[:, 0]
+        per_item = tf.RaggedTensor.from_value_rowids(
+            tf.gather(ids, with_id), with_id, nrows=tf.shape(kept, out_type=tf.int64)[0],
             validate=False,
-        )
-        return tf.RaggedTensor.from_row_lengths(per_item, lengths, validate=False)
+        )  # fmt: skip
+        return tf.RaggedTensor.from_value_rowids(
+            per_item, tf.gather(rows, kept), nrows=tf.shape(x, out_type=tf.int64)[0],
+            validate=False,
+        )  # fmt: skip
 
     def get_config(self):
         ids = self.ids
