@@ -229,7 +229,7 @@ def _esmm(model_config, towers, click_conversion: tuple[str, str]) -> Run:
 def _towers(model_config) -> list:
     """The towers of the derived architectures: the config's, except that ESMM's CVR
     tower becomes a conventional CVR tower (learned and scored on clicked rows)."""
-    towers = [_task_tower(t) for t in task_towers(model_config)]
+    towers = [plain_task_tower(t) for t in task_towers(model_config)]
     if model_name(model_config) == "esmm":
         click, conversion = towers
         conversion.task_space_indicator_label = click.label_name
@@ -238,7 +238,7 @@ def _towers(model_config) -> list:
     return towers
 
 
-def _task_tower(tower) -> tower_pb2.TaskTower:
+def plain_task_tower(tower) -> tower_pb2.TaskTower:
     """A TaskTower copy of `tower`: a BayesTaskTower (DBMTL's) without its relation to the
     other towers, which only DBMTL has."""
     bare = copy.deepcopy(tower)

@@ -81,12 +81,12 @@ def with_wide(config, crosses: list) -> object:
 def logistic_regression(config, crosses: list) -> object:
     """The logistic regression of `config`: only the WIDE group of :func:`with_wide`,
     simple_multi_task with the config's towers (plain TaskTowers) without mlp."""
-    from easymtl.compare.architectures import _task_tower
+    from easymtl.compare.architectures import plain_task_tower
     from easymtl.models import task_towers
 
     wide = with_wide(config, crosses)
     model = wide.model_config
-    towers = [_task_tower(t) for t in task_towers(model)]
+    towers = [plain_task_tower(t) for t in task_towers(model)]
     groups = [g for g in model.feature_groups if g.group_name == WIDE_GROUP]
     model.ClearField("feature_groups")
     model.feature_groups.extend(groups)
