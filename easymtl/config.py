@@ -35,7 +35,8 @@ from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
-from easymtl.models import MODELS, check_model, tower_fields
+from easymtl.models import MODELS, check_model, model_towers, tower_fields
+from easymtl.models.rank import RANK_PATH, fill_rank_label
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
@@ -71,6 +72,7 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
     for source, edits in overrides:
         apply_overrides(config, edits, source)
     input_fields_from_schema(config)
+    fill_rank_label(config)
     try:
         validate(config)
     except ConfigError as e:
@@ -251,10 +253,14 @@ def validate(config: PipelineConfig) -> None:
             f"must be a finite number >= 0, got {model.embedding_regularization}",
         )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
-    # The model's own checks and its towers' losses, metrics and sample spaces (what
-    # building the tasks checks); then the loss weighting's, which names towers.
-    task_types = check_model(model)
-    towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
+    # The model's own checks (a ranker's: also of the groups it reads) and its towers'
+    # losses, metrics and sample spaces (what building the tasks checks); then the loss
+    # weighting's, which names towers.
+    task_types = check_model(model, config.feature_configs)
+    towers = [t for _, t in model_towers(model)]
+    for path, tower in model_towers(model):
+        if path == RANK_PATH:  # a single-task ranker's task, of model_config's fields
+            _validate_tower(tower, path, data)
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
     check_fusion(model, data, task_types)
@@ -402,7 +408,7 @@ def _validate_tower(tower, where: str, data) -> None:
     """The checks of one TaskTower that need the data config (the rest are
     :func:`easymtl.towers.check_tower`'s)."""
     labels = set(data.label_fields)
-    if not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
+    if where != RANK_PATH and not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
         raise ConfigError(f"{where}.tower_name", "use letters, digits and '_' only")
     for name in ("label_name", "task_space_indicator_label"):
         value = getattr(tower, name)

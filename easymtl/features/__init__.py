@@ -253,7 +253,12 @@ def _layers(feature_configs):
 
 
 def build_feature_inputs(
-    feature_configs, feature_groups, wide_dim: int = 1, embedding_regularization: float = 0.0
+    feature_configs,
+    feature_groups,
+    wide_dim: int = 1,
+    embedding_regularization: float = 0.0,
+    wide_concat: bool = False,
+    wide_initializer="zeros",
 ):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`.
@@ -262,7 +267,9 @@ def build_feature_inputs(
     and dimension; a sequence_feature's sub-feature ``x`` uses the table of feature
     ``x`` (see :mod:`easymtl.features.sequence_config`). The embedded features of WIDE
     groups get wide tables of `wide_dim` columns (see :mod:`easymtl.features.wide`).
-    `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings.
+    `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings;
+    `wide_concat` keeps a WIDE group's features' terms apart (concatenated), and
+    `wide_initializer` (a Keras initializer) starts the wide tables.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
@@ -307,7 +314,10 @@ def build_feature_inputs(
                     wide_tables.setdefault(
                         wide,
                         EmbeddingTable(
-                            tables[table].num_rows, wide_dim, initializer="zeros", name=wide
+                            tables[table].num_rows,
+                            wide_dim,
+                            initializer=wide_initializer,
+                            name=wide,
                         ),
                     )
                     wide_embeddings[name] = (wide, pooling)
@@ -364,6 +374,7 @@ def build_feature_inputs(
         wide_embeddings=wide_embeddings,
         wide_dim=wide_dim,
         embedding_regularization=embedding_regularization,
+        wide_concat=wide_concat,
         name="features",
     )
 

@@ -139,6 +139,9 @@ class FeatureInputs(keras.layers.Layer):
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
+        wide_concat: A WIDE group's tensor is its features' wide terms concatenated,
+            [batch, features x wide_dim] (TorchEasyRec's wide group, which rankers such
+            as DeepFM and xDeepFM read), rather than their sum.
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
@@ -165,6 +168,7 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
+        wide_concat: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -206,6 +210,7 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_embeddings = {k: tuple(v) for k, v in wide_embeddings.items()}
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
+        self.wide_concat = bool(wide_concat)
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -265,7 +270,10 @@ class FeatureInputs(keras.layers.Layer):
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
-            result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
+            if self.wide_concat:
+                result[group] = tf.concat(terms, axis=-1) if len(terms) > 1 else terms[0]
+            else:
+                result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
         return result
 
     def _embedding_penalty(self, outputs: dict):
@@ -434,6 +442,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
+            "wide_concat": self.wide_concat,
         }
 
     @classmethod

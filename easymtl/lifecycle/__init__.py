@@ -68,7 +68,7 @@ def result_names(model_config) -> list[str]:
 
     names = []
     for task in build_model_tasks(model_config):
-        names += [m.name for m in task.make_metrics()] + [f"loss_{task.name}"]
+        names += [m.name for m in task.make_metrics()] + [task.loss_name]
     names.append("loss")
     score = build_score_evaluation(model_config)
     if score:

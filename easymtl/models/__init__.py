@@ -12,6 +12,11 @@ registration names
   is not :class:`~easymtl.models.model.MultiTaskModel` (ESMM's derived outputs), and
   ``heads_only`` where the backbone runs each tower's `mlp` itself (DBMTL, AITM).
 
+A single-task ranker (deepfm, dcn_v2, ...) is registered with ``rank=True``: its one task
+comes from model_config's own losses, metrics and num_class, its builder reads the
+feature groups by name, and its Keras model is a
+:class:`~easymtl.models.rank_model.RankModel` (see :mod:`easymtl.models.rank`).
+
 Adding a model: see docs/ARCHITECTURE.md, "Adding a model".
 """
 
@@ -52,28 +57,48 @@ def tower_fields(msg, where: str) -> list[tuple[str, object]]:
     return towers
 
 
+def model_towers(model_config) -> list[tuple[str, object]]:
+    """(field path, tower message) of each task of the model in `model_config`: its
+    towers (see :func:`tower_fields`), or a ranker's implicit one (at path
+    "model_config", see :mod:`easymtl.models.rank`)."""
+    from easymtl.models.rank import RANK_PATH, implicit_tower
+
+    kind = model_config.WhichOneof("model")
+    entry = MODELS.entry(kind)
+    if entry.rank:
+        return [(RANK_PATH, implicit_tower(model_config, entry.tower_name or ""))]
+    return tower_fields(getattr(model_config, kind), f"model_config.{kind}")
+
+
 def task_towers(model_config) -> list:
     """The task tower messages of the model in `model_config`, in field order (see
-    :func:`tower_fields`)."""
-    kind = model_config.WhichOneof("model")
-    return [t for _, t in tower_fields(getattr(model_config, kind), kind)]
+    :func:`model_towers`)."""
+    return [t for _, t in model_towers(model_config)]
 
 
-def check_model(model_config) -> dict[str, str]:
+def check_model(model_config, feature_configs=None) -> dict[str, str]:
     """The checks of building the model's tasks, without building them: the model's own
-    ``check``, then every tower's losses, metrics and sample space. Returns each tower's
-    task type by tower name.
+    ``check``, then every tower's losses, metrics and sample space; with
+    `feature_configs`, a ranker's checks of the feature groups it reads. Returns each
+    tower's task type by tower name.
 
     Raises:
         ConfigError: naming the first bad field.
     """
+    from easymtl.models.rank import check_rank_fields, group_infos
+
     kind = model_config.WhichOneof("model")
     where = f"model_config.{kind}"
     msg = getattr(model_config, kind)
-    check = MODELS.entry(kind).check
-    if check is not None:
-        check(msg, where)
-    return {tower.tower_name: check_tower(tower, path) for path, tower in tower_fields(msg, where)}
+    entry = MODELS.entry(kind)
+    check_rank_fields(model_config)
+    if entry.check is not None:
+        entry.check(msg, where)
+    if entry.inputs is not None and feature_configs is not None:
+        entry.inputs(msg, where, group_infos(model_config, feature_configs))
+    return {
+        tower.tower_name: check_tower(tower, path) for path, tower in model_towers(model_config)
+    }
 
 
 def build_model(model_config, feature_configs):
@@ -86,6 +111,10 @@ def build_model(model_config, feature_configs):
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
+    if entry.rank:
+        from easymtl.models.rank_model import build_rank_model
+
+        return build_rank_model(model_config, feature_configs)
     towers = task_towers(model_config)
     backbone = entry.builder(getattr(model_config, kind), len(towers))
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
@@ -125,13 +154,22 @@ def build_model_tasks(model_config) -> list:
         ConfigError: a tower's losses, metrics or num_class do not fit together, or the
             model's own check fails.
     """
+    from easymtl.models.rank import check_rank_fields
     from easymtl.tasks import build_tasks
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
     where = f"model_config.{kind}"
+    check_rank_fields(model_config)
     if entry.check is not None:
         entry.check(getattr(model_config, kind), where)
+    if entry.rank:
+        from easymtl.tasks import build_task
+
+        ((path, tower),) = model_towers(model_config)
+        if entry.tasks is not None:
+            return entry.tasks(getattr(model_config, kind), tower, path)
+        return [build_task(tower, path)]
     if entry.tasks is not None:
         return entry.tasks(getattr(model_config, kind), where)
     return build_tasks(task_towers(model_config), f"{where}.task_towers")
@@ -142,11 +180,23 @@ from easymtl.models import (  # noqa: E402, F401
     aitm,
     cgc,
     dbmtl,
+    dc2vr,
+    dcn_v1,
+    dcn_v2,
+    deepfm,
+    dlrm,
     esmm,
+    mask_net,
     mmoe,
+    multi_tower,
+    multi_tower_din,
     ple,
+    rocket_launching,
     shared_bottom,
     simple_multi_task,
+    wide_and_deep,
+    wukong,
+    xdeepfm,
 )
 
 __all__ = [
@@ -156,6 +206,7 @@ __all__ = [
     "build_model_tasks",
     "check_model",
     "mlp_kwargs",
+    "model_towers",
     "task_towers",
     "tower_fields",
 ]

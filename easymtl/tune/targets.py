@@ -17,7 +17,7 @@ def eval_metric_names(config: Message) -> list[str]:
 
     names = []
     for task in build_model_tasks(config.model_config):
-        names += [m.name for m in task.make_metrics()] + [f"loss_{task.name}"]
+        names += [m.name for m in task.make_metrics()] + [task.loss_name]
     names.append("loss")
     score = build_score_evaluation(config.model_config)
     if score is not None:
