@@ -35,7 +35,7 @@ from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
-from easymtl.models import MODELS, check_model, model_towers, tower_fields
+from easymtl.models import MODELS, check_model, model_feature_groups, model_towers, tower_fields
 from easymtl.models.rank import RANK_PATH, fill_rank_label
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
@@ -220,7 +220,8 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config.feature_groups", "at least one feature group is needed")
     group_names: set[str] = set()
     sequence_groups: set[str] = set()
-    for i, group in enumerate(model.feature_groups):
+    # The groups as the model builds them (multi_tower_din adds its DIN encoders).
+    for i, group in enumerate(model_feature_groups(model)):
         where = f"model_config.feature_groups[{i}]"
         if group.group_name in group_names:
             raise ConfigError(f"{where}.group_name", f"duplicate group name {group.group_name!r}")

@@ -300,9 +300,9 @@ BAD_TEXT_CASES = {
     ),
     "unsupported_torcheasyrec_field": (
         "  ple {\n",
-        "  deepfm {}\n  ple {\n",
-        "deepfm {}",
-        "ModelConfig.deepfm is a TorchEasyRec field that easymtl does not support",
+        "  dssm {}\n  ple {\n",
+        "dssm {}",
+        "ModelConfig.dssm is a TorchEasyRec field that easymtl does not support",
     ),
     "misspelled_field": (
         "share_num: 1",

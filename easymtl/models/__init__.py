@@ -70,6 +70,17 @@ def model_towers(model_config) -> list[tuple[str, object]]:
     return tower_fields(getattr(model_config, kind), f"model_config.{kind}")
 
 
+def model_feature_groups(model_config) -> list:
+    """The feature groups as the model builds them: model_config's, or as its
+    registration's ``feature_groups`` fact rewrites them (multi_tower_din gives each DIN
+    tower's SEQUENCE group its din_encoder)."""
+    groups = list(model_config.feature_groups)
+    kind = model_config.WhichOneof("model")
+    if kind is None or kind not in MODELS or MODELS.entry(kind).feature_groups is None:
+        return groups
+    return MODELS.entry(kind).feature_groups(getattr(model_config, kind), groups)
+
+
 def task_towers(model_config) -> list:
     """The task tower messages of the model in `model_config`, in field order (see
     :func:`model_towers`)."""
@@ -96,6 +107,10 @@ def check_model(model_config, feature_configs=None) -> dict[str, str]:
         entry.check(msg, where)
     if entry.inputs is not None and feature_configs is not None:
         entry.inputs(msg, where, group_infos(model_config, feature_configs))
+    if feature_configs is not None and not entry.rank:
+        from easymtl.models.blocks import check_blocks_inputs
+
+        check_blocks_inputs(model_config, feature_configs)
     return {
         tower.tower_name: check_tower(tower, path) for path, tower in model_towers(model_config)
     }
@@ -206,6 +221,7 @@ __all__ = [
     "build_model_tasks",
     "check_model",
     "mlp_kwargs",
+    "model_feature_groups",
     "model_towers",
     "task_towers",
     "tower_fields",

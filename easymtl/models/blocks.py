@@ -140,6 +140,26 @@ BLOCKS.register("dot_interaction", lambda c: {"field_dim": c.field_dim}, check=_
 BLOCKS.register("wukong", _wukong, check=check_wukong_block)
 
 
+def check_blocks_inputs(model_config, feature_configs) -> None:
+    """The checks of the model's field blocks against its input's features: the model's
+    DEEP groups' features, whose widths must each be the block's field_dim (where known
+    from the config)."""
+    from easymtl.models.rank import group_infos
+
+    kind = model_config.WhichOneof("model")
+    msg = getattr(model_config, kind)
+    fields = [f for f in msg.DESCRIPTOR.fields if f.message_type and f.message_type.name == "Block"]
+    if not fields:
+        return
+    groups = [g for g in group_infos(model_config, feature_configs).values() if not g.is_wide]
+    names = [n for g in groups for n in g.features]
+    widths = [w for g in groups for w in g.widths]
+    for field in fields:
+        if msg.HasField(field.name):
+            block = getattr(msg, field.name)
+            check_field_widths(block, f"model_config.{kind}.{field.name}", widths, names)
+
+
 def check_field_widths(block, where: str, widths: list[int | None], names: list[str]) -> None:
     """A field block (fm, cin, dot_interaction, wukong) reads the model's input as fields
     of field_dim: ConfigError naming the first feature whose width is known and is not

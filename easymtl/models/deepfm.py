@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.models import MODELS, mlp_kwargs
-from easymtl.models.rank import WIDE, field_dim, group_path, need_group, need_type, only_groups
+from easymtl.models.rank import (
+    WIDE,
+    field_dim,
+    group_path,
+    need_group,
+    need_type,
+    only_groups,
+    wide_initializer,
+)
 
 
 def check_wide_embedding_dim(config, where: str) -> None:
+    """The wide embeddings' width and init function (DeepFM, Wide & Deep, xDeepFM)."""
     if config.wide_embedding_dim == 0:
         raise ConfigError(f"{where}.wide_embedding_dim", "must be positive")
+    wide_initializer(config.wide_init_fn, f"{where}.wide_init_fn")
 
 
 def check_wide_deep_groups(groups, kind: str) -> None:

@@ -151,8 +151,10 @@ def group_infos(model_config, feature_configs, groups=None) -> dict[str, GroupIn
     widths = {}
     for fc in feature_configs:
         kind = fc.WhichOneof("feature")
-        if kind is not None:
-            widths[getattr(fc, kind).feature_name] = feature_width(fc)
+        proto = getattr(fc, kind) if kind is not None else None
+        # A sequence_feature's sub-features (<sequence_name>__x) are sequences: unknown.
+        if proto is not None and "feature_name" in proto.DESCRIPTOR.fields_by_name:
+            widths[proto.feature_name] = feature_width(fc)
     infos = {}
     for g in model_config.feature_groups if groups is None else groups:
         names = list(g.feature_names)

@@ -109,16 +109,14 @@ def _per_feature(wide, towers: dict) -> tf.Tensor:
 def build_rank_model(model_config, feature_configs) -> RankModel:
     """The :class:`RankModel` of a ranker's `model_config` (checked by config validation)."""
     from easymtl.features import build_feature_inputs
-    from easymtl.models import MODELS, model_towers
+    from easymtl.models import MODELS, model_feature_groups, model_towers
     from easymtl.models.rank import RANK_PATH, WIDE, group_infos, wide_initializer
     from easymtl.towers import tower_task_type
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
     msg = getattr(model_config, kind)
-    feature_groups = list(model_config.feature_groups)
-    if entry.feature_groups is not None:
-        feature_groups = entry.feature_groups(msg, feature_groups)
+    feature_groups = model_feature_groups(model_config)
     groups = group_infos(model_config, feature_configs, feature_groups)
     num_class = model_config.num_class
     reads_wide = entry.wide_dim is not None
