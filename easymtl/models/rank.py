@@ -130,13 +130,13 @@ def check_rank_fields(model_config) -> None:
 def feature_width(feature_config) -> tuple[int | None, bool]:
     """(output width or None, embedded) of one FeatureConfig, from its config alone."""
     from easymtl.features import FEATURES
-    from easymtl.features.sequence_config import SEQUENCE_KINDS
 
     kind = feature_config.WhichOneof("feature")
     proto = getattr(feature_config, kind)
-    if kind in SEQUENCE_KINDS or kind == "sequence_match_feature":
+    entry = FEATURES.entry(kind)
+    if entry.sequence or kind == "sequence_match_feature":
         return None, False
-    table = FEATURES.entry(kind).table
+    table = entry.table
     shape = table(proto) if table is not None else None
     if shape is not None:
         return int(shape[1]), True
