@@ -280,3 +280,12 @@ def test_ranker_learns_the_sample(tmp_path, model):
     first, last = runner.history[0][1]["total"], runner.history[-1][1]["total"]
     result = runner.evaluate()
     assert last < first and result["auc"] > 0.6, (runner.history, result)
+
+
+def test_prior_bias_leaves_a_ranker_as_it_is(tmp_path):
+    extra = (
+        "train_config { num_steps: 1 prior_bias: true } data_config { batch_size: 16 } "
+        "eval_config { num_steps: 1 } export_config { export_after_train: false }"
+    )
+    runner = Runner(loaded(tmp_path, "deepfm", extra))
+    assert runner.train() == 1
