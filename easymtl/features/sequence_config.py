@@ -145,9 +145,9 @@ def check_item(proto, kind: str, where: str) -> None:
 
     if getattr(proto, "value_dim", 1) != 1:
         raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported in a sequence")
-    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "weighted", "zch"):
+    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "zch"):
         if name in proto.DESCRIPTOR.fields_by_name and (
-            getattr(proto, name) if name in ("vocab_dict", "weighted") else proto.HasField(name)
+            getattr(proto, name) if name == "vocab_dict" else proto.HasField(name)
         ):
             raise ConfigError(f"{where}.{name}", "is not supported in a sequence")
     (check_id_feature if kind == "id" else check_raw_feature)(proto, where)

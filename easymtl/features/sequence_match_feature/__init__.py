@@ -54,6 +54,11 @@ def sequence_match_inputs(f) -> list:
     return []
 
 
+def _sequence(f, sequences: dict):
+    entry = sequences.get(f.sequence)
+    return entry.proto if entry is not None else None
+
+
 def check_sequence_match_references(f, where: str, feature_configs) -> None:
     """Checks that a sequence_match_feature names an id/raw query feature and a sequence
     feature, neither with several values (once every feature's own checks have passed).
@@ -69,6 +74,13 @@ def check_sequence_match_references(f, where: str, feature_configs) -> None:
             f"unknown feature {f.query!r}; expected the feature_name of an id_feature "
             "or raw_feature",
         )
+    for field, proto in (("query", queries.get(f.query)), ("sequence", _sequence(f, sequences))):
+        if getattr(proto, "weighted", False):
+            raise ConfigError(
+                f"{where}.{field}",
+                f"{getattr(f, field)!r} is weighted ('id:weight' items); a "
+                "sequence_match_feature compares plain values",
+            )
     if _multi(queries[f.query]):
         raise ConfigError(
             f"{where}.query",
