@@ -52,6 +52,7 @@ class BuiltFeature:
         table: Its embedding table's name (None for dense values).
         pooling: How its ids' embeddings pool: "sum" or "mean".
         sequence: The sequence_name of the sequence_feature it belongs to, or None.
+        dense_embedding: The layer that embeds its dense value (mlp, autodis), or None.
     """
 
     name: str
@@ -61,12 +62,19 @@ class BuiltFeature:
     table: str | None = None
     pooling: str = "sum"
     sequence: str | None = None
+    dense_embedding: object = None
 
 
 def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeature]:
     """The BuiltFeature list of a kind making one feature from message `proto`: named
     by its feature_name, reading `columns` (default: :func:`input_name`), embedded in
-    :func:`table_name` with its pooling where `dim` is not None."""
+    :func:`table_name` with its pooling where `dim` is not None; a dense value with an
+    ``mlp`` or ``autodis`` block gets its dense embedding layer."""
+    from easymtl.features.dense_embedding import dense_embedding_layer
+
+    value_dim = (
+        max(getattr(proto, "value_dim", 1), 1) if proto.DESCRIPTOR.name == "RawFeature" else 1
+    )
     return [
         BuiltFeature(
             name=proto.feature_name,
@@ -76,5 +84,6 @@ def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeatur
             table=table_name(proto) if dim is not None else None,
             # A kind without a pooling field (a bucketized raw feature) has one id per row.
             pooling=getattr(proto, "pooling", "sum"),
+            dense_embedding=dense_embedding_layer(proto, value_dim) if dim is None else None,
         )
     ]

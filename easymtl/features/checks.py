@@ -22,8 +22,8 @@ def check_positive(f, name: str, where: str, when: str = "") -> None:
 
 
 def check_separator(f, where: str, name: str = "separator") -> None:
-    """A separator that is set is not empty."""
-    if f.HasField(name) and not getattr(f, name):
+    """A separator that is set is not empty (a message without the field passes)."""
+    if name in f.DESCRIPTOR.fields_by_name and f.HasField(name) and not getattr(f, name):
         raise ConfigError(f"{where}.{name}", "must not be empty")
 
 
@@ -48,6 +48,29 @@ def check_normalizer(f, where: str) -> None:
             parse_normalizer(f.normalizer)
         except ValueError as e:
             raise ConfigError(f"{where}.normalizer", str(e)) from None
+
+
+def check_embedding(f, where: str, value_dim: int = 1) -> None:
+    """A number-valued feature's embedding: boundaries (bucket ids) or a dense embedding
+    (``mlp`` / ``autodis``) need a positive embedding_dim, not both; a dense value takes
+    no embedding_dim."""
+    dense = f.WhichOneof("dense_emb") if "dense_emb" in f.DESCRIPTOR.oneofs_by_name else None
+    if f.boundaries and dense:
+        raise ConfigError(
+            f"{where}.{dense}", "embeds a dense value; with boundaries the value is bucket ids"
+        )
+    if dense == "autodis":
+        check_positive(f.autodis, "num_channels", f"{where}.autodis")
+        if not f.autodis.temperature > 0:
+            raise ConfigError(f"{where}.autodis.temperature", "must be positive")
+        if value_dim > 1:
+            raise ConfigError(
+                f"{where}.autodis", f"embeds one number; value_dim is {value_dim} (use mlp)"
+            )
+    if f.boundaries or dense:
+        check_positive(f, "embedding_dim", where, f"with {'boundaries' if f.boundaries else dense}")
+    elif f.HasField("embedding_dim"):
+        raise ConfigError(f"{where}.embedding_dim", "only used with boundaries, mlp or autodis")
 
 
 def check_one_of(f, where: str, kinds: list[str], set_kinds: list[str]) -> str:

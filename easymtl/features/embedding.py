@@ -188,6 +188,10 @@ class FeatureInputs(keras.layers.Layer):
             pooling)``; its wide table (in `tables`) has `wide_dim` columns. The other
             features of WIDE groups are dense values, each with a linear weight.
         wide_dim: Columns of the WIDE groups' tensors (the towers' outputs, together).
+        dense_embeddings: For each dense feature embedded by a layer of its own (an
+            ``mlp`` or ``autodis`` block, :mod:`easymtl.features.dense_embedding`), that
+            layer; its value's embedding replaces the value in the groups (not in WIDE
+            groups, which weight the value itself).
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
@@ -217,6 +221,7 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
+        dense_embeddings: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -248,6 +253,7 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_embeddings = _tuples(wide_embeddings)
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
+        self.dense_embeddings = dict(dense_embeddings or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -378,6 +384,8 @@ class FeatureInputs(keras.layers.Layer):
         a sequence feature its layer's ragged ids [batch, (items), (ids)] or values
         [batch, (items), d], which :meth:`_sequence_input` embeds and lays out for its
         group."""
+        if name in self.dense_embeddings:
+            return self.dense_embeddings[name](value)
         if name not in self.embeddings or self.is_sequence(name):
             return value
         return self._lookup(self.embeddings[name], value)
@@ -484,6 +492,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
+            "dense_embeddings": {k: serialize(v) for k, v in self.dense_embeddings.items()},
         }
 
     @classmethod
@@ -493,4 +502,7 @@ class FeatureInputs(keras.layers.Layer):
         config["features"] = {k: deserialize(v) for k, v in config["features"].items()}
         config["tables"] = {k: deserialize(v) for k, v in config["tables"].items()}
         config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
+        config["dense_embeddings"] = {
+            k: deserialize(v) for k, v in config.get("dense_embeddings", {}).items()
+        }
         return cls(**config)

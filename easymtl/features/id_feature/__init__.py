@@ -45,9 +45,24 @@ def check_id_feature(f, where: str) -> None:
         )
     check_positive(f, "embedding_dim", where)
     check_pooling(f, where)
+    check_data_type(f, where)
     check_separator(f, where)
     # Reads a vocab_file and checks default_bucketize_value against the vocabulary.
     proto_vocabulary(f, where)
+
+
+def check_data_type(f, where: str) -> None:
+    """A data_type, where the message has one, is FP32 or FP16."""
+    if "data_type" in f.DESCRIPTOR.fields_by_name and f.data_type not in ("FP32", "FP16"):
+        raise ConfigError(f"{where}.data_type", f"{f.data_type!r}: expected 'FP32' or 'FP16'")
+
+
+def check_value_dim(f, where: str) -> None:
+    """An id feature's value_dim is 0 (every id) or 1 (the first id)."""
+    if _has(f, "value_dim") and f.value_dim > 1:
+        raise ConfigError(
+            f"{where}.value_dim", f"{f.value_dim}: expected 0 (every id) or 1 (the first id)"
+        )
 
 
 def check_zch(f, where: str) -> None:
@@ -70,10 +85,17 @@ def id_feature_table(f) -> tuple[int, int]:
     return num_ids(f), f.embedding_dim
 
 
+def check_plain_id_feature(f, where: str) -> None:
+    """The checks of an id_feature (not in a sequence): check_id_feature's, and its
+    value_dim."""
+    check_id_feature(f, where)
+    check_value_dim(f, where)
+
+
 FEATURES.register(
     "id_feature",
     "easymtl.features.id_feature.layer:build_id_feature",
-    check=check_id_feature,
+    check=check_plain_id_feature,
     table=id_feature_table,
     docs="features.md#id_feature",
 )

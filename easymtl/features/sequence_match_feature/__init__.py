@@ -36,9 +36,10 @@ def _query_protos(feature_configs) -> dict[str, object]:
 
 def _multi(proto) -> bool:
     """Whether an id/raw feature's value holds several values (a separator, value_dim)."""
-    if "value_dim" in proto.DESCRIPTOR.fields_by_name:
+    if proto.DESCRIPTOR.name in ("RawFeature", "SequenceRawFeature"):
         return proto.value_dim > 1
-    return proto.HasField("separator")
+    one_id = "value_dim" in proto.DESCRIPTOR.fields_by_name and proto.value_dim == 1
+    return proto.HasField("separator") and not one_id
 
 
 def resolve(f, feature_configs) -> tuple[str, SequenceEntry]:
