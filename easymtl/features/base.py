@@ -72,9 +72,9 @@ def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeatur
     ``mlp`` or ``autodis`` block gets its dense embedding layer."""
     from easymtl.features.dense_embedding import dense_embedding_layer
 
-    value_dim = (
-        max(getattr(proto, "value_dim", 1), 1) if proto.DESCRIPTOR.name == "RawFeature" else 1
-    )
+    # Numbers per value: a raw feature's, a numeric lookup's (value_dim > 1), else 1.
+    many = proto.DESCRIPTOR.name in ("RawFeature", "LookupFeature")
+    value_dim = max(proto.value_dim, 1) if many else 1
     return [
         BuiltFeature(
             name=proto.feature_name,

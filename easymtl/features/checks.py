@@ -50,6 +50,13 @@ def check_normalizer(f, where: str) -> None:
             raise ConfigError(f"{where}.normalizer", str(e)) from None
 
 
+def check_data_type(f, where: str) -> None:
+    """A data_type, where the message has one, is FP32 or FP16 (easymtl keeps FP32
+    tables either way)."""
+    if "data_type" in f.DESCRIPTOR.fields_by_name and f.data_type not in ("FP32", "FP16"):
+        raise ConfigError(f"{where}.data_type", f"{f.data_type!r}: expected 'FP32' or 'FP16'")
+
+
 def check_embedding(f, where: str, value_dim: int = 1) -> None:
     """A number-valued feature's embedding: boundaries (bucket ids) or a dense embedding
     (``mlp`` / ``autodis``) need a positive embedding_dim, not both; a dense value takes

@@ -10,7 +10,13 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.features import FEATURES
 from easymtl.features.base import num_ids
-from easymtl.features.checks import check_one_of, check_pooling, check_positive, check_separator
+from easymtl.features.checks import (
+    check_data_type,
+    check_one_of,
+    check_pooling,
+    check_positive,
+    check_separator,
+)
 from easymtl.features.vocab import proto_vocabulary
 
 _ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file", "zch")
@@ -49,12 +55,6 @@ def check_id_feature(f, where: str) -> None:
     check_separator(f, where)
     # Reads a vocab_file and checks default_bucketize_value against the vocabulary.
     proto_vocabulary(f, where)
-
-
-def check_data_type(f, where: str) -> None:
-    """A data_type, where the message has one, is FP32 or FP16."""
-    if "data_type" in f.DESCRIPTOR.fields_by_name and f.data_type not in ("FP32", "FP16"):
-        raise ConfigError(f"{where}.data_type", f"{f.data_type!r}: expected 'FP32' or 'FP16'")
 
 
 def check_value_dim(f, where: str) -> None:
