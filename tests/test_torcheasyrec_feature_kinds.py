@@ -2,8 +2,8 @@
 overlap_feature, expr_feature, kv_dot_product, bool_mask_feature, custom_feature
 (EditDistance, RegexReplace), raw_feature mlp / autodis, normalizer method=expression,
 id_feature value_dim and data_type train on one small model, export, and serve from the
-raw CSV columns in a fresh process; each feature's column moves the prediction; bad
-configs are one error line naming the field."""
+raw CSV columns in a fresh process (also as TensorFlow Serving loads it); each feature's
+column moves the prediction; bad configs are one error line naming the field."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from conftest import TOWERS
 from easymtl.config import load_config
 from easymtl.export import export_saved_model
 from easymtl.runner import Runner
-from easymtl.testing import serve_in_fresh_process
+from easymtl.testing import serve_both_ways_in_fresh_process
 from easymtl.train import main as train_main
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
@@ -156,7 +156,9 @@ def test_kinds_train_export_and_serve_raw_columns(setup):
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     inputs = raw_rows(data, 5)
     inputs["tags"][1] = inputs["kv_q"][1] = inputs["items"][1] = inputs["query"][1] = ""
-    served = serve_in_fresh_process(export_dir, inputs)
+    # Loaded as tf.saved_model.load and as TensorFlow Serving's loader (a graph and a
+    # session) load it, in a process that never imports easymtl.
+    served = serve_both_ways_in_fresh_process({"kinds": export_dir}, inputs)["kinds"]
 
     def direct(columns):
         feed = {k: tf.constant(v, tf.int64 if isinstance(v[0], int) else tf.string)
@@ -164,7 +166,8 @@ def test_kinds_train_export_and_serve_raw_columns(setup):
         return runner.model(feed, training=False)["probs_ctr"].numpy()
 
     base = direct(inputs)
-    np.testing.assert_allclose(served["probs_ctr"], base, rtol=1e-5, atol=1e-6)
+    for way in ("saved_model", "session"):
+        np.testing.assert_allclose(served[way]["probs_ctr"], base, rtol=1e-5, atol=1e-6)
     # Each kind's column moves the first row's prediction.
     for column, value in [
         ("tags", inputs["cate"][0] + "|c9"), ("u_age", 99), ("kv_q", "k0:9|k1:9|k2:9|k3:9"),
