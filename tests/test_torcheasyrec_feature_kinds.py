@@ -152,7 +152,13 @@ def raw_rows(path: Path, n: int) -> dict[str, list]:
 def test_kinds_train_export_and_serve_raw_columns(setup):
     tmp_path, data, path = setup
     runner = Runner(load_config(str(path)))
+    dense = runner.model.features.dense_embeddings
+    assert sorted(dense) == ["age_gap", "kv_sim", "price", "price_autodis"]
+    before = [w.numpy().copy() for layer in dense.values() for w in layer.weights]
     runner.train()
+    # The dense optimizer trains the mlp / autodis weights.
+    after = [w.numpy() for layer in dense.values() for w in layer.weights]
+    assert all(not np.array_equal(a, b) for a, b in zip(after, before, strict=True))
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     inputs = raw_rows(data, 5)
     inputs["tags"][1] = inputs["kv_q"][1] = inputs["items"][1] = inputs["query"][1] = ""
