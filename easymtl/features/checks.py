@@ -59,8 +59,8 @@ def check_data_type(f, where: str) -> None:
 
 def check_embedding(f, where: str, value_dim: int = 1) -> None:
     """A number-valued feature's embedding: boundaries (bucket ids) or a dense embedding
-    (``mlp`` / ``autodis``) need a positive embedding_dim, not both; a dense value takes
-    no embedding_dim."""
+    (``mlp`` / ``autodis``) need a positive embedding_dim, not both. A dense value's
+    embedding_dim is not used, as in TorchEasyRec (the builder logs it)."""
     dense = f.WhichOneof("dense_emb") if "dense_emb" in f.DESCRIPTOR.oneofs_by_name else None
     if f.boundaries and dense:
         raise ConfigError(
@@ -76,8 +76,6 @@ def check_embedding(f, where: str, value_dim: int = 1) -> None:
             )
     if f.boundaries or dense:
         check_positive(f, "embedding_dim", where, f"with {'boundaries' if f.boundaries else dense}")
-    elif f.HasField("embedding_dim"):
-        raise ConfigError(f"{where}.embedding_dim", "only used with boundaries, mlp or autodis")
 
 
 def check_one_of(f, where: str, kinds: list[str], set_kinds: list[str]) -> str:

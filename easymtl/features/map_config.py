@@ -89,11 +89,6 @@ def check_map_values(f, where: str) -> str | None:
         check_embedding(f, where, f.value_dim if f.HasField("value_dim") else 1)
     elif kind is not None:
         check_positive(f, "embedding_dim", where, f"with {kind}")
-    elif f.HasField("embedding_dim"):
-        raise ConfigError(
-            f"{where}.embedding_dim",
-            f"only used with {', '.join(ID_KINDS)}, boundaries, mlp or autodis",
-        )
     if f.need_discrete and kind not in ID_KINDS:
         raise ConfigError(
             f"{where}.need_discrete",

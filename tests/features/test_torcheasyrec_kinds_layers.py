@@ -147,3 +147,19 @@ def test_lookup_feature_mlp_embeds_the_value_in_its_group():
     np.testing.assert_allclose(out.numpy(), [2 * kernel[0], 0 * kernel[0]], rtol=1e-6)
     clone = type(layer).from_config(layer.get_config())
     assert list(clone.dense_embeddings) == ["cnt"]
+
+
+def test_dense_values_embedding_dim_is_not_used_as_in_torcheasyrec(caplog):
+    config = pipeline_pb2.PipelineConfig()
+    text_format.Parse(
+        'feature_configs { raw_feature { feature_name: "int_0" embedding_dim: 16 '
+        'normalizer: "method=expression,expr=log(x+3)" } }',
+        config,
+    )
+    model = model_pb2.ModelConfig()
+    text_format.Parse('feature_groups { group_name: "g" feature_names: "int_0" }', model)
+    with caplog.at_level("INFO", logger="easymtl"):
+        layer = build_feature_inputs(config.feature_configs, model.feature_groups)
+    assert "feature 'int_0': embedding_dim is not used" in caplog.text
+    out = layer({"int_0": tf.constant(["1"])})["g"]
+    np.testing.assert_allclose(out.numpy(), [[math.log(4)]], rtol=1e-6)
