@@ -140,6 +140,10 @@ def feature_width(feature_config) -> tuple[int | None, bool]:
     shape = table(proto) if table is not None else None
     if shape is not None:
         return int(shape[1]), True
+    # A dense value embedded by a layer of its own (mlp, autodis): embedding_dim wide.
+    fields = proto.DESCRIPTOR.fields_by_name
+    if any(name in fields and proto.HasField(name) for name in ("mlp", "autodis")):
+        return int(proto.embedding_dim), True
     if "value_dim" in proto.DESCRIPTOR.fields_by_name:
         return max(int(proto.value_dim), 1), False
     return None, False
