@@ -4,7 +4,8 @@ sizes and epoch: DeepFM, xDeepFM, DCN (dcn_v1) and WDL (wide_and_deep).
 For each seed and model, easymtl's run and DeepCTR's alternate (the order flips with the
 seed), each in a process of its own at the priority this script runs at, so that both
 see the same load; each line of `--out` is one run (AUC on the eval rows, training
-rows/sec of the one epoch, the load average when it ended). ``--report`` prints the
+rows/sec of the one epoch and its CPU time per 1,000 rows, the steadier figure on a
+shared machine; the load average when it ended). ``--report`` prints the
 markdown table of docs/reproductions.md from that file.
 
 Data: ``criteo`` (scripts/make_criteo_data.py: 13 dense + 26 categorical columns; made
@@ -165,13 +166,13 @@ def run_easymtl(config_path: str) -> dict:
     from easymtl.runner import Runner
 
     runner = Runner(load_config(config_path))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     runner.train()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     result = runner.evaluate()
     with open(runner.config.train_input_path) as f:
         rows = sum(1 for _ in f)
-    return {"auc": result["auc"], "rows": rows, "train_seconds": seconds}
+    return {"auc": result["auc"], "rows": rows, "train_seconds": seconds, "cpu_seconds": cpu}
 
 
 def peer_spec(spec: dict, model: str, seed: int) -> dict:
@@ -208,6 +209,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
     result["examples_per_sec"] = result["rows"] / result["train_seconds"]
+    if "cpu_seconds" in result:
+        result["cpu_ms_per_1k"] = 1e6 * result["cpu_seconds"] / result["rows"]
     return result
 
 
@@ -216,8 +219,8 @@ def report(path: str) -> str:
         runs = [json.loads(line) for line in f]
     lines = [
         "| model | easymtl AUC | DeepCTR AUC | Δ AUC | easymtl ex/s | DeepCTR ex/s "
-        "(with its read) | load avg |",
-        "|---|---|---|---|---|---|---|",
+        "(with its read) | CPU ms / 1k ex. (easymtl, DeepCTR) | load avg |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for model in MODELS:
         by = {
@@ -238,10 +241,19 @@ def report(path: str) -> str:
             return f"{statistics.mean(values):.4f} ± {sd:.4f}"
 
         delta = statistics.mean(aucs["easymtl"]) - statistics.mean(aucs["deepctr"])
+        cpu = {
+            s: statistics.median(r["cpu_ms_per_1k"] for r in v)
+            if all("cpu_ms_per_1k" in r for r in v)
+            else None
+            for s, v in by.items()
+        }
+        cpu_cell = (
+            f"{cpu['easymtl']:.0f}, {cpu['deepctr']:.0f}" if None not in cpu.values() else "–"
+        )
         lines.append(
             f"| {model} ({MODELS[model]}) | {cell(aucs['easymtl'])} | {cell(aucs['deepctr'])} | "
             f"{delta:+.4f} | {speed['easymtl']:,.0f} | {speed['deepctr']:,.0f} "
-            f"({with_read:,.0f}) | "
+            f"({with_read:,.0f}) | {cpu_cell} | "
             f"{min(loads):.1f}–{max(loads):.1f} |"
         )
     seeds = sorted({r["seed"] for r in runs})
