@@ -41,6 +41,7 @@ CROSS_NUM = 3
 EMBEDDING_DIM = 16
 BATCH_SIZE = 512
 LR = 0.001
+DEFAULT_SPARSE = f"adam:{LR}"  # easymtl's sparse optimizer:lr in the comparison
 
 TAOBAO_COLUMNS = [
     "clk", "buy", "pid", "adgroup_id", "cate_id", "campaign_id", "customer", "brand",
@@ -82,7 +83,9 @@ def data_spec(data: str, data_dir: str) -> dict:
     }
 
 
-def easymtl_config(spec: dict, model: str, seed: int, model_dir: str) -> str:
+def easymtl_config(
+    spec: dict, model: str, seed: int, model_dir: str, sparse: str = "adam_optimizer", lr=LR
+) -> str:
     """The pipeline config (protobuf text) of easymtl's side."""
     inputs = "".join(
         f'    input_fields {{ input_name: "{c}" input_type: {spec["types"].get(c, "STRING")} }}\n'
@@ -134,7 +137,7 @@ train_input_path: "{spec["train"]}"
 eval_input_path: "{spec["eval"]}"
 model_dir: "{model_dir}"
 train_config {{
-    sparse_optimizer {{ adam_optimizer {{ lr: {LR} }} }}
+    sparse_optimizer {{ {sparse} {{ lr: {lr} }} }}
     dense_optimizer {{ adam_optimizer {{ lr: {LR} }} }}
     num_epochs: 1
     seed: {seed}
@@ -196,7 +199,9 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         work = tempfile.mkdtemp(prefix="rankers_")
         path = os.path.join(work, "pipeline.config")
         with open(path, "w") as f:
-            f.write(easymtl_config(spec, model, seed, os.path.join(work, "model")))
+            sparse, _, lr = args.easymtl_sparse.partition(":")
+            model_dir = os.path.join(work, "model")
+            f.write(easymtl_config(spec, model, seed, model_dir, f"{sparse}_optimizer", float(lr)))
         cmd = [sys.executable, __file__, "--part", path]
     else:
         env["TF_USE_LEGACY_KERAS"] = "1"
@@ -208,6 +213,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         raise SystemExit(f"{side} {model} seed {seed} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
+    if side == "easymtl" and args.easymtl_sparse != DEFAULT_SPARSE:
+        result["side"] = f"easymtl ({args.easymtl_sparse})"
     result["examples_per_sec"] = result["rows"] / result["train_seconds"]
     if "cpu_seconds" in result:
         result["cpu_ms_per_1k"] = 1e6 * result["cpu_seconds"] / result["rows"]
@@ -256,6 +263,18 @@ def report(path: str) -> str:
             f"({with_read:,.0f}) | {cpu_cell} | "
             f"{min(loads):.1f}–{max(loads):.1f} |"
         )
+    variants = sorted({r["side"] for r in runs} - {"easymtl", "deepctr"})
+    for variant in variants:
+        for model in MODELS:
+            mine = [r for r in runs if r["model"] == model and r["side"] == variant]
+            if mine:
+                aucs = [r["auc"] for r in mine]
+                sd = statistics.stdev(aucs) if len(aucs) > 1 else 0.0
+                speed = statistics.median(r["examples_per_sec"] for r in mine)
+                lines.append(
+                    f"| {model} with {variant} | {statistics.mean(aucs):.4f} ± {sd:.4f} | | | "
+                    f"{speed:,.0f} | | | |"
+                )
     seeds = sorted({r["seed"] for r in runs})
     lines.append(f"\n{len(runs)} runs, seeds {seeds}.")
     return "\n".join(lines)
@@ -271,6 +290,13 @@ def main() -> None:
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument(
         "--peer_venv", default=os.path.join(tempfile.gettempdir(), "easymtl_bench", "peer_venv")
+    )
+    p.add_argument("--sides", default="easymtl,deepctr", help="Which contenders run.")
+    p.add_argument(
+        "--easymtl_sparse",
+        default=DEFAULT_SPARSE,
+        help="easymtl's sparse optimizer and lr, e.g. adagrad:0.1 (the samples'); its runs "
+        "are reported as a side of their own",
     )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
@@ -296,7 +322,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for model in args.models.split(","):
             sides = ("easymtl", "deepctr") if seed % 2 else ("deepctr", "easymtl")
-            for side in sides:
+            for side in (s for s in sides if s in args.sides.split(",")):
                 result = one_run(side, spec, model, seed, args)
                 result["data"] = args.data
                 print(json.dumps(result), flush=True)
