@@ -219,7 +219,8 @@ def test_torcheasyrec_ple_block_parses_and_validates(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(REPO, "samples", "configs", "*.config")))
+    "path",
+    sorted(glob.glob(os.path.join(REPO, "samples", "configs", "**", "*.config"), recursive=True)),
 )
 def test_sample_configs_validate(path):
     load_config(path)
