@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from google.protobuf import text_format
 
-from easymtl import checkpoints, memory, summary
+from easymtl import checkpoints, eval_runs, memory, summary
 from easymtl.callbacks import Callback
 from easymtl.collapse import collapse_callbacks
 from easymtl.data import (
@@ -651,20 +651,11 @@ class Runner:
         write_json(path, results, "evaluation results")
         if not self.config.train_config.use_tensorboard:
             return
-        logdir = os.path.join(self.model_dir, "eval")
-        if step in summary.steps(logdir, "loss"):  # e.g. an --eval_only rerun
-            log.info(
-                "eval of step %d is already in TensorBoard (%s); not added again", step, logdir
-            )
-            return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
         tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
-        writer = summary.file_writer(logdir)
-        with writer.as_default():
-            for name, value in results.items():
-                if isinstance(value, float):
-                    summary.scalar(tags.get(name, name), value, step)
-        summary.flush(writer)
+        values = {tags.get(k, k): v for k, v in results.items() if isinstance(v, float)}
+        logdir = eval_runs.eval_logdir(self.model_dir, self.config.eval_input_path)
+        eval_runs.write_eval(logdir, values, step)
 
     # ---------------------------------------------------------------------- helpers
 
