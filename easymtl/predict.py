@@ -203,7 +203,9 @@ def predict(
     import tensorflow as tf
 
     from easymtl.data import BadRows, build_dataset, field_dtype
+    from easymtl.data.rows import count_rows
     from easymtl.errors import EasymtlError
+    from easymtl.progress import Meter, terminal
 
     check_output_path(output_path)
     if output_path.lower().endswith(".parquet"):
@@ -255,6 +257,8 @@ def predict(
     columns = list(dict.fromkeys([*input_specs, *reserved_cols]))
     start = time.time()
     rows = batches = skipped = 0
+    # Progress: a live line on a terminal; the log line every log_every_n_batches.
+    meter = Meter("predict", count_rows(files, data_config), terminal(), 0, unit="rows")
     # A file's header needs the output widths: take them from the first batch, or from
     # the static shapes if the input has no rows.
     with _AtomicWriter(output_path) as writer:
@@ -275,9 +279,10 @@ def predict(
                 rows += len(next(iter(table.values())))
                 batches += 1
                 if batches % log_every_n_batches == 0:
-                    speed = rows / max(time.time() - start, 1e-9)
-                    log.info("%d rows, %.0f rows/sec", rows, speed)
+                    log.info("%s", meter.text(rows, ", "))
+                meter.update(rows)
             skipped += bad_rows.skipped
+        meter.close()
         if rows == 0:
             writer.write(_empty_table(data_config, reserved_cols, output_cols, output_specs))
     return Summary(rows, len(files), time.time() - start, output_path, skipped)

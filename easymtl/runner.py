@@ -559,11 +559,10 @@ class Runner:
         towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
         if self.config.model_config.HasField("loss_weighting"):
             towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
-        total = f"/{num_steps}" if num_steps else ""
+        where = next((p for c in self.callbacks if (p := c.progress(step)) is not None), None)
         log.info(
-            "step %d%s  loss %.4f  %s  %.0f examples/sec",
-            step,
-            total,
+            "step %s  loss %.4f  %s  %.0f examples/sec",
+            where or (f"{step}/{num_steps}" if num_steps else str(step)),
             values["total"],
             towers,
             speed,

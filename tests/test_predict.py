@@ -96,7 +96,7 @@ def test_csv_output_equals_export(export, tmp_path, capsys):
     ]  # fmt: skip
     assert predict_main(argv) == 0
     stdout = capsys.readouterr().out
-    assert "128 rows, " in stdout and " rows/sec" in stdout
+    assert "INFO predict 128/500 rows (26%), " in stdout and " rows/sec, eta " in stdout
     summary = stdout.strip().splitlines()[-1]
     assert summary.startswith(f"predicted {ROWS_A} rows from 1 file in ")
     assert summary.endswith(f"rows/sec) -> {out}")

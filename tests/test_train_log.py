@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+from pathlib import Path
 
 import pytest
 from conftest import FEW_FEATURES, SAMPLES, make_config
@@ -91,6 +93,31 @@ def test_log_names_the_limit_that_stopped_training(run):
         "training done at step 10 in " in run["log"]
         and "s (train_config.num_epochs 1 done before train_config.num_steps 300)" in run["log"]
     ), run["log"]
+
+
+def test_log_says_where_training_is_and_where_its_outputs_went(run):
+    """Epoch mode: the last step from the counted rows, each step line with its share and
+    time left; at the end every output's path; model_dir/train.log keeps each run."""
+    log, model_dir = run["log"], run["model_dir"]
+    plan = "training to step 10: 1 epoch of 10 steps (640 rows counted in 1 file, batches of 64)"
+    assert plan in log, log
+    assert re.search(r"INFO step 4/10 \(40%, eta \d+s\)  loss ", log), log
+    assert re.search(r"INFO step 10/10 \(100%, eta 0s\)  loss ", log), log
+    outputs = log[log.index("outputs:") :]
+    for what, where in [
+        ("checkpoint", f"{model_dir}/model.ckpt-10"),
+        ("evaluation", f"{model_dir}/eval_result.json"),
+        ("TensorBoard", f"tensorboard --logdir {model_dir} (runs: eval, train)"),
+        ("log", f"{model_dir}/train.log"),
+    ]:
+        assert re.search(rf"INFO   {what} +{re.escape(where)}", outputs), outputs
+    kept = (Path(model_dir) / "train.log").read_text()
+    # Each run appended: the training run, then the four evaluations.
+    headers = [line for line in kept.splitlines() if line.startswith("==== ")]
+    assert len(headers) == 5 and "python -m easymtl.train --config" in headers[0]
+    assert all("--eval_only" in h for h in headers[1:]), headers
+    assert plan in kept and "training done at step 10" in kept
+    assert "eval of step 10: 1 new values added to TensorBoard" in kept
 
 
 def test_raw_scale_regression_label_is_warned_about(run):
