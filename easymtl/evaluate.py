@@ -63,6 +63,7 @@ def _run(args, config, run_log) -> None:
     from easymtl.data import check_files, expand_paths
     from easymtl.lifecycle.continuous import ContinuousEvaluator
     from easymtl.progress import Progress
+    from easymtl.report import write_report
     from easymtl.runner import Runner
 
     source = f"{args.config}: eval_input_path"
@@ -77,6 +78,7 @@ def _run(args, config, run_log) -> None:
         evaluator.evaluate(args.checkpoint_path)
     else:
         runner.evaluate()
+    write_report(config.model_dir)
     outputs.log_outputs(config.model_dir, started, run_log.path)
 
 

@@ -51,6 +51,7 @@ def _run(args, config, run_log) -> None:
     from easymtl import lifecycle, outputs
     from easymtl.data import check_files, expand_paths
     from easymtl.progress import Progress
+    from easymtl.report import write_report
 
     if workers.ps is not None:
         from easymtl.ps.runner import PSRunner as Runner
@@ -70,6 +71,7 @@ def _run(args, config, run_log) -> None:
         callbacks = lifecycle.callbacks(config, False, exports=False) + watch
         Runner(config, callbacks=callbacks).evaluate()
         if workers.is_chief:
+            write_report(config.model_dir)
             outputs.log_outputs(config.model_dir, started, run_log.path)
         if workers.ps is not None:
             workers.ps.release(config.model_dir)
@@ -78,6 +80,7 @@ def _run(args, config, run_log) -> None:
     step = runner.train(continue_train=args.continue_train)
     if workers.is_chief:  # the chief evaluates and exports
         lifecycle.after_training(runner, step)
+        write_report(config.model_dir)
         run_log.open()  # the run is done: its log is kept even where it wrote nothing new
         outputs.log_outputs(config.model_dir, started, run_log.path)
     # Every task ends together: a worker that exits while the chief still works is
