@@ -91,6 +91,13 @@ class Callback:
         """
         return None
 
+    def before_evaluate(self, step: int) -> None:
+        """Called when an evaluation starts, before its first batch is read.
+
+        Args:
+            step: The global step of the checkpoint evaluated.
+        """
+
     def after_eval_step(self, index: int, examples: int) -> None:
         """Called after each evaluation batch.
 

@@ -285,17 +285,20 @@ class Progress(Callback):
 
     # --------------------------------------------------------------------- evaluation
 
+    def before_evaluate(self, step: int) -> None:
+        total, how = self._eval_rows_total()
+        log.info("evaluating step %d on %s", step, how)
+        self._eval = Meter("eval", total, self.stream, self.every_secs)
+        self._eval_rows = 0
+
     def after_eval_step(self, index: int, examples: int) -> None:
-        if index == 0:
-            self._eval = Meter("eval", self._eval_rows_total(), self.stream, self.every_secs)
-            self._eval_rows = 0
         self._eval_rows += examples
         if self._eval is not None:
             self._eval.update(self._eval_rows)
 
-    def _eval_rows_total(self) -> RowCount | None:
-        """The rows an evaluation reads: eval_input_path's, or eval_config.num_steps
-        batches of them."""
+    def _eval_rows_total(self) -> tuple[RowCount | None, str]:
+        """(the rows an evaluation reads, how they are known): eval_input_path's, or
+        eval_config.num_steps batches of them."""
         from easymtl.data import expand_paths
 
         config = self.runner.config
@@ -305,10 +308,13 @@ class Progress(Callback):
             self._eval_total[path] = count_rows(files, config.data_config)
         total = self._eval_total[path]
         limit = config.eval_config.num_steps
-        if total is not None and limit:
-            batch = config.data_config.eval_batch_size or config.data_config.batch_size
-            total = RowCount(min(total.rows, limit * batch), total.exact, total.files)
-        return total
+        batch = config.data_config.eval_batch_size or config.data_config.batch_size
+        if total is None:
+            return None, f"{path} (its rows are unknown: gzip or unreadable files)"
+        if limit and limit * batch < total.rows:
+            rows = RowCount(limit * batch, total.exact, total.files)
+            return rows, f"{rows.rows:,} rows (eval_config.num_steps {limit}, batches of {batch})"
+        return total, total.how
 
     def after_evaluate(self, step: int, results: dict) -> None:
         if self._eval is not None:

@@ -585,6 +585,8 @@ class Runner:
         ):
             metric.reset_state()
         limit = self.config.eval_config.num_steps or None
+        for callback in self.callbacks:
+            callback.before_evaluate(step)
         start, examples = time.perf_counter(), 0
         dataset = self.build_dataset(False)
         eval_step = self.compiled_step("eval", dataset)

@@ -81,6 +81,12 @@ def test_report_is_self_contained_and_has_every_part():
     assert 'data-chart="metrics-other"' in html and "auc_ctcvr" in html  # ESMM-like derived
     assert "num_examples" not in html.split('data-table="final"')[0]  # not a curve
     assert 'data-table="gates"' in html and "expert_1 0.700" in html
+    # Over several evaluations a gate is lines; after one, bars.
+    assert "<polyline" in html.split('data-chart="gate-mmoe/ctr"')[1].split("</svg>")[0]
+    single = synthetic()
+    single["evaluations"] = single["evaluations"][-1:]
+    gate = render(single).split('data-chart="gate-mmoe/ctr"')[1].split("</svg>")[0]
+    assert gate.count("<rect") == 2 and "<title>expert_1: 0.7000</title>" in gate
 
 
 @pytest.fixture(scope="module")

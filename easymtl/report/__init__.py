@@ -18,7 +18,7 @@ import os
 import time
 from html import escape
 
-from easymtl.report.svg import line_chart
+from easymtl.report.svg import bar_chart, line_chart
 
 log = logging.getLogger("easymtl")
 
@@ -52,10 +52,11 @@ def collect(model_dir: str) -> dict:
     result = _read_json(os.path.join(model_dir, "eval_result.json")) or {}
     entries = history.read(model_dir)
     data = entries[-1].get("eval_input_path") if entries else None
-    evaluations = [e for e in entries if e.get("eval_input_path") == data]
+    # One evaluation per step: the newest (a re-score of a step replaces its point).
+    by_step = {e.get("global_step"): e for e in entries if e.get("eval_input_path") == data}
+    evaluations = [by_step[s] for s in sorted(by_step, key=lambda s: s or 0)]
     if not evaluations and result:
         evaluations = [result]
-    evaluations.sort(key=lambda e: e.get("global_step", 0))
     train = summary.points(os.path.join(model_dir, "train"))
     return {
         "model_dir": model_dir,
@@ -119,7 +120,12 @@ def render(data: dict) -> str:
     for gate in gates:
         experts = [k for k in keys if k.startswith(f"gate/{gate}/") and not k.endswith("/entropy")]
         lines = {k.rsplit("/", 1)[1]: curve(k) for k in experts}
-        gate_charts.append(line_chart(lines, f"gate {gate}", f"gate-{gate}", "mean weight"))
+        if len(evaluations) == 1:  # one evaluation: its weights as bars
+            last = {name: line[-1][1] for name, line in lines.items() if line}
+            title = f"gate {gate} at step {evaluations[0].get('global_step')}"
+            gate_charts.append(bar_chart(last, title, f"gate-{gate}", "mean weight"))
+        else:
+            gate_charts.append(line_chart(lines, f"gate {gate}", f"gate-{gate}", "mean weight"))
     return _page(data, towers, sections, overall, gate_charts, result)
 
 
@@ -149,7 +155,8 @@ def _page(data, towers, sections, overall, gate_charts, result) -> str:
         body += [
             "<h2>Gates</h2>",
             "<p>Each gate's mean weight on each of its experts, per evaluation (the "
-            "<code>gate/…</code> values of eval_result.json).</p>",
+            "<code>gate/…</code> values of eval_result.json); after a single evaluation, "
+            "as bars.</p>",
             '<div class="gates">',
             *gate_charts,
             "</div>",

@@ -142,3 +142,52 @@ def line_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def bar_chart(values: dict[str, float], title: str, chart_id: str, y_label: str = "") -> str:
+    """An ``<svg>`` bar chart of `values` (name → value, from 0 up), each bar labelled
+    below and titled with its value; for one evaluation's gate weights."""
+    head = (
+        f'<svg class="chart" data-chart="{escape(chart_id)}" role="img" '
+        f'aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
+        f'height="{HEIGHT}">'
+        f'<text class="title" x="{WIDTH / 2}" y="16" text-anchor="middle">{escape(title)}</text>'
+    )
+    shown = {k: v for k, v in values.items() if math.isfinite(v)}
+    if not shown:
+        return head + f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" class="empty">no values</text></svg>'
+    ticks = nice_ticks(0.0, max(max(shown.values()), 0.0) or 1.0)
+    top = ticks[-1]
+    left, right, bottom = _LEFT, 72, 70  # names below the bars, turned to the right
+    plot_w, plot_h = WIDTH - left - right, HEIGHT - _TOP - bottom
+    parts = [head]
+    for tick in ticks:
+        y = _TOP + plot_h - tick / top * plot_h
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_label(tick)}</text>"
+        )
+    slot = plot_w / len(shown)
+    for i, (name, value) in enumerate(shown.items()):
+        height = max(0.0, value) / top * plot_h
+        x, y = left + i * slot + slot * 0.15, _TOP + plot_h - height
+        cx = left + (i + 0.5) * slot
+        parts.append(
+            f'<rect class="bar" data-bar="{escape(name)}" x="{x:.1f}" y="{y:.1f}" '
+            f'width="{slot * 0.7:.1f}" height="{height:.1f}" fill="{COLOURS[i % len(COLOURS)]}">'
+            f"<title>{escape(name)}: {value:.4f}</title></rect>"
+            f'<text class="tick" transform="translate({cx:.1f} {_TOP + plot_h + 10}) '
+            f'rotate(30)">{escape(name)}</text>'
+        )
+    parts.append(
+        f'<line class="axis" x1="{left}" x2="{left + plot_w}" y1="{_TOP + plot_h}" '
+        f'y2="{_TOP + plot_h}"/>'
+    )
+    if y_label:
+        parts.append(
+            f'<text class="axis-name" transform="translate(12 {_TOP + plot_h / 2}) '
+            f'rotate(-90)" text-anchor="middle">{escape(y_label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
