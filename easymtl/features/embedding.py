@@ -42,11 +42,12 @@ class EmbeddingTable(keras.layers.Layer):
     def call(self, ids: tf.RaggedTensor, pooling: str = "sum", weights=None, steps=None):
         """Pooled embeddings [batch, dim] of ragged `ids` [batch, (ids)]; with ragged
         `weights` (shaped as `ids`) each embedding is scaled by its weight first ("mean"
-        still divides by the number of ids). Sequence ids [batch, (items), (ids)] give
-        [batch, steps, dim]: each item's ids pooled in its place, zeros after a row's
-        last item; items from `steps` on are left out (default: the longest row's)."""
+        still divides by the number of ids). Sequence ids [batch, (items), (ids)] (and
+        their weights) give [batch, steps, dim]: each item's ids pooled in its place,
+        zeros after a row's last item; items from `steps` on are left out (default: the
+        longest row's)."""
         if ids.ragged_rank == 2:
-            return self._per_item(ids, pooling, steps)
+            return self._per_item(ids, pooling, steps, weights)
         # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
         # the Keras variable's value, every step would first copy the whole table, since
         # the row-wise optimizer's sparse updates make its reads copy-on-read. A table
@@ -62,12 +63,14 @@ class EmbeddingTable(keras.layers.Layer):
             pooled = pooled / counts[:, None]
         return pooled
 
-    def _per_item(self, ids: tf.RaggedTensor, pooling: str, steps):
+    def _per_item(self, ids: tf.RaggedTensor, pooling: str, steps, weights=None):
         """[batch, steps, dim] of sequence ids: the rows looked up are summed straight
         into their items' places (one segment sum over batch x steps places), so that
         neither a pooling per item nor a ragged-to-dense copy of the vectors (nor their
         gradients) runs."""
         vectors = tf.nn.embedding_lookup(self.embeddings.value, ids.flat_values)
+        if weights is not None:
+            vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         item = ids.values.value_rowids()  # the item of each id
         row = ids.value_rowids()  # the row of each item
         position = tf.range(tf.shape(row, out_type=tf.int64)[0]) - tf.gather(ids.row_splits, row)
@@ -97,17 +100,66 @@ def id_match(query_ids, sequence_ids, steps) -> tf.Tensor:
     """[batch, steps] float: 1 where the sequence's item t holds one of the row's query
     ids, else 0 (also after the row's last item).
 
+    Computed on the flat ids (each compared with its own row's query ids, then summed
+    into its item's place), so that an empty batch of items, or items of a fixed number
+    of ids (a bucketized raw sequence), need no dense copy of the sequence.
+
     Args:
         query_ids: Ragged [batch, (ids)] (or an ``(ids, weights)`` pair).
-        sequence_ids: Ragged [batch, (items), (ids)].
+        sequence_ids: Ragged [batch, (items), (ids)] (or an ``(ids, weights)`` pair).
         steps: Positions kept (at most the longest row's items).
     """
-    if isinstance(query_ids, tuple):
-        query_ids = query_ids[0]
+    query_ids, sequence_ids = ids_of(query_ids), ids_of(sequence_ids)
     q = query_ids.to_tensor(default_value=-1)  # [batch, n]
-    s = sequence_ids.to_tensor(default_value=-2)[:, :steps]  # [batch, T, m]
-    equal = tf.equal(s[:, :, :, None], q[:, None, None, :])
-    return tf.cast(tf.reduce_any(equal, axis=[2, 3]), tf.float32)
+    item = sequence_ids.values.value_rowids()  # the item of each id
+    row = sequence_ids.value_rowids()  # the row of each item
+    position = tf.range(tf.shape(row, out_type=tf.int64)[0]) - tf.gather(
+        sequence_ids.row_splits, row
+    )
+    id_row = tf.gather(row, item)
+    hit = tf.reduce_any(tf.equal(sequence_ids.flat_values[:, None], tf.gather(q, id_row)), axis=1)
+    steps = tf.cast(steps, tf.int64)
+    id_position = tf.gather(position, item)
+    # Places from `steps` on get -1, which the segment sum drops.
+    place = tf.where(id_position < steps, id_row * steps + id_position, -tf.ones_like(id_row))
+    rows = sequence_ids.nrows()
+    hits = tf.math.unsorted_segment_sum(tf.cast(hit, tf.float32), place, rows * steps)
+    return tf.reshape(tf.cast(hits > 0, tf.float32), tf.stack([rows, steps]))
+
+
+def ids_of(value):
+    """The ids of a feature layer's value: the value, or the ids of an ``(ids, weights)``
+    pair (a weighted feature)."""
+    return value[0] if isinstance(value, tuple) else value
+
+
+def _lists(d: dict) -> dict[str, list]:
+    return {k: list(v) for k, v in d.items()}
+
+
+def _tuples(d: dict) -> dict[str, tuple]:
+    return {k: tuple(v) for k, v in d.items()}
+
+
+def _check_names(features: dict, tables: dict, groups: dict, embeddings: dict) -> None:
+    """Groups name known features, and embedded features known tables."""
+    for group, names in groups.items():
+        unknown = [n for n in names if n not in features]
+        if unknown:
+            raise ValueError(f"Group {group!r} names unknown features: {unknown}")
+    for name, (table, _) in embeddings.items():
+        if table not in tables:
+            raise ValueError(f"Feature {name!r} uses unknown table {table!r}")
+
+
+def _check_encoders(encoders: dict, sequence_groups: dict, group_encoders: dict) -> None:
+    """Each group's encoders are known, and read known sequence groups."""
+    for group, pairs in group_encoders.items():
+        for encoder, seq in pairs:
+            if encoder not in encoders or seq not in sequence_groups:
+                raise ValueError(
+                    f"Group {group!r}: unknown encoder {encoder!r} or sequence group {seq!r}"
+                )
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -136,6 +188,10 @@ class FeatureInputs(keras.layers.Layer):
             pooling)``; its wide table (in `tables`) has `wide_dim` columns. The other
             features of WIDE groups are dense values, each with a linear weight.
         wide_dim: Columns of the WIDE groups' tensors (the towers' outputs, together).
+        dense_embeddings: For each dense feature embedded by a layer of its own (an
+            ``mlp`` or ``autodis`` block, :mod:`easymtl.features.dense_embedding`), that
+            layer; its value's embedding replaces the value in the groups (not in WIDE
+            groups, which weight the value itself).
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
@@ -165,12 +221,15 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
+        dense_embeddings: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         sequence_groups = sequence_groups or {}
         wide_groups = wide_groups or {}
         wide_embeddings = wide_embeddings or {}
+        encoders = encoders or {}
+        group_encoders = group_encoders or {}
         if wide_dim <= 0:
             raise ValueError(f"`wide_dim` must be positive. Received: {wide_dim}")
         if not 0 <= embedding_regularization < float("inf"):
@@ -178,34 +237,23 @@ class FeatureInputs(keras.layers.Layer):
                 "`embedding_regularization` must be a finite number >= 0. "
                 f"Received: {embedding_regularization}"
             )
-        encoders = encoders or {}
-        group_encoders = group_encoders or {}
-        for group, names in {**groups, **sequence_groups, **wide_groups}.items():
-            unknown = [n for n in names if n not in features]
-            if unknown:
-                raise ValueError(f"Group {group!r} names unknown features: {unknown}")
-        for name, (table, _) in {**embeddings, **wide_embeddings}.items():
-            if table not in tables:
-                raise ValueError(f"Feature {name!r} uses unknown table {table!r}")
-        for group, pairs in group_encoders.items():
-            for encoder, seq in pairs:
-                if encoder not in encoders or seq not in sequence_groups:
-                    raise ValueError(
-                        f"Group {group!r}: unknown encoder {encoder!r} or sequence group {seq!r}"
-                    )
+        every_group = {**groups, **sequence_groups, **wide_groups}
+        _check_names(features, tables, every_group, {**embeddings, **wide_embeddings})
+        _check_encoders(encoders, sequence_groups, group_encoders)
         self.features = dict(features)
         self.input_names = dict(input_names)
         self.tables = dict(tables)
-        self.embeddings = {k: tuple(v) for k, v in embeddings.items()}
-        self.groups = {k: list(v) for k, v in groups.items()}
-        self.sequence_groups = {k: list(v) for k, v in sequence_groups.items()}
+        self.embeddings = _tuples(embeddings)
+        self.groups = _lists(groups)
+        self.sequence_groups = _lists(sequence_groups)
         self.encoders = dict(encoders)
         self.group_encoders = {k: [tuple(p) for p in v] for k, v in group_encoders.items()}
-        self.aligned = {k: list(v) for k, v in (aligned or {}).items()}
-        self.wide_groups = {k: list(v) for k, v in wide_groups.items()}
-        self.wide_embeddings = {k: tuple(v) for k, v in wide_embeddings.items()}
+        self.aligned = _lists(aligned or {})
+        self.wide_groups = _lists(wide_groups)
+        self.wide_embeddings = _tuples(wide_embeddings)
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
+        self.dense_embeddings = dict(dense_embeddings or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -226,11 +274,17 @@ class FeatureInputs(keras.layers.Layer):
 
     def deep_features(self) -> list[str]:
         """The features read by the groups that are not WIDE, in first-use order."""
+        return self.read_by(self.groups, self.sequence_groups, self.group_encoders)
+
+    @staticmethod
+    def read_by(groups: dict, sequence_groups: dict, group_encoders: dict) -> list[str]:
+        """The features that `groups` read, with the sequence groups their encoders read,
+        in first-use order (arguments as FeatureInputs takes them)."""
         names = []
-        for group, features in self.groups.items():
+        for group, features in groups.items():
             names += features
-            for _, seq in self.group_encoders.get(group, []):
-                names += self.sequence_groups[seq]
+            for _, seq in group_encoders.get(group, []):
+                names += sequence_groups[seq]
         return list(dict.fromkeys(names))
 
     @property
@@ -330,6 +384,8 @@ class FeatureInputs(keras.layers.Layer):
         a sequence feature its layer's ragged ids [batch, (items), (ids)] or values
         [batch, (items), d], which :meth:`_sequence_input` embeds and lays out for its
         group."""
+        if name in self.dense_embeddings:
+            return self.dense_embeddings[name](value)
         if name not in self.embeddings or self.is_sequence(name):
             return value
         return self._lookup(self.embeddings[name], value)
@@ -353,23 +409,12 @@ class FeatureInputs(keras.layers.Layer):
         names = self.sequence_groups[seq]
         queries = [outputs[f] for f in names if not self.is_sequence(f)]
         sequences = [f for f in names if self.is_sequence(f)]
-        lengths = outputs[sequences[0]].row_lengths()
+        lengths = ids_of(outputs[sequences[0]]).row_lengths()
         for f in sequences[1:]:
-            lengths = tf.minimum(lengths, outputs[f].row_lengths())
+            lengths = tf.minimum(lengths, ids_of(outputs[f]).row_lengths())
         steps = tf.reduce_max(tf.concat([lengths, [0]], axis=0))
         rows = tf.shape(lengths, out_type=tf.int64)[0]
-        dense = []
-        for f in sequences:
-            s = outputs[f]
-            if f in self.embeddings:
-                # Each item's ids pooled into one vector; the items keep their positions.
-                table, pooling = self.embeddings[f]
-                x = self.tables[table](s, pooling=pooling, steps=steps)
-                width = self.tables[table].dim
-            else:
-                width = s.flat_values.shape[-1]
-                x = s.to_tensor(shape=tf.stack([rows, steps, width]))
-            dense.append(tf.ensure_shape(x, [None, None, width]))
+        dense = [self._items(f, outputs[f], rows, steps) for f in sequences]
         sequence = tf.concat(dense, axis=-1) if len(dense) > 1 else dense[0]
         mask = tf.sequence_mask(lengths, steps)
         query = (
@@ -380,6 +425,19 @@ class FeatureInputs(keras.layers.Layer):
             else tf.zeros([rows, 0], sequence.dtype)
         )
         return query, sequence, mask
+
+    def _items(self, name: str, value, rows, steps):
+        """[batch, steps, width] of sequence feature `name`'s layer `value`: each item's
+        ids pooled (weighted) into one vector in its place, or its dense values."""
+        if name in self.embeddings:
+            table, pooling = self.embeddings[name]
+            ids, weights = value if isinstance(value, tuple) else (value, None)
+            x = self.tables[table](ids, pooling=pooling, weights=weights, steps=steps)
+            width = self.tables[table].dim
+        else:
+            width = value.flat_values.shape[-1]
+            x = value.to_tensor(shape=tf.stack([rows, steps, width]))
+        return tf.ensure_shape(x, [None, None, width])
 
     def row_checks(self) -> list:
         """Data checks of the input rows (see :mod:`easymtl.data.checks`): each feature
@@ -434,6 +492,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
+            "dense_embeddings": {k: serialize(v) for k, v in self.dense_embeddings.items()},
         }
 
     @classmethod
@@ -443,4 +502,7 @@ class FeatureInputs(keras.layers.Layer):
         config["features"] = {k: deserialize(v) for k, v in config["features"].items()}
         config["tables"] = {k: deserialize(v) for k, v in config["tables"].items()}
         config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
+        config["dense_embeddings"] = {
+            k: deserialize(v) for k, v in config.get("dense_embeddings", {}).items()
+        }
         return cls(**config)
