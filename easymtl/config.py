@@ -38,7 +38,7 @@ from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model, tower_fields
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
-from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
+from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS, note_ignored_fields
 from easymtl.towers import TOWER_MESSAGES
 from easymtl.weighting import check_loss_weighting
 
@@ -75,6 +75,7 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
         validate(config)
     except ConfigError as e:
         raise EasymtlError(f"{locate(text, path, e.field)}: {e}") from None
+    note_ignored_fields(config)
     return config
 
 

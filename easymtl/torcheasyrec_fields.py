@@ -13,6 +13,34 @@ newest copies of alibaba/TorchEasyRec's proto files at hand (optimizer.proto: a 
 that matches upstream's LR schedulers); TorchEasyRec keeps growing, so a set may lag upstream.
 """
 
+import logging
+
+log = logging.getLogger("easymtl")
+
+# DataConfig fields that only TorchEasyRec's OdpsDataset (MaxCompute tables) reads. easymtl
+# reads files, so a config that sets them (TorchEasyRec's benchmark configs do, whatever
+# their dataset) runs with them ignored and one info line.
+ODPS_ONLY_DATA_FIELDS = ("is_orderby_partition", "odps_data_quota_name", "odps_data_compression")
+
+
+def note_ignored_fields(config) -> list[str]:
+    """Logs one info line naming the ODPS-only data_config fields `config` (a
+    PipelineConfig) sets, which have no effect on the file datasets easymtl reads;
+    returns their names."""
+    data = config.data_config
+    names = [n for n in ODPS_ONLY_DATA_FIELDS if data.HasField(n)]
+    if names:
+        from easymtl.protos import data_pb2
+
+        dataset = data_pb2.DatasetType.Name(data.dataset_type)
+        log.info(
+            "data_config.%s: OdpsDataset only; ignored for %s",
+            ", ".join(names),
+            dataset,
+        )
+    return names
+
+
 TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
     # tzrec/protos/pipeline.proto (message EasyRecConfig)
     "easymtl.protos.PipelineConfig": frozenset(
