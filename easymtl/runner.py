@@ -45,6 +45,7 @@ from easymtl.prior_bias import prior_bias_callbacks
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task, loss_scale_warnings
+from easymtl.train_metrics import train_metric_callbacks
 from easymtl.train_step import StepResult, TrainStep
 from easymtl.weighting import build_loss_weighting, shared_variables
 
@@ -158,6 +159,7 @@ class Runner:
         self.callbacks = (
             prior_bias_callbacks(config.train_config)
             + collapse_callbacks(config.train_config)
+            + train_metric_callbacks(self.tasks, config.train_config)
             + list(callbacks)
         )
         for callback in self.callbacks:
@@ -306,7 +308,13 @@ class Runner:
         self.step_in_epoch.assign_add(1)
         examples = tf.shape(labels[self.label_names[0]])[0]
         return StepResult(
-            grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
+            grads.total,
+            grads.losses,
+            grads.weights,
+            grads.non_finite,
+            examples,
+            labels,
+            grads.predictions,
         )
 
     def _update(self, apply):

@@ -10,6 +10,7 @@ import tensorflow as tf
 from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss
 from easymtl.metrics import build_metric
 from easymtl.towers import check_losses, check_metrics, check_tower, tower_metric_columns
+from easymtl.train_metrics import train_metric_builders
 
 
 @dataclass
@@ -27,18 +28,23 @@ class Task:
         task_type: "binary", "regression" or "multiclass".
         num_class: Number of classes of a multiclass task, else 1.
         task_space_indicator_label: Label field marking the task's sample space (rows
-            where it is > 0), or None: every row is in it. Metrics see in-space rows only.
+            where it is > 0), or None: every row is in it.
         in_task_space_weight: Loss weight of an in-space row.
         out_task_space_weight: Loss weight of an out-of-space row.
         average_over_task_space: Divide the summed weighted loss by the number of
-            in-space rows of the batch, not by the batch size.
+            in-space rows of the batch, not by the sum of the rows' weights.
+        metrics_over_task_space: Metrics see the in-space rows only (else every row,
+            as TorchEasyRec's).
         sample_weight_name: Field holding each row's loss weight, or None.
         metric_columns: Input fields its metrics read besides the label (GAUC's
             grouping key).
+        train_metric_builders: Functions making this task's train metrics
+            (:class:`~easymtl.train_metrics.TrainMetric`).
 
-    The task's loss is ``sum_i w_i * l_i / n``: ``l_i`` the row's losses summed, ``w_i``
-    its sample weight times its space weight, ``n`` the batch size (or its number of
-    in-space rows).
+    The task's loss is ``sum_i w_i * l_i / sum_i w_i`` (TorchEasyRec's: the weights
+    normalised by their batch mean): ``l_i`` the row's losses summed, ``w_i`` its sample
+    weight times its space weight; without weights, the batch mean of ``l_i``. With
+    `average_over_task_space`, ``sum_i w_i * l_i / n``, ``n`` the batch's in-space rows.
     """
 
     name: str
@@ -54,6 +60,8 @@ class Task:
     average_over_task_space: bool = False
     sample_weight_name: str | None = None
     metric_columns: list[str] = field(default_factory=list)
+    metrics_over_task_space: bool = False
+    train_metric_builders: list[Callable] = field(default_factory=list)
 
     @property
     def label_domain(self) -> str:
@@ -120,24 +128,41 @@ class Task:
         rows' sample weights and sample space in `labels`."""
         per_row = tf.add_n([fn(y, predictions) for _, fn in self.losses])
         weight = self.loss_weights(labels)
-        if weight is not None:
-            per_row = per_row * weight
-        if not self.average_over_task_space:
+        if weight is None:
             return tf.reduce_mean(per_row)
-        in_space = tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
-        return tf.math.divide_no_nan(tf.reduce_sum(per_row), in_space)
+        total = tf.reduce_sum(per_row * weight)
+        if self.average_over_task_space:
+            in_space = tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
+            return tf.math.divide_no_nan(total, in_space)
+        return tf.math.divide_no_nan(total, tf.reduce_sum(weight))
+
+    def loss_normalizer(self, labels: dict) -> tf.Tensor:
+        """What the task's summed weighted loss of a batch is divided by: the sum of the
+        rows' weights, the batch's in-space rows (`average_over_task_space`), or its rows
+        (no weights)."""
+        weight = self.loss_weights(labels)
+        if weight is None:
+            return tf.cast(tf.size(self.label(labels)), tf.float32)
+        if self.average_over_task_space:
+            return tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
+        return tf.reduce_sum(weight)
 
     def make_metrics(self) -> list:
         return [build() for build in self.metric_builders]
 
+    def metric_rows(self, labels: dict) -> tf.Tensor | None:
+        """[batch] bool: the rows its metrics see (None: every row, the default)."""
+        return self.in_task_space(labels) if self.metrics_over_task_space else None
+
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:
-        """Updates `metrics` with the batch's in-space rows."""
+        """Updates `metrics` with the batch's rows (its in-space rows with
+        `metrics_over_task_space`)."""
         update_metrics(
             metrics,
             self.label(labels),
             outputs[self.prediction_name],
             labels,
-            self.in_task_space(labels),
+            self.metric_rows(labels),
         )
 
 
@@ -196,6 +221,14 @@ def build_task(tower, where: str = "task_tower") -> Task:
         average_over_task_space=tower.average_over_task_space,
         sample_weight_name=tower.sample_weight_name or None,
         metric_columns=tower_metric_columns(tower),
+        metrics_over_task_space=tower.metrics_over_task_space,
+        train_metric_builders=train_metric_builders(
+            tower.train_metrics,
+            tower.tower_name,
+            task_type,
+            tower.num_class,
+            f"{where}.train_metrics",
+        ),
     )
 
 

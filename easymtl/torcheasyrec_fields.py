@@ -377,6 +377,19 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     # tzrec/protos/metric.proto
+    "easymtl.protos.TrainMetricConfig": frozenset(
+        {
+            "accuracy",
+            "auc",
+            "decay_rate",
+            "decay_step",
+            "mean_absolute_error",
+            "mean_squared_error",
+            "recall_at_k",
+            "xauc",
+        }
+    ),
+    # tzrec/protos/metric.proto
     "easymtl.protos.AUC": frozenset({"thresholds"}),
     # tzrec/protos/metric.proto
     "easymtl.protos.MulticlassAUC": frozenset({"average", "thresholds"}),
@@ -469,11 +482,13 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "mlp",
             "num_class",
             "out_task_space_weight",
+            "pareto_min_loss_weight",
             "relation_mlp",
             "relation_tower_names",
             "sample_weight_name",
             "task_space_indicator_label",
             "tower_name",
+            "train_metrics",
             "weight",
         }
     ),
@@ -566,9 +581,11 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "mlp",
             "num_class",
             "out_task_space_weight",
+            "pareto_min_loss_weight",
             "sample_weight_name",
             "task_space_indicator_label",
             "tower_name",
+            "train_metrics",
             "weight",
         }
     ),

@@ -82,8 +82,9 @@ def check_task_space(tower, where: str = "task_tower") -> None:
             raise ConfigError(f"{where}.{name}", f"must be a finite number >= 0, got {value}")
         if tower.HasField(name) and not tower.task_space_indicator_label:
             raise ConfigError(f"{where}.{name}", "needs task_space_indicator_label")
-    if tower.average_over_task_space and not tower.task_space_indicator_label:
-        raise ConfigError(f"{where}.average_over_task_space", "needs task_space_indicator_label")
+    for name in ("average_over_task_space", "metrics_over_task_space"):
+        if getattr(tower, name) and not tower.task_space_indicator_label:
+            raise ConfigError(f"{where}.{name}", "needs task_space_indicator_label")
 
 
 def check_tower(tower, where: str = "task_tower") -> str:
@@ -98,6 +99,11 @@ def check_tower(tower, where: str = "task_tower") -> str:
     check_task_space(tower, where)
     check_losses(tower, where)
     check_metrics(tower.metrics, task_type, tower.num_class, f"{where}.metrics")
+    if "train_metrics" in tower.DESCRIPTOR.fields_by_name:
+        from easymtl.train_metrics import check_train_metrics
+
+        where_train = f"{where}.train_metrics"
+        check_train_metrics(tower.train_metrics, task_type, tower.num_class, where_train)
     return task_type
 
 

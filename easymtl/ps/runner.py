@@ -145,6 +145,7 @@ class PSRunner(Runner):
                 tf.zeros([len(self.tasks) + 1], tf.bool),
                 tf.constant(0, tf.int32),
                 self.split(batch)[1],
+                self.train_step.no_predictions(rows),
             )
 
         return tf.cond(trains, lambda: self._train_step_fn(batch), idle), bad
