@@ -66,7 +66,7 @@ class Runner:
         self.model_dir = config.model_dir
         self.seed = config.train_config.seed
         keras.utils.set_random_seed(self.seed)
-        self.tasks: list[Task] = build_model_tasks(config.model_config)
+        self.tasks: list[Task] = build_model_tasks(config.model_config, config.feature_configs)
         self.model = self.build_model()
         # Before any embedding table is allocated: refuse tables that cannot fit.
         self.check_memory(memory.estimate(config.train_config, self.model.features.tables))
@@ -173,7 +173,10 @@ class Runner:
     # ------------------------------------------------------------------ override points
 
     def build_model(self) -> keras.Model:
-        return build_model(self.config.model_config, self.config.feature_configs)
+        train = self.config.train_config
+        return build_model(
+            self.config.model_config, self.config.feature_configs, train.mixed_precision
+        )
 
     def check_memory(self, need: memory.Need, allocated: int = 0) -> None:
         """Refuses a model that cannot fit in this process (:func:`memory.check`)."""
@@ -470,12 +473,16 @@ class Runner:
         writer = self._train_writer(save is not None)
         save = save or (lambda step: None)
         saved_step = logged_step = first_step = step
+        schedule = checkpoints.SaveSchedule(train, int(self.epoch.numpy()))
         examples, start = 0, time.perf_counter()
         mark = start
         with StopOnSignal() as stop, writer.as_default():
             for callback in self.callbacks:
                 callback.before_train(step)
             for batch in self._batches(num_epochs):
+                if schedule.epoch_ended(int(self.epoch.numpy())) and step != saved_step:
+                    save(step)
+                    saved_step = step
                 for callback in self.callbacks:
                     callback.before_step(step + 1)
                 result = self._steps["train"](batch)
@@ -496,7 +503,7 @@ class Runner:
                     examples, mark, logged_step = 0, now, step
                 for callback in self.callbacks:
                     callback.after_step(step, result)
-                if step % train.save_checkpoints_steps == 0 or stop.signum:
+                if schedule.after_step(step) or stop.signum:
                     save(step)
                     saved_step = step
                 if stop.signum:

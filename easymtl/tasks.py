@@ -7,9 +7,15 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss
+from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss, loss_columns
 from easymtl.metrics import build_metric
-from easymtl.towers import check_losses, check_metrics, check_tower, tower_metric_columns
+from easymtl.towers import (
+    check_losses,
+    check_metrics,
+    check_tower,
+    tower_metric_columns,
+    two_class_metric,
+)
 from easymtl.train_metrics import train_metric_builders
 
 
@@ -21,8 +27,8 @@ class Task:
         name: The tower name; its outputs are ``logits_<name>`` and ``probs_<name>``
             (binary, multiclass) or ``y_<name>`` (regression).
         label_name: The label field it learns.
-        losses: ``(loss name, fn(labels, predictions) -> per-example loss)`` pairs; they
-            add up.
+        losses: ``(loss name, fn(labels, predictions, *columns) -> per-example loss)``
+            pairs; they add up.
         weight: Weight of this task's loss in the total loss.
         metric_builders: Functions making this task's fresh Keras metrics.
         task_type: "binary", "regression" or "multiclass".
@@ -40,6 +46,8 @@ class Task:
             grouping key).
         train_metric_builders: Functions making this task's train metrics
             (:class:`~easymtl.train_metrics.TrainMetric`).
+        loss_columns: Per loss, the input columns it reads after the predictions
+            (jrc_loss's session); empty lists for the others.
 
     The task's loss is ``sum_i w_i * l_i / sum_i w_i`` (TorchEasyRec's: the weights
     normalised by their batch mean): ``l_i`` the row's losses summed, ``w_i`` its sample
@@ -62,6 +70,7 @@ class Task:
     metric_columns: list[str] = field(default_factory=list)
     metrics_over_task_space: bool = False
     train_metric_builders: list[Callable] = field(default_factory=list)
+    loss_columns: list[list[str]] = field(default_factory=list)
 
     @property
     def label_domain(self) -> str:
@@ -76,7 +85,13 @@ class Task:
     def columns(self) -> list[str]:
         """The input fields this task reads besides the features: its label, space
         indicator, sample weight and the columns its metrics read."""
-        extra = (self.task_space_indicator_label, self.sample_weight_name, *self.metric_columns)
+        read = [c for cs in self.loss_columns for c in cs]
+        extra = (
+            self.task_space_indicator_label,
+            self.sample_weight_name,
+            *self.metric_columns,
+            *read,
+        )
         return list(dict.fromkeys([self.label_name, *(c for c in extra if c)]))
 
     @property
@@ -126,7 +141,13 @@ class Task:
     def weighted_loss(self, y: tf.Tensor, predictions: tf.Tensor, labels: dict) -> tf.Tensor:
         """The task's losses of `predictions` against `y`, weighted and averaged by the
         rows' sample weights and sample space in `labels`."""
-        per_row = tf.add_n([fn(y, predictions) for _, fn in self.losses])
+        columns = self.loss_columns or [[]] * len(self.losses)
+        per_row = tf.add_n(
+            [
+                fn(y, predictions, *[labels[c] for c in cs])
+                for (_, fn), cs in zip(self.losses, columns)
+            ]
+        )
         weight = self.loss_weights(labels)
         if weight is None:
             return tf.reduce_mean(per_row)
@@ -176,7 +197,9 @@ def update_metrics(metrics: list, y, predictions, columns: dict, rows=None) -> N
     y, predictions = select(y), select(predictions)
     for metric in metrics:
         extra = [select(columns[c]) for c in getattr(metric, "input_columns", ())]
-        metric.update_state(y, predictions, *extra)
+        column = getattr(metric, "class_column", None)
+        p = predictions if column is None else predictions[:, column]
+        metric.update_state(y, p, *extra)
 
 
 def tower_losses(tower, where: str = "task_tower") -> list[tuple[str, Callable]]:
@@ -194,11 +217,23 @@ def metric_builders(metrics, tower_name: str, task_type: str, num_class: int, wh
             `where` is the path of the repeated `metrics` field.
     """
     check_metrics(metrics, task_type, num_class, where)
-    return [lambda mc=mc: build_metric(mc, tower_name, num_class) for mc in metrics]
+
+    def build(mc):
+        if not two_class_metric(mc.WhichOneof("metric"), task_type, num_class):
+            return build_metric(mc, tower_name, num_class)
+        # TorchEasyRec's probs1: a binary metric of a two-class tower reads class 1.
+        metric = build_metric(mc, tower_name, 1)
+        metric.class_column = 1
+        return metric
+
+    return [lambda mc=mc: build(mc) for mc in metrics]
 
 
-def build_task(tower, where: str = "task_tower") -> Task:
-    """The Task of a TaskTower message.
+def build_task(
+    tower, where: str = "task_tower", feature_columns: dict[str, str] | None = None
+) -> Task:
+    """The Task of a TaskTower message; `feature_columns` maps the features its losses
+    read (jrc_loss's session_name) to their input columns (default: the same name).
 
     Raises:
         ConfigError: a bad loss, metric, num_class or sample space, naming the field
@@ -209,6 +244,9 @@ def build_task(tower, where: str = "task_tower") -> Task:
         name=tower.tower_name,
         label_name=tower.label_name,
         losses=tower_losses(tower, where),
+        loss_columns=[
+            [(feature_columns or {}).get(c, c) for c in loss_columns(loss)] for loss in tower.losses
+        ],
         weight=tower.weight,
         metric_builders=metric_builders(
             tower.metrics, tower.tower_name, task_type, tower.num_class, f"{where}.metrics"
@@ -232,9 +270,11 @@ def build_task(tower, where: str = "task_tower") -> Task:
     )
 
 
-def build_tasks(task_towers, where: str = "task_towers") -> list[Task]:
-    """One Task per TaskTower message, in order."""
-    return [build_task(t, f"{where}[{i}]") for i, t in enumerate(task_towers)]
+def build_tasks(
+    task_towers, where: str = "task_towers", feature_columns: dict[str, str] | None = None
+) -> list[Task]:
+    """One Task per TaskTower message, in order (`feature_columns`: as build_task's)."""
+    return [build_task(t, f"{where}[{i}]", feature_columns) for i, t in enumerate(task_towers)]
 
 
 # A regression tower whose weighted loss is this many times the largest classification

@@ -43,6 +43,12 @@ def tower_task_type(tower, where: str = "task_tower") -> str:
             f"{where}.num_class",
             f"must be {expected} for the {task_type} loss {first_name}; got {tower.num_class}",
         )
+    for _, name, _ in kinds:
+        need = LOSSES.entry(name).num_class
+        if need is not None and tower.num_class != need:
+            raise ConfigError(
+                f"{where}.num_class", f"must be {need} for the loss {name}; got {tower.num_class}"
+            )
     return task_type
 
 
@@ -62,7 +68,9 @@ def check_metrics(metrics, task_type: str, num_class: int, where: str) -> None:
         name = mc.WhichOneof("metric")
         if name is None:
             raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
-        if task_type not in METRICS.entry(name).task_types:
+        if task_type not in METRICS.entry(name).task_types and not two_class_metric(
+            name, task_type, num_class
+        ):
             fitting = [e.name for e in METRICS.entries() if task_type in e.task_types]
             raise ConfigError(
                 f"{where}[{j}].{name}",
@@ -72,6 +80,13 @@ def check_metrics(metrics, task_type: str, num_class: int, where: str) -> None:
             check_metric(mc, num_class)
         except ValueError as e:
             raise ConfigError(f"{where}[{j}].{name}", str(e)) from None
+
+
+def two_class_metric(name: str, task_type: str, num_class: int) -> bool:
+    """Whether metric `name` is a binary metric read, as TorchEasyRec reads it, on the
+    class-1 probability of a two-class tower (num_class 2: auc, grouped_auc)."""
+    binary = "binary" in METRICS.entry(name).task_types
+    return task_type == MULTICLASS and num_class == 2 and binary and name != "accuracy"
 
 
 def check_task_space(tower, where: str = "task_tower") -> None:

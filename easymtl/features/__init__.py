@@ -58,6 +58,18 @@ def input_name(feature) -> str:
     return feature.feature_name
 
 
+def feature_columns(feature_configs) -> dict[str, str]:
+    """``{feature_name: input column}`` of the id and raw features of `feature_configs`
+    (what a loss that names a feature, jrc_loss's session_name, reads)."""
+    columns = {}
+    for fc in feature_configs:
+        kind = fc.WhichOneof("feature")
+        if kind in ("id_feature", "raw_feature"):
+            feature = getattr(fc, kind)
+            columns[feature.feature_name] = input_name(feature)
+    return columns
+
+
 def table_name(feature) -> str:
     """The embedding table of a feature: its embedding_name, else ``<feature_name>_emb``
     (as TorchEasyRec names it)."""
