@@ -252,6 +252,11 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     check_wide_only(model, kind)
+    if model.train_metrics and getattr(model, kind).DESCRIPTOR.fields_by_name.get("task_towers"):
+        raise ConfigError(
+            "model_config.train_metrics",
+            "a multi-task model's train metrics are its task towers' train_metrics",
+        )
     if not 0 <= model.embedding_regularization < float("inf"):
         raise ConfigError(
             "model_config.embedding_regularization",

@@ -34,6 +34,7 @@ from easymtl.data.checks import float_fields
 from easymtl.disk import write_json, write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
+from easymtl.feature_selection import feature_selection_callbacks
 from easymtl.fusion import build_score_evaluation
 from easymtl.lifecycle import runs
 from easymtl.lifecycle.warm_start import warm_start
@@ -160,6 +161,7 @@ class Runner:
             prior_bias_callbacks(config.train_config)
             + collapse_callbacks(config.train_config)
             + train_metric_callbacks(self.tasks, config.train_config)
+            + feature_selection_callbacks(config.model_config)
             + list(callbacks)
         )
         for callback in self.callbacks:

@@ -455,6 +455,10 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     # tzrec/protos/module.proto
+    "easymtl.protos.VariationalDropout": frozenset(
+        {"embedding_wise_variational_dropout", "regularization_lambda"}
+    ),
+    # tzrec/protos/module.proto
     "easymtl.protos.MLP": frozenset(
         {"activation", "bias", "dropout_ratio", "hidden_units", "use_bn", "use_ln"}
     ),

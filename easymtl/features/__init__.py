@@ -265,7 +265,11 @@ def _layers(feature_configs):
 
 
 def build_feature_inputs(
-    feature_configs, feature_groups, wide_dim: int = 1, embedding_regularization: float = 0.0
+    feature_configs,
+    feature_groups,
+    wide_dim: int = 1,
+    embedding_regularization: float = 0.0,
+    variational_dropout=None,
 ):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`.
@@ -275,6 +279,9 @@ def build_feature_inputs(
     ``x`` (see :mod:`easymtl.features.sequence_config`). The embedded features of WIDE
     groups get wide tables of `wide_dim` columns (see :mod:`easymtl.features.wide`).
     `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings.
+    With `variational_dropout` (model_config's VariationalDropout message), each DEEP
+    group of two or more parts (features and sequence encoders) gets a
+    :class:`~easymtl.layers.variational_dropout.VariationalDropout`, as in TorchEasyRec.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
@@ -351,6 +358,20 @@ def build_feature_inputs(
     )
     used = set(layer.deep_features())
     every = used | {n for names in wide_groups.values() for n in names}
+    group_dropouts = {}
+    if variational_dropout is not None:
+        from easymtl.layers.variational_dropout import VariationalDropout
+
+        for g in feature_groups:
+            if g.group_type == SEQUENCE_GROUP_TYPE or g.group_name in wide_groups:
+                continue
+            parts = groups[g.group_name] + [e for e, _ in group_encoders.get(g.group_name, [])]
+            if len(parts) > 1:
+                group_dropouts[g.group_name] = VariationalDropout(
+                    parts,
+                    variational_dropout.regularization_lambda,
+                    name=f"variational_dropout_{g.group_name}",
+                )
     read = {s for pairs in group_encoders.values() for _, s in pairs}
     return FeatureInputs(
         features={k: v for k, v in features.items() if k in every},
@@ -376,6 +397,7 @@ def build_feature_inputs(
         wide_embeddings=wide_embeddings,
         wide_dim=wide_dim,
         embedding_regularization=embedding_regularization,
+        group_dropouts=group_dropouts,
         name="features",
     )
 

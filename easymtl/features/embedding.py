@@ -139,6 +139,9 @@ class FeatureInputs(keras.layers.Layer):
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
+        group_dropouts: For a group, a layer called on its parts (its features' outputs,
+            then its encoders') before they are concatenated, returning as many
+            (:class:`~easymtl.layers.variational_dropout.VariationalDropout`).
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
@@ -165,6 +168,7 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
+        group_dropouts: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -206,6 +210,7 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_embeddings = {k: tuple(v) for k, v in wide_embeddings.items()}
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
+        self.group_dropouts = dict(group_dropouts or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -262,6 +267,8 @@ class FeatureInputs(keras.layers.Layer):
             for encoder, seq in self.group_encoders.get(group, []):
                 args = self._encoder_args(encoder, seq, values, outputs)
                 parts.append(self.encoders[encoder](*args[:3], **args[3], training=training))
+            if group in self.group_dropouts:
+                parts = self.group_dropouts[group](parts, training=training)
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
@@ -434,6 +441,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
+            "group_dropouts": {k: serialize(v) for k, v in self.group_dropouts.items()},
         }
 
     @classmethod
@@ -443,4 +451,7 @@ class FeatureInputs(keras.layers.Layer):
         config["features"] = {k: deserialize(v) for k, v in config["features"].items()}
         config["tables"] = {k: deserialize(v) for k, v in config["tables"].items()}
         config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
+        config["group_dropouts"] = {
+            k: deserialize(v) for k, v in config.get("group_dropouts", {}).items()
+        }
         return cls(**config)

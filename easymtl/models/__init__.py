@@ -109,6 +109,11 @@ def build_model(model_config, feature_configs, mixed_precision: str = ""):
             model_config.feature_groups,
             wide_dim,
             model_config.embedding_regularization,
+            (
+                model_config.variational_dropout
+                if model_config.HasField("variational_dropout")
+                else None
+            ),
         ),
         backbone=backbone,
         towers=task_layers,
