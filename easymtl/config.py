@@ -266,6 +266,8 @@ def validate(config: PipelineConfig) -> None:
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.
     task_types = check_model(model)
+    if MODELS.entry(kind).check_config is not None:
+        MODELS.entry(kind).check_config(model, data)
     _validate_loss_features(model, kind, feature_columns(config.feature_configs))
     towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])

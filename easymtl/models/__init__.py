@@ -157,6 +157,7 @@ from easymtl.models import (  # noqa: E402, F401
     dbmtl,
     esmm,
     mmoe,
+    pepnet,
     ple,
     shared_bottom,
     simple_multi_task,

@@ -276,14 +276,16 @@ def _cell(column: Column, rng: np.random.Generator, items: int):
     raise ValueError(f"unknown column kind {kind!r}")
 
 
-def make_table(columns: dict[str, Column], rows: int, seed: int = 0):
+def make_table(columns: dict[str, Column], rows: int, seed: int = 0, labels=()):
     """A pyarrow Table of `rows` generated rows of `columns`: the first label a CTR-like
     0/1 (about 30 % ones), every later label 1 only where the first is (about half of
-    them); feature cells null about one time in ten."""
+    them); feature cells null about one time in ten, except in the `labels` columns (a
+    feature that is also a label field, as PEPNet's domain)."""
     import pyarrow as pa
 
     rng = np.random.default_rng(seed)
     arrays = {}
+    kept = set(labels)
     labels = [n for n, c in columns.items() if c.kind == "label"]
     first = rng.random(rows) < 0.3
     # A sequence's items per row, shared by its columns (a null cell: -1 items).
@@ -302,7 +304,7 @@ def make_table(columns: dict[str, Column], rows: int, seed: int = 0):
             cells = [None if n < 0 else _cell(column, rng, int(n)) for n in items[column.key]]
             arrays[name] = pa.array(cells, pa.string())
         else:
-            null = rng.random(rows) < 0.1
+            null = rng.random(rows) < (0.0 if name in kept else 0.1)
             cells = [None if null[i] else _cell(column, rng, 0) for i in range(rows)]
             if column.kind == "int":
                 arrays[name] = pa.array(cells, pa.int64())
@@ -373,12 +375,14 @@ def prepare(config_path: str, workdir: str, rows: int = 64, seed: int = 0) -> st
 
     with open(config_path, encoding="utf-8") as f:
         text = f.read()
-    columns = config_columns(parse_text(text))
+    config = parse_text(text)
+    columns = config_columns(config)
+    labels = set(config.one("data_config", Node()).all("label_fields"))
     os.makedirs(workdir, exist_ok=True)
     paths = {}
     for i, part in enumerate(("train", "eval")):
         paths[part] = os.path.join(workdir, f"{part}.parquet")
-        pq.write_table(make_table(columns, rows, seed + i), paths[part])
+        pq.write_table(make_table(columns, rows, seed + i, labels), paths[part])
     out = os.path.join(workdir, os.path.basename(config_path))
     with open(out, "w", encoding="utf-8") as f:
         f.write(rewrite_input(text, paths["train"], paths["eval"]))
