@@ -361,11 +361,20 @@ class RunResult:
 
 
 def _first_error(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    """The CLI's ``error:`` line, else a traceback's exception line, else the last line."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     for line in lines:
         if line.startswith("error:"):
             return line
-    return lines[-1] if lines else ""
+    raised = [ln for ln in lines if re.match(r"[\w.]+(Error|Exception)\b", ln)]
+    shape = [ln for ln in lines if "not compatible with" in ln or "Tensor's shape" in ln]
+    return (
+        (raised[-1] + (f" ({shape[-1]})" if shape else ""))
+        if raised
+        else lines[-1]
+        if lines
+        else ""
+    )
 
 
 def prepare(config_path: str, workdir: str, rows: int = 64, seed: int = 0) -> str:
