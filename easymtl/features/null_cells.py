@@ -18,9 +18,6 @@ that want different values, keeps no default_val (a null there stays an error).
 
 from __future__ import annotations
 
-from easymtl.features.combo_config import combo_columns
-from easymtl.features.map_config import map_columns
-
 _NUMERIC = ("INT32", "INT64", "FLOAT", "DOUBLE")
 
 
@@ -47,21 +44,20 @@ def _null_value(kind: str, feature) -> str | None:
 def null_defaults(config) -> dict[str, str]:
     """``{column: default_val}`` of the numeric columns whose null cells have a meaning
     every reader of the column agrees on (see the module docstring)."""
-    from easymtl.features.sequence_config import SEQUENCE_KINDS, sequence_entries
+    from easymtl.features import FEATURES
+    from easymtl.features.sequence_config import sequence_entries
 
     wanted: dict[str, set] = {}
     for fc in config.feature_configs:
         kind = fc.WhichOneof("feature")
         feature = getattr(fc, kind)
+        entry = FEATURES.entry(kind)
         if kind in ("id_feature", "raw_feature"):
             wanted.setdefault(_column(feature), set()).add(_null_value(kind, feature))
-        elif kind == "combo_feature":
-            for column in combo_columns(feature):
+        elif entry.inputs is not None:
+            for _, column in entry.inputs(feature):
                 wanted.setdefault(column, set()).add(None)
-        elif kind in ("lookup_feature", "match_feature"):
-            for column in map_columns(feature):
-                wanted.setdefault(column, set()).add(None)
-        elif kind not in SEQUENCE_KINDS:
+        elif not entry.sequence:
             wanted.setdefault(_column(feature), set()).add(None)
     for entry in sequence_entries(config.feature_configs):
         wanted.setdefault(entry.column, set()).add(None)
