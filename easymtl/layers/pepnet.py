@@ -175,7 +175,8 @@ MAIN, DOMAIN, UIA = "all", "domain", "uia"
 @keras.saving.register_keras_serializable(package="easymtl")
 class PEPNetModel(MultiTaskModel):
     """A :class:`MultiTaskModel` whose backbone is :class:`PEPNet` over the feature groups
-    named "all" (required), "domain" (EPNet) and "uia" (PPNet), as TorchEasyRec's.
+    named "all" (required), "domain" (EPNet) and "uia" (PPNet), as TorchEasyRec's. WIDE
+    groups add their first-order terms to every tower's logits, as in MultiTaskModel.
 
     With `domain_input_name`, each task has `task_domain_num` towers (``towers`` holds
     domain 0's, `domain_towers` the others): the outputs are TorchEasyRec's
@@ -209,8 +210,6 @@ class PEPNetModel(MultiTaskModel):
             raise ValueError(
                 f'PEPNet reads the feature group "{MAIN}". Received: {list(features.groups)}'
             )
-        if features.wide_groups:
-            raise ValueError("PEPNet takes no WIDE feature groups.")
         if task_domain_num <= 0:
             raise ValueError(f"`task_domain_num` must be positive. Received: {task_domain_num}")
         self.domain_input_name = domain_input_name
@@ -230,6 +229,7 @@ class PEPNetModel(MultiTaskModel):
 
     def task_outputs(self, inputs, training=None, return_gates=False):
         groups = self.features(inputs)
+        wide_logits = self._wide_logits([groups.pop(n) for n in self.features.wide_groups])
         reps = self.backbone(groups[MAIN], groups.get(DOMAIN), groups.get(UIA), training=training)
         outputs = {}
         domain = None
@@ -246,13 +246,14 @@ class PEPNetModel(MultiTaskModel):
             tf.debugging.assert_non_negative(
                 domain, message=f"{self.domain_input_name}: a negative domain"
             )
-        for (name, tower), rep in zip(self.towers.items(), reps):
+        for i, ((name, tower), rep) in enumerate(zip(self.towers.items(), reps)):
+            wide = wide_logits[i] if wide_logits else 0.0
             if domain is None:
-                logits = _float32(tower(rep, training=training))
+                logits = _float32(tower(rep, training=training)) + wide
                 outputs.update(tower_outputs(name, logits, tower.task_type))
                 continue
             towers = [tower, *self.domain_towers[name]]
-            per_domain = [_float32(t(rep, training=training)) for t in towers]
+            per_domain = [_float32(t(rep, training=training)) + wide for t in towers]
             for d, logits in enumerate(per_domain):
                 outputs.update(tower_outputs(f"{name}_{d}", logits, tower.task_type))
             stacked = tf.stack(per_domain, axis=1)
