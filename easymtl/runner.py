@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from google.protobuf import text_format
 
-from easymtl import checkpoints, memory, summary
+from easymtl import checkpoints, eval_runs, memory, summary
 from easymtl.callbacks import Callback
 from easymtl.collapse import collapse_callbacks
 from easymtl.data import (
@@ -34,6 +34,7 @@ from easymtl.data.checks import float_fields
 from easymtl.disk import write_json, write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
+from easymtl.feature_selection import feature_selection_callbacks
 from easymtl.fusion import build_score_evaluation
 from easymtl.lifecycle import runs
 from easymtl.lifecycle.warm_start import warm_start
@@ -45,6 +46,7 @@ from easymtl.prior_bias import prior_bias_callbacks
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task, loss_scale_warnings
+from easymtl.train_metrics import train_metric_callbacks
 from easymtl.train_step import StepResult, TrainStep
 from easymtl.weighting import build_loss_weighting, shared_variables
 
@@ -65,7 +67,7 @@ class Runner:
         self.model_dir = config.model_dir
         self.seed = config.train_config.seed
         keras.utils.set_random_seed(self.seed)
-        self.tasks: list[Task] = build_model_tasks(config.model_config)
+        self.tasks: list[Task] = build_model_tasks(config.model_config, config.feature_configs)
         self.model = self.build_model()
         # Before any embedding table is allocated: refuse tables that cannot fit.
         self.check_memory(memory.estimate(config.train_config, self.model.features.tables))
@@ -158,6 +160,8 @@ class Runner:
         self.callbacks = (
             prior_bias_callbacks(config.train_config)
             + collapse_callbacks(config.train_config)
+            + train_metric_callbacks(self.tasks, config.train_config)
+            + feature_selection_callbacks(config.model_config)
             + list(callbacks)
         )
         for callback in self.callbacks:
@@ -171,7 +175,10 @@ class Runner:
     # ------------------------------------------------------------------ override points
 
     def build_model(self) -> keras.Model:
-        return build_model(self.config.model_config, self.config.feature_configs)
+        train = self.config.train_config
+        return build_model(
+            self.config.model_config, self.config.feature_configs, train.mixed_precision
+        )
 
     def check_memory(self, need: memory.Need, allocated: int = 0) -> None:
         """Refuses a model that cannot fit in this process (:func:`memory.check`)."""
@@ -306,7 +313,13 @@ class Runner:
         self.step_in_epoch.assign_add(1)
         examples = tf.shape(labels[self.label_names[0]])[0]
         return StepResult(
-            grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
+            grads.total,
+            grads.losses,
+            grads.weights,
+            grads.non_finite,
+            examples,
+            labels,
+            grads.predictions,
         )
 
     def _update(self, apply):
@@ -462,12 +475,16 @@ class Runner:
         writer = self._train_writer(save is not None)
         save = save or (lambda step: None)
         saved_step = logged_step = first_step = step
+        schedule = checkpoints.SaveSchedule(train, int(self.epoch.numpy()))
         examples, start = 0, time.perf_counter()
         mark = start
         with StopOnSignal() as stop, writer.as_default():
             for callback in self.callbacks:
                 callback.before_train(step)
             for batch in self._batches(num_epochs):
+                if schedule.epoch_ended(int(self.epoch.numpy())) and step != saved_step:
+                    save(step)
+                    saved_step = step
                 for callback in self.callbacks:
                     callback.before_step(step + 1)
                 result = self._steps["train"](batch)
@@ -488,7 +505,7 @@ class Runner:
                     examples, mark, logged_step = 0, now, step
                 for callback in self.callbacks:
                     callback.after_step(step, result)
-                if step % train.save_checkpoints_steps == 0 or stop.signum:
+                if schedule.after_step(step) or stop.signum:
                     save(step)
                     saved_step = step
                 if stop.signum:
@@ -561,11 +578,10 @@ class Runner:
         towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k not in ("total", ""))
         if self.config.model_config.HasField("loss_weighting"):
             towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
-        total = f"/{num_steps}" if num_steps else ""
+        where = next((p for c in self.callbacks if (p := c.progress(step)) is not None), None)
         log.info(
-            "step %d%s  loss %.4f  %s  %.0f examples/sec",
-            step,
-            total,
+            "step %s  loss %.4f  %s  %.0f examples/sec",
+            where or (f"{step}/{num_steps}" if num_steps else str(step)),
             values["total"],
             towers,
             speed,
@@ -588,6 +604,8 @@ class Runner:
         ):
             metric.reset_state()
         limit = self.config.eval_config.num_steps or None
+        for callback in self.callbacks:
+            callback.before_evaluate(step)
         start, examples = time.perf_counter(), 0
         dataset = self.build_dataset(False)
         eval_step = self.compiled_step("eval", dataset)
@@ -653,20 +671,11 @@ class Runner:
         write_json(path, results, "evaluation results")
         if not self.config.train_config.use_tensorboard:
             return
-        logdir = os.path.join(self.model_dir, "eval")
-        if step in summary.steps(logdir, "loss"):  # e.g. an --eval_only rerun
-            log.info(
-                "eval of step %d is already in TensorBoard (%s); not added again", step, logdir
-            )
-            return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
         tags = {t.loss_name: f"loss/{t.name}" for t in self.tasks if t.name}
-        writer = summary.file_writer(logdir)
-        with writer.as_default():
-            for name, value in results.items():
-                if isinstance(value, float):
-                    summary.scalar(tags.get(name, name), value, step)
-        summary.flush(writer)
+        values = {tags.get(k, k): v for k, v in results.items() if isinstance(v, float)}
+        logdir = eval_runs.eval_logdir(self.model_dir, self.config.eval_input_path)
+        eval_runs.write_eval(logdir, values, step)
 
     # ---------------------------------------------------------------------- helpers
 

@@ -78,6 +78,8 @@ MODEL_BLOCKS = {
         final { hidden_units: [8] } } %(rank)s""",
     "rocket_launching": """rocket_launching { booster_mlp { hidden_units: [16, 8] }
         light_mlp { hidden_units: [8] } feature_based_distillation: true } %(rank)s""",
+    # Over the "all" group only: the towers read it directly (no EPNet, no PPNet).
+    "pepnet": "pepnet { %(towers)s }",
 }
 RANK = "losses { binary_cross_entropy {} } metrics { auc {} }"
 TOWERS = """

@@ -51,11 +51,13 @@ from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE, _Gate
 from easymtl.layers.multi_tower import MultiTower
 from easymtl.layers.multi_window_din import MultiWindowDINEncoder
+from easymtl.layers.pepnet import GateNU, PEPNet
 from easymtl.layers.pooling_encoder import PoolingEncoder
 from easymtl.layers.rank_head import BlockRanker
 from easymtl.layers.rocket_launching import RocketLaunching
 from easymtl.layers.simple_attention import SimpleAttention
 from easymtl.layers.tower import TaskTower
+from easymtl.layers.variational_dropout import VariationalDropout
 from easymtl.layers.wide_and_deep import WideAndDeep
 from easymtl.layers.wukong import WuKong, WuKongLayer
 from easymtl.layers.xdeepfm import XDeepFM
@@ -125,6 +127,12 @@ EXAMPLES = {
         (X,),
     ),
     AdaptiveInformationTransfer: lambda: (AdaptiveInformationTransfer(3), ([X, 2 * X],)),
+    GateNU: lambda: (GateNU(4, 3, gamma=1.5), (X,)),
+    PEPNet: lambda: (
+        PEPNet(2, [4, 3], "nn.Tanh", [0.1], use_epnet=True, use_ppnet=True),
+        (X, 2 * X, X[:, :2]),
+    ),
+    VariationalDropout: lambda: (VariationalDropout(["a", "b"], 0.1), ([X, 2 * X],)),
     AITM: lambda: (AITM([MLP4, MLP4], info_mlp={"hidden_units": [4]}), (X,)),
     FusedScore: lambda: (
         FusedScore(

@@ -198,6 +198,9 @@ class FeatureInputs(keras.layers.Layer):
         wide_concat: A WIDE group's tensor is its features' wide terms concatenated,
             [batch, features x wide_dim] (TorchEasyRec's wide group, which rankers such
             as DeepFM and xDeepFM read), rather than their sum.
+        group_dropouts: For a group, a layer called on its parts (its features' outputs,
+            then its encoders') before they are concatenated, returning as many
+            (:class:`~easymtl.layers.variational_dropout.VariationalDropout`).
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
@@ -226,6 +229,7 @@ class FeatureInputs(keras.layers.Layer):
         embedding_regularization: float = 0.0,
         wide_concat: bool = False,
         dense_embeddings: dict[str, keras.layers.Layer] | None = None,
+        group_dropouts: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -259,6 +263,7 @@ class FeatureInputs(keras.layers.Layer):
         self.embedding_regularization = float(embedding_regularization)
         self.wide_concat = bool(wide_concat)
         self.dense_embeddings = dict(dense_embeddings or {})
+        self.group_dropouts = dict(group_dropouts or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -321,6 +326,8 @@ class FeatureInputs(keras.layers.Layer):
             for encoder, seq in self.group_encoders.get(group, []):
                 args = self._encoder_args(encoder, seq, values, outputs)
                 parts.append(self.encoders[encoder](*args[:3], **args[3], training=training))
+            if group in self.group_dropouts:
+                parts = self.group_dropouts[group](parts, training=training)
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
@@ -502,6 +509,7 @@ class FeatureInputs(keras.layers.Layer):
             "embedding_regularization": self.embedding_regularization,
             "wide_concat": self.wide_concat,
             "dense_embeddings": {k: serialize(v) for k, v in self.dense_embeddings.items()},
+            "group_dropouts": {k: serialize(v) for k, v in self.group_dropouts.items()},
         }
 
     @classmethod
@@ -513,5 +521,8 @@ class FeatureInputs(keras.layers.Layer):
         config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
         config["dense_embeddings"] = {
             k: deserialize(v) for k, v in config.get("dense_embeddings", {}).items()
+        }
+        config["group_dropouts"] = {
+            k: deserialize(v) for k, v in config.get("group_dropouts", {}).items()
         }
         return cls(**config)

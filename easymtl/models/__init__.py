@@ -116,23 +116,66 @@ def check_model(model_config, feature_configs=None) -> dict[str, str]:
     }
 
 
-def build_model(model_config, feature_configs):
+def metric_names(metrics, tower_name: str) -> list[str]:
+    """How the metrics (MetricConfig messages) of a tower are reported:
+    ``<metric>_<tower_name>`` (a single-task ranker's task, named "": ``<metric>``), in
+    order."""
+    return [suffixed(m.WhichOneof("metric"), tower_name) for m in metrics]
+
+
+def suffixed(name: str, tower_name: str) -> str:
+    """``<name>_<tower_name>``, or `name` alone for a ranker's task (named ""): how
+    outputs, metrics and losses are named (as layers.tower.output_name, without Keras)."""
+    return f"{name}_{tower_name}" if tower_name else name
+
+
+def result_names(model_config) -> list[str]:
+    """The eval_result.json keys of the model's towers, in the order evaluation reports
+    them: each tower's metrics (``<metric>_<tower>``, with a model's derived outputs'
+    after them, as ESMM's ``auc_ctcvr``) and loss (``loss_<tower>``). Imports no
+    TensorFlow: it reads the config only (a registration's ``result_names`` where its
+    tasks report more than their towers' metrics)."""
+    kind = model_config.WhichOneof("model")
+    msg = getattr(model_config, kind)
+    extra = MODELS.entry(kind).result_names
+    derived = extra(msg) if extra is not None else {}
+    names = []
+    for _, tower in model_towers(model_config):
+        names += metric_names(tower.metrics, tower.tower_name)
+        names += derived.get(tower.tower_name, [])
+        names.append(suffixed("loss", tower.tower_name))
+    return list(dict.fromkeys(names))
+
+
+def build_model(model_config, feature_configs, mixed_precision: str = ""):
     """Builds the Keras model (a :class:`~easymtl.models.model.MultiTaskModel`) from
-    `model_config` and `feature_configs`."""
+    `model_config` and `feature_configs`; the backbone and towers in bfloat16 with
+    `mixed_precision` "BF16" where the hardware has it (:mod:`easymtl.precision`)."""
     from easymtl.features import build_feature_inputs
     from easymtl.fusion import build_fused_score
     from easymtl.layers.tower import TaskTower
     from easymtl.models.model import MultiTaskModel
+    from easymtl.precision import dtype_policy, policy_name
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
     if entry.rank:
         from easymtl.models.rank_model import build_rank_model
 
-        return build_rank_model(model_config, feature_configs)
+        return build_rank_model(model_config, feature_configs, policy_name(mixed_precision))
     towers = task_towers(model_config)
-    backbone = entry.builder(getattr(model_config, kind), len(towers))
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
+    with dtype_policy(policy_name(mixed_precision)):
+        backbone = entry.builder(getattr(model_config, kind), len(towers))
+        task_layers = {
+            t.tower_name: TaskTower(
+                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
+                num_class=t.num_class,
+                task_type=task_types[t.tower_name],
+                name=f"tower_{t.tower_name}",
+            )
+            for t in towers
+        }
     # The WIDE groups' weights: one column per output of each tower (see features/wide.py).
     wide_dim = sum(t.num_class for t in towers)
     return (entry.model or MultiTaskModel)(
@@ -141,17 +184,14 @@ def build_model(model_config, feature_configs):
             model_config.feature_groups,
             wide_dim,
             model_config.embedding_regularization,
+            (
+                model_config.variational_dropout
+                if model_config.HasField("variational_dropout")
+                else None
+            ),
         ),
         backbone=backbone,
-        towers={
-            t.tower_name: TaskTower(
-                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
-                num_class=t.num_class,
-                task_type=task_types[t.tower_name],
-                name=f"tower_{t.tower_name}",
-            )
-            for t in towers
-        },
+        towers=task_layers,
         fusion=(
             build_fused_score(model_config.fusion, task_types)
             if model_config.HasField("fusion")
@@ -161,9 +201,10 @@ def build_model(model_config, feature_configs):
     )
 
 
-def build_model_tasks(model_config) -> list:
+def build_model_tasks(model_config, feature_configs=()) -> list:
     """The tasks (:class:`~easymtl.tasks.Task`: losses, metrics) of the model in
-    `model_config`, one per tower.
+    `model_config`, one per tower; `feature_configs` give the input columns of the
+    features a loss reads (jrc_loss's session).
 
     Raises:
         ConfigError: a tower's losses, metrics or num_class do not fit together, or the
@@ -178,16 +219,19 @@ def build_model_tasks(model_config) -> list:
     check_rank_fields(model_config)
     if entry.check is not None:
         entry.check(getattr(model_config, kind), where)
+    from easymtl.features import feature_columns
+
+    columns = feature_columns(feature_configs)
     if entry.rank:
         from easymtl.tasks import build_task
 
         ((path, tower),) = model_towers(model_config)
         if entry.tasks is not None:
             return entry.tasks(getattr(model_config, kind), tower, path)
-        return [build_task(tower, path)]
+        return [build_task(tower, path, columns)]
     if entry.tasks is not None:
         return entry.tasks(getattr(model_config, kind), where)
-    return build_tasks(task_towers(model_config), f"{where}.task_towers")
+    return build_tasks(task_towers(model_config), f"{where}.task_towers", columns)
 
 
 # The registrations (imported for their side effect, after the registry exists).
@@ -205,6 +249,7 @@ from easymtl.models import (  # noqa: E402, F401
     mmoe,
     multi_tower,
     multi_tower_din,
+    pepnet,
     ple,
     rocket_launching,
     shared_bottom,
@@ -219,6 +264,8 @@ __all__ = [
     "TOWER_MESSAGES",
     "build_model",
     "build_model_tasks",
+    "metric_names",
+    "result_names",
     "check_model",
     "mlp_kwargs",
     "model_feature_groups",

@@ -78,6 +78,7 @@ def implicit_tower(model_config, tower_name: str = ""):
     tower = tower_pb2.TaskTower(tower_name=tower_name, label_name=model_config.label_name)
     tower.losses.extend(model_config.losses)
     tower.metrics.extend(model_config.metrics)
+    tower.train_metrics.extend(model_config.train_metrics)
     tower.num_class = model_config.num_class
     if model_config.sample_weight_name:
         tower.sample_weight_name = model_config.sample_weight_name

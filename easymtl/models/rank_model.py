@@ -74,6 +74,7 @@ class RankModel(keras.Model):
                 outputs[name] = value
                 continue
             task_type, num_class = self.towers_spec[name]
+            value = tf.cast(value, tf.float32)  # a bfloat16 ranker's (mixed_precision)
             if first_order is not None:
                 value = value + first_order
             if num_class == 1:
@@ -106,8 +107,9 @@ def _per_feature(wide, towers: dict) -> tf.Tensor:
     return tf.reshape(wide, [-1, wide.shape[-1] // num_class, num_class])
 
 
-def build_rank_model(model_config, feature_configs) -> RankModel:
-    """The :class:`RankModel` of a ranker's `model_config` (checked by config validation)."""
+def build_rank_model(model_config, feature_configs, policy: str | None = None) -> RankModel:
+    """The :class:`RankModel` of a ranker's `model_config` (checked by config validation);
+    its ranker in the Keras dtype `policy` (mixed_precision's, None: float32)."""
     from easymtl.features import build_feature_inputs
     from easymtl.models import MODELS, model_feature_groups, model_towers
     from easymtl.models.rank import RANK_PATH, WIDE, group_infos, wide_initializer
@@ -125,6 +127,11 @@ def build_rank_model(model_config, feature_configs) -> RankModel:
         feature_groups,
         wide_dim=entry.wide_dim(msg) if reads_wide else num_class,
         embedding_regularization=model_config.embedding_regularization,
+        variational_dropout=(
+            model_config.variational_dropout
+            if model_config.HasField("variational_dropout")
+            else None
+        ),
         wide_concat=True,
         wide_initializer=(
             wide_initializer(msg.wide_init_fn, f"{RANK_PATH}.{kind}.wide_init_fn")
@@ -132,7 +139,10 @@ def build_rank_model(model_config, feature_configs) -> RankModel:
             else "zeros"
         ),
     )
-    ranker = entry.builder(msg, groups, num_class)
+    from easymtl.precision import dtype_policy
+
+    with dtype_policy(policy):
+        ranker = entry.builder(msg, groups, num_class)
     ((path, tower),) = model_towers(model_config)
     task_type = tower_task_type(tower, path)
     towers = {name: [task_type, num_class] for name in getattr(ranker, "towers", [""])}
