@@ -20,6 +20,7 @@ from google.protobuf import json_format, text_format
 from google.protobuf.message import Message
 
 from easymtl.activations import activation_name
+from easymtl.convert import source_format
 from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
@@ -117,6 +118,10 @@ def parse_config(text: str, path: str) -> PipelineConfig:
         except json_format.ParseError as e:
             raise EasymtlError(f"{path}: {_explain(_one_line(e))}") from None
     else:
+        if source_format(text, path) == "easyrec":  # EasyRec's format, converted once
+            from easymtl.convert.easyrec import convert
+
+            return convert(text, path).config
         try:
             text_format.Parse(text, config)
         except text_format.ParseError as e:

@@ -78,7 +78,9 @@ def build_dense_optimizer(config) -> keras.optimizers.Optimizer:
     if kind == "sgd_optimizer":
         return keras.optimizers.SGD(lr, momentum=c.momentum, weight_decay=decay)
     if kind == "adagrad_optimizer":
-        return keras.optimizers.Adagrad(lr, initial_accumulator_value=0.0, weight_decay=decay)
+        return keras.optimizers.Adagrad(
+            lr, initial_accumulator_value=c.initial_accumulator_value, weight_decay=decay
+        )
     if kind == "adamw_optimizer":
         return keras.optimizers.AdamW(
             lr, weight_decay=c.weight_decay, beta_1=c.beta1, beta_2=c.beta2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
-from easymtl.models import MODELS
+from easymtl.models import MODELS, mlp_kwargs
 from easymtl.towers import tower_task_type
 
 # ESMM's derived output: probs_ctcvr, logits_ctcvr.
@@ -60,5 +60,11 @@ def build_esmm_model(**kwargs):
 
 
 @MODELS.register("esmm", check=check_esmm, tasks=build_esmm_tasks, model=build_esmm_model)
-def build_esmm(config, num_tasks: int) -> None:
-    return None
+def build_esmm(config, num_tasks: int):
+    """EasyRec's `groups` (an MLP per feature group, concatenated), or None: the towers
+    read the feature groups directly."""
+    if not config.groups:
+        return None
+    from easymtl.layers.group_towers import GroupTowers
+
+    return GroupTowers([(g.input, mlp_kwargs(g.mlp)) for g in config.groups], name="groups")
