@@ -462,6 +462,10 @@ def _validate_mlp(mlp, where: str) -> None:
         activation_name(mlp.activation)
     except ValueError as e:
         raise ConfigError(f"{where}.activation", str(e)) from None
+    try:
+        activation_name(mlp.final_activation or mlp.activation)
+    except ValueError as e:
+        raise ConfigError(f"{where}.final_activation", str(e)) from None
 
 
 def _validate_train(train) -> None:

@@ -34,6 +34,7 @@ def mlp_kwargs(mlp) -> dict:
         "use_bn": mlp.use_bn,
         "use_ln": mlp.use_ln,
         "use_bias": mlp.bias,
+        "final_activation": mlp.final_activation or None,
     }
 
 

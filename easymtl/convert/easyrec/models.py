@@ -44,39 +44,46 @@ def convert_model(src: Src, model, ctx: dict) -> dict:
     name = src.get("model_class") or ""
     src.drop("model_name", "a label of EasyRec's")
     groups = {g.get("group_name") or "": g for g in _group_srcs(src)}
-    if name in RANKERS or (name == "RankModel"):
+    if name in RANKERS:
         src.fail(
             "model_class",
             f"EasyRec's {name} is a single-task ranker; easymtl runs "
             "multi-task models (its rankers come with issue 28)",
         )
         return {"groups": {}, "loss_scale": 1}
-    if name not in MODELS:
+    if name == "MultiTaskModel":  # a backbone: AITM's is converted
+        from easymtl.convert.easyrec.backbone import convert_backbone_model
+
+        read, scale = convert_backbone_model(src, model, ctx), 1
+    elif name not in MODELS:
         src.fail(
             "model_class",
-            f"{name!r} is not converted; easymtl.convert knows {', '.join(sorted(MODELS))}",
+            f"{name!r} is not converted; easymtl.convert knows {', '.join(sorted(MODELS))} "
+            "and MultiTaskModel's AITM backbone",
         )
         return {"groups": {}, "loss_scale": 1}
-    oneof, convert, loss_sum = MODELS[name]
-    sub = src.msg(oneof, f"model_config.{oneof}", name)
-    if sub is None:
-        src.fail("model_class", f"model_class {name} needs its `{oneof} {{ ... }}`")
-        return {"groups": {}, "loss_scale": 1}
-    for other in ("backbone", "model_params"):
-        if src.has(other):
-            src.nodes(other)
-            src.fail(other, f"EasyRec's {name} with a backbone is not converted; remove it")
-    read = convert(sub, getattr(model, oneof), ctx)
-    scale = ctx["batch_size"] if loss_sum else 1
-    l2 = sub.get("l2_regularization", float, _L2_DEFAULT)
-    model.l2_regularization = l2 / 2 / scale
-    sub.say(
-        f"l2_regularization {l2:g}{'' if sub.has('l2_regularization') else ' (default)'} -> "
-        f"model_config.l2_regularization {model.l2_regularization:g} (easymtl: s x sum(w^2); "
-        f"EasyRec: s x sum(w^2) / 2{' added to a loss summed over the batch' if scale > 1 else ''})"
-    )
-    sub.drop("dense_regularization", "deprecated in EasyRec")
-    sub.close(f"{name} -> {oneof}")
+    else:
+        oneof, convert, loss_sum = MODELS[name]
+        sub = src.msg(oneof, f"model_config.{oneof}", name)
+        if sub is None:
+            src.fail("model_class", f"model_class {name} needs its `{oneof} {{ ... }}`")
+            return {"groups": {}, "loss_scale": 1}
+        for other in ("backbone", "model_params"):
+            if src.has(other):
+                src.nodes(other)
+                src.fail(other, f"EasyRec's {name} with a backbone is not converted; remove it")
+        read = convert(sub, getattr(model, oneof), ctx)
+        scale = ctx["batch_size"] if loss_sum else 1
+        l2 = sub.get("l2_regularization", float, _L2_DEFAULT)
+        model.l2_regularization = l2 / 2 / scale
+        summed = " added to a loss summed over the batch" if scale > 1 else ""
+        sub.say(
+            f"l2_regularization {l2:g}{'' if sub.has('l2_regularization') else ' (default)'} -> "
+            f"model_config.l2_regularization {model.l2_regularization:g} (easymtl: s x "
+            f"sum(w^2); EasyRec: s x sum(w^2) / 2{summed})"
+        )
+        sub.drop("dense_regularization", "deprecated in EasyRec")
+        sub.close(f"{name} -> {oneof}")
     kept = {}
     for group_name, group in groups.items():
         if group_name in read:

@@ -67,7 +67,9 @@ def activation(src: Src, name: str) -> str:
     return key
 
 
-def convert_tower(src: Src, tower, ctx: dict, index: int, bayes: bool = False) -> None:
+def convert_tower(
+    src: Src, tower, ctx: dict, index: int, bayes: bool = False, calibration: dict | None = None
+) -> None:
     """Fills easymtl's TaskTower (or BayesTaskTower, `bayes`) `tower` from EasyRec's
     tower `src`, the `index`-th of its model. `ctx` has the data's ``labels``
     (label_fields in order) and ``sample_weight``."""
@@ -105,7 +107,7 @@ def convert_tower(src: Src, tower, ctx: dict, index: int, bayes: bool = False) -
                 )
         if tower.relation_tower_names:
             src.keep("relation_tower_names")
-    convert_losses(src, tower, num_class)
+    convert_losses(src, tower, num_class, calibration)
     for metric in src.msgs("metrics_set", f"{src.target}.metrics", "EvalMetrics"):
         convert_metric(metric, tower)
     _task_space(src, tower, ctx)
@@ -146,8 +148,10 @@ def _task_space(src: Src, tower, ctx: dict) -> None:
     src.say("metrics on the task space's rows only (EasyRec: every row)", differs=True)
 
 
-def convert_losses(src: Src, tower, num_class: int) -> None:
-    """loss_type, or losses { loss_type weight ... }, → the tower's losses."""
+def convert_losses(src: Src, tower, num_class: int, calibration: dict | None = None) -> None:
+    """loss_type, or losses { loss_type weight ... }, → the tower's losses. An
+    ORDER_CALIBRATE_LOSS against the towers of ``calibration["related"]`` (AITM's)
+    sets ``calibration["weight"]``; without related towers it is none, as in EasyRec."""
     losses = src.msgs("losses", f"{src.target}.losses", "Loss")
     if not losses:
         _loss(src, src.get("loss_type", LOSS_TYPES, "CLASSIFICATION"), tower, num_class, None)
@@ -158,19 +162,23 @@ def convert_losses(src: Src, tower, num_class: int) -> None:
     weights = set()
     for loss in losses:
         kind = loss.get("loss_type", LOSS_TYPES, "CLASSIFICATION")
-        weights.add(loss.get("weight", float, 1.0))
+        weight = loss.get("weight", float, 1.0)
         loss.drop("loss_name", "names are easymtl's")
         if loss.get("learn_loss_weight", bool, False):
             loss.fail("learn_loss_weight", "use model_config.loss_weighting { uncertainty {} }")
         if kind == "ORDER_CALIBRATE_LOSS":
-            related = list(getattr(tower, "relation_tower_names", []))
-            if related:
-                loss.fail(
-                    "loss_type",
-                    "an order calibration against relation_tower_names is converted for AITM only",
-                )
-            loss.close("ORDER_CALIBRATE_LOSS: no relation_tower_names, so none (as in EasyRec)")
+            related = (calibration or {}).get("related") or list(
+                getattr(tower, "relation_tower_names", [])
+            )
+            if related and calibration is None:
+                loss.fail("loss_type", "an order calibration is converted for AITM only")
+            elif related:
+                calibration["weight"] = weight
+                loss.close(f"ORDER_CALIBRATE_LOSS against {related[0]!r} -> calibrator_weight")
+            else:
+                loss.close("ORDER_CALIBRATE_LOSS: no relation_tower_names, so none (as in EasyRec)")
             continue
+        weights.add(weight)
         _loss(loss, kind, tower, num_class, loss)
         loss.close()
     if len(weights) > 1:
