@@ -15,7 +15,7 @@ _FALSE = {"false", "False", "f", "0"}
 
 class Refused(EasymtlError):
     """Fields of a source config that cannot be converted: the message names the first
-    (and how many more there are); `refusals` holds each one's line."""
+    (and how many more there are); `refusals` holds each one's line, in file order."""
 
     def __init__(self, refusals: list[str], how_to_list: str):
         self.refusals = list(refusals)
@@ -44,17 +44,18 @@ class Record:
 
     path: str
     notes: list[Note] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[tuple[int, str]] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)
 
     def refuse(self, line: int, source: str, message: str) -> None:
         """A source field that cannot be converted: `message` says what to do."""
-        self.refusals.append(f"{self.path}:{line}: {source}: {message}")
+        self.refusals.append((line, f"{self.path}:{line}: {source}: {message}"))
 
     def raise_refusals(self, how_to_list: str) -> None:
         """Raises the first refusal (with how many more there are), if any."""
         if self.refusals:
-            raise Refused(self.refusals, how_to_list)
+            ordered = [text for _, text in sorted(self.refusals, key=lambda r: r[0])]
+            raise Refused(ordered, how_to_list)
 
     def locate(self, target: str) -> str:
         """``path:line`` of the source field that became `target` (its deepest

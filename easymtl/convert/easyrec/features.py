@@ -26,6 +26,16 @@ FEATURE_TYPES = {
     4: "LookupFeature", 5: "SequenceFeature", 6: "ExprFeature", 7: "PassThroughFeature",
 }  # fmt: skip
 FEATURE_KINDS: dict = {}
+# The fields of EasyRec's FeatureConfig: a field its kind does not read is unused there.
+FIELDS = (
+    "feature_name", "input_names", "feature_type", "embedding_name", "embedding_dim",
+    "hash_bucket_size", "num_buckets", "boundaries", "separator", "kv_separator",
+    "seq_multi_sep", "max_seq_len", "vocab_file", "vocab_list", "shared_names",
+    "lookup_max_sel_elem_num", "max_partitions", "combiner", "initializer", "precision",
+    "min_val", "max_val", "normalizer_fn", "raw_input_dim", "sequence_combiner",
+    "sub_feature_type", "sequence_length", "expression", "ev_params", "combo_join_sep",
+    "combo_input_seps",
+)  # fmt: skip
 
 
 def feature_kind(name: str):
@@ -79,6 +89,9 @@ def convert_feature(src: Src, out: feature_pb2.FeatureConfig) -> None:
             "initializer dropped (easymtl's embeddings start from its own initializer)",
             differs=True,
         )
+    for node in src.fields:
+        if not node.used and node.name in FIELDS:
+            src.drop(node.name, f"unused by EasyRec's {kind}")
     src.close(f"{kind} {name!r} -> {out.WhichOneof('feature') or 'nothing'}")
 
 
