@@ -26,6 +26,7 @@ from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
 from easymtl.features.combo_config import validate_combo_features
+from easymtl.features.init_fn import check_init_fn
 from easymtl.features.sequence_config import (
     SEQUENCE_KINDS,
     validate_group_sequences,
@@ -250,11 +251,11 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     check_wide_only(model, kind)
-    if not 0 <= model.embedding_regularization < float("inf"):
-        raise ConfigError(
-            "model_config.embedding_regularization",
-            f"must be a finite number >= 0, got {model.embedding_regularization}",
-        )
+    for name in ("embedding_regularization", "l2_regularization"):
+        if not 0 <= getattr(model, name) < float("inf"):
+            raise ConfigError(
+                f"model_config.{name}", f"must be a finite number >= 0, got {getattr(model, name)}"
+            )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.
@@ -335,6 +336,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
             # Their names, columns and shared tables: validate_sequence_features and
             # validate_combo_features, once every feature's own checks have passed.
             entry.check(feature, where)
+            check_init_fn(feature, where)
             continue
         if feature.feature_name in names:
             raise ConfigError(
@@ -354,6 +356,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
                 )
         if entry.check is not None:
             entry.check(feature, where)
+        check_init_fn(feature, where)
         shape = entry.table(feature) if entry.table is not None else None
         if shape is not None:
             first = tables.setdefault(table_name(feature), shape)

@@ -268,8 +268,10 @@ def build_feature_inputs(
         ValueError: features sharing a table disagree on its size.
     """
     from easymtl.features.embedding import EmbeddingTable, FeatureInputs
+    from easymtl.features.init_fn import DEFAULT, table_initializers
     from easymtl.features.zch import ZchEmbeddingTable
 
+    initializers = table_initializers(feature_configs, table_name)
     features, input_names, tables, embeddings, aligned = {}, {}, {}, {}, {}
     for name, column, table, pooling, layer, dim, sequence in _layers(feature_configs):
         features[name] = layer
@@ -292,7 +294,8 @@ def build_feature_inputs(
             )
         if zch is not None:
             tables[table] = ZchEmbeddingTable(dim=dim, name=table, **zch)
-        tables.setdefault(table, EmbeddingTable(layer.num_ids, dim, name=table))
+        init = initializers.get(table, DEFAULT)
+        tables.setdefault(table, EmbeddingTable(layer.num_ids, dim, initializer=init, name=table))
         embeddings[name] = (table, pooling)
 
     groups, sequence_groups, encoders, group_encoders = {}, {}, {}, {}

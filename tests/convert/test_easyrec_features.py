@@ -4,6 +4,7 @@ features.py), and what cannot be converted refused on one line naming the field.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from convert.easyrec_configs import easyrec_text
@@ -11,8 +12,11 @@ from google.protobuf import text_format
 
 from easymtl.protos import feature_pb2
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def _feature(easyrec, feature: str, name: str, inputs: str = "user_id", validate=True):
+
+def _feature(easyrec, feature: str, name: str, validate=True):
+    feature_text = feature
     features = (
         'features { input_names: "user_id" feature_type: IdFeature embedding_dim: 4 '
         "hash_bucket_size: 10 }\n" + feature
@@ -25,7 +29,15 @@ def _feature(easyrec, feature: str, name: str, inputs: str = "user_id", validate
         if getattr(f, f.WhichOneof("feature")).feature_name == name
     ]
     assert len(found) == 1
-    return found[0], conversion
+    feature = found[0]
+    msg = getattr(feature, feature.WhichOneof("feature"))
+    if hasattr(msg, "init_fn") and msg.HasField("init_fn") and "initializer" not in feature_text:
+        dim = msg.embedding_dim
+        std = f"{dim**-0.5:.6g}"
+        # EasyRec's tables start from TensorFlow's embedding_column default.
+        assert msg.init_fn.startswith(f"nn.init.trunc_normal_,mean=0,std={std},"), msg.init_fn
+        msg.ClearField("init_fn")  # the tests below compare the rest
+    return feature, conversion
 
 
 def _expect(feature, text: str) -> None:
@@ -276,3 +288,42 @@ def test_refusals_name_the_field_and_its_line(refused, extra, field, message):
     line = next(i for i, t in enumerate(text.splitlines(), 1) if extra in t)
     assert re.fullmatch(rf"er\.config:{line}: feature_config\.features\[0\]\.{field}: .*", lines[0])
     assert message in lines[0]
+
+
+def test_initializer(easyrec, refused):
+    feature, _ = _feature(
+        easyrec,
+        'features { input_names: "cate_id" feature_type: IdFeature embedding_dim: 4 '
+        "hash_bucket_size: 9 initializer { random_normal_initializer { stddev: 0.1 } } }",
+        "cate_id",
+    )
+    assert feature.id_feature.init_fn == "nn.init.normal_,mean=0,std=0.1"
+    lines = refused(
+        features='features { input_names: "user_id" feature_type: IdFeature embedding_dim: 4 '
+        "hash_bucket_size: 9 initializer { glorot_normal_initializer {} } }"
+    )
+    assert (
+        len(lines) == 1
+        and "initializer.glorot_normal_initializer: easymtl.convert reads" in lines[0]
+    )
+
+
+def test_init_fn_builds_the_table_initializer_and_a_bad_one_is_a_config_error(tmp_path):
+    from easymtl.config import load_config
+    from easymtl.errors import EasymtlError
+    from easymtl.features.init_fn import parse_init_fn
+
+    assert parse_init_fn("nn.init.trunc_normal_,mean=0,std=0.25,a=-0.5,b=0.5") == {
+        "class_name": "TruncatedNormal",
+        "config": {"mean": 0.0, "stddev": 0.25},
+    }
+    text = (ROOT / "samples/configs/mmoe_taobao.config").read_text()
+    before = "hash_bucket_size: 100000\n        embedding_dim: 16"
+    bad = text.replace(before, before + '\n        init_fn: "nn.init.trunc_normal_,std=0.25"', 1)
+    assert bad != text
+    path = tmp_path / "bad.config"
+    path.write_text(bad)
+    with pytest.raises(
+        EasymtlError, match=r"id_feature\.init_fn: easymtl's truncated normal cuts at 2 std"
+    ):
+        load_config(str(path))

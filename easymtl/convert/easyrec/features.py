@@ -83,16 +83,46 @@ def convert_feature(src: Src, out: feature_pb2.FeatureConfig) -> None:
             "EmbeddingVariable is DeepRec's (PAI-TF); remove ev_params "
             "(hash_bucket_size applies), or give the id_feature a zch of easymtl's",
         )
-    if src.has("initializer"):
-        src.nodes("initializer")
-        src.say(
-            "initializer dropped (easymtl's embeddings start from its own initializer)",
-            differs=True,
-        )
+    msg = getattr(out, out.WhichOneof("feature")) if out.WhichOneof("feature") else None
+    if msg is not None and hasattr(msg, "init_fn") and msg.embedding_dim:
+        msg.init_fn = _initializer(src, msg.embedding_dim)
     for node in src.fields:
         if not node.used and node.name in FIELDS:
             src.drop(node.name, f"unused by EasyRec's {kind}")
     src.close(f"{kind} {name!r} -> {out.WhichOneof('feature') or 'nothing'}")
+
+
+def _initializer(src: Src, dim: int) -> str:
+    """The init_fn of EasyRec's `initializer`, else of its default: TensorFlow's
+    embedding_column draws a table from a truncated normal of std 1 / sqrt(dim), cut at
+    2 std."""
+    init = src.msg("initializer", src.target, "Initializer")
+    kind = next((n.name for n in init.fields), None) if init is not None else None
+    if kind is None:
+        std = dim**-0.5
+        src.say(f"init_fn: EasyRec's embeddings start from a truncated normal of std "
+                f"1 / sqrt({dim})")  # fmt: skip
+        return f"nn.init.trunc_normal_,mean=0,std={std:.6g},a={-2 * std:.6g},b={2 * std:.6g}"
+    sub = init.msg(kind, init.target, kind)
+    text = ""
+    if kind in ("truncated_normal_initializer", "random_normal_initializer"):
+        mean, std = sub.get("mean", float, 0.0), sub.get("stddev", float, 1.0)
+        text = (
+            f"nn.init.trunc_normal_,mean={mean:g},std={std:g},a={mean - 2 * std:g},"
+            f"b={mean + 2 * std:g}"
+            if kind.startswith("truncated")
+            else f"nn.init.normal_,mean={mean:g},std={std:g}"
+        )
+    elif kind == "constant_initializer" and len(sub.get_list("consts", float)) == 1:
+        text = f"nn.init.constant_,val={sub.get_list('consts', float)[0]:g}"
+    else:
+        init.fail(kind, "easymtl.convert reads truncated_normal_initializer, "
+                  "random_normal_initializer and one-value constant_initializer")  # fmt: skip
+        sub.consume()
+    sub.close()
+    init.close()
+    src.say(f"initializer {kind} -> init_fn")
+    return text or "nn.init.uniform_,a=-0.05,b=0.05"
 
 
 def _names(src: Src, msg, name: str, column: str) -> None:
