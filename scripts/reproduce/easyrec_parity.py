@@ -68,25 +68,45 @@ def run(model: str, variant: str, seed: int, args) -> dict:
     return {k: v for k, v in metrics.items() if k.startswith("auc_")}
 
 
-def table(results: dict, seeds: list[int]) -> list[str]:
+def table(results: dict) -> list[str]:
+    """The markdown table of `results` ({model: {variant: [metrics of each seed]}})."""
     lines = [
-        f"| model | metric | converted (mean ± std, {len(seeds)} seeds) | native | "
-        "difference | within noise |",
-        "|---|---|---|---|---|---|",
+        "| model | metric | seeds | converted (mean ± std) | native (mean ± std) | difference "
+        "| within noise |",
+        "|---|---|---|---|---|---|---|",
     ]
     for model, variants in results.items():
+        if not variants["native"] or not variants["converted"]:
+            continue
         for metric in sorted(variants["native"][0]):
             values = {v: [r[metric] for r in runs] for v, runs in variants.items()}
             mean = {v: statistics.mean(x) for v, x in values.items()}
             std = {v: statistics.stdev(x) if len(x) > 1 else 0.0 for v, x in values.items()}
             diff = mean["converted"] - mean["native"]
-            se = math.sqrt(sum(s**2 / len(seeds) for s in std.values()))
-            ok = "yes" if abs(diff) <= 2 * se or abs(diff) < 0.002 else "**no**"
+            se = math.sqrt(sum(std[v] ** 2 / len(values[v]) for v in values))
+            n = min(len(x) for x in values.values())
+            ok = ("yes" if abs(diff) <= 2 * se else "**no**") if n > 1 else "(one seed)"
             lines.append(
-                f"| {model} | {metric} | {mean['converted']:.4f} ± {std['converted']:.4f} | "
-                f"{mean['native']:.4f} ± {std['native']:.4f} | {diff:+.4f} | {ok} |"
+                f"| {model} | {metric} | {n} | {mean['converted']:.4f} ± {std['converted']:.4f} "
+                f"| {mean['native']:.4f} ± {std['native']:.4f} | {diff:+.4f} | {ok} |"
             )
     return lines
+
+
+def finished(output_dir: str, models: list[str], seeds: list[int]) -> dict:
+    """The results of the runs in `output_dir` that have finished."""
+    results: dict = {model: {v: [] for v in VARIANTS} for model in models}
+    for model in models:
+        for variant in VARIANTS:
+            for seed in seeds:
+                path = os.path.join(output_dir, f"{model}_{variant}_seed{seed}", "eval_result.json")
+                if os.path.exists(path):
+                    with open(path) as f:
+                        metrics = json.load(f)
+                    results[model][variant].append(
+                        {k: v for k, v in metrics.items() if k.startswith("auc_")}
+                    )
+    return results
 
 
 def main() -> None:
@@ -97,16 +117,20 @@ def main() -> None:
     parser.add_argument("--train_input_path", default="")
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--output_dir", default="runs/easyrec_parity")
+    parser.add_argument(
+        "--report", action="store_true", help="Only write the table of the finished runs."
+    )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    results: dict = {}
-    for model in args.models.split(","):
-        results[model] = {v: [] for v in VARIANTS}
+    models = args.models.split(",")
+    if not args.report:
+        # Seed by seed, every model in each round: a partial run has every model's pairs.
         for i, seed in enumerate(seeds):
-            order = list(VARIANTS) if i % 2 == 0 else list(reversed(VARIANTS))
-            for variant in order:
-                results[model][variant].append(run(model, variant, seed, args))
-    lines = table(results, seeds)
+            for model in models:
+                order = list(VARIANTS) if i % 2 == 0 else list(reversed(VARIANTS))
+                for variant in order:
+                    run(model, variant, seed, args)
+    lines = table(finished(args.output_dir, models, seeds))
     lines.append("")
     lines.append(
         f"Budget: {args.steps} steps of {args.batch_size} rows (data_config.batch_size and "
