@@ -33,6 +33,13 @@ def source_format(text: str, path: str) -> str:
         nodes = parse(text, path)
     except EasymtlError:
         return "easymtl"
+    easyrec, own = _marker(nodes, _EASYREC), _marker(nodes, _easymtl_markers())
+    if easyrec and own:
+        raise EasymtlError(
+            f"{path}:{easyrec[1]}: {easyrec[0]} is EasyRec's but {own[0]} (line {own[1]}) is "
+            "easymtl's / TorchEasyRec's: write the config in one format (python -m "
+            "easymtl.convert --from easyrec converts an EasyRec config)"
+        )
     if is_easyrec(nodes):
         return "easyrec"
     known = set(pipeline_pb2.PipelineConfig.DESCRIPTOR.fields_by_name)
@@ -44,6 +51,34 @@ def source_format(text: str, path: str) -> str:
         "easymtl's / TorchEasyRec's (model_config, data_config, feature_configs, ...) nor "
         "EasyRec's (model_config.model_class, feature_config, data_config.input_type, ...)"
     )
+
+
+_EASYREC = {
+    "model_config": {"model_class"},
+    "data_config": {"input_type", "separator"},
+    "train_config": {"optimizer_config"},
+    "feature_configs": {"feature_type", "input_names"},
+}
+
+
+def _easymtl_markers() -> dict[str, set[str]]:
+    """Fields of easymtl's sections that EasyRec's same-named sections do not have."""
+    from easymtl.protos import feature_pb2
+
+    return {
+        "feature_configs": set(feature_pb2.FeatureConfig.DESCRIPTOR.fields_by_name),
+        "data_config": {"dataset_type", "delimiter"},
+        "train_config": {"sparse_optimizer", "dense_optimizer"},
+    }
+
+
+def _marker(nodes, markers: dict[str, set[str]]) -> tuple[str, int] | None:
+    """The first ``(section.field, line)`` of `nodes` among `markers`, or None."""
+    for node in nodes:
+        for child in node.fields or []:
+            if child.name in markers.get(node.name, ()):
+                return f"{node.name}.{child.name}", child.line
+    return None
 
 
 def convert_file(path: str, source: str):

@@ -164,3 +164,16 @@ def test_easyrec_config_trains_evaluates_and_exports(model, tmp_path, capsys):
         assert {"probs_ctr", "probs_cvr", "probs_ctcvr"} <= set(outputs)
         ctr, cvr, ctcvr = (float(outputs[f"probs_{k}"]) for k in ("ctr", "cvr", "ctcvr"))
         np.testing.assert_allclose(ctcvr, ctr * cvr, rtol=1e-5)
+
+
+def test_a_config_mixing_both_formats_is_refused(tmp_path):
+    text = Path("samples/configs/mmoe_taobao.config").read_text()
+    mixed = tmp_path / "mixed.config"
+    mixed.write_text(text.replace("train_config {", "train_config {\n  optimizer_config {}", 1))
+    with pytest.raises(EasymtlError) as e:
+        load_config(str(mixed))
+    line = next(
+        i for i, t in enumerate(mixed.read_text().splitlines(), 1) if "optimizer_config" in t
+    )
+    assert str(e.value).startswith(f"{mixed}:{line}: train_config.optimizer_config is EasyRec's")
+    assert "is easymtl's / TorchEasyRec's: write the config in one format" in str(e.value)
