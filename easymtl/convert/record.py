@@ -202,7 +202,7 @@ class Src:
 
     def say(self, text: str, differs: bool = False) -> None:
         """A clause of this message's note (`differs`: easymtl's meaning differs)."""
-        self.clauses.append(text)
+        self.clauses.append(f"differs: {text}" if differs else text)
         self.differs = self.differs or differs
 
     def drop(self, name: str, why: str) -> None:

@@ -76,8 +76,7 @@ def _paths(msg: Message, prefix: str, paths: set[str]) -> None:
 
 def _comment(out, note: Note, indent: str) -> None:
     where = f"{note.source} (line {note.line})" if note.source else "top-level fields"
-    mark = "differs: " if note.differs else ""
-    text = f"{where}: {mark}{note.text}"
+    text = f"{where}: {note.text}"
     for line in textwrap.wrap(text, _WIDTH - len(indent) - 2, subsequent_indent="  "):
         out.write(f"{indent}# {line}\n")
 
