@@ -44,7 +44,13 @@ def run(model: str, variant: str, seed: int, args) -> dict:
     """Trains and evaluates one run (reused if its eval_result.json exists)."""
     model_dir = os.path.join(args.output_dir, f"{model}_{variant}_seed{seed}")
     result = os.path.join(model_dir, "eval_result.json")
+    claim = model_dir + ".claimed"
     if not os.path.exists(result):
+        try:  # several invocations may share output_dir: each run is claimed once
+            os.makedirs(args.output_dir, exist_ok=True)
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return {}
         command = [
             sys.executable, "-m", "easymtl.train",
             "--config", VARIANTS[variant].format(model=model),

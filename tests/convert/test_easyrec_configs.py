@@ -50,6 +50,7 @@ def test_conversion_matches_the_committed_config(model):
     assert text == output.read_text(), (
         f"rerun: python -m easymtl.convert --from easyrec {source} --output {output}"
     )
+    assert load_config(str(output)) == conversion.config  # a valid easymtl config as it is
     # Every EasyRec message is noted, with the line it is on.
     lines = source.read_text().splitlines()
     for note in conversion.notes:
