@@ -141,7 +141,7 @@ def main() -> None:
     lines.append(
         f"Budget: {args.steps} steps of {args.batch_size} rows (data_config.batch_size and "
         "train_config.num_steps overridden alike on both sides), seeds "
-        f"{', '.join(map(str, seeds))}; train data {args.train_input_path or 'the configs'}'; "
+        f"{', '.join(map(str, seeds))}; train data {args.train_input_path or 'of the configs'}; "
         "eval on samples/data/taobao_mtl_eval.csv (10,000 rows)."
     )
     os.makedirs(args.output_dir, exist_ok=True)
