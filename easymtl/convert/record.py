@@ -57,6 +57,15 @@ class Record:
             ordered = [text for _, text in sorted(self.refusals, key=lambda r: r[0])]
             raise Refused(ordered, how_to_list)
 
+    def field_lines(self) -> dict[str, int]:
+        """The source line of each converted field, by field path in config.py's form
+        (``model_config[0].mmoe[0].task_towers[1]``: every part indexed)."""
+        return {
+            ".".join(p if p.endswith("]") else f"{p}[0]" for p in target.split(".")): line
+            for target, line in self.lines.items()
+            if target
+        }
+
     def locate(self, target: str) -> str:
         """``path:line`` of the source field that became `target` (its deepest
         converted prefix), else ``path``."""
