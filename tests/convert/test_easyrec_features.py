@@ -160,19 +160,24 @@ def test_raw_feature_dense_boundaries_and_min_max(easyrec):
     assert list(feature.raw_feature.boundaries) == [0, 50, 100, 150]
 
 
-def test_raw_feature_multi_dim_and_projection(easyrec, refused):
+def test_raw_feature_multi_dim_and_projection(easyrec):
     feature, _ = _feature(
         easyrec,
         'features { input_names: "kv" feature_type: RawFeature raw_input_dim: 3 }',
         "kv",
     )
     assert feature.raw_feature.value_dim == 3 and feature.raw_feature.separator == "|"
-    lines = refused(
-        features='features { input_names: "price" feature_type: RawFeature embedding_dim: 4 }',
-        groups='feature_groups { group_name: "all" feature_names: "price" }',
+    # EasyRec embeds a raw value with embedding_dim and no boundaries as the value times
+    # a learned matrix: easymtl's mlp dense embedding.
+    feature, _ = _feature(
+        easyrec,
+        'features { input_names: "price" feature_type: RawFeature embedding_dim: 4 '
+        "min_val: 0 max_val: 10 }",
+        "price",
     )
-    assert len(lines) == 1 and "price" not in lines[0].split(": ", 2)[1]
-    assert ".embedding_dim: EasyRec projects a raw value" in lines[0]
+    raw = feature.raw_feature
+    assert raw.HasField("mlp") and raw.embedding_dim == 4 and not raw.boundaries
+    assert raw.normalizer == "method=minmax,min=0,max=10"
 
 
 def test_combo_feature(easyrec):
@@ -233,16 +238,26 @@ def test_sequence_feature_id_and_raw(easyrec, refused):
     assert len(lines) == 1 and "max_seq_len: easymtl keeps a bounded number" in lines[0]
 
 
-def test_expr_and_pass_through_features_are_one_line_each(refused):
-    lines = refused(
-        features='features { feature_name: "ratio" input_names: ["price", "clk"] '
-        'feature_type: ExprFeature expression: "price / clk" }\n'
-        'features { input_names: "user_id" feature_type: PassThroughFeature }',
-        groups='feature_groups { group_name: "all" feature_names: ["ratio", "user_id"] }',
+def test_expr_feature(easyrec):
+    feature, _ = _feature(
+        easyrec,
+        'features { feature_name: "cheap_click" input_names: ["price", "clk"] '
+        'feature_type: ExprFeature expression: "price < 10 & clk > 0" }',
+        "cheap_click",
     )
-    assert len(lines) == 2
-    assert "features[0].feature_type: ExprFeature" in lines[0]
-    assert "features[1].feature_type: PassThroughFeature is not converted" in lines[1]
+    _expect(
+        feature,
+        'expr_feature { feature_name: "cheap_click" expression: "price < 10 & clk > 0" '
+        'variables: ["price", "clk"] fill_missing: 0 }',
+    )
+
+
+def test_pass_through_feature_is_one_line(refused):
+    lines = refused(
+        features='features { input_names: "user_id" feature_type: PassThroughFeature }',
+    )
+    assert len(lines) == 1
+    assert "features[0].feature_type: PassThroughFeature is not converted" in lines[0]
 
 
 def test_shared_names_copy_the_feature(easyrec):

@@ -123,17 +123,18 @@ def convert_raw(src: Src, name: str, inputs: list[str], out) -> None:
     elif buckets > 1 and high > low:
         msg.boundaries.extend(low + i * (high - low) / buckets for i in range(buckets))
         src.say(f"num_buckets {buckets} over [min_val, max_val] -> boundaries")
-    elif high > low:
+    elif high > low:  # a dense value (or its projection) of the value scaled to [0, 1]
         msg.normalizer = f"method=minmax,min={low:g},max={high:g}"
         src.say("min_val/max_val -> normalizer minmax")
     if msg.boundaries:
         set_embedding(src, msg, name)
     elif src.get("embedding_dim", int, 0):
-        src.fail(
-            "embedding_dim",
-            "EasyRec projects a raw value to embedding_dim; easymtl's "
-            "raw_feature is the value itself: remove embedding_dim or give boundaries",
-        )
+        # EasyRec embeds the values as weights of ids 0..raw_input_dim-1, summed: the
+        # values times a learned [raw_input_dim, embedding_dim] matrix.
+        set_embedding(src, msg, name)
+        msg.mlp.SetInParent()
+        src.say("embedding_dim without boundaries -> mlp {} (the value times a learned "
+                "matrix, as EasyRec's projection)")  # fmt: skip
     set_pooling(src, msg)
     dim = src.get("raw_input_dim", int, 1)
     if dim > 1:
@@ -251,10 +252,17 @@ def convert_sequence(src: Src, name: str, inputs: list[str], out) -> None:
 
 @feature_kind("ExprFeature")
 def convert_expr(src: Src, name: str, inputs: list[str], out) -> None:
-    src.get("expression")
-    src.nodes("expression")
-    src.fail(
-        "feature_type",
-        "ExprFeature: easymtl has no expression feature yet; compute the "
-        "value into a column and read it with a RawFeature",
-    )
+    msg = out.expr_feature
+    msg.feature_name = name
+    if not src.has("feature_name"):
+        src.fail("feature_name", "EasyRec's ExprFeature needs a feature_name")
+    src.keep("feature_name")
+    msg.expression = src.get("expression") or ""
+    if not msg.expression:
+        src.fail("expression", "EasyRec's ExprFeature needs its expression")
+    src.keep("expression")
+    msg.variables.extend(inputs)
+    # EasyRec reads each variable as a number, an empty cell as its default_val or 0.
+    msg.fill_missing = 0.0
+    src.say("input_names -> variables; an empty variable reads as 0 (fill_missing 0); "
+            "EasyRec's + - * / ( ) comparisons & | are easymtl's operators too")  # fmt: skip
