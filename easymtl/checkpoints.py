@@ -201,3 +201,31 @@ def _set_aside(model_dir: str, bad: list[str], good: str) -> None:
         state.ClearField("all_model_checkpoint_timestamps")
         state.all_model_checkpoint_timestamps.extend(stamps[i] for i in keep)
     write_text(os.path.join(model_dir, "checkpoint"), text_format.MessageToString(state), "file")
+
+
+class SaveSchedule:
+    """When the train loop saves: every ``save_checkpoints_steps`` steps, or, with
+    ``save_checkpoints_epochs`` (TorchEasyRec's rule: it replaces the steps), at the end
+    of every that many epochs.
+
+    Args:
+        train_config: The TrainConfig message.
+        epoch: The epochs done when the loop starts.
+    """
+
+    def __init__(self, train_config, epoch: int = 0):
+        self.steps = (
+            0 if train_config.save_checkpoints_epochs else train_config.save_checkpoints_steps
+        )
+        self.epochs = train_config.save_checkpoints_epochs
+        self.epoch = epoch
+
+    def after_step(self, step: int) -> bool:
+        """Whether to save after `step`."""
+        return bool(self.steps) and step % self.steps == 0
+
+    def epoch_ended(self, epoch: int) -> bool:
+        """Whether to save now that `epoch` epochs are done (checked before each step; at
+        an epoch's end the step counter has not moved since its last step)."""
+        ended, self.epoch = epoch > self.epoch, epoch
+        return bool(self.epochs) and ended and epoch % self.epochs == 0

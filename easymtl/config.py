@@ -22,18 +22,22 @@ from easymtl.convert import source_format
 from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
-from easymtl.features import FEATURES, input_name, table_name
+from easymtl.features import FEATURES, feature_columns, input_name, table_name
 from easymtl.features.init_fn import check_init_fn
+from easymtl.features.null_cells import fill_null_defaults
 from easymtl.features.sequence_config import validate_sequence_features
 from easymtl.features.sequence_groups import validate_group_sequences
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
 from easymtl.field_names import unknown_field
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
+from easymtl.losses import loss_columns
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model, tower_fields
 from easymtl.overrides import apply_overrides, is_repeated
+from easymtl.precision import check_mixed_precision
 from easymtl.protos import data_pb2, pipeline_pb2
+from easymtl.torcheasyrec_fields import note_ignored_fields
 from easymtl.towers import TOWER_MESSAGES
 from easymtl.weighting import check_loss_weighting
 
@@ -70,12 +74,15 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
         validate(config)
     except ConfigError as e:
         raise EasymtlError(f"{locate(lines, path, e.field)}: {e}") from None
+    note_ignored_fields(config)
     return config
 
 
 def input_fields_from_schema(config: PipelineConfig) -> None:
     """Fills the empty input_fields of a ParquetDataset with every column of the first
-    train file (else eval file), typed by the file schema.
+    train file (else eval file), typed by the file schema; a numeric column that only
+    features read gets the default_val that gives its null cells TorchEasyRec's meaning
+    (:mod:`easymtl.features.null_cells`).
 
     Raises:
         EasymtlError: naming the path that matches no file or cannot be read.
@@ -93,6 +100,7 @@ def input_fields_from_schema(config: PipelineConfig) -> None:
                 data.input_fields.extend(schema_fields(path))
             except EasymtlError as e:
                 raise EasymtlError(f"{source}: {e}") from None
+            fill_null_defaults(config, data.input_fields)
             return
 
 
@@ -235,6 +243,11 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     check_wide_only(model, kind)
+    if model.train_metrics and getattr(model, kind).DESCRIPTOR.fields_by_name.get("task_towers"):
+        raise ConfigError(
+            "model_config.train_metrics",
+            "a multi-task model's train metrics are its task towers' train_metrics",
+        )
     for name in ("embedding_regularization", "l2_regularization"):
         if not 0 <= getattr(model, name) < float("inf"):
             raise ConfigError(
@@ -244,11 +257,28 @@ def validate(config: PipelineConfig) -> None:
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.
     task_types = check_model(model)
+    if MODELS.entry(kind).check_config is not None:
+        MODELS.entry(kind).check_config(model, data)
+    _validate_loss_features(model, kind, feature_columns(config.feature_configs))
     towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
     check_fusion(model, data, task_types)
     check_lifecycle(config)
+
+
+def _validate_loss_features(model, kind: str, columns: dict[str, str]) -> None:
+    """A loss that names a feature (jrc_loss's session_name) names an id or raw feature."""
+    for where, tower in tower_fields(getattr(model, kind), f"model_config.{kind}"):
+        for i, loss in enumerate(tower.losses):
+            for name in loss_columns(loss) if loss.WhichOneof("loss") else ():
+                if name not in columns:
+                    field = f"{where}.losses[{i}].{loss.WhichOneof('loss')}"
+                    raise ConfigError(
+                        field,
+                        f"names feature {name!r}, which is not an id_feature or raw_feature "
+                        "of feature_configs",
+                    )
 
 
 def _validate_data(data) -> None:
@@ -492,10 +522,17 @@ def _validate_train(train) -> None:
                 raise ConfigError(f"{where}.by_epoch", "decay by epoch is not supported yet")
             if not lr.decay_size:
                 raise ConfigError(f"{where}.decay_size", "must be positive")
-    for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
+    for name in (
+        "num_steps",
+        "num_epochs",
+        "save_checkpoints_steps",
+        "save_checkpoints_epochs",
+        "log_step_count_steps",
+    ):
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
     _check_collapse_warning(train.collapse_warning)
+    check_mixed_precision(train.mixed_precision)
     clipping = train.grad_clipping
     where = "train_config.grad_clipping"
     if clipping.clipping_type not in ("none", "norm", "value"):

@@ -34,6 +34,7 @@ from easymtl.data.checks import float_fields
 from easymtl.disk import write_json, write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
+from easymtl.feature_selection import feature_selection_callbacks
 from easymtl.fusion import build_score_evaluation
 from easymtl.lifecycle import runs
 from easymtl.lifecycle.warm_start import warm_start
@@ -45,6 +46,7 @@ from easymtl.prior_bias import prior_bias_callbacks
 from easymtl.protos import train_pb2
 from easymtl.run_guard import Interrupted, ModelDirLock, StopOnSignal, UndoOnFailure
 from easymtl.tasks import Task, loss_scale_warnings
+from easymtl.train_metrics import train_metric_callbacks
 from easymtl.train_step import StepResult, TrainStep
 from easymtl.weighting import build_loss_weighting, shared_variables
 
@@ -65,7 +67,7 @@ class Runner:
         self.model_dir = config.model_dir
         self.seed = config.train_config.seed
         keras.utils.set_random_seed(self.seed)
-        self.tasks: list[Task] = build_model_tasks(config.model_config)
+        self.tasks: list[Task] = build_model_tasks(config.model_config, config.feature_configs)
         self.model = self.build_model()
         # Before any embedding table is allocated: refuse tables that cannot fit.
         self.check_memory(memory.estimate(config.train_config, self.model.features.tables))
@@ -158,6 +160,8 @@ class Runner:
         self.callbacks = (
             prior_bias_callbacks(config.train_config)
             + collapse_callbacks(config.train_config)
+            + train_metric_callbacks(self.tasks, config.train_config)
+            + feature_selection_callbacks(config.model_config)
             + list(callbacks)
         )
         for callback in self.callbacks:
@@ -171,7 +175,10 @@ class Runner:
     # ------------------------------------------------------------------ override points
 
     def build_model(self) -> keras.Model:
-        return build_model(self.config.model_config, self.config.feature_configs)
+        train = self.config.train_config
+        return build_model(
+            self.config.model_config, self.config.feature_configs, train.mixed_precision
+        )
 
     def check_memory(self, need: memory.Need, allocated: int = 0) -> None:
         """Refuses a model that cannot fit in this process (:func:`memory.check`)."""
@@ -306,7 +313,13 @@ class Runner:
         self.step_in_epoch.assign_add(1)
         examples = tf.shape(labels[self.label_names[0]])[0]
         return StepResult(
-            grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
+            grads.total,
+            grads.losses,
+            grads.weights,
+            grads.non_finite,
+            examples,
+            labels,
+            grads.predictions,
         )
 
     def _update(self, apply):
@@ -462,12 +475,16 @@ class Runner:
         writer = self._train_writer(save is not None)
         save = save or (lambda step: None)
         saved_step = logged_step = first_step = step
+        schedule = checkpoints.SaveSchedule(train, int(self.epoch.numpy()))
         examples, start = 0, time.perf_counter()
         mark = start
         with StopOnSignal() as stop, writer.as_default():
             for callback in self.callbacks:
                 callback.before_train(step)
             for batch in self._batches(num_epochs):
+                if schedule.epoch_ended(int(self.epoch.numpy())) and step != saved_step:
+                    save(step)
+                    saved_step = step
                 for callback in self.callbacks:
                     callback.before_step(step + 1)
                 result = self._steps["train"](batch)
@@ -488,7 +505,7 @@ class Runner:
                     examples, mark, logged_step = 0, now, step
                 for callback in self.callbacks:
                     callback.after_step(step, result)
-                if step % train.save_checkpoints_steps == 0 or stop.signum:
+                if schedule.after_step(step) or stop.signum:
                     save(step)
                     saved_step = step
                 if stop.signum:

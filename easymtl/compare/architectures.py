@@ -219,7 +219,10 @@ def _esmm(model_config, towers, click_conversion: tuple[str, str]) -> Run:
     config.esmm.ctr_tower.CopyFrom(_plain(click))
     config.esmm.cvr_tower.CopyFrom(_plain(conversion))
     columns = {c: c for c in tower_columns(click)}
-    on_clicks = conversion.task_space_indicator_label == click.label_name
+    on_clicks = (
+        conversion.task_space_indicator_label == click.label_name
+        and conversion.metrics_over_task_space
+    )
     for c in tower_columns(conversion):
         metric = c[: -len(conversion.tower_name)]
         columns[c] = c if on_clicks else f"{metric}ctcvr"
@@ -235,6 +238,7 @@ def _towers(model_config) -> list:
         conversion.task_space_indicator_label = click.label_name
         conversion.out_task_space_weight = 0.0
         conversion.average_over_task_space = True
+        conversion.metrics_over_task_space = True
     return towers
 
 
@@ -269,4 +273,5 @@ _SPACE_FIELDS = (
     "in_task_space_weight",
     "out_task_space_weight",
     "average_over_task_space",
+    "metrics_over_task_space",
 )

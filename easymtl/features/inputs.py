@@ -117,7 +117,11 @@ def _wide_group(g, out: _Groups, tables: dict, embeddings: dict, wide_dim: int) 
 
 
 def build_feature_inputs(
-    feature_configs, feature_groups, wide_dim: int = 1, embedding_regularization: float = 0.0
+    feature_configs,
+    feature_groups,
+    wide_dim: int = 1,
+    embedding_regularization: float = 0.0,
+    variational_dropout=None,
 ):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`, with the features, tables
@@ -128,6 +132,9 @@ def build_feature_inputs(
     ``x`` (see :mod:`easymtl.features.sequence_config`). The embedded features of WIDE
     groups get wide tables of `wide_dim` columns (see :mod:`easymtl.features.wide`).
     `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings.
+    With `variational_dropout` (model_config's VariationalDropout message), each DEEP
+    group of two or more parts (features and sequence encoders) gets a
+    :class:`~easymtl.layers.variational_dropout.VariationalDropout`, as in TorchEasyRec.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
@@ -162,8 +169,29 @@ def build_feature_inputs(
         wide_embeddings=out.wide_embeddings,
         wide_dim=wide_dim,
         embedding_regularization=embedding_regularization,
+        group_dropouts=_group_dropouts(feature_groups, out, variational_dropout),
         name="features",
     )
+
+
+def _group_dropouts(feature_groups, out, variational_dropout) -> dict:
+    """A VariationalDropout per DEEP group of two or more parts, with the option set."""
+    if variational_dropout is None:
+        return {}
+    from easymtl.layers.variational_dropout import VariationalDropout
+
+    dropouts = {}
+    for g in feature_groups:
+        if g.group_type == SEQUENCE_GROUP_TYPE or g.group_name in out.wide_groups:
+            continue
+        parts = out.groups[g.group_name] + [e for e, _ in out.group_encoders.get(g.group_name, [])]
+        if len(parts) > 1:
+            dropouts[g.group_name] = VariationalDropout(
+                parts,
+                variational_dropout.regularization_lambda,
+                name=f"variational_dropout_{g.group_name}",
+            )
+    return dropouts
 
 
 def _features_read(built: list[BuiltFeature], read: set[str]) -> dict:

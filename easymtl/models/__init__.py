@@ -135,19 +135,31 @@ def result_names(model_config) -> list[str]:
     return names
 
 
-def build_model(model_config, feature_configs):
+def build_model(model_config, feature_configs, mixed_precision: str = ""):
     """Builds the Keras model (a :class:`~easymtl.models.model.MultiTaskModel`) from
-    `model_config` and `feature_configs`."""
+    `model_config` and `feature_configs`; the backbone and towers in bfloat16 with
+    `mixed_precision` "BF16" where the hardware has it (:mod:`easymtl.precision`)."""
     from easymtl.features import build_feature_inputs
     from easymtl.fusion import build_fused_score
     from easymtl.layers.tower import TaskTower
     from easymtl.models.model import MultiTaskModel
+    from easymtl.precision import dtype_policy, policy_name
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
     towers = task_towers(model_config)
-    backbone = entry.builder(getattr(model_config, kind), len(towers))
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
+    with dtype_policy(policy_name(mixed_precision)):
+        backbone = entry.builder(getattr(model_config, kind), len(towers))
+        task_layers = {
+            t.tower_name: TaskTower(
+                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
+                num_class=t.num_class,
+                task_type=task_types[t.tower_name],
+                name=f"tower_{t.tower_name}",
+            )
+            for t in towers
+        }
     # The WIDE groups' weights: one column per output of each tower (see features/wide.py).
     wide_dim = sum(t.num_class for t in towers)
     return (entry.model or MultiTaskModel)(
@@ -156,17 +168,14 @@ def build_model(model_config, feature_configs):
             model_config.feature_groups,
             wide_dim,
             model_config.embedding_regularization,
+            (
+                model_config.variational_dropout
+                if model_config.HasField("variational_dropout")
+                else None
+            ),
         ),
         backbone=backbone,
-        towers={
-            t.tower_name: TaskTower(
-                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
-                num_class=t.num_class,
-                task_type=task_types[t.tower_name],
-                name=f"tower_{t.tower_name}",
-            )
-            for t in towers
-        },
+        towers=task_layers,
         fusion=(
             build_fused_score(model_config.fusion, task_types)
             if model_config.HasField("fusion")
@@ -177,9 +186,10 @@ def build_model(model_config, feature_configs):
     )
 
 
-def build_model_tasks(model_config) -> list:
+def build_model_tasks(model_config, feature_configs=()) -> list:
     """The tasks (:class:`~easymtl.tasks.Task`: losses, metrics) of the model in
-    `model_config`, one per tower.
+    `model_config`, one per tower; `feature_configs` give the input columns of the
+    features a loss reads (jrc_loss's session).
 
     Raises:
         ConfigError: a tower's losses, metrics or num_class do not fit together, or the
@@ -194,7 +204,10 @@ def build_model_tasks(model_config) -> list:
         entry.check(getattr(model_config, kind), where)
     if entry.tasks is not None:
         return entry.tasks(getattr(model_config, kind), where)
-    return build_tasks(task_towers(model_config), f"{where}.task_towers")
+    from easymtl.features import feature_columns
+
+    columns = feature_columns(feature_configs)
+    return build_tasks(task_towers(model_config), f"{where}.task_towers", columns)
 
 
 # The registrations (imported for their side effect, after the registry exists).
@@ -204,6 +217,7 @@ from easymtl.models import (  # noqa: E402, F401
     dbmtl,
     esmm,
     mmoe,
+    pepnet,
     ple,
     shared_bottom,
     simple_multi_task,

@@ -16,7 +16,11 @@ from easymtl.towers import tower_task_type
 
 # ESMM's derived output: probs_ctcvr, logits_ctcvr.
 CTCVR = "ctcvr"
-_SPACE_FIELDS = ("task_space_indicator_label", "average_over_task_space")
+_SPACE_FIELDS = (
+    "task_space_indicator_label",
+    "average_over_task_space",
+    "metrics_over_task_space",
+)
 
 
 def check_esmm(config, where: str) -> None:

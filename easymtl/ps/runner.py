@@ -115,7 +115,11 @@ class PSRunner(Runner):
 
     def serving_model(self) -> keras.Model:
         """A copy of the model in this process, its tables whole, for export."""
-        model = build_model(self.config.model_config, self.config.feature_configs)
+        model = build_model(
+            self.config.model_config,
+            self.config.feature_configs,
+            self.config.train_config.mixed_precision,
+        )
         model(self._dummy_inputs(), training=False)
         trained = {v.path: v for v in self.model.variables}
         for variable in model.variables:
@@ -145,6 +149,7 @@ class PSRunner(Runner):
                 tf.zeros([len(self.tasks) + 1], tf.bool),
                 tf.constant(0, tf.int32),
                 self.split(batch)[1],
+                self.train_step.no_predictions(rows),
             )
 
         return tf.cond(trains, lambda: self._train_step_fn(batch), idle), bad

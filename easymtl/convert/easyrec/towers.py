@@ -114,6 +114,10 @@ def convert_tower(
     if ctx["sample_weight"] and src.get("use_sample_weight", bool, True):
         tower.sample_weight_name = ctx["sample_weight"]
         src.say("sample_weight_name: data_config.sample_weight (EasyRec's use_sample_weight)")
+        src.say(
+            "the loss is sum(w x loss) / sum(w) (EasyRec: / the number of rows of non-zero weight)",
+            differs=True,
+        )
     elif src.has("use_sample_weight"):
         src.drop("use_sample_weight", "no sample_weight")
 
@@ -145,7 +149,12 @@ def _task_space(src: Src, tower, ctx: dict) -> None:
             "average_over_task_space (EasyRec averages a loss over its rows of non-zero "
             "weight: here the task space's)"
         )
-    src.say("metrics on the task space's rows only (EasyRec: every row)", differs=True)
+    if tower.out_task_space_weight != 0:
+        src.say(
+            "the task's loss is divided by the sum of its rows' weights (EasyRec: by the "
+            "number of rows of non-zero weight)",
+            differs=True,
+        )
 
 
 def convert_losses(src: Src, tower, num_class: int, calibration: dict | None = None) -> None:
