@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Evaluate each new checkpoint of model_dir as it appears, until the training "
         "run is finished and its last checkpoint evaluated (or --timeout_secs pass "
         "without a new one). Each result goes to eval_result.json, model_dir/eval/ "
-        "(TensorBoard) and eval_history.jsonl; exporter_type latest or best exports.",
+        "(TensorBoard) and eval_history.jsonl; exporter_type latest or best exports. Beside "
+        "a trainer on the same model_dir, the two take turns: a checkpoint is evaluated "
+        "once, by whichever gets to it first.",
     )
     parser.add_argument(
         "--interval_secs",
@@ -50,6 +52,7 @@ def _evaluate(args) -> None:
     from easymtl import lifecycle
     from easymtl.data import check_files, expand_paths
     from easymtl.lifecycle.continuous import ContinuousEvaluator
+    from easymtl.run_guard import EvaluationLock
     from easymtl.runner import Runner
 
     source = f"{args.config}: eval_input_path"
@@ -64,7 +67,9 @@ def _evaluate(args) -> None:
     elif args.checkpoint_path:
         evaluator.evaluate(args.checkpoint_path)
     else:
-        runner.evaluate()
+        runner.restore(required=True)
+        with EvaluationLock(config.model_dir):  # a trainer's evaluations take turns with it
+            runner.evaluate(restore=False)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from easymtl.data import (
     expand_paths,
     field_dtype,
 )
-from easymtl.data.checks import float_fields
+from easymtl.data.checks import float_fields, no_rows_evaluated, no_rows_trained
 from easymtl.disk import write_json, write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
@@ -543,6 +543,8 @@ class Runner:
             log.info(
                 "epoch %d done at step %d", int(self.epoch.numpy()), int(self.global_step.numpy())
             )
+        if self.run is not None and int(self.global_step.numpy()) == self.run.start_step:
+            raise no_rows_trained(int(self.bad_rows_skipped.numpy()))
 
     def _log_train(self, step: int, num_steps: int | None, speed: float) -> None:
         values = {k: float(m.result()) for k, m in self.train_losses.items()}
@@ -599,6 +601,8 @@ class Runner:
             examples += rows
             for callback in self.callbacks:
                 callback.after_eval_step(i, rows)
+        if not examples:
+            raise no_rows_evaluated(bad_rows.skipped)
         seconds = time.perf_counter() - start
         results = {"global_step": step}
         for task in self.tasks:

@@ -56,7 +56,12 @@ def _train(args) -> None:
         source = f"{args.config}: eval_input_path"
         check_files(expand_paths(config.eval_input_path, source), data, source)
     if args.eval_only:
-        Runner(config, callbacks=lifecycle.callbacks(config, False, exports=False)).evaluate()
+        from easymtl.run_guard import EvaluationLock
+
+        runner = Runner(config, callbacks=lifecycle.callbacks(config, False, exports=False))
+        runner.restore(required=True)
+        with EvaluationLock(config.model_dir):  # a trainer's evaluations take turns with it
+            runner.evaluate(restore=False)
         if workers.ps is not None:
             workers.ps.release(config.model_dir)
         return

@@ -7,6 +7,7 @@ import re
 import tensorflow as tf
 
 from easymtl.data.checks import BAD_ROWS, valid_lines
+from easymtl.data.csv_lines import field_default
 from easymtl.protos import data_pb2
 
 # data_config FieldType name -> dtype of the column (and of the serving input).
@@ -40,7 +41,9 @@ def build_dataset(
     with ``data_config.shuffle``, the files' order and each window of
     ``shuffle_buffer_size`` lines are shuffled (a permutation per window, seeded by
     `seed` and the window's number). Lines are batched, then parsed a batch at a time
-    by one ``decode_csv`` that decodes only `columns`. With
+    by one ``decode_csv``, which refuses a line whose cells do not match
+    ``data_config.input_fields`` in number, reads RFC 4180 quoted cells (see
+    :mod:`easymtl.data.csv_lines`) and types only `columns`. With
     ``bad_row_policy: SKIP``, lines that would not decode are dropped first and counted
     in each batch's ``BAD_ROWS``.
 
@@ -53,10 +56,14 @@ def build_dataset(
         seed: Shuffle seed (vary it per epoch for a new order each epoch).
     """
     fields = list(data_config.input_fields)
-    index = {f.input_name: i for i, f in enumerate(fields)}
-    selected = sorted(index[c] for c in set(columns))
-    defaults = [_record_default(fields[i]) for i in selected]
-    names = [fields[i].input_name for i in selected]
+    wanted = set(columns)
+    # Every column is decoded, those not used as strings (never typed, never copied
+    # anywhere): without select_cols, decode_csv refuses a line with more cells than
+    # fields, as with fewer, where with it the extra cells would be dropped unseen.
+    defaults = [
+        _record_default(f, data_config) if f.input_name in wanted else tf.constant([""])
+        for f in fields
+    ]
     skip = 1 if data_config.with_header else 0
 
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -95,16 +102,13 @@ def build_dataset(
             delimiter = re.escape(data_config.delimiter)
             lines = tf.strings.regex_replace(lines, delimiter + " +", data_config.delimiter)
         if skip_bad:
-            ok = valid_lines(lines, data_config, names)
+            ok = valid_lines(lines, data_config, wanted)
             dropped = tf.reduce_sum(tf.cast(tf.logical_not(ok), tf.int64))
             lines = tf.boolean_mask(lines, ok)
         values = tf.io.decode_csv(
-            lines,
-            record_defaults=defaults,
-            field_delim=data_config.delimiter,
-            select_cols=selected,
+            lines, record_defaults=defaults, field_delim=data_config.delimiter
         )
-        batch = dict(zip(names, values))
+        batch = {f.input_name: v for f, v in zip(fields, values) if f.input_name in wanted}
         if skip_bad:
             batch[BAD_ROWS] = dropped
         return batch
@@ -136,13 +140,15 @@ def is_array(field) -> bool:
     return data_pb2.FieldType.Name(field.input_type).startswith("ARRAY_")
 
 
-def _record_default(field) -> tf.Tensor:
-    """decode_csv's default of a column: default_val ("" for strings); for a number
-    without default_val, an empty tensor, which makes an empty value an error."""
+def _record_default(field, data_config) -> tf.Tensor:
+    """decode_csv's default of a used column: default_val ("" for strings); for a
+    number, its default (:func:`~easymtl.data.csv_lines.field_default`), or, without
+    one, an empty tensor, which makes an empty value an error."""
     dtype = field_dtype(field)
     if dtype == tf.string:
         return tf.constant([field.default_val], tf.string)
-    if not field.HasField("default_val"):
+    default = field_default(data_config, field)
+    if default is None:
         return tf.constant([], dtype)
-    value = float(field.default_val)
+    value = float(default)
     return tf.constant([int(value) if dtype.is_integer else value], dtype)
