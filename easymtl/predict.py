@@ -203,6 +203,7 @@ def predict(
     import tensorflow as tf
 
     from easymtl.data import BadRows, build_dataset, field_dtype
+    from easymtl.data.checks import check_first_line
     from easymtl.errors import EasymtlError
 
     check_output_path(output_path)
@@ -253,6 +254,8 @@ def predict(
 
     batch_size = batch_size or data_config.eval_batch_size or data_config.batch_size
     columns = list(dict.fromkeys([*input_specs, *reserved_cols]))
+    for path in files:
+        check_first_line(path, data_config, "--input_path")
     start = time.time()
     rows = batches = skipped = 0
     # A file's header needs the output widths: take them from the first batch, or from

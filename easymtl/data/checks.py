@@ -284,17 +284,7 @@ def check_files(files: list[str], data_config, source: str) -> list[str]:
         stat = tf.io.gfile.stat(path)
         if stat.length > 0:
             kept.append(path)
-            if _is_csv(data_config):
-                problem = _first_line_problem(
-                    path,
-                    stat.length,
-                    stat.mtime_nsec,
-                    data_config.delimiter,
-                    data_config.with_header,
-                    tuple(f.input_name for f in data_config.input_fields),
-                )
-                if problem:
-                    raise EasymtlError(f"{source}: {path}: {problem}")
+            check_first_line(path, data_config, source, stat)
         elif data_config.bad_row_policy == SKIP:
             log.warning("%s: %s is empty; skipped", source, path)
         else:
@@ -305,6 +295,30 @@ def check_files(files: list[str], data_config, source: str) -> list[str]:
     if not kept:
         raise EasymtlError(f"{source}: every input file is empty")
     return kept
+
+
+def check_first_line(path: str, data_config, source: str, stat=None) -> None:
+    """For a CSV file: with ``with_header``, its header against input_fields; without,
+    that its first line is neither the column names nor starts with a byte order mark.
+
+    Raises:
+        EasymtlError: naming `source`, the file and what differs.
+    """
+    if not _is_csv(data_config):
+        return
+    stat = stat or tf.io.gfile.stat(path)
+    if not stat.length:
+        return
+    problem = _first_line_problem(
+        path,
+        stat.length,
+        stat.mtime_nsec,
+        data_config.delimiter,
+        data_config.with_header,
+        tuple(f.input_name for f in data_config.input_fields),
+    )
+    if problem:
+        raise EasymtlError(f"{source}: {path}: {problem}")
 
 
 _BOM = "\ufeff"
@@ -438,6 +452,7 @@ __all__ = [
     "Check",
     "RowChecks",
     "check_files",
+    "check_first_line",
     "find_parse_error",
     "float_fields",
     "no_rows_evaluated",
