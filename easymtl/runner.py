@@ -516,6 +516,7 @@ class Runner:
         next batch when a stop is requested on any worker."""
         while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
             dataset = self.build_dataset(True, int(self.epoch.numpy()))
+            from_start, stepped = int(self.step_in_epoch.numpy()) == 0, False
             dataset = dataset.skip(int(self.step_in_epoch.numpy()))
             self.compiled_step("train", dataset)
             batches = iter(self._bad_rows(True)(dataset))
@@ -535,16 +536,17 @@ class Runner:
                 if not more:
                     break
                 if full:
+                    stepped = True
                     yield batch
                 else:  # every row of some worker's batch skipped as bad: no step
                     self.step_in_epoch.assign_add(1)
+            if from_start and not stepped:  # no batch to train on, in any epoch
+                raise no_rows_trained(int(self.bad_rows_skipped.numpy()))
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             log.info(
                 "epoch %d done at step %d", int(self.epoch.numpy()), int(self.global_step.numpy())
             )
-        if self.run is not None and int(self.global_step.numpy()) == self.run.start_step:
-            raise no_rows_trained(int(self.bad_rows_skipped.numpy()))
 
     def _log_train(self, step: int, num_steps: int | None, speed: float) -> None:
         values = {k: float(m.result()) for k, m in self.train_losses.items()}

@@ -112,6 +112,13 @@ DATA_CASES = {
             "nothing is saved or exported"
         ],
     ),  # fmt: skip
+    # Fewer rows than a batch, the remainder dropped: no step (not an endless loop of
+    # empty epochs towards num_steps).
+    "fewer_rows_than_a_batch": (
+        rows,
+        "data_config { batch_size: 512 drop_remainder: true } train_config { num_steps: 5 }",
+        ["train_input_path: no training step was run: it yielded no batch"],
+    ),
 }
 
 
