@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Skip input rows that do not parse or break a data check, "
         "counted in the summary line, instead of stopping at the first one; rows skipped "
-        "are not in the output.",
+        "are not in the output (any number: data_config.max_bad_row_fraction does not "
+        "apply).",
     )
     args = parser.parse_args(argv)
     return cli.run(lambda: _predict(args))
@@ -142,7 +143,9 @@ def _predict(args) -> None:
     from easymtl.data.checks import SKIP_SETTING
 
     if args.skip_bad_rows:
+        # Skipped rows are counted in the summary; the flag asks to skip any number.
         config.data_config.bad_row_policy = data_pb2.DataConfig.SKIP
+        config.data_config.max_bad_row_fraction = 1
     try:
         summary = _run_predict(args, config, files, config_path)
     except EasymtlError as e:
