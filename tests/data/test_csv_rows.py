@@ -53,9 +53,9 @@ def read(data, files, columns=COLUMNS, batch_size=64, source="train_input_path")
     return batches, bad_rows
 
 
-def csv_text(rows, **kwargs) -> str:
+def csv_text(rows, lineterminator="\n", **kwargs) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n", **kwargs).writerows(rows)
+    csv.writer(out, lineterminator=lineterminator, **kwargs).writerows(rows)
     return out.getvalue()
 
 
@@ -88,9 +88,18 @@ def test_split_line_refuses_quotes_out_of_place(line, what, fatal):
     assert what in e.value.what and e.value.fatal == fatal
 
 
-@pytest.mark.parametrize("quoting", [csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC])
-def test_python_csv_files_read_cell_for_cell(tmp_path, quoting):
-    path = write(tmp_path / "data.csv", csv_text(ROWS, quoting=quoting))
+@pytest.mark.parametrize(
+    "quoting, end",
+    [
+        (csv.QUOTE_MINIMAL, "\r\n"),  # csv.writer's defaults
+        (csv.QUOTE_ALL, "\n"),
+        (csv.QUOTE_NONNUMERIC, "\n"),
+    ],
+)
+def test_python_csv_files_read_cell_for_cell(tmp_path, quoting, end):
+    path = str(tmp_path / "data.csv")
+    with open(path, "w", newline="") as f:
+        f.write(csv_text(ROWS, lineterminator=end, quoting=quoting))
     (batch,), _ = read(config(), [path])
     assert batch["id"].tolist() == [1, 2, 3, 4]
     assert [t.decode() for t in batch["title"]] == [r[1] for r in ROWS]
