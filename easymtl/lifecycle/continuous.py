@@ -27,8 +27,9 @@ def checkpoints(model_dir: str) -> list[tuple[int, str]]:
     if state is None:
         return []
     found = {}
+    # get_checkpoint_state has joined relative paths with model_dir already (joining
+    # again would find nothing for a relative model_dir such as "runs/x").
     for path in state.all_model_checkpoint_paths:
-        path = path if os.path.isabs(path) else os.path.join(model_dir, path)
         match = re.search(r"-(\d+)$", path)
         if match and os.path.exists(path + ".index"):
             found[int(match.group(1))] = path

@@ -20,6 +20,21 @@ from easymtl.runner import Runner
 from easymtl.train import main as train_main
 
 
+def test_checkpoints_of_a_relative_model_dir_are_found(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from easymtl.lifecycle.continuous import checkpoints
+
+    monkeypatch.chdir(tmp_path)
+    step = tf.Variable(0)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(step=step), "runs/x", 5, checkpoint_name="model.ckpt"
+    )
+    manager.save(checkpoint_number=4)
+    manager.save(checkpoint_number=8)
+    assert checkpoints("runs/x") == [(4, "runs/x/model.ckpt-4"), (8, "runs/x/model.ckpt-8")]
+
+
 def test_history_is_kept_in_step_order_one_entry_per_step_and_eval_data(tmp_path):
     for step, path in [(4, "a"), (8, "a"), (2, "a"), (8, "b"), (4, "a"), (6, "a")]:
         history.record(str(tmp_path), {"global_step": step, "eval_input_path": path, "n": step})
