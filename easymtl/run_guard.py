@@ -86,6 +86,7 @@ class EvaluationLock:
     _held: dict[str, list] = {}  # path -> [open file, depth] in this process
 
     def __init__(self, model_dir: str):
+        self.model_dir = model_dir
         self.path = os.path.abspath(os.path.join(model_dir, ".eval.lock"))
 
     @classmethod
@@ -107,7 +108,7 @@ class EvaluationLock:
             holder = f.read().strip() or "unknown"
             log.info(
                 "model_dir %s: waiting for pid %s to finish its evaluation or export",
-                os.path.dirname(self.path),
+                self.model_dir,
                 holder,
             )
             fcntl.flock(f, fcntl.LOCK_EX)
