@@ -27,6 +27,8 @@ import tensorflow as tf
 
 from easymtl.data.csv_lines import (
     LineError,
+    cells_pattern,
+    delimiter_count_pattern,
     header_problem,
     line_pattern,
     line_problem,
@@ -408,6 +410,33 @@ def _first_problem(data_config, path, columns, fatal_only=False):
     return None
 
 
+# Fields of the widest CSV whose cells check_cell_counts counts (RE2 repeats at most
+# 1000 times); wider files are decoded whole, which counts them too.
+MAX_COUNTED_FIELDS = 1000
+
+
+def check_cell_counts(lines: tf.Tensor, data_config) -> tf.Operation:
+    """An assertion that no CSV line has more cells than ``data_config.input_fields``
+    (decode_csv with select_cols drops the cells after the last one unseen).
+
+    One quote-blind match counts the delimiters of each line; only lines with more
+    (a cell holding the delimiter in quotes, or a cell too many) are split properly,
+    by :func:`~easymtl.data.csv_lines.cells_pattern`. :class:`BadRows` names the line
+    that fails it.
+    """
+    n = len(data_config.input_fields)
+    ok = tf.strings.regex_full_match(lines, delimiter_count_pattern(data_config.delimiter, n))
+    # Lines holding bytes that are not UTF-8 fail too (RE2 matches UTF-8 text only):
+    # they are matched again with those bytes replaced.
+    retry = tf.strings.unicode_transcode(
+        tf.boolean_mask(lines, tf.logical_not(ok)), "UTF-8", "UTF-8", errors="replace"
+    )
+    exact = tf.strings.regex_full_match(retry, cells_pattern(data_config.delimiter, n))
+    return tf.debugging.Assert(
+        tf.reduce_all(exact), ["a line has more cells than data_config.input_fields"]
+    )
+
+
 def valid_lines(lines: tf.Tensor, data_config, columns) -> tf.Tensor:
     """[batch] bool: the CSV lines that the reader decodes (see
     :mod:`easymtl.data.csv_lines`), found by one pattern match per batch.
@@ -451,6 +480,8 @@ __all__ = [
     "BadRows",
     "Check",
     "RowChecks",
+    "MAX_COUNTED_FIELDS",
+    "check_cell_counts",
     "check_files",
     "check_first_line",
     "find_parse_error",

@@ -6,7 +6,7 @@ import re
 
 import tensorflow as tf
 
-from easymtl.data.checks import BAD_ROWS, valid_lines
+from easymtl.data.checks import BAD_ROWS, MAX_COUNTED_FIELDS, check_cell_counts, valid_lines
 from easymtl.data.csv_lines import field_default
 from easymtl.protos import data_pb2
 
@@ -57,13 +57,22 @@ def build_dataset(
     """
     fields = list(data_config.input_fields)
     wanted = set(columns)
-    # Every column is decoded, those not used as strings (never typed, never copied
-    # anywhere): without select_cols, decode_csv refuses a line with more cells than
-    # fields, as with fewer, where with it the extra cells would be dropped unseen.
+    # Every line must hold exactly len(fields) cells. Without select_cols, decode_csv
+    # counts them itself; with it (cheaper when some columns are not used: their cells
+    # are never copied out), it refuses fewer, as the last column is always selected,
+    # but drops more unseen, so a pattern match finds those (see check_cell_counts).
+    used = {i for i, f in enumerate(fields) if f.input_name in wanted}
+    if len(used) == len(fields) or len(fields) > MAX_COUNTED_FIELDS:
+        selected = list(range(len(fields)))
+    else:
+        selected = sorted(used | {len(fields) - 1})
     defaults = [
-        _record_default(f, data_config) if f.input_name in wanted else tf.constant([""])
-        for f in fields
+        _record_default(fields[i], data_config)
+        if fields[i].input_name in wanted
+        else tf.constant([""])
+        for i in selected
     ]
+    select_cols = None if len(selected) == len(fields) else selected
     skip = 1 if data_config.with_header else 0
 
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -101,14 +110,24 @@ def build_dataset(
         if data_config.skip_initial_space:
             delimiter = re.escape(data_config.delimiter)
             lines = tf.strings.regex_replace(lines, delimiter + " +", data_config.delimiter)
-        if skip_bad:
+        if skip_bad:  # what is left has as many cells as fields
             ok = valid_lines(lines, data_config, wanted)
             dropped = tf.reduce_sum(tf.cast(tf.logical_not(ok), tf.int64))
             lines = tf.boolean_mask(lines, ok)
+        elif select_cols is not None:
+            with tf.control_dependencies([check_cell_counts(lines, data_config)]):
+                lines = tf.identity(lines)
         values = tf.io.decode_csv(
-            lines, record_defaults=defaults, field_delim=data_config.delimiter
+            lines,
+            record_defaults=defaults,
+            field_delim=data_config.delimiter,
+            select_cols=select_cols,
         )
-        batch = {f.input_name: v for f, v in zip(fields, values) if f.input_name in wanted}
+        batch = {
+            fields[i].input_name: v
+            for i, v in zip(selected, values)
+            if fields[i].input_name in wanted
+        }
         if skip_bad:
             batch[BAD_ROWS] = dropped
         return batch

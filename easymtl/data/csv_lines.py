@@ -186,6 +186,20 @@ def line_pattern(data_config, columns) -> str:
     return d.join(cells)
 
 
+def delimiter_count_pattern(delimiter: str, cells: int) -> str:
+    """An RE2 pattern of the lines with exactly ``cells - 1`` delimiters (quotes not
+    looked at: a line that has them has at most `cells` cells)."""
+    d = _re2_char(delimiter)
+    return f"(?:[^{d}]*{d}){{{cells - 1}}}[^{d}]*" if cells > 1 else f"[^{d}]*"
+
+
+def cells_pattern(delimiter: str, cells: int) -> str:
+    """An RE2 pattern of the lines that split into exactly `cells` well-formed cells."""
+    d = _re2_char(delimiter)
+    cell = f'(?:"(?:[^"]|"")*"|[^"\\r{d}]*)'
+    return f"{cell}(?:{d}{cell}){{{cells - 1}}}" if cells > 1 else cell
+
+
 def _re2_char(delimiter: str) -> str:
     """The delimiter, one ASCII character (config.py checks), as RE2's hex escape."""
     return f"\\x{{{ord(delimiter):02x}}}"

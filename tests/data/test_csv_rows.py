@@ -144,6 +144,20 @@ def test_a_row_with_one_cell_too_many_is_a_bad_row(tmp_path, policy):
     assert (bad_rows.skipped, bad_rows.rows) == (2, 4)
 
 
+def test_a_cell_too_many_is_found_when_only_some_columns_are_read(tmp_path):
+    """Reading some columns, the reader decodes only those (and the last): a cell too
+    many is found by counting, quoted delimiters in the other columns are not one."""
+    good = csv_text(ROWS)
+    path = write(tmp_path / "good.csv", good)
+    (batch,), _ = read(config(), [path], columns=["id", "price"])
+    assert sorted(batch) == ["id", "price"]
+    assert batch["id"].tolist() == [1, 2, 3, 4] and batch["price"][0] == 199.5
+    bad = write(tmp_path / "bad.csv", good + "5,x,1.0,y,extra\n")
+    with pytest.raises(EasymtlError) as e:
+        read(config(), [bad], columns=["id", "price"])
+    assert f"{bad}: line 5: expected 4 columns (data_config.input_fields), found 5" in str(e.value)
+
+
 def test_the_first_row_not_fitting_input_fields_points_at_the_config(tmp_path):
     path = write(tmp_path / "data.csv", "1,a,2.0\n2,b,3.0\n")
     with pytest.raises(EasymtlError) as e:
