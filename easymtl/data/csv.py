@@ -41,9 +41,9 @@ def build_dataset(
     with ``data_config.shuffle``, the files' order and each window of
     ``shuffle_buffer_size`` lines are shuffled (a permutation per window, seeded by
     `seed` and the window's number). Lines are batched, then parsed a batch at a time
-    by one ``decode_csv``, which refuses a line whose cells do not match
-    ``data_config.input_fields`` in number, reads RFC 4180 quoted cells (see
-    :mod:`easymtl.data.csv_lines`) and types only `columns`. With
+    by one ``decode_csv``, which reads RFC 4180 quoted cells (see
+    :mod:`easymtl.data.csv_lines`) and decodes only `columns` (and the last column); a
+    line whose cells do not match ``data_config.input_fields`` in number stops reading. With
     ``bad_row_policy: SKIP``, lines that would not decode are dropped first and counted
     in each batch's ``BAD_ROWS``.
 
