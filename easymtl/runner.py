@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from google.protobuf import text_format
 
-from easymtl import checkpoints, memory, summary
+from easymtl import checkpoints, eval_runs, memory, summary
 from easymtl.callbacks import Callback
 from easymtl.collapse import collapse_callbacks
 from easymtl.data import (
@@ -563,11 +563,10 @@ class Runner:
         towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
         if self.config.model_config.HasField("loss_weighting"):
             towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
-        total = f"/{num_steps}" if num_steps else ""
+        where = next((p for c in self.callbacks if (p := c.progress(step)) is not None), None)
         log.info(
-            "step %d%s  loss %.4f  %s  %.0f examples/sec",
-            step,
-            total,
+            "step %s  loss %.4f  %s  %.0f examples/sec",
+            where or (f"{step}/{num_steps}" if num_steps else str(step)),
             values["total"],
             towers,
             speed,
@@ -590,6 +589,8 @@ class Runner:
         ):
             metric.reset_state()
         limit = self.config.eval_config.num_steps or None
+        for callback in self.callbacks:
+            callback.before_evaluate(step)
         start, examples = time.perf_counter(), 0
         dataset = self.build_dataset(False)
         eval_step = self.compiled_step("eval", dataset)
@@ -657,20 +658,11 @@ class Runner:
         write_json(path, results, "evaluation results")
         if not self.config.train_config.use_tensorboard:
             return
-        logdir = os.path.join(self.model_dir, "eval")
-        if step in summary.steps(logdir, "loss"):  # e.g. an --eval_only rerun
-            log.info(
-                "eval of step %d is already in TensorBoard (%s); not added again", step, logdir
-            )
-            return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
         tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
-        writer = summary.file_writer(logdir)
-        with writer.as_default():
-            for name, value in results.items():
-                if isinstance(value, float):
-                    summary.scalar(tags.get(name, name), value, step)
-        summary.flush(writer)
+        values = {tags.get(k, k): v for k, v in results.items() if isinstance(v, float)}
+        logdir = eval_runs.eval_logdir(self.model_dir, self.config.eval_input_path)
+        eval_runs.write_eval(logdir, values, step)
 
     # ---------------------------------------------------------------------- helpers
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
-from easymtl.models import MODELS
+from easymtl.models import MODELS, metric_names
 from easymtl.towers import tower_task_type
 
 # ESMM's derived output: probs_ctcvr, logits_ctcvr.
@@ -52,6 +52,11 @@ def build_esmm_tasks(config, where: str) -> list:
     return entire_space_tasks(ctr, cvr, config.cvr_tower.metrics, f"{where}.cvr_tower.metrics")
 
 
+def esmm_result_names(config) -> dict[str, list[str]]:
+    """The CVR tower's metrics also score probs_ctcvr, reported after its own."""
+    return {config.cvr_tower.tower_name: metric_names(config.cvr_tower.metrics, CTCVR)}
+
+
 def build_esmm_model(**kwargs):
     """The :class:`~easymtl.layers.esmm.ESMM` Keras model (MultiTaskModel's arguments)."""
     from easymtl.layers.esmm import ESMM
@@ -59,6 +64,12 @@ def build_esmm_model(**kwargs):
     return ESMM(**kwargs)
 
 
-@MODELS.register("esmm", check=check_esmm, tasks=build_esmm_tasks, model=build_esmm_model)
+@MODELS.register(
+    "esmm",
+    check=check_esmm,
+    tasks=build_esmm_tasks,
+    model=build_esmm_model,
+    result_names=esmm_result_names,
+)
 def build_esmm(config, num_tasks: int) -> None:
     return None
