@@ -331,6 +331,28 @@ def _validate_data(data) -> None:
             raise ConfigError(f"data_config.{name}", "must be positive")
     if not data.delimiter:
         raise ConfigError("data_config.delimiter", "must not be empty")
+    if csv and (len(data.delimiter.encode()) != 1 or data.delimiter in '"\r\n'):
+        raise ConfigError(
+            "data_config.delimiter",
+            f"{data.delimiter!r}: expected one ASCII character other than a quote or a line "
+            "break, such as ',' or '\\t'",
+        )
+    fraction = data.max_bad_row_fraction
+    if not 0 <= fraction <= 1:
+        raise ConfigError(
+            "data_config.max_bad_row_fraction", f"must be in [0, 1], got {fraction:g}"
+        )
+    for name in ("int_default_val", "float_default_val"):
+        value = getattr(data, name)
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if data.HasField(name) and (
+            number is None or (name == "int_default_val" and number != int(number))
+        ):
+            kind = "an integer" if name == "int_default_val" else "a number"
+            raise ConfigError(f"data_config.{name}", f"{value!r} is not {kind}")
 
 
 def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, dict]:
