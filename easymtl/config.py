@@ -18,10 +18,12 @@ from google.protobuf.message import Message
 
 from easymtl import config_yaml
 from easymtl.activations import activation_name
+from easymtl.convert import source_format
 from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, feature_columns, input_name, table_name
+from easymtl.features.init_fn import check_init_fn
 from easymtl.features.null_cells import fill_null_defaults
 from easymtl.features.sequence_config import validate_sequence_features
 from easymtl.features.sequence_groups import validate_group_sequences
@@ -118,6 +120,11 @@ def parse_config_lines(text: str, path: str) -> tuple[PipelineConfig, dict[str, 
     if ext in (".yaml", ".yml", ".json"):
         lines = config_yaml.read(text, path, config)
     else:
+        if source_format(text, path) == "easyrec":  # EasyRec's format, converted once
+            from easymtl.convert.easyrec import convert
+
+            conversion = convert(text, path)
+            return conversion.config, conversion.record.field_lines()
         try:
             text_format.Parse(text, config)
         except text_format.ParseError as e:
@@ -244,11 +251,11 @@ def validate(config: PipelineConfig) -> None:
             "model_config.train_metrics",
             "a multi-task model's train metrics are its task towers' train_metrics",
         )
-    if not 0 <= model.embedding_regularization < float("inf"):
-        raise ConfigError(
-            "model_config.embedding_regularization",
-            f"must be a finite number >= 0, got {model.embedding_regularization}",
-        )
+    for name in ("embedding_regularization", "l2_regularization"):
+        if not 0 <= getattr(model, name) < float("inf"):
+            raise ConfigError(
+                f"model_config.{name}", f"must be a finite number >= 0, got {getattr(model, name)}"
+            )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # The model's own checks (a ranker's: also of the groups it reads) and its towers'
     # losses, metrics and sample spaces (what building the tasks checks); then the loss
@@ -331,6 +338,28 @@ def _validate_data(data) -> None:
             raise ConfigError(f"data_config.{name}", "must be positive")
     if not data.delimiter:
         raise ConfigError("data_config.delimiter", "must not be empty")
+    if csv and (len(data.delimiter.encode()) != 1 or data.delimiter in '"\r\n'):
+        raise ConfigError(
+            "data_config.delimiter",
+            f"{data.delimiter!r}: expected one ASCII character other than a quote or a line "
+            "break, such as ',' or '\\t'",
+        )
+    fraction = data.max_bad_row_fraction
+    if not 0 <= fraction <= 1:
+        raise ConfigError(
+            "data_config.max_bad_row_fraction", f"must be in [0, 1], got {fraction:g}"
+        )
+    for name in ("int_default_val", "float_default_val"):
+        value = getattr(data, name)
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if data.HasField(name) and (
+            number is None or (name == "int_default_val" and number != int(number))
+        ):
+            kind = "an integer" if name == "int_default_val" else "a number"
+            raise ConfigError(f"data_config.{name}", f"{value!r} is not {kind}")
 
 
 def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, dict]:
@@ -355,6 +384,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, 
         entry = FEATURES.entry(kind)
         if entry.sequence:
             entry.check(feature, where)
+            check_init_fn(feature, where)
             continue
         if feature.feature_name in protos:
             raise ConfigError(
@@ -364,6 +394,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, 
         _validate_inputs(entry, feature, where, fields)
         if entry.check is not None:
             entry.check(feature, where)
+        check_init_fn(feature, where)
         shape = entry.table(feature) if entry.table is not None else None
         if shape is not None:
             _validate_table(table_name(feature), shape, feature.feature_name, where, tables)
@@ -502,6 +533,10 @@ def _validate_mlp(mlp, where: str) -> None:
         activation_name(mlp.activation)
     except ValueError as e:
         raise ConfigError(f"{where}.activation", str(e)) from None
+    try:
+        activation_name(mlp.final_activation or mlp.activation)
+    except ValueError as e:
+        raise ConfigError(f"{where}.final_activation", str(e)) from None
 
 
 def _validate_train(train) -> None:

@@ -30,7 +30,7 @@ from easymtl.data import (
     expand_paths,
     field_dtype,
 )
-from easymtl.data.checks import float_fields
+from easymtl.data.checks import float_fields, no_rows_evaluated, no_rows_trained
 from easymtl.disk import write_json, write_text
 from easymtl.distribute import cluster
 from easymtl.errors import ConfigError, EasymtlError
@@ -533,6 +533,7 @@ class Runner:
         next batch when a stop is requested on any worker."""
         while num_epochs is None or int(self.epoch.numpy()) < num_epochs:
             dataset = self.build_dataset(True, int(self.epoch.numpy()))
+            from_start, stepped = int(self.step_in_epoch.numpy()) == 0, False
             dataset = dataset.skip(int(self.step_in_epoch.numpy()))
             self.compiled_step("train", dataset)
             batches = iter(self._bad_rows(True)(dataset))
@@ -552,9 +553,12 @@ class Runner:
                 if not more:
                     break
                 if full:
+                    stepped = True
                     yield batch
                 else:  # every row of some worker's batch skipped as bad: no step
                     self.step_in_epoch.assign_add(1)
+            if from_start and not stepped:  # no batch to train on, in any epoch
+                raise no_rows_trained(int(self.bad_rows_skipped.numpy()))
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             log.info(
@@ -619,6 +623,8 @@ class Runner:
             examples += rows
             for callback in self.callbacks:
                 callback.after_eval_step(i, rows)
+        if not examples:
+            raise no_rows_evaluated(bad_rows.skipped)
         seconds = time.perf_counter() - start
         results = {"global_step": step}
         for task in self.tasks:

@@ -46,6 +46,7 @@ from easymtl.layers.dot_interaction import DotInteraction
 from easymtl.layers.extraction import PLE, ExtractionNetwork
 from easymtl.layers.fm import FM
 from easymtl.layers.fusion import FusedScore
+from easymtl.layers.group_towers import GroupTowers
 from easymtl.layers.masknet import MaskBlock, MaskNet
 from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE, _Gate
@@ -127,13 +128,24 @@ EXAMPLES = {
         (X,),
     ),
     AdaptiveInformationTransfer: lambda: (AdaptiveInformationTransfer(3), ([X, 2 * X],)),
+    AITM: lambda: (
+        AITM(
+            [MLP4, MLP4],
+            info_mlp={"hidden_units": [4]},
+            bottom_mlp={"hidden_units": [6], "final_activation": "linear"},
+            output_mlps=[{"hidden_units": [3]}, {"hidden_units": [2]}],
+            stop_gradient=True,
+            attention="own_query",
+        ),
+        (X,),
+    ),
+    GroupTowers: lambda: (GroupTowers([("a", MLP4), ("b", {"hidden_units": [3]})]), ([X, X],)),
     GateNU: lambda: (GateNU(4, 3, gamma=1.5), (X,)),
     PEPNet: lambda: (
         PEPNet(2, [4, 3], "nn.Tanh", [0.1], use_epnet=True, use_ppnet=True),
         (X, 2 * X, X[:, :2]),
     ),
     VariationalDropout: lambda: (VariationalDropout(["a", "b"], 0.1), ([X, 2 * X],)),
-    AITM: lambda: (AITM([MLP4, MLP4], info_mlp={"hidden_units": [4]}), (X,)),
     FusedScore: lambda: (
         FusedScore(
             {"probs_ctr": 1.0, "y_watch": 2.0},

@@ -116,6 +116,17 @@ def check_dataset_type(tmp_path):
 
 
 @check
+def check_csv_header(tmp_path):
+    from easymtl.data.csv_lines import header_problem
+
+    config = data_pb2.DataConfig()
+    for name in ("a", "b"):
+        config.input_fields.add(input_name=name)
+    assert header_problem(["a", "b"], config) is None
+    assert "input_fields[0] 'a' is column 2 of its header" in header_problem(["b", "a"], config)
+
+
+@check
 def check_input_type(tmp_path):
     assert data_pb2.Field(input_name="x").input_type == data_pb2.STRING
 

@@ -29,8 +29,9 @@ def feature_layers(feature_configs) -> list[BuiltFeature]:
     return built
 
 
-def _tables(built: list[BuiltFeature]) -> tuple[dict, dict]:
-    """``(tables, embeddings)``: the embedding tables by name, one per table name, and
+def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tuple[dict, dict]:
+    """``(tables, embeddings)``: the embedding tables by name, one per table name
+    (initialized by `initializers` by table name, else the default), and
     ``(table, pooling)`` of each embedded feature.
 
     Raises:
@@ -38,8 +39,10 @@ def _tables(built: list[BuiltFeature]) -> tuple[dict, dict]:
         ConfigError: a zch table is shared.
     """
     from easymtl.features.embedding import EmbeddingTable
+    from easymtl.features.init_fn import DEFAULT
     from easymtl.features.zch import ZchEmbeddingTable
 
+    initializers = initializers or {}
     tables, embeddings = {}, {}
     for b in built:
         if b.dim is None:
@@ -59,7 +62,10 @@ def _tables(built: list[BuiltFeature]) -> tuple[dict, dict]:
             )
         if zch is not None:
             tables[b.table] = ZchEmbeddingTable(dim=b.dim, name=b.table, **zch)
-        tables.setdefault(b.table, EmbeddingTable(layer.num_ids, b.dim, name=b.table))
+        init = initializers.get(b.table, DEFAULT)
+        tables.setdefault(
+            b.table, EmbeddingTable(layer.num_ids, b.dim, initializer=init, name=b.table)
+        )
         embeddings[b.name] = (b.table, b.pooling)
     return tables, embeddings
 
@@ -142,10 +148,12 @@ def build_feature_inputs(
     Raises:
         ValueError: features sharing a table disagree on its size.
     """
+    from easymtl.features import table_name
     from easymtl.features.embedding import FeatureInputs
+    from easymtl.features.init_fn import table_initializers
 
     built = feature_layers(feature_configs)
-    tables, embeddings = _tables(built)
+    tables, embeddings = _tables(built, table_initializers(feature_configs, table_name))
     out = _Groups()
     for g in feature_groups:
         if g.group_type == WIDE_GROUP_TYPE:

@@ -22,6 +22,7 @@ Adding a model: see docs/ARCHITECTURE.md, "Adding a model".
 
 from __future__ import annotations
 
+from easymtl.errors import ConfigError
 from easymtl.overrides import is_repeated
 from easymtl.registry import Registry
 from easymtl.towers import TOWER_MESSAGES, check_tower, tower_task_type
@@ -38,6 +39,7 @@ def mlp_kwargs(mlp) -> dict:
         "use_bn": mlp.use_bn,
         "use_ln": mlp.use_ln,
         "use_bias": mlp.bias,
+        "final_activation": mlp.final_activation or None,
     }
 
 
@@ -107,13 +109,50 @@ def check_model(model_config, feature_configs=None) -> dict[str, str]:
         entry.check(msg, where)
     if entry.inputs is not None and feature_configs is not None:
         entry.inputs(msg, where, group_infos(model_config, feature_configs))
-    if feature_configs is not None and not entry.rank:
-        from easymtl.models.blocks import check_blocks_inputs
+    if not entry.rank:
+        check_group_towers(model_config, msg, where)
+        if feature_configs is not None:
+            from easymtl.models.blocks import check_blocks_inputs
 
-        check_blocks_inputs(model_config, feature_configs)
+            check_blocks_inputs(model_config, feature_configs)
     return {
         tower.tower_name: check_tower(tower, path) for path, tower in model_towers(model_config)
     }
+
+
+def check_group_towers(model_config, msg, where: str) -> None:
+    """The Tower fields of a model's sub-message (MLPs on one feature group each): each
+    reads a DEEP feature group once, and together they read every one (a group no tower
+    reads would never be trained); each has its MLP. (A ranker's Tower fields,
+    multi_tower's, are checked by its registration.)
+
+    Raises:
+        ConfigError: naming the first bad Tower field.
+    """
+    fields = [f for f in msg.DESCRIPTOR.fields if f.message_type and f.message_type.name == "Tower"]
+    deep = [g.group_name for g in model_config.feature_groups if g.group_type != 1]  # not WIDE
+    for field in fields:
+        towers = getattr(msg, field.name) if is_repeated(field) else [getattr(msg, field.name)]
+        if not towers:
+            continue
+        read: list[str] = []
+        for i, tower in enumerate(towers):
+            path = f"{where}.{field.name}[{i}].input"
+            if tower.input not in deep:
+                raise ConfigError(
+                    path, f"{tower.input!r} is not a DEEP feature group ({', '.join(deep)})"
+                )
+            if tower.input in read:
+                raise ConfigError(path, f"feature group {tower.input!r} is read twice")
+            if not tower.HasField("mlp"):
+                raise ConfigError(f"{where}.{field.name}[{i}].mlp", "required: the group's MLP")
+            read.append(tower.input)
+        unread = [g for g in deep if g not in read]
+        if unread:
+            raise ConfigError(
+                f"{where}.{field.name}",
+                f"feature group {unread[0]!r} is read by none of them; add it or remove it",
+            )
 
 
 def metric_names(metrics, tower_name: str) -> list[str]:
@@ -197,6 +236,7 @@ def build_model(model_config, feature_configs, mixed_precision: str = ""):
             if model_config.HasField("fusion")
             else None
         ),
+        l2_regularization=model_config.l2_regularization,
         name=kind,
     )
 

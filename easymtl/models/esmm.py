@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
-from easymtl.models import MODELS, metric_names
+from easymtl.models import MODELS, metric_names, mlp_kwargs
 from easymtl.towers import tower_task_type
 
 # ESMM's derived output: probs_ctcvr, logits_ctcvr.
@@ -75,5 +75,11 @@ def build_esmm_model(**kwargs):
     model=build_esmm_model,
     result_names=esmm_result_names,
 )
-def build_esmm(config, num_tasks: int) -> None:
-    return None
+def build_esmm(config, num_tasks: int):
+    """EasyRec's `groups` (an MLP per feature group, concatenated), or None: the towers
+    read the feature groups directly."""
+    if not config.groups:
+        return None
+    from easymtl.layers.group_towers import GroupTowers
+
+    return GroupTowers([(g.input, mlp_kwargs(g.mlp)) for g in config.groups], name="groups")
