@@ -201,3 +201,25 @@ def _set_aside(model_dir: str, bad: list[str], good: str) -> None:
         state.ClearField("all_model_checkpoint_timestamps")
         state.all_model_checkpoint_timestamps.extend(stamps[i] for i in keep)
     write_text(os.path.join(model_dir, "checkpoint"), text_format.MessageToString(state), "file")
+
+
+def model_variables(model) -> dict[str, tf.Variable]:
+    """The model's variables by Keras path, for tf.train.Checkpoint.
+
+    Keras 3 models are not checkpointable objects themselves; keying by path (tower and
+    layer names, not positions) keeps checkpoints valid when towers are reordered.
+    """
+    # A table sharded over parameter servers is saved as its ShardedVariable, which
+    # writes each shard as a slice of the whole table: checkpoints are alike whatever
+    # the number of shards (none included), and each ps writes its own shards.
+    variables = {v.path: _saved(v) for v in model.variables}
+    if len(variables) != len(model.variables):
+        raise ValueError("Two model variables share a path; give their layers unique names.")
+    return variables
+
+
+def _saved(variable):
+    """What a checkpoint holds of a Keras variable: itself, or its sharded value."""
+    if isinstance(variable.value, tf.__internal__.distribute.ShardedVariable):
+        return variable.value
+    return variable

@@ -75,7 +75,7 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
     runner = Runner(config)
     runner.restore(required=True)
     cols = eval_rows(config)
-    inputs = typed(config, cols, runner.input_names)
+    inputs = typed(config, cols, runner.inputs.input_names)
     served = testing.serve_in_fresh_process(str(export_dir), inputs)
     assert set(served) == {"logits_ctr", "probs_ctr", "logits_cvr", "probs_cvr"}
     import tensorflow as tf

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from easymtl.errors import EasymtlError
 from easymtl.lifecycle import history, runs
+from easymtl.trainer.state import CheckpointMismatch
 
 log = logging.getLogger("easymtl")
 
@@ -56,13 +57,12 @@ class ContinuousEvaluator:
             EasymtlError: it is not a checkpoint of this model.
         """
         try:
-            self.runner.checkpoint.restore(path).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as e:
-            detail = " ".join(str(e).split())[:300]
+            self.runner.state.restore(path)
+        except CheckpointMismatch as e:
             raise EasymtlError(
-                f"checkpoint {path!r}: cannot be evaluated with this config ({detail})"
+                f"checkpoint {path!r}: cannot be evaluated with this config ({e})"
             ) from None
-        return self.runner.evaluate(restore=False)
+        return self.runner.evaluator.evaluate()
 
     def pending(self) -> list[tuple[int, str]]:
         done = history.evaluated_steps(self.model_dir, self.runner.config.eval_input_path)

@@ -48,6 +48,6 @@ class PeriodicEval(Callback):
             self.evaluate(step)
 
     def evaluate(self, step: int) -> dict:
-        results = self.runner.evaluate(restore=False)
+        results = self.runner.evaluator.evaluate()
         self.evaluated_step = step
         return results

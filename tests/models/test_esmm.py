@@ -141,7 +141,7 @@ def test_export_emits_probs_ctcvr_as_the_product(config_factory):
         for line in (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()[:200]
     ]
     inputs = {}
-    for name in runner.input_names:
+    for name in runner.inputs.input_names:
         values = [row[names.index(name)] for row in rows]
         inputs[name] = values if types[name] == 2 else [int(v) for v in values]  # 2: STRING
     served = testing.serve_in_fresh_process(export_dir, inputs)
