@@ -35,11 +35,11 @@ from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
-from easymtl.models import MODELS, check_model, tower_fields
+from easymtl.models import MODELS, check_model
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
-from easymtl.towers import TOWER_MESSAGES
+from easymtl.towers import TOWER_MESSAGES, tower_fields
 from easymtl.weighting import check_loss_weighting
 
 PipelineConfig = pipeline_pb2.PipelineConfig

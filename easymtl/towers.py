@@ -7,9 +7,26 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.losses import LOSSES, MULTICLASS, check_loss
 from easymtl.metrics import METRICS, check_metric, metric_columns
+from easymtl.overrides import is_repeated
 
 # The names of the messages that are task towers.
 TOWER_MESSAGES = ("TaskTower", "BayesTaskTower")
+
+
+def tower_fields(msg, where: str) -> list[tuple[str, object]]:
+    """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) of a
+    model's sub-message `msg` at `where`: its `task_towers`, or its single TaskTower
+    fields (ESMM's `ctr_tower`, `cvr_tower`), in field order."""
+    towers = []
+    for field in msg.DESCRIPTOR.fields:
+        if field.message_type is None or field.message_type.name not in TOWER_MESSAGES:
+            continue
+        if is_repeated(field):
+            value = getattr(msg, field.name)
+            towers += [(f"{where}.{field.name}[{i}]", t) for i, t in enumerate(value)]
+        else:
+            towers.append((f"{where}.{field.name}", getattr(msg, field.name)))
+    return towers
 
 
 def tower_task_type(tower, where: str = "task_tower") -> str:

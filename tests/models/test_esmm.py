@@ -14,7 +14,8 @@ from easymtl.config import load_config
 from easymtl.errors import ConfigError
 from easymtl.export import export_saved_model
 from easymtl.layers.esmm import ctcvr_logits
-from easymtl.models.esmm import build_esmm_tasks, check_esmm
+from easymtl.models.esmm import check_esmm
+from easymtl.models.esmm_model import build_esmm_tasks
 from easymtl.protos import multi_task_rank_pb2
 from easymtl.runner import Runner
 
