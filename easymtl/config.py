@@ -24,13 +24,8 @@ from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
 from easymtl.features import FEATURES, input_name, table_name
-from easymtl.features.combo_config import validate_combo_features
-from easymtl.features.sequence_config import (
-    SEQUENCE_KINDS,
-    validate_group_sequences,
-    validate_sequence_features,
-)
-from easymtl.features.sequence_match_config import validate_sequence_match_features
+from easymtl.features.sequence_config import validate_sequence_features
+from easymtl.features.sequence_groups import validate_group_sequences
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
@@ -209,10 +204,9 @@ def validate(config: PipelineConfig) -> None:
     _validate_data(data)
     _validate_sample_weights(data)
     fields = {f.input_name for f in data.input_fields}
-    features = _validate_features(config, fields)
-    protos, sequences = validate_sequence_features(config, fields, features)
-    protos.update(validate_combo_features(config, fields, set(protos)))
-    protos.update(validate_sequence_match_features(config))
+    protos, tables = _validate_features(config, fields)
+    sequences = validate_sequence_features(config, fields, protos, tables)
+    _validate_references(config)
     model = config.model_config
     if not model.feature_groups:
         raise ConfigError("model_config.feature_groups", "at least one feature group is needed")
@@ -313,9 +307,16 @@ def _validate_data(data) -> None:
         raise ConfigError("data_config.delimiter", "must not be empty")
 
 
-def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
-    names: set[str] = set()
-    tables: dict[str, tuple[int, int]] = {}
+def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, dict]:
+    """Each feature's own checks, and the names, input columns and tables of the kinds
+    that are not sequences (:func:`validate_sequence_features` checks theirs).
+
+    Returns:
+        ``(protos, tables)``: the features' messages by name, and ``(rows, dim, feature
+        name)`` of each embedding table by table name.
+    """
+    protos: dict[str, object] = {}
+    tables: dict[str, tuple[int, int, str]] = {}
     for i, fc in enumerate(config.feature_configs):
         kind = fc.WhichOneof("feature")
         where = f"feature_configs[{i}]"
@@ -326,39 +327,57 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> set[str]:
         feature = getattr(fc, kind)
         where = f"{where}.{kind}"
         entry = FEATURES.entry(kind)
-        if kind in SEQUENCE_KINDS or kind == "combo_feature":
-            # Their names, columns and shared tables: validate_sequence_features and
-            # validate_combo_features, once every feature's own checks have passed.
+        if entry.sequence:
             entry.check(feature, where)
             continue
-        if feature.feature_name in names:
+        if feature.feature_name in protos:
             raise ConfigError(
                 f"{where}.feature_name", f"duplicate feature name {feature.feature_name!r}"
             )
-        names.add(feature.feature_name)
-        if entry.inputs is not None:
-            inputs = entry.inputs(feature)
-        else:
-            inputs = [("expression" if feature.HasField("expression") else "feature_name",
-                       input_name(feature))]  # fmt: skip
-        for what, field in inputs:
-            if field not in fields:
-                raise ConfigError(
-                    f"{where}.{what}",
-                    f"reads input field {field!r}, which is not in data_config.input_fields",
-                )
+        protos[feature.feature_name] = feature
+        _validate_inputs(entry, feature, where, fields)
         if entry.check is not None:
             entry.check(feature, where)
         shape = entry.table(feature) if entry.table is not None else None
         if shape is not None:
-            first = tables.setdefault(table_name(feature), shape)
-            if first != shape:
-                raise ConfigError(
-                    f"{where}.embedding_name",
-                    f"shares table {table_name(feature)!r} of {first[0]} rows x {first[1]} "
-                    f"dims but needs {shape[0]} x {shape[1]}",
-                )
-    return names
+            _validate_table(table_name(feature), shape, feature.feature_name, where, tables)
+    return protos, tables
+
+
+def _validate_inputs(entry, feature, where: str, fields: set[str]) -> None:
+    """Every column `feature` reads is an input field."""
+    if entry.inputs is not None:
+        inputs = entry.inputs(feature)
+    else:
+        what = "expression" if feature.HasField("expression") else "feature_name"
+        inputs = [(what, input_name(feature))]
+    for what, field in inputs:
+        if field not in fields:
+            raise ConfigError(
+                f"{where}.{what}",
+                f"reads input field {field!r}, which is not in data_config.input_fields",
+            )
+
+
+def _validate_table(table: str, shape: tuple, name: str, where: str, tables: dict) -> None:
+    """Features sharing embedding table `table` agree on its (rows, dim) `shape`."""
+    first = tables.setdefault(table, (*shape, name))
+    if tuple(first[:2]) != tuple(shape):
+        raise ConfigError(
+            f"{where}.embedding_name",
+            f"shares table {table!r} of {first[0]} rows x {first[1]} dims but needs "
+            f"{shape[0]} x {shape[1]}",
+        )
+
+
+def _validate_references(config: PipelineConfig) -> None:
+    """The checks of features that name other features (e.g. sequence_match_feature's
+    query and sequence), once every feature is known."""
+    for i, fc in enumerate(config.feature_configs):
+        kind = fc.WhichOneof("feature")
+        references = FEATURES.entry(kind).references
+        if references is not None:
+            references(getattr(fc, kind), f"feature_configs[{i}].{kind}", config.feature_configs)
 
 
 _COUNT_FIELDS = ("num_expert", "expert_num_per_task")

@@ -194,6 +194,28 @@ def test_every_model_page_is_a_model():
     assert pages <= set(_model_oneof()), pages - set(_model_oneof())
 
 
+# ---------------------------------------------------------------------- feature kinds
+
+_KIND_ROW = re.compile(r"^\| \[`(\w+)`\]\(([^)]+)\) \|", re.M)
+
+
+def test_features_page_lists_every_feature_kind_with_its_registered_section():
+    from easymtl.features import FEATURES
+
+    rows = _KIND_ROW.findall((DOCS / "features.md").read_text(encoding="utf-8"))
+    listed = [kind for kind, _ in rows]
+    assert listed == FEATURES.names(), (
+        "docs/features.md's table of kinds must list the FEATURES registry, in its order "
+        f"(see 'Adding a feature kind' in docs/ARCHITECTURE.md): {listed}"
+    )
+    for kind, link in rows:
+        docs = FEATURES.entry(kind).docs
+        expected = docs.partition("#")[2] if docs.startswith("features.md#") else docs
+        assert link in (docs, f"#{expected}"), (kind, link, docs)
+        page, _, anchor = docs.partition("#")
+        assert anchor in _anchors(DOCS / page), f"{kind}: docs/{page} has no #{anchor}"
+
+
 # ------------------------------------------------------------------- commands and flags
 
 _FLAG = re.compile(r"^[\[(]*--([A-Za-z_]\w*(?:\[[^\]]*\])?(?:\.[A-Za-z_]\w*(?:\[[^\]]*\])?)*)")

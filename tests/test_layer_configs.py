@@ -15,16 +15,16 @@ import tensorflow as tf
 
 import easymtl.features
 import easymtl.layers
-from easymtl.features.combo_feature import ComboFeature
+from easymtl.features.combo_feature.layer import ComboFeature
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
-from easymtl.features.id_feature import IdFeature
-from easymtl.features.lookup_feature import LookupFeature
+from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.lookup_feature.layer import LookupFeature
 from easymtl.features.map_values import MapValues
-from easymtl.features.match_feature import MatchFeature
-from easymtl.features.raw_feature import RawFeature
-from easymtl.features.sequence_id_feature import SequenceIdFeature
-from easymtl.features.sequence_match_feature import SequenceMatchFeature
-from easymtl.features.sequence_raw_feature import SequenceRawFeature
+from easymtl.features.match_feature.layer import MatchFeature
+from easymtl.features.raw_feature.layer import RawFeature
+from easymtl.features.sequence_id_feature.layer import SequenceIdFeature
+from easymtl.features.sequence_match_feature.layer import SequenceMatchFeature
+from easymtl.features.sequence_raw_feature.layer import SequenceRawFeature
 from easymtl.features.zch import ZchEmbeddingTable
 from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
 from easymtl.layers.dbmtl import DBMTL
@@ -171,12 +171,12 @@ EXAMPLES = {
 
 
 def layer_classes() -> list[type]:
-    """Every keras Layer class defined in a module of easymtl.layers or easymtl.features,
-    less the models kept there (ESMM's): a model is built from a config, and
-    tests/test_fast_lane.py trains, exports and serves each."""
+    """Every keras Layer class defined in a module of easymtl.layers or easymtl.features
+    (the feature kinds' packages included), less the models kept there (ESMM's): a model
+    is built from a config, and tests/test_fast_lane.py trains, exports and serves each."""
     found = set()
     for package in (easymtl.layers, easymtl.features):
-        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             module = importlib.import_module(info.name)
             for _, obj in inspect.getmembers(module, inspect.isclass):
                 if (

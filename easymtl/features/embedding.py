@@ -110,6 +110,35 @@ def id_match(query_ids, sequence_ids, steps) -> tf.Tensor:
     return tf.cast(tf.reduce_any(equal, axis=[2, 3]), tf.float32)
 
 
+def _lists(d: dict) -> dict[str, list]:
+    return {k: list(v) for k, v in d.items()}
+
+
+def _tuples(d: dict) -> dict[str, tuple]:
+    return {k: tuple(v) for k, v in d.items()}
+
+
+def _check_names(features: dict, tables: dict, groups: dict, embeddings: dict) -> None:
+    """Groups name known features, and embedded features known tables."""
+    for group, names in groups.items():
+        unknown = [n for n in names if n not in features]
+        if unknown:
+            raise ValueError(f"Group {group!r} names unknown features: {unknown}")
+    for name, (table, _) in embeddings.items():
+        if table not in tables:
+            raise ValueError(f"Feature {name!r} uses unknown table {table!r}")
+
+
+def _check_encoders(encoders: dict, sequence_groups: dict, group_encoders: dict) -> None:
+    """Each group's encoders are known, and read known sequence groups."""
+    for group, pairs in group_encoders.items():
+        for encoder, seq in pairs:
+            if encoder not in encoders or seq not in sequence_groups:
+                raise ValueError(
+                    f"Group {group!r}: unknown encoder {encoder!r} or sequence group {seq!r}"
+                )
+
+
 @keras.saving.register_keras_serializable(package="easymtl")
 class FeatureInputs(keras.layers.Layer):
     """Raw input columns → one dense tensor per feature group.
@@ -171,6 +200,8 @@ class FeatureInputs(keras.layers.Layer):
         sequence_groups = sequence_groups or {}
         wide_groups = wide_groups or {}
         wide_embeddings = wide_embeddings or {}
+        encoders = encoders or {}
+        group_encoders = group_encoders or {}
         if wide_dim <= 0:
             raise ValueError(f"`wide_dim` must be positive. Received: {wide_dim}")
         if not 0 <= embedding_regularization < float("inf"):
@@ -178,32 +209,20 @@ class FeatureInputs(keras.layers.Layer):
                 "`embedding_regularization` must be a finite number >= 0. "
                 f"Received: {embedding_regularization}"
             )
-        encoders = encoders or {}
-        group_encoders = group_encoders or {}
-        for group, names in {**groups, **sequence_groups, **wide_groups}.items():
-            unknown = [n for n in names if n not in features]
-            if unknown:
-                raise ValueError(f"Group {group!r} names unknown features: {unknown}")
-        for name, (table, _) in {**embeddings, **wide_embeddings}.items():
-            if table not in tables:
-                raise ValueError(f"Feature {name!r} uses unknown table {table!r}")
-        for group, pairs in group_encoders.items():
-            for encoder, seq in pairs:
-                if encoder not in encoders or seq not in sequence_groups:
-                    raise ValueError(
-                        f"Group {group!r}: unknown encoder {encoder!r} or sequence group {seq!r}"
-                    )
+        every_group = {**groups, **sequence_groups, **wide_groups}
+        _check_names(features, tables, every_group, {**embeddings, **wide_embeddings})
+        _check_encoders(encoders, sequence_groups, group_encoders)
         self.features = dict(features)
         self.input_names = dict(input_names)
         self.tables = dict(tables)
-        self.embeddings = {k: tuple(v) for k, v in embeddings.items()}
-        self.groups = {k: list(v) for k, v in groups.items()}
-        self.sequence_groups = {k: list(v) for k, v in sequence_groups.items()}
+        self.embeddings = _tuples(embeddings)
+        self.groups = _lists(groups)
+        self.sequence_groups = _lists(sequence_groups)
         self.encoders = dict(encoders)
         self.group_encoders = {k: [tuple(p) for p in v] for k, v in group_encoders.items()}
-        self.aligned = {k: list(v) for k, v in (aligned or {}).items()}
-        self.wide_groups = {k: list(v) for k, v in wide_groups.items()}
-        self.wide_embeddings = {k: tuple(v) for k, v in wide_embeddings.items()}
+        self.aligned = _lists(aligned or {})
+        self.wide_groups = _lists(wide_groups)
+        self.wide_embeddings = _tuples(wide_embeddings)
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
         # The linear weight of each dense feature of a WIDE group, built on its first call.
@@ -226,11 +245,17 @@ class FeatureInputs(keras.layers.Layer):
 
     def deep_features(self) -> list[str]:
         """The features read by the groups that are not WIDE, in first-use order."""
+        return self.read_by(self.groups, self.sequence_groups, self.group_encoders)
+
+    @staticmethod
+    def read_by(groups: dict, sequence_groups: dict, group_encoders: dict) -> list[str]:
+        """The features that `groups` read, with the sequence groups their encoders read,
+        in first-use order (arguments as FeatureInputs takes them)."""
         names = []
-        for group, features in self.groups.items():
+        for group, features in groups.items():
             names += features
-            for _, seq in self.group_encoders.get(group, []):
-                names += self.sequence_groups[seq]
+            for _, seq in group_encoders.get(group, []):
+                names += sequence_groups[seq]
         return list(dict.fromkeys(names))
 
     @property

@@ -1,5 +1,5 @@
-"""lookup_feature and match_feature in the config: the columns they read, their tables
-and the checks of config validation. Imports no TensorFlow.
+"""What lookup_feature and match_feature share in the config: their tables and the
+checks of the values they find. Imports no TensorFlow.
 
 Both find values in a map column; the values become ids (with an id kind:
 hash_bucket_size, num_buckets, vocab_list or vocab_dict), a bucketized number (with
@@ -9,37 +9,44 @@ boundaries) or a dense number.
 from __future__ import annotations
 
 from easymtl.errors import ConfigError
-from easymtl.features.normalizer import parse_normalizer
+from easymtl.features.checks import (
+    check_boundaries,
+    check_normalizer,
+    check_number,
+    check_pooling,
+    check_positive,
+)
 from easymtl.features.vocab import proto_vocabulary
 
 ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict")
-COMBINERS = ("sum", "mean", "min", "max", "count")
 # A match_feature's pkey or skey that matches every key.
 ALL = "ALL"
 
 
-def _field(expression: str) -> str:
+def field_of(expression: str) -> str:
+    """The input field of an expression "side:field" (or "field")."""
     return expression.split(":", 1)[-1]
 
 
-def map_inputs(proto) -> list[tuple[str, str]]:
-    """``(field name, input column)`` of each column a LookupFeature (map, key) or a
-    MatchFeature (nested_map, then pkey and skey unless "ALL") reads, in order."""
-    if proto.DESCRIPTOR.name == "LookupFeature":
-        return [("map", _field(proto.map)), ("key", _field(proto.key))]
-    inputs = [("nested_map", _field(proto.nested_map))]
-    inputs += [(k, _field(getattr(proto, k))) for k in ("pkey", "skey") if getattr(proto, k) != ALL]
-    return inputs
-
-
-def map_columns(proto) -> list[str]:
-    """The input columns a LookupFeature or MatchFeature reads, in order."""
-    return [column for _, column in map_inputs(proto)]
+def check_input_fields(f, where: str, names: tuple[str, ...], all_ok: bool = False) -> None:
+    """Each of the expression fields `names` of `f` names an input field (or, with
+    `all_ok`, is "ALL")."""
+    for name in names:
+        if not field_of(getattr(f, name)):
+            what = f", or be {ALL!r}" if all_ok else ""
+            raise ConfigError(f"{where}.{name}", f"must name an input field{what}")
 
 
 def id_kind(proto) -> str | None:
     """The id kind a lookup/match feature's values take, or None (numbers)."""
     return next((k for k in ID_KINDS if id_kind_set(proto, k)), None)
+
+
+def id_kind_set(f, kind: str) -> bool:
+    """Whether id kind `kind` is set on a lookup/match feature."""
+    if kind in ("vocab_list", "vocab_dict"):
+        return bool(getattr(f, kind))
+    return f.HasField(kind)
 
 
 def map_feature_table(proto) -> tuple[int, int] | None:
@@ -54,82 +61,53 @@ def map_feature_table(proto) -> tuple[int, int] | None:
     return None
 
 
-def check_map_feature(f, where: str) -> None:
-    """The checks of one LookupFeature or MatchFeature message."""
-    lookup = f.DESCRIPTOR.name == "LookupFeature"
-    if lookup:
-        for name in ("map", "key"):
-            if not _field(getattr(f, name)):
-                raise ConfigError(f"{where}.{name}", "must name an input field")
-    else:
-        if not _field(f.nested_map):
-            raise ConfigError(f"{where}.nested_map", "must name an input field")
-        for name in ("pkey", "skey"):
-            if not _field(getattr(f, name)):
-                raise ConfigError(f"{where}.{name}", f"must name an input field, or be {ALL!r}")
+def value_kind(f, where: str) -> str | None:
+    """What the values found become: an id kind, "boundaries", or None (a dense number);
+    at most one may be set."""
     kinds = [k for k in ID_KINDS if id_kind_set(f, k)] + (["boundaries"] if f.boundaries else [])
     if len(kinds) > 1:
         raise ConfigError(
             where,
             f"expected at most one of {', '.join(ID_KINDS)}, boundaries; got {', '.join(kinds)}",
         )
-    kind = kinds[0] if kinds else None
-    embedded = kind is not None
-    if kind in ("hash_bucket_size", "num_buckets") and getattr(f, kind) == 0:
-        raise ConfigError(f"{where}.{kind}", "must be positive")
-    if kind == "boundaries" and list(f.boundaries) != sorted(set(f.boundaries)):
-        raise ConfigError(f"{where}.boundaries", "must be strictly increasing")
-    if embedded and f.embedding_dim == 0:
-        raise ConfigError(f"{where}.embedding_dim", f"must be positive with {kind}")
-    if not embedded and f.HasField("embedding_dim"):
+    return kinds[0] if kinds else None
+
+
+def check_map_values(f, where: str) -> str | None:
+    """The checks of what a LookupFeature's or MatchFeature's values become; returns
+    :func:`value_kind`."""
+    kind = value_kind(f, where)
+    if kind in ("hash_bucket_size", "num_buckets"):
+        check_positive(f, kind, where)
+    if kind == "boundaries":
+        check_boundaries(f, where)
+    if kind is not None:
+        check_positive(f, "embedding_dim", where, f"with {kind}")
+    elif f.HasField("embedding_dim"):
         raise ConfigError(
             f"{where}.embedding_dim", f"only used with {', '.join(ID_KINDS)} or boundaries"
         )
-    ids = kind in ID_KINDS
-    if f.need_discrete and not ids:
+    if f.need_discrete and kind not in ID_KINDS:
         raise ConfigError(
             f"{where}.need_discrete",
             f"the values found are ids only with {', '.join(ID_KINDS)}; set one of them",
         )
-    if f.pooling not in ("sum", "mean"):
-        raise ConfigError(f"{where}.pooling", f"{f.pooling!r}: expected 'sum' or 'mean'")
-    if lookup and f.combiner not in COMBINERS:
-        raise ConfigError(
-            f"{where}.combiner", f"{f.combiner!r}: expected one of {', '.join(COMBINERS)}"
-        )
-    if lookup and not f.separator:
-        raise ConfigError(f"{where}.separator", "must not be empty")
-    if f.HasField("value_dim"):
-        if ids:
-            ok, what = f.value_dim in (0, 1), "0 (every id found) or 1 (the first one)"
-        elif lookup and not f.boundaries:
-            ok, what = f.value_dim > 0, "positive"
-        else:
-            ok, what = f.value_dim == 1, "1"
-        if not ok:
-            raise ConfigError(f"{where}.value_dim", f"{f.value_dim}: expected {what}")
-    if lookup and f.value_dim > 1 and not f.value_separator:
-        raise ConfigError(f"{where}.value_separator", "must not be empty")
-    if not ids:
+    check_pooling(f, where)
+    if kind in ID_KINDS:
         if f.HasField("normalizer"):
-            if f.boundaries:
-                raise ConfigError(f"{where}.normalizer", "applies to dense values only")
-            try:
-                parse_normalizer(f.normalizer)
-            except ValueError as e:
-                raise ConfigError(f"{where}.normalizer", str(e)) from None
-        try:
-            float(f.default_value)
-        except ValueError:
-            raise ConfigError(
-                f"{where}.default_value", f"{f.default_value!r} is not a number"
-            ) from None
-    elif f.HasField("normalizer"):
-        raise ConfigError(f"{where}.normalizer", "applies to numbers only, not to ids")
+            raise ConfigError(f"{where}.normalizer", "applies to numbers only, not to ids")
+        return kind
+    if f.HasField("normalizer") and f.boundaries:
+        raise ConfigError(f"{where}.normalizer", "applies to dense values only")
+    check_normalizer(f, where)
+    check_number(f, "default_value", where)
+    return kind
 
 
-def id_kind_set(f, kind: str) -> bool:
-    """Whether id kind `kind` is set on a lookup/match feature."""
-    if kind in ("vocab_list", "vocab_dict"):
-        return bool(getattr(f, kind))
-    return f.HasField(kind)
+def check_value_dim(f, where: str, ok: bool, what: str) -> None:
+    """A value_dim that is set is `ok` (else the error says `what` was expected)."""
+    if f.HasField("value_dim") and not ok:
+        raise ConfigError(f"{where}.value_dim", f"{f.value_dim}: expected {what}")
+
+
+IDS_VALUE_DIM = "0 (every id found) or 1 (the first one)"

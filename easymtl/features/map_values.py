@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.features.id_feature import IdFeature
-from easymtl.features.raw_feature import RawFeature
+from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.raw_feature.layer import RawFeature
 
 # A number, as RawFeature parses one.
 NUMBER = r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"

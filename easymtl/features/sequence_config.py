@@ -1,18 +1,14 @@
-"""Sequence features and sequence groups in the config: their names, the columns they
-read, their tables, and the checks of config validation. Imports no TensorFlow.
+"""What the sequence kinds share in the config (sequence_feature, sequence_id_feature,
+sequence_raw_feature): their names, the columns they read, their tables, and the checks
+of config validation. Imports no TensorFlow.
 
 A ``sequence_feature { sequence_name: "s" features { id_feature { feature_name: "x" } } }``
 holds the feature ``s__x``, which reads the column ``s__x`` (with ``expression:
 "user:y"``, the column ``s__y``, as TorchEasyRec's grouped sequences read). Without an
 ``embedding_name`` of its own it embeds with the table of the id/raw feature named ``x``
 (whatever that feature's table is called), else with ``x_emb``: the sequence and the
-query feature it mirrors share one table.
-
-The sequence encoders are :data:`ENCODERS`, a registry from SeqEncoderConfig's
-``seq_module`` oneof name to the encoder's builder (in
-:mod:`easymtl.features.sequence_encoders`, imported when the model is built), with the
-facts validation needs: ``query`` (the encoder attends from query features) and
-``check(sub-message, field path)``.
+query feature it mirrors share one table. Sequence groups and their encoders are
+:mod:`easymtl.features.sequence_groups` and :mod:`easymtl.features.sequence_encoders`.
 """
 
 from __future__ import annotations
@@ -20,13 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from easymtl.errors import ConfigError
-from easymtl.features.vocab import proto_vocabulary
-from easymtl.registry import Registry
-
-# FeatureConfig oneof names of the sequence kinds.
-SEQUENCE_KINDS = ("sequence_feature", "sequence_id_feature", "sequence_raw_feature")
-SEQUENCE_GROUP_TYPE = 2  # FeatureGroupType.SEQUENCE
-DEEP_GROUP_TYPE = 0
+from easymtl.features.base import BuiltFeature, num_ids
 
 
 @dataclass
@@ -129,21 +119,6 @@ def sequence_entries(feature_configs) -> list[SequenceEntry]:
     return entries
 
 
-def num_ids(proto) -> int | None:
-    """Rows of the embedding table an id/raw (or sequence id/raw) feature needs."""
-    fields = proto.DESCRIPTOR.fields_by_name
-    if "zch" in fields and proto.HasField("zch"):
-        return proto.zch.zch_size
-    for name in ("hash_bucket_size", "num_buckets"):
-        if name in fields and proto.HasField(name):
-            return getattr(proto, name)
-    if "vocab_list" in fields:
-        vocabulary = proto_vocabulary(proto)
-        if vocabulary is not None:
-            return vocabulary.rows
-    return len(proto.boundaries) + 1 if "boundaries" in fields and proto.boundaries else None
-
-
 def width(proto) -> int:
     """Width of one item's (or one example's) tensor: embedding_dim, or 1 for a dense
     value."""
@@ -155,16 +130,18 @@ def width(proto) -> int:
 # ------------------------------------------------------------------------- validation
 
 
-def _check_sequence(length: int, delim: str, where: str) -> None:
+def check_sequence(length: int, delim: str, where: str) -> None:
+    """A sequence's sequence_length is positive and its sequence_delim not empty."""
     if length == 0:
         raise ConfigError(f"{where}.sequence_length", "must be positive")
     if not delim:
         raise ConfigError(f"{where}.sequence_delim", "must not be empty")
 
 
-def _check_item(proto, kind: str, where: str) -> None:
+def check_item(proto, kind: str, where: str) -> None:
     """The checks of one sequence item's id (`kind` "id") or raw proto."""
-    from easymtl.features import check_id_feature, check_raw_feature
+    from easymtl.features.id_feature import check_id_feature
+    from easymtl.features.raw_feature import check_raw_feature
 
     if getattr(proto, "value_dim", 1) != 1:
         raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported in a sequence")
@@ -176,75 +153,33 @@ def _check_item(proto, kind: str, where: str) -> None:
     (check_id_feature if kind == "id" else check_raw_feature)(proto, where)
 
 
-def check_sequence_feature(f, where: str) -> None:
-    """The checks of one SequenceFeature message and its sub-features."""
-    if not f.sequence_name:
-        raise ConfigError(f"{where}.sequence_name", "must not be empty")
-    if not f.features:
-        raise ConfigError(f"{where}.features", "a sequence_feature needs sub-features")
-    _check_sequence(f.sequence_length, f.sequence_delim, where)
-    for j, sub in enumerate(f.features):
-        kind = sub.WhichOneof("feature")
-        if kind is None:
-            raise ConfigError(
-                f"{where}.features[{j}]", "expected id_feature { ... } or raw_feature { ... }"
-            )
-        _check_item(getattr(sub, kind), kind.split("_")[0], f"{where}.features[{j}].{kind}")
-
-
-def check_sequence_id_feature(f, where: str) -> None:
-    """The checks of one SequenceIdFeature message."""
-    _check_sequence(f.sequence_length, f.sequence_delim, where)
-    _check_item(f, "id", where)
-
-
-def check_sequence_raw_feature(f, where: str) -> None:
-    """The checks of one SequenceRawFeature message."""
-    _check_sequence(f.sequence_length, f.sequence_delim, where)
-    _check_item(f, "raw", where)
-
-
 def validate_sequence_features(
-    config, fields: set[str], names: set[str]
-) -> tuple[dict[str, object], set[str]]:
+    config, fields: set[str], protos: dict[str, object], tables: dict[str, tuple]
+) -> set[str]:
     """Checks what the sequence features of `config` share with the others: their names
-    (against the feature `names` seen so far, the id/raw features), the input `fields`
-    they read and the tables they share (each one's own checks are its kind's
-    ``check``, run before).
+    (against the features in `protos`), the input `fields` they read and the tables they
+    share (each one's own checks are its kind's ``check``, run before); adds them to
+    `protos`.
 
     Args:
         config: The PipelineConfig.
         fields: The input field names.
-        names: The id/raw feature names.
+        protos: The other features' protos by name; the sequence features are added.
+        tables: ``(rows, dim, feature name)`` of each table of the other features, by
+            table name; the sequence features' are added.
 
     Returns:
-        ``(protos, sequences)``: every feature's proto by name, and the names of the
-        sequence features.
+        The names of the sequence features.
 
     Raises:
         ConfigError: naming the first bad field.
     """
-    protos: dict[str, object] = {}
-    tables: dict[str, tuple[int, int, str]] = {}
-    for fc in config.feature_configs:
-        kind = fc.WhichOneof("feature")
-        if kind in ("lookup_feature", "match_feature"):
-            protos[getattr(fc, kind).feature_name] = getattr(fc, kind)
-        if kind in ("id_feature", "raw_feature"):
-            proto = getattr(fc, kind)
-            protos[proto.feature_name] = proto
-            if num_ids(proto) is not None:
-                tables.setdefault(
-                    _table(proto), (num_ids(proto), proto.embedding_dim, proto.feature_name)
-                )
-    seen = set(names)
     sequences: set[str] = set()
     for entry in sequence_entries(config.feature_configs):
-        if entry.name in seen:
+        if entry.name in protos:
             raise ConfigError(
                 f"{entry.where}.feature_name", f"duplicate feature name {entry.name!r}"
             )
-        seen.add(entry.name)
         if entry.column not in fields:
             what = "expression" if entry.proto.HasField("expression") else "feature_name"
             raise ConfigError(
@@ -252,172 +187,34 @@ def validate_sequence_features(
                 f"reads input field {entry.column!r}, which is not in data_config.input_fields",
             )
         if entry.table is not None:
-            shape = (num_ids(entry.proto), entry.proto.embedding_dim)
-            first = tables.setdefault(entry.table, (*shape, entry.name))
-            if first[:2] != shape:
-                raise ConfigError(
-                    f"{entry.where}.embedding_name",
-                    f"shares table {entry.table!r} of feature {first[2]!r} ({first[0]} rows x "
-                    f"{first[1]} dims) but needs {shape[0]} x {shape[1]}; give it its own "
-                    "embedding_name",
-                )
+            _check_shared_table(entry, tables)
         protos[entry.name] = entry.proto
         sequences.add(entry.name)
-    return protos, sequences
+    return sequences
 
 
-def validate_group_sequences(
-    group, where: str, protos: dict[str, object], sequences: set[str], seen: set[str]
-) -> None:
-    """Checks a feature group's sequence_groups and sequence_encoders (and a SEQUENCE
-    group's features).
-
-    Args:
-        group: The FeatureGroupConfig.
-        where: Its field path.
-        protos: Every feature's proto by name.
-        sequences: The names of the sequence features.
-        seen: The sequence group names of the groups before; this group's are added.
-
-    Raises:
-        ConfigError: naming the first bad field.
-    """
-    members: dict[str, tuple[str, list[str]]] = {}
-    if group.group_type == SEQUENCE_GROUP_TYPE:
-        if group.sequence_groups:
-            raise ConfigError(
-                f"{where}.sequence_groups",
-                "a SEQUENCE group is itself the sequence group; list its features in feature_names",
-            )
-        members[group.group_name] = (f"{where}.feature_names", list(group.feature_names))
-    else:
-        for j, name in enumerate(group.feature_names):
-            if name in sequences:
-                raise ConfigError(
-                    f"{where}.feature_names[{j}]",
-                    f"{name!r} is a sequence feature; put it in a sequence_groups entry (read "
-                    "by sequence_encoders) or in a SEQUENCE group",
-                )
-        for j, sg in enumerate(group.sequence_groups):
-            name = sequence_group_name(group, j)
-            if name in members or name in seen:
-                raise ConfigError(
-                    f"{where}.sequence_groups[{j}].group_name",
-                    f"duplicate sequence group name {name!r}",
-                )
-            members[name] = (f"{where}.sequence_groups[{j}].feature_names", list(sg.feature_names))
-        if group.sequence_groups and not group.sequence_encoders:
-            raise ConfigError(
-                f"{where}.sequence_encoders",
-                "sequence_groups need sequence_encoders (e.g. din_encoder { attn_mlp { ... } })",
-            )
-    seen.update(members)
-    for field, names in members.values():
-        if not names:
-            raise ConfigError(field, "a sequence group needs features")
-        for j, feature in enumerate(names):
-            if feature not in protos:
-                raise ConfigError(
-                    f"{field}[{j}]",
-                    f"unknown feature {feature!r}; expected one of feature_configs' "
-                    "feature_name (sub-feature x of a sequence_feature is <sequence_name>__x)",
-                )
-            if protos[feature].DESCRIPTOR.name == "SequenceMatchFeature":
-                raise ConfigError(
-                    f"{field}[{j}]",
-                    f"{feature!r} is a sequence_match_feature, numbers per row that a DEEP "
-                    "group reads; a sequence group holds sequence features and their queries",
-                )
-        if not any(f in sequences for f in names):
-            raise ConfigError(field, "a sequence group needs at least one sequence feature")
-    if group.group_type == SEQUENCE_GROUP_TYPE and not group.sequence_encoders:
+def _check_shared_table(entry: SequenceEntry, tables: dict[str, tuple]) -> None:
+    shape = (num_ids(entry.proto), entry.proto.embedding_dim)
+    first = tables.setdefault(entry.table, (*shape, entry.name))
+    if tuple(first[:2]) != shape:
         raise ConfigError(
-            f"{where}.sequence_encoders",
-            "a SEQUENCE group needs sequence_encoders (e.g. din_encoder { attn_mlp { ... } })",
-        )
-    for k, enc in enumerate(group.sequence_encoders):
-        kind = enc.WhichOneof("seq_module")
-        ew = f"{where}.sequence_encoders[{k}]"
-        if kind is None:
-            *first, last = ENCODERS.names()
-            raise ConfigError(ew, f"expected {', '.join(first)} or {last}")
-        proto = getattr(enc, kind)
-        ew = f"{ew}.{kind}"
-        names = members.get(encoder_input(group, proto), (None, None))[1]
-        if names is None and proto.HasField("input"):
-            raise ConfigError(
-                f"{ew}.input",
-                f"unknown sequence group {proto.input!r}; expected one of "
-                + ", ".join(repr(m) for m in members),
-            )
-        if names is None:
-            raise ConfigError(
-                f"{ew}.input",
-                f"the group has {len(members)} sequence groups; name the one read (its group_name)",
-            )
-        query = [f for f in names if f not in sequences]
-        query_dim = sum(width(protos[f]) for f in query)
-        sequence_dim = sum(width(protos[f]) for f in names if f in sequences)
-        entry = ENCODERS.entry(kind)
-        if entry.query:
-            if not query:
-                raise ConfigError(
-                    f"{ew}.input",
-                    f"{kind} needs query features (e.g. the candidate's cate_id) beside the "
-                    "sequence features of its sequence group",
-                )
-            if query_dim > sequence_dim:
-                raise ConfigError(
-                    f"{ew}.input",
-                    f"the query features are {query_dim} wide but the sequence features "
-                    f"{sequence_dim}; the query must not be wider",
-                )
-        if entry.check is not None:
-            entry.check(proto, ew)
-
-
-def check_pooling_encoder(proto, where: str) -> None:
-    if proto.pooling_type not in ("sum", "mean"):
-        raise ConfigError(
-            f"{where}.pooling_type", f"{proto.pooling_type!r}: expected 'sum' or 'mean'"
+            f"{entry.where}.embedding_name",
+            f"shares table {entry.table!r} of feature {first[2]!r} ({first[0]} rows x "
+            f"{first[1]} dims) but needs {shape[0]} x {shape[1]}; give it its own "
+            "embedding_name",
         )
 
 
-def check_multi_window_din_encoder(proto, where: str) -> None:
-    if not proto.windows_len:
-        raise ConfigError(f"{where}.windows_len", "at least one window is needed")
-    if 0 in proto.windows_len:
-        raise ConfigError(f"{where}.windows_len", "every window needs at least one position")
-
-
-_BUILDERS = "easymtl.features.sequence_encoders"
-ENCODERS = Registry("sequence encoder")
-ENCODERS.register("din_encoder", f"{_BUILDERS}:build_din", query=True)
-ENCODERS.register("simple_attention", f"{_BUILDERS}:build_simple_attention", query=True)
-ENCODERS.register("pooling_encoder", f"{_BUILDERS}:build_pooling", check=check_pooling_encoder)
-ENCODERS.register(
-    "multi_window_din_encoder",
-    f"{_BUILDERS}:build_multi_window_din",
-    query=True,
-    check=check_multi_window_din_encoder,
-)
-
-
-def sequence_group_name(group, index: int) -> str:
-    """The name of `group`'s sequence_groups[index]: its group_name, else
-    ``<group_name>_seq_<index>``."""
-    name = group.sequence_groups[index].group_name
-    return name or f"{group.group_name}_seq_{index}"
-
-
-def encoder_input(group, encoder) -> str | None:
-    """The sequence group an encoder (a SeqEncoderConfig oneof member) of `group` reads:
-    its input; else a SEQUENCE group itself, or the group's only sequence group; else
-    None."""
-    if encoder.HasField("input"):
-        return encoder.input
-    if group.group_type == SEQUENCE_GROUP_TYPE:
-        return group.group_name
-    if len(group.sequence_groups) == 1:
-        return sequence_group_name(group, 0)
-    return None
+def entry_feature(feature_configs, name: str, layer) -> BuiltFeature:
+    """The BuiltFeature of sequence feature `name` of `feature_configs` (its column,
+    table, pooling and sequence, from its :class:`SequenceEntry`) with its `layer`."""
+    e = next(e for e in sequence_entries(feature_configs) if e.name == name)
+    return BuiltFeature(
+        name=e.name,
+        layer=layer,
+        columns=e.column,
+        dim=e.proto.embedding_dim if e.table is not None else None,
+        table=e.table,
+        pooling=e.proto.pooling if e.kind == "id" else "sum",
+        sequence=e.sequence,
+    )

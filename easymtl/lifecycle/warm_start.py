@@ -227,8 +227,8 @@ def _check_mapping(mapping, variables, old, path) -> None:
 def _row_stable_tables(model) -> set[str]:
     """Paths of the embedding tables whose rows keep their ids when the table grows:
     every feature on them maps ids to rows without a hash."""
-    from easymtl.features.id_feature import IdFeature
-    from easymtl.features.raw_feature import RawFeature
+    from easymtl.features.id_feature.layer import IdFeature
+    from easymtl.features.raw_feature.layer import RawFeature
 
     features = model.features
     hashed = set()

@@ -12,7 +12,7 @@ from google.protobuf import text_format
 from easymtl.config import validate
 from easymtl.errors import ConfigError
 from easymtl.features import build_feature_inputs
-from easymtl.features.combo_feature import ComboFeature
+from easymtl.features.combo_feature.layer import ComboFeature
 from easymtl.protos import model_pb2, pipeline_pb2
 
 

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from easymtl.features import build_feature_inputs
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
-from easymtl.features.id_feature import IdFeature
-from easymtl.features.raw_feature import RawFeature
+from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.raw_feature.layer import RawFeature
 from easymtl.protos import feature_pb2, model_pb2
 
 # Row i of the table is [i, 10 * i].

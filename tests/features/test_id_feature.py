@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from easymtl.features.id_feature import IdFeature
+from easymtl.features.id_feature.layer import IdFeature
 
 
 def ids(layer: IdFeature, values, dtype=tf.string) -> list[list[int]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from easymtl.features.raw_feature import RawFeature, parse_normalizer
+from easymtl.features.raw_feature.layer import RawFeature, parse_normalizer
 
 
 def dense(layer: RawFeature, values, dtype=tf.float32) -> np.ndarray:

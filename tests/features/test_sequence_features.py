@@ -11,9 +11,9 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 from easymtl.features import build_feature_inputs
-from easymtl.features.sequence_id_feature import SequenceIdFeature
+from easymtl.features.sequence_id_feature.layer import SequenceIdFeature
 from easymtl.features.sequence_items import sequence_items
-from easymtl.features.sequence_raw_feature import SequenceRawFeature
+from easymtl.features.sequence_raw_feature.layer import SequenceRawFeature
 from easymtl.protos import model_pb2, pipeline_pb2
 
 

@@ -13,7 +13,7 @@ from easymtl.config import PipelineConfig, load_config
 from easymtl.errors import EasymtlError
 from easymtl.features import build_feature_inputs
 from easymtl.features.embedding import id_match
-from easymtl.features.sequence_match_feature import SequenceMatchFeature
+from easymtl.features.sequence_match_feature.layer import SequenceMatchFeature
 from easymtl.train import main as train_main
 
 CONFIG = SAMPLES / "configs" / "mmoe_seq_match_taobao.config"

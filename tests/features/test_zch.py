@@ -74,7 +74,7 @@ def test_ties_keep_the_id_already_in_the_table_and_new_rows_start_fresh():
 
 
 def test_weighted_ids_pool_weighted_through_the_map():
-    from easymtl.features.id_feature import IdFeature
+    from easymtl.features.id_feature.layer import IdFeature
 
     feature = IdFeature(zch={"num_rows": 8, "eviction_interval": 1}, separator="|", weighted=True)
     table = ZchEmbeddingTable(8, 2, eviction_interval=1)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.sequence_items import sequence_items
+from easymtl.features.sequence_match_feature import resolve
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -85,22 +87,12 @@ class SequenceMatchFeature(keras.layers.Layer):
         }
 
 
-def build_sequence_match_feature(f, feature_configs) -> tuple[SequenceMatchFeature, None]:
+def build_sequence_match_feature(f, feature_configs) -> list[BuiltFeature]:
     """The layer of a SequenceMatchFeature message (whose query and sequence are resolved
-    in `feature_configs`), and None (its values are dense); its columns are
-    :func:`sequence_match_columns`."""
-    from easymtl.features.sequence_match_config import resolve
-
-    _, entry = resolve(f, feature_configs)
+    in `feature_configs`), reading the query's and the sequence's columns; its values are
+    dense."""
+    column, entry = resolve(f, feature_configs)
     layer = SequenceMatchFeature(
         list(f.windows), entry.sequence_length, entry.sequence_delim, name=f.feature_name
     )
-    return layer, None
-
-
-def sequence_match_columns(f, feature_configs) -> list[str]:
-    """[query column, sequence column] of a SequenceMatchFeature message."""
-    from easymtl.features.sequence_match_config import resolve
-
-    column, entry = resolve(f, feature_configs)
-    return [column, entry.column]
+    return one_feature(f, layer, None, columns=[column, entry.column])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.features.id_feature import IdFeature
+from easymtl.features.base import BuiltFeature, one_feature
+from easymtl.features.combo_feature import combo_columns
+from easymtl.features.id_feature.layer import IdFeature
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -85,8 +87,8 @@ class ComboFeature(keras.layers.Layer):
         }
 
 
-def build_combo_feature(f) -> tuple[ComboFeature, int]:
-    """The layer of a ComboFeature message, and its embedding dim."""
+def build_combo_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of a ComboFeature message, embedded with its embedding_dim."""
     layer = ComboFeature(
         hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
         vocab_list=list(f.vocab_list) or None,
@@ -94,4 +96,4 @@ def build_combo_feature(f) -> tuple[ComboFeature, int]:
         default_value=f.default_value if f.HasField("default_value") else None,
         name=f.feature_name,
     )
-    return layer, f.embedding_dim
+    return one_feature(f, layer, f.embedding_dim, columns=combo_columns(f))

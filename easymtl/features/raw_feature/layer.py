@@ -7,6 +7,7 @@ import math
 import keras
 import tensorflow as tf
 
+from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.normalizer import parse_normalizer
 
 
@@ -136,8 +137,8 @@ class RawFeature(keras.layers.Layer):
         }
 
 
-def build_raw_feature(f) -> tuple[RawFeature, int | None]:
-    """The layer of a RawFeature message, and its embedding dim (None: a dense value)."""
+def build_raw_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of a RawFeature message: embedded with boundaries, else dense."""
     layer = RawFeature(
         boundaries=list(f.boundaries),
         normalizer=f.normalizer if f.HasField("normalizer") else None,
@@ -146,7 +147,7 @@ def build_raw_feature(f) -> tuple[RawFeature, int | None]:
         separator=f.separator,
         name=f.feature_name,
     )
-    return layer, (f.embedding_dim if f.boundaries else None)
+    return one_feature(f, layer, f.embedding_dim if f.boundaries else None)
 
 
 def _to_number(x: tf.Tensor) -> tf.Tensor:

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from easymtl.features.vocab import Vocabulary, vocab_mapping
+from easymtl.features.base import BuiltFeature, one_feature
+from easymtl.features.vocab import Vocabulary, read_vocab_file, vocab_mapping
 from easymtl.features.zch import KEYS, zch_args
 
 # Hash space of the exact vocabulary lookup (Fingerprint64 modulo this).
@@ -326,10 +327,9 @@ def _ragged_where(values, keep):
     )
 
 
-def build_id_feature(f) -> tuple[IdFeature, int]:
-    """The layer of an IdFeature message, and its embedding dim (a vocab_file is read
-    here: the layer, and with it the SavedModel, holds its values)."""
-    from easymtl.features.vocab import read_vocab_file
+def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of an IdFeature message, embedded with its embedding_dim (a vocab_file
+    is read here: the layer, and with it the SavedModel, holds its values)."""
 
     vocab_list = list(f.vocab_list) or None
     vocab_dict = dict(f.vocab_dict) or None
@@ -353,4 +353,4 @@ def build_id_feature(f) -> tuple[IdFeature, int]:
         zch=zch_args(f.zch) if f.HasField("zch") else None,
         name=f.feature_name,
     )
-    return layer, f.embedding_dim
+    return one_feature(f, layer, f.embedding_dim)

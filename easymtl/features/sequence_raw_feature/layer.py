@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.features.raw_feature import RawFeature
+from easymtl.features.base import BuiltFeature
+from easymtl.features.raw_feature.layer import RawFeature
+from easymtl.features.sequence_config import entry_feature
 from easymtl.features.sequence_items import sequence_items
 
 
@@ -81,13 +83,17 @@ class SequenceRawFeature(keras.layers.Layer):
         }
 
 
-def build_sequence_raw_feature(
+def build_sequence_raw_feature(f, feature_configs) -> list[BuiltFeature]:
+    """The layer of a SequenceRawFeature message: embedded with boundaries, else dense."""
+    return [entry_feature(feature_configs, f.feature_name, sequence_raw_layer(f))]
+
+
+def sequence_raw_layer(
     f, sequence_length: int | None = None, sequence_delim: str | None = None, name=None
-) -> tuple[SequenceRawFeature, int | None]:
-    """The layer of a SequenceRawFeature message, and its embedding dim (None: dense
-    values); with the sequence's length, delimiter and feature name, of a RawFeature
-    inside a sequence_feature."""
-    layer = SequenceRawFeature(
+) -> SequenceRawFeature:
+    """The layer of a SequenceRawFeature message; with the sequence's length, delimiter
+    and feature name, of a RawFeature inside a sequence_feature."""
+    return SequenceRawFeature(
         sequence_length=sequence_length or f.sequence_length,
         sequence_delim=sequence_delim or f.sequence_delim,
         boundaries=list(f.boundaries),
@@ -95,4 +101,3 @@ def build_sequence_raw_feature(
         default_value=float(f.default_value),
         name=name or f.feature_name,
     )
-    return layer, (f.embedding_dim if f.boundaries else None)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.features.id_feature import IdFeature
+from easymtl.features.base import BuiltFeature
+from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.sequence_config import entry_feature
 from easymtl.features.sequence_items import sequence_items
 
 
@@ -125,13 +127,18 @@ class SequenceIdFeature(keras.layers.Layer):
         }
 
 
-def build_sequence_id_feature(
+def build_sequence_id_feature(f, feature_configs) -> list[BuiltFeature]:
+    """The layer of a SequenceIdFeature message, embedded with its embedding_dim."""
+    return [entry_feature(feature_configs, f.feature_name, sequence_id_layer(f))]
+
+
+def sequence_id_layer(
     f, sequence_length: int | None = None, sequence_delim: str | None = None, name=None
-) -> tuple[SequenceIdFeature, int]:
-    """The layer of a SequenceIdFeature message, and its embedding dim; with the
-    sequence's length, delimiter and feature name, of an IdFeature inside a
-    sequence_feature (whose default_value applies only where it is set)."""
-    layer = SequenceIdFeature(
+) -> SequenceIdFeature:
+    """The layer of a SequenceIdFeature message; with the sequence's length, delimiter
+    and feature name, of an IdFeature inside a sequence_feature (whose default_value
+    applies only where it is set)."""
+    return SequenceIdFeature(
         sequence_length=sequence_length or f.sequence_length,
         sequence_delim=sequence_delim or f.sequence_delim,
         hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
@@ -143,4 +150,3 @@ def build_sequence_id_feature(
         ),
         name=name or f.feature_name,
     )
-    return layer, f.embedding_dim

@@ -6,8 +6,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from easymtl.features.lookup_feature import split_pairs
+from easymtl.features.base import BuiltFeature, one_feature
+from easymtl.features.lookup_feature.layer import split_pairs
+from easymtl.features.map_config import ALL
 from easymtl.features.map_values import NUMBER, MapValues, map_values_args
+from easymtl.features.match_feature import match_inputs
 
 # TorchEasyRec's fixed separators: "|" between primary items, "^" after the primary key,
 # "," between secondary items, ":" after the secondary key.
@@ -125,14 +128,14 @@ class MatchFeature(keras.layers.Layer):
         }
 
 
-def build_match_feature(f) -> tuple[MatchFeature, int | None]:
-    """The layer of a MatchFeature message, and its embedding dim (None: dense)."""
-    from easymtl.features.map_config import ALL
-
+def build_match_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of a MatchFeature message: embedded where its values are ids or
+    bucketized, else dense."""
     args = map_values_args(f)
     args.pop("combiner")
     args.pop("value_separator")
     layer = MatchFeature(
         pkey_all=f.pkey == ALL, skey_all=f.skey == ALL, **args, name=f.feature_name
     )
-    return layer, (f.embedding_dim if layer.num_ids is not None else None)
+    dim = f.embedding_dim if layer.num_ids is not None else None
+    return one_feature(f, layer, dim, columns=[c for _, c in match_inputs(f)])

@@ -7,6 +7,8 @@ import re
 import keras
 import tensorflow as tf
 
+from easymtl.features.base import BuiltFeature, one_feature
+from easymtl.features.lookup_feature import lookup_inputs
 from easymtl.features.map_values import NUMBER, MapValues, map_values_args
 
 
@@ -136,7 +138,9 @@ class LookupFeature(keras.layers.Layer):
         return {**super().get_config(), "separator": self.separator, **self._args}
 
 
-def build_lookup_feature(f) -> tuple[LookupFeature, int | None]:
-    """The layer of a LookupFeature message, and its embedding dim (None: dense)."""
+def build_lookup_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of a LookupFeature message: embedded where its values are ids or
+    bucketized, else dense."""
     layer = LookupFeature(separator=f.separator, **map_values_args(f), name=f.feature_name)
-    return layer, (f.embedding_dim if layer.num_ids is not None else None)
+    dim = f.embedding_dim if layer.num_ids is not None else None
+    return one_feature(f, layer, dim, columns=[c for _, c in lookup_inputs(f)])

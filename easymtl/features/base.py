@@ -1,0 +1,80 @@
+"""What every feature kind shares: the column a feature reads, its embedding table's name
+and rows, and the record a kind's builder returns. Imports no TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from easymtl.features.vocab import proto_vocabulary
+
+
+def input_name(feature) -> str:
+    """The input field a feature reads: its expression's field, else its name."""
+    if feature.HasField("expression"):
+        return feature.expression.split(":", 1)[-1]
+    return feature.feature_name
+
+
+def table_name(feature) -> str:
+    """The embedding table of a feature: its embedding_name, else ``<feature_name>_emb``
+    (as TorchEasyRec names it)."""
+    if feature.HasField("embedding_name"):
+        return feature.embedding_name
+    return f"{feature.feature_name}_emb"
+
+
+def num_ids(proto) -> int | None:
+    """Rows of the embedding table an id/raw (or sequence id/raw) feature needs: its zch
+    size, buckets, vocabulary rows or boundaries + 1; None for a dense value."""
+    fields = proto.DESCRIPTOR.fields_by_name
+    if "zch" in fields and proto.HasField("zch"):
+        return proto.zch.zch_size
+    for name in ("hash_bucket_size", "num_buckets"):
+        if name in fields and proto.HasField(name):
+            return getattr(proto, name)
+    if "vocab_list" in fields:
+        vocabulary = proto_vocabulary(proto)
+        if vocabulary is not None:
+            return vocabulary.rows
+    return len(proto.boundaries) + 1 if "boundaries" in fields and proto.boundaries else None
+
+
+@dataclass(frozen=True)
+class BuiltFeature:
+    """One feature's Keras layer and how the input layer wires it (what a kind's builder
+    returns, one per feature it makes).
+
+    Attributes:
+        name: The feature's name, as feature groups name it.
+        layer: Its Keras layer, called on its column (or the list of its columns).
+        columns: The input column it reads, or the columns, in the layer's order.
+        dim: Its embedding dimension; None where the layer's values are dense.
+        table: Its embedding table's name (None for dense values).
+        pooling: How its ids' embeddings pool: "sum" or "mean".
+        sequence: The sequence_name of the sequence_feature it belongs to, or None.
+    """
+
+    name: str
+    layer: object
+    columns: str | list[str]
+    dim: int | None = None
+    table: str | None = None
+    pooling: str = "sum"
+    sequence: str | None = None
+
+
+def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeature]:
+    """The BuiltFeature list of a kind making one feature from message `proto`: named
+    by its feature_name, reading `columns` (default: :func:`input_name`), embedded in
+    :func:`table_name` with its pooling where `dim` is not None."""
+    return [
+        BuiltFeature(
+            name=proto.feature_name,
+            layer=layer,
+            columns=input_name(proto) if columns is None else columns,
+            dim=dim,
+            table=table_name(proto) if dim is not None else None,
+            # A kind without a pooling field (a bucketized raw feature) has one id per row.
+            pooling=getattr(proto, "pooling", "sum"),
+        )
+    ]

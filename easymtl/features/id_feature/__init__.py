@@ -1,0 +1,79 @@
+"""id_feature: a categorical column (ids, or a tag list with a separator) → ids hashed,
+bucketed or looked up in a vocabulary, embedded and pooled (docs/features.md#id_feature).
+
+The config side (no TensorFlow); the layer and its builder are in
+:mod:`easymtl.features.id_feature.layer`.
+"""
+
+from __future__ import annotations
+
+from easymtl.errors import ConfigError
+from easymtl.features import FEATURES
+from easymtl.features.base import num_ids
+from easymtl.features.checks import check_one_of, check_pooling, check_positive, check_separator
+from easymtl.features.vocab import proto_vocabulary
+
+_ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file", "zch")
+_LISTS = ("vocab_list", "vocab_dict")
+_NO_VOCABULARY = ("hash_bucket_size", "num_buckets", "zch")
+
+
+def _has(f, name: str) -> bool:
+    """Whether message `f` has a field `name` and it is set."""
+    return name in f.DESCRIPTOR.fields_by_name and f.HasField(name)
+
+
+def id_kind(f, where: str) -> str:
+    """Which of hash_bucket_size, num_buckets, vocab_list, vocab_dict, vocab_file, zch
+    an id message (IdFeature, SequenceIdFeature, ...) sets: exactly one of those it has."""
+    choices = [k for k in _ID_KINDS if k in f.DESCRIPTOR.fields_by_name]
+    kinds = [k for k in choices if (_has(f, k) if k not in _LISTS else len(getattr(f, k)))]
+    return check_one_of(f, where, choices, kinds)
+
+
+def check_id_feature(f, where: str) -> None:
+    """The checks of one IdFeature (or SequenceIdFeature) message."""
+    kind = id_kind(f, where)
+    if kind == "zch":
+        check_zch(f, where)
+    elif kind in ("hash_bucket_size", "num_buckets"):
+        check_positive(f, kind, where)
+    if _has(f, "default_bucketize_value") and kind in _NO_VOCABULARY:
+        raise ConfigError(
+            f"{where}.default_bucketize_value",
+            "only used with vocab_list, vocab_dict or vocab_file",
+        )
+    check_positive(f, "embedding_dim", where)
+    check_pooling(f, where)
+    check_separator(f, where)
+    # Reads a vocab_file and checks default_bucketize_value against the vocabulary.
+    proto_vocabulary(f, where)
+
+
+def check_zch(f, where: str) -> None:
+    """The checks of an id feature's zch (zero-collision hash)."""
+    if f.zch.zch_size < 2:
+        raise ConfigError(f"{where}.zch.zch_size", "must be at least 2 (row 0 is the unknown id's)")
+    for name in ("eviction_interval", "filter_freq"):
+        check_positive(f.zch, name, f"{where}.zch")
+    if f.HasField("embedding_name"):
+        raise ConfigError(
+            f"{where}.embedding_name",
+            "a zch table maps its own feature's ids; it cannot be shared (remove "
+            "embedding_name, or use hash_bucket_size)",
+        )
+
+
+def id_feature_table(f) -> tuple[int, int]:
+    """(rows, dim) of an IdFeature's table: its buckets, its vocabulary's rows, or its
+    zch table's."""
+    return num_ids(f), f.embedding_dim
+
+
+FEATURES.register(
+    "id_feature",
+    "easymtl.features.id_feature.layer:build_id_feature",
+    check=check_id_feature,
+    table=id_feature_table,
+    docs="features.md#id_feature",
+)
