@@ -10,15 +10,13 @@ file, the line (for text configs) and the field, e.g.
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
 
-import yaml
-from google.protobuf import json_format, text_format
+from google.protobuf import text_format
 from google.protobuf.message import Message
 
+from easymtl import config_yaml
 from easymtl.activations import activation_name
 from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
@@ -27,13 +25,13 @@ from easymtl.features import FEATURES, input_name, table_name
 from easymtl.features.sequence_config import validate_sequence_features
 from easymtl.features.sequence_groups import validate_group_sequences
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
+from easymtl.field_names import unknown_field
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.protos import data_pb2, pipeline_pb2
-from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
 from easymtl.towers import TOWER_MESSAGES, tower_fields
 from easymtl.weighting import check_loss_weighting
 
@@ -62,14 +60,14 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
         raise EasymtlError(f"{path}: config file not found")
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    config = parse_config(text, path)
+    config, lines = parse_config_lines(text, path)
     for source, edits in overrides:
         apply_overrides(config, edits, source)
     input_fields_from_schema(config)
     try:
         validate(config)
     except ConfigError as e:
-        raise EasymtlError(f"{locate(text, path, e.field)}: {e}") from None
+        raise EasymtlError(f"{locate(lines, path, e.field)}: {e}") from None
     return config
 
 
@@ -98,36 +96,35 @@ def input_fields_from_schema(config: PipelineConfig) -> None:
 
 def parse_config(text: str, path: str) -> PipelineConfig:
     """Parses config text in the format given by `path`'s extension (no validation)."""
+    return parse_config_lines(text, path)[0]
+
+
+def parse_config_lines(text: str, path: str) -> tuple[PipelineConfig, dict[str, int]]:
+    """Parses config text in the format given by `path`'s extension (no validation);
+    returns the config and the line of each field path the text sets
+    (``model_config[0].ple[0].task_towers[1].weight[0]``), for :func:`locate`."""
     config = PipelineConfig()
     ext = os.path.splitext(path)[1].lower()
     if ext in (".yaml", ".yml", ".json"):
-        try:
-            data = yaml.safe_load(text) if ext != ".json" else json.loads(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as e:
-            raise EasymtlError(f"{path}: not valid {ext[1:].upper()}: {_one_line(e)}") from None
-        if not isinstance(data, dict):
-            raise EasymtlError(f"{path}: expected a mapping of pipeline config fields at the top")
-        try:
-            json_format.ParseDict(data, config)
-        except json_format.ParseError as e:
-            raise EasymtlError(f"{path}: {_explain(_one_line(e))}") from None
+        lines = config_yaml.read(text, path, config)
     else:
         try:
             text_format.Parse(text, config)
         except text_format.ParseError as e:
             # ParseError's message starts with "line:column : ".
             raise EasymtlError(f"{path}:{_explain(_one_line(e)).replace(' : ', ': ', 1)}") from None
+        lines = _field_lines(text)
     missing = config.FindInitializationErrors()
     if missing:
-        raise EasymtlError(f"{path}: {missing[0]}: required field is missing")
-    return config
+        raise EasymtlError(
+            f"{locate(lines, path, missing[0])}: {missing[0]}: required field is missing"
+        )
+    return config, lines
 
 
-def locate(text: str, path: str, field: str) -> str:
-    """Returns ``path:line`` of `field` (a dotted path) in a text config, else ``path``."""
-    if os.path.splitext(path)[1].lower() in (".yaml", ".yml", ".json"):
-        return path
-    lines = _field_lines(text)
+def locate(lines: dict[str, int], path: str, field: str) -> str:
+    """Returns ``path:line`` of `field` (a dotted path) by the config's field `lines`
+    (:func:`parse_config_lines`), else ``path``."""
     parts = field.split(".")
     # The deepest prefix of the path that the text spells out (a default has no line).
     for n in range(len(parts), 0, -1):
@@ -168,20 +165,12 @@ _UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "(\w+)"
 
 
 def _explain(message: str) -> str:
-    """A parse error about an unknown field, said plainly: a TorchEasyRec field easymtl
-    does not support is named as such; a misspelling gets the closest field names."""
+    """A parse error about an unknown field, said plainly (:func:`unknown_field`)."""
     match = _UNKNOWN_FIELD.search(message)
     if match is None:
         return message
     full_name, name = match.groups()
-    short = full_name.rsplit(".", 1)[-1]
-    if name in TORCHEASYREC_FIELDS.get(full_name, ()):
-        what = f"{short}.{name} is a TorchEasyRec field that easymtl does not support"
-    else:
-        fields = pipeline_pb2.DESCRIPTOR.pool.FindMessageTypeByName(full_name).fields_by_name
-        close = difflib.get_close_matches(name, list(fields), n=3)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        what = f"{short} has no field {name!r}{hint} (see docs/config_reference.md#{short.lower()})"
+    what = unknown_field(pipeline_pb2.DESCRIPTOR.pool.FindMessageTypeByName(full_name), name)
     at = re.search(r' at "([\w.]+)"', message[match.end() :])
     return message[: match.start()] + what + (f" (in {at.group(1)})" if at else "")
 

@@ -4,11 +4,15 @@ of model_dir as training writes it (an estimator's evaluator)."""
 
 from __future__ import annotations
 
+import time
+
 from easymtl import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("Evaluate a model_dir's checkpoints on eval_input_path.")
+    parser = cli.parser(
+        "Evaluate a model_dir's checkpoints on eval_input_path.", "easymtl.evaluate"
+    )
     parser.add_argument(
         "--checkpoint_path", help="Evaluate this checkpoint. Default: model_dir's latest."
     )
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _evaluate(args) -> None:
     from easymtl.errors import EasymtlError
+    from easymtl.run_log import RunLog
 
     # The config and flags first, which load no TensorFlow: a mistake there is one line.
     config = cli.load(args)
@@ -46,18 +51,26 @@ def _evaluate(args) -> None:
         raise EasymtlError(f"{args.config}: eval_input_path: needed to evaluate")
     if args.continuous and args.checkpoint_path:
         raise EasymtlError("--checkpoint_path and --continuous: give one of them")
+    # The evaluator's own log: it may run beside training, which keeps train.log.
+    with RunLog(config.model_dir, "evaluate.log", args.command) as run_log:
+        _run(args, config, run_log)
+
+
+def _run(args, config, run_log) -> None:
+    started = time.time()
     cli.import_tensorflow()
-    from easymtl import lifecycle
+    from easymtl import lifecycle, outputs
     from easymtl.data import check_files, expand_paths
     from easymtl.lifecycle.continuous import ContinuousEvaluator
+    from easymtl.progress import Progress
+    from easymtl.report import write_report
     from easymtl.runner import Runner
 
     source = f"{args.config}: eval_input_path"
     check_files(expand_paths(config.eval_input_path, source), config.data_config, source)
     continuous = args.continuous
-    runner = Runner(
-        config, callbacks=lifecycle.callbacks(config, training=False, exports=continuous)
-    )
+    callbacks = lifecycle.callbacks(config, training=False, exports=continuous)
+    runner = Runner(config, callbacks=callbacks + [Progress(), run_log])
     evaluator = ContinuousEvaluator(runner, args.interval_secs, args.timeout_secs)
     if args.continuous:
         evaluator.run()
@@ -65,6 +78,8 @@ def _evaluate(args) -> None:
         evaluator.evaluate(args.checkpoint_path)
     else:
         runner.evaluate()
+    write_report(config.model_dir)
+    outputs.log_outputs(config.model_dir, started, run_log.path)
 
 
 if __name__ == "__main__":

@@ -114,12 +114,12 @@ class Runner:
         self.check_memory(self.memory, allocated=self.memory.tables + self.memory.dense)
         self.state = TrainState(self.model, variables, self.weighting, config.train_config)
         self.train_step = self.build_train_step()
-        self.train_log = TrainLog(self.tasks, config, self.state.loss_weights)
         self.callbacks = (
             prior_bias_callbacks(config.train_config)
             + collapse_callbacks(config.train_config)
             + list(callbacks)
         )
+        self.train_log = TrainLog(self.tasks, config, self.state.loss_weights, self.callbacks)
         self.evaluator = self.build_evaluator()
         for callback in self.callbacks:
             callback.runner = weakref.proxy(self)

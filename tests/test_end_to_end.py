@@ -55,7 +55,9 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
     assert train_main(["--config", str(path)]) == 0
     log = capsys.readouterr().out
     assert re.search(
-        r"step 10/30 +loss [0-9.]+ +loss_ctr [0-9.]+ +loss_cvr [0-9.]+ +\d+ examples/sec", log
+        r"step 10/30 \(33%, eta \w+\) +loss [0-9.]+ +loss_ctr [0-9.]+ +loss_cvr [0-9.]+ +\d+ "
+        r"examples/sec",
+        log,
     )
     assert {"model.ckpt-12.index", "model.ckpt-24.index", "model.ckpt-30.index"} <= set(
         os.listdir(model_dir)

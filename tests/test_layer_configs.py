@@ -15,12 +15,18 @@ import tensorflow as tf
 
 import easymtl.features
 import easymtl.layers
+from easymtl.features.bool_mask_feature.layer import BoolMaskFeature
 from easymtl.features.combo_feature.layer import ComboFeature
+from easymtl.features.custom_feature.layer import EditDistance, RegexReplace
+from easymtl.features.dense_embedding import AutoDisEmbedding, MLPEmbedding
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
+from easymtl.features.expr_feature.layer import ExprFeature
 from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.kv_dot_product.layer import KvDotProduct
 from easymtl.features.lookup_feature.layer import LookupFeature
 from easymtl.features.map_values import MapValues
 from easymtl.features.match_feature.layer import MatchFeature
+from easymtl.features.overlap_feature.layer import OverlapFeature
 from easymtl.features.raw_feature.layer import RawFeature
 from easymtl.features.sequence_id_feature.layer import SequenceIdFeature
 from easymtl.features.sequence_match_feature.layer import SequenceMatchFeature
@@ -153,6 +159,29 @@ EXAMPLES = {
         SequenceRawFeature(sequence_length=2, sequence_delim="|", boundaries=[1.0]),
         (tf.constant(["0.5|2|3", "4"]),),
     ),
+    OverlapFeature: lambda: (
+        OverlapFeature("title_common_ratio", "|", boundaries=[0.5]),
+        ([tf.constant(["a|b", "c"]), tf.constant(["b", "c|d"])],),
+    ),
+    ExprFeature: lambda: (
+        ExprFeature("a > 1 ? log(a) : len(t)", ["a", "t"], "|", fill_missing=2.0),
+        ([tf.constant(["3", ""]), tf.constant(["1|2", "5"])],),
+    ),
+    KvDotProduct: lambda: (
+        KvDotProduct("|", normalizer="method=expression,expr=x*2"),
+        ([tf.constant(["a:1|b:2", ""]), tf.constant(["b:3", "a"])],),
+    ),
+    BoolMaskFeature: lambda: (
+        BoolMaskFeature(",", vocab_list=["x", "y"], default_value="x"),
+        ([tf.constant(["x,y", "y"]), tf.constant(["true,false", "0"])],),
+    ),
+    EditDistance: lambda: (
+        EditDistance("utf-8", boundaries=[1.0, 2.0]),
+        ([tf.constant(["abc", ""]), tf.constant(["abd", "xy"])],),
+    ),
+    RegexReplace: lambda: (RegexReplace("[0-9]", "", hash_bucket_size=5), (tf.constant(["a1"]),)),
+    MLPEmbedding: lambda: (MLPEmbedding(3, value_dim=2), (X[:, :2],)),
+    AutoDisEmbedding: lambda: (AutoDisEmbedding(3, 4, temperature=0.5), (X[:, :1],)),
     SequenceMatchFeature: lambda: (
         SequenceMatchFeature([1, 3], sequence_length=4, sequence_delim="|"),
         ([tf.constant(["a", "b"]), tf.constant(["b|a|a", ""])],),

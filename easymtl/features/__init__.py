@@ -48,6 +48,11 @@ from easymtl.features import raw_feature  # noqa: E402, F401
 from easymtl.features import combo_feature  # noqa: E402, F401
 from easymtl.features import lookup_feature  # noqa: E402, F401
 from easymtl.features import match_feature  # noqa: E402, F401
+from easymtl.features import overlap_feature  # noqa: E402, F401
+from easymtl.features import expr_feature  # noqa: E402, F401
+from easymtl.features import kv_dot_product  # noqa: E402, F401
+from easymtl.features import bool_mask_feature  # noqa: E402, F401
+from easymtl.features import custom_feature  # noqa: E402, F401
 from easymtl.features import sequence_feature  # noqa: E402, F401
 from easymtl.features import sequence_id_feature  # noqa: E402, F401
 from easymtl.features import sequence_raw_feature  # noqa: E402, F401

@@ -145,6 +145,11 @@ def build_feature_inputs(
         encoders=out.encoders,
         group_encoders=out.group_encoders,
         aligned=_aligned(built, used),
+        dense_embeddings={
+            b.name: b.dense_embedding
+            for b in built
+            if b.dense_embedding is not None and b.name in used
+        },
         wide_groups=out.wide_groups,
         wide_embeddings=out.wide_embeddings,
         wide_dim=wide_dim,

@@ -62,17 +62,14 @@ def check_config(config) -> None:
 
 
 def result_names(model_config) -> list[str]:
-    """The numeric eval_result.json keys a model's evaluation has."""
-    from easymtl.fusion import build_score_evaluation
-    from easymtl.models import build_model_tasks
+    """The numeric eval_result.json keys a model's evaluation has: each tower's metrics
+    and loss, the total loss and the fused score's AUCs (without TensorFlow)."""
+    from easymtl.fusion import SCORE
+    from easymtl.models import result_names as tower_results
 
-    names = []
-    for task in build_model_tasks(model_config):
-        names += [m.name for m in task.make_metrics()] + [f"loss_{task.name}"]
-    names.append("loss")
-    score = build_score_evaluation(model_config)
-    if score:
-        names += [m.name for m in score.make_metrics()]
+    names = tower_results(model_config) + ["loss"]
+    if model_config.HasField("fusion"):
+        names += [f"auc_{SCORE}_{label}" for label in model_config.fusion.label_names]
     return names
 
 

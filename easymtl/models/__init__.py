@@ -62,6 +62,30 @@ def check_model(model_config) -> dict[str, str]:
     return {tower.tower_name: check_tower(tower, path) for path, tower in tower_fields(msg, where)}
 
 
+def metric_names(metrics, tower_name: str) -> list[str]:
+    """How the metrics (MetricConfig messages) of a tower are reported:
+    ``<metric>_<tower_name>``, in order."""
+    return [f"{m.WhichOneof('metric')}_{tower_name}" for m in metrics]
+
+
+def result_names(model_config) -> list[str]:
+    """The eval_result.json keys of the model's towers, in the order evaluation reports
+    them: each tower's metrics (``<metric>_<tower>``, with a model's derived outputs'
+    after them, as ESMM's ``auc_ctcvr``) and loss (``loss_<tower>``). Imports no
+    TensorFlow: it reads the config only (a registration's ``result_names`` where its
+    tasks report more than their towers' metrics)."""
+    kind = model_config.WhichOneof("model")
+    msg = getattr(model_config, kind)
+    extra = MODELS.entry(kind).result_names
+    derived = extra(msg) if extra is not None else {}
+    names = []
+    for _, tower in tower_fields(msg, kind):
+        names += metric_names(tower.metrics, tower.tower_name)
+        names += derived.get(tower.tower_name, [])
+        names.append(f"loss_{tower.tower_name}")
+    return names
+
+
 def build_model(model_config, feature_configs):
     """Builds the Keras model (a :class:`~easymtl.models.model.MultiTaskModel`) from
     `model_config` and `feature_configs`."""
@@ -140,6 +164,8 @@ __all__ = [
     "TOWER_MESSAGES",
     "build_model",
     "build_model_tasks",
+    "metric_names",
+    "result_names",
     "check_model",
     "mlp_kwargs",
     "task_towers",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
-from easymtl.models import MODELS
+from easymtl.models import MODELS, metric_names
 from easymtl.registry import lazy
 from easymtl.towers import tower_task_type
 
@@ -42,11 +42,17 @@ def check_esmm(config, where: str) -> None:
             raise ConfigError(f"{path}.tower_name", f"{CTCVR!r} names ESMM's derived output")
 
 
+def esmm_result_names(config) -> dict[str, list[str]]:
+    """The CVR tower's metrics also score probs_ctcvr, reported after its own."""
+    return {config.cvr_tower.tower_name: metric_names(config.cvr_tower.metrics, CTCVR)}
+
+
 @MODELS.register(
     "esmm",
     check=check_esmm,
     tasks=lazy("easymtl.models.esmm_model:build_esmm_tasks"),
     model=lazy("easymtl.models.esmm_model:ESMM"),
+    result_names=esmm_result_names,
 )
 def build_esmm(config, num_tasks: int) -> None:
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -50,6 +52,7 @@ class IdFeature(keras.layers.Layer):
         weighted: The values are ``id:weight`` items.
         zch: The arguments of the feature's zero-collision table
             (:class:`~easymtl.features.zch.ZchEmbeddingTable`, ``num_rows`` included).
+        first_only: Keep each row's first id only (TorchEasyRec's ``value_dim: 1``).
 
     Example:
         >>> f = IdFeature(hash_bucket_size=10, separator="|")
@@ -72,6 +75,7 @@ class IdFeature(keras.layers.Layer):
         default_bucketize_value: int | None = None,
         weighted: bool = False,
         zch: dict | None = None,
+        first_only: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -98,6 +102,7 @@ class IdFeature(keras.layers.Layer):
         self.default_value = default_value
         self.weighted = bool(weighted)
         self.zch = dict(zch) if zch is not None else None
+        self.first_only = bool(first_only)
         self.vocabulary = (
             vocab_mapping(self.vocab_list, self.vocab_dict, default_bucketize_value, default_value)
             if vocab_list is not None or vocab_dict is not None
@@ -117,6 +122,14 @@ class IdFeature(keras.layers.Layer):
         return self.vocabulary.rows
 
     def call(self, inputs):
+        ids = self._all_ids(inputs)
+        if not self.first_only:
+            return ids
+        if isinstance(ids, tuple):
+            return ids[0][:, :1], ids[1][:, :1]
+        return ids[:, :1]
+
+    def _all_ids(self, inputs):
         x = inputs
         if self.weighted:
             return self._weighted_ids(x)
@@ -268,6 +281,7 @@ class IdFeature(keras.layers.Layer):
             "default_bucketize_value": self.default_bucketize_value,
             "weighted": self.weighted,
             "zch": self.zch,
+            "first_only": self.first_only,
         }
 
 
@@ -327,30 +341,45 @@ def _ragged_where(values, keep):
     )
 
 
-def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
-    """The layer of an IdFeature message, embedded with its embedding_dim (a vocab_file
-    is read here: the layer, and with it the SavedModel, holds its values)."""
-
+def id_args(f) -> dict:
+    """The IdFeature arguments of an id message's hash_bucket_size, num_buckets,
+    vocab_list, vocab_dict, vocab_file (read here: the layer, and with it the SavedModel,
+    holds its values), default_bucketize_value and default_value."""
+    fields = f.DESCRIPTOR.fields_by_name
     vocab_list = list(f.vocab_list) or None
     vocab_dict = dict(f.vocab_dict) or None
-    if f.HasField("vocab_file"):
+    if "vocab_file" in fields and f.HasField("vocab_file"):
         values, ids = read_vocab_file(f.vocab_file, f"{f.feature_name}.vocab_file")
         if ids is None:
             vocab_list = values
         else:
             vocab_dict = dict(zip(values, ids))
+
+    def optional(name):
+        return getattr(f, name) if name in fields and f.HasField(name) else None
+
+    return {
+        "hash_bucket_size": optional("hash_bucket_size"),
+        "num_buckets": optional("num_buckets"),
+        "vocab_list": vocab_list,
+        "vocab_dict": vocab_dict,
+        "default_bucketize_value": optional("default_bucketize_value"),
+        "default_value": (f.default_value or None) if f.HasField("default_value") else None,
+    }
+
+
+def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of an IdFeature message, embedded with its embedding_dim."""
     layer = IdFeature(
-        hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
-        num_buckets=f.num_buckets if f.HasField("num_buckets") else None,
-        vocab_list=vocab_list,
-        vocab_dict=vocab_dict,
-        default_bucketize_value=(
-            f.default_bucketize_value if f.HasField("default_bucketize_value") else None
-        ),
+        **id_args(f),
         separator=f.separator if f.HasField("separator") else None,
-        default_value=f.default_value if f.HasField("default_value") else None,
         weighted=f.weighted,
+        first_only=f.HasField("value_dim") and f.value_dim == 1,
         zch=zch_args(f.zch) if f.HasField("zch") else None,
         name=f.feature_name,
     )
+    if f.data_type == "FP16":
+        logging.getLogger(__name__).info(
+            "feature %r: data_type FP16: easymtl keeps its table in FP32", f.feature_name
+        )
     return one_feature(f, layer, f.embedding_dim)
