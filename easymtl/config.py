@@ -18,20 +18,26 @@ from google.protobuf.message import Message
 
 from easymtl import config_yaml
 from easymtl.activations import activation_name
+from easymtl.convert import source_format
 from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
-from easymtl.features import FEATURES, input_name, table_name
+from easymtl.features import FEATURES, feature_columns, input_name, table_name
+from easymtl.features.init_fn import check_init_fn
+from easymtl.features.null_cells import fill_null_defaults
 from easymtl.features.sequence_config import validate_sequence_features
 from easymtl.features.sequence_groups import validate_group_sequences
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
 from easymtl.field_names import unknown_field
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
+from easymtl.losses import loss_columns
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model
 from easymtl.overrides import apply_overrides, is_repeated
+from easymtl.precision import check_mixed_precision
 from easymtl.protos import data_pb2, pipeline_pb2
+from easymtl.torcheasyrec_fields import note_ignored_fields
 from easymtl.towers import TOWER_MESSAGES, tower_fields
 from easymtl.weighting import check_loss_weighting
 
@@ -68,12 +74,15 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
         validate(config)
     except ConfigError as e:
         raise EasymtlError(f"{locate(lines, path, e.field)}: {e}") from None
+    note_ignored_fields(config)
     return config
 
 
 def input_fields_from_schema(config: PipelineConfig) -> None:
     """Fills the empty input_fields of a ParquetDataset with every column of the first
-    train file (else eval file), typed by the file schema.
+    train file (else eval file), typed by the file schema; a numeric column that only
+    features read gets the default_val that gives its null cells TorchEasyRec's meaning
+    (:mod:`easymtl.features.null_cells`).
 
     Raises:
         EasymtlError: naming the path that matches no file or cannot be read.
@@ -91,6 +100,7 @@ def input_fields_from_schema(config: PipelineConfig) -> None:
                 data.input_fields.extend(schema_fields(path))
             except EasymtlError as e:
                 raise EasymtlError(f"{source}: {e}") from None
+            fill_null_defaults(config, data.input_fields)
             return
 
 
@@ -108,6 +118,11 @@ def parse_config_lines(text: str, path: str) -> tuple[PipelineConfig, dict[str, 
     if ext in (".yaml", ".yml", ".json"):
         lines = config_yaml.read(text, path, config)
     else:
+        if source_format(text, path) == "easyrec":  # EasyRec's format, converted once
+            from easymtl.convert.easyrec import convert
+
+            conversion = convert(text, path, validate)
+            return conversion.config, conversion.record.field_lines()
         try:
             text_format.Parse(text, config)
         except text_format.ParseError as e:
@@ -228,20 +243,42 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     check_wide_only(model, kind)
-    if not 0 <= model.embedding_regularization < float("inf"):
+    if model.train_metrics and getattr(model, kind).DESCRIPTOR.fields_by_name.get("task_towers"):
         raise ConfigError(
-            "model_config.embedding_regularization",
-            f"must be a finite number >= 0, got {model.embedding_regularization}",
+            "model_config.train_metrics",
+            "a multi-task model's train metrics are its task towers' train_metrics",
         )
+    for name in ("embedding_regularization", "l2_regularization"):
+        if not 0 <= getattr(model, name) < float("inf"):
+            raise ConfigError(
+                f"model_config.{name}", f"must be a finite number >= 0, got {getattr(model, name)}"
+            )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.
     task_types = check_model(model)
+    if MODELS.entry(kind).check_config is not None:
+        MODELS.entry(kind).check_config(model, data)
+    _validate_loss_features(model, kind, feature_columns(config.feature_configs))
     towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
     check_fusion(model, data, task_types)
     check_lifecycle(config)
+
+
+def _validate_loss_features(model, kind: str, columns: dict[str, str]) -> None:
+    """A loss that names a feature (jrc_loss's session_name) names an id or raw feature."""
+    for where, tower in tower_fields(getattr(model, kind), f"model_config.{kind}"):
+        for i, loss in enumerate(tower.losses):
+            for name in loss_columns(loss) if loss.WhichOneof("loss") else ():
+                if name not in columns:
+                    field = f"{where}.losses[{i}].{loss.WhichOneof('loss')}"
+                    raise ConfigError(
+                        field,
+                        f"names feature {name!r}, which is not an id_feature or raw_feature "
+                        "of feature_configs",
+                    )
 
 
 def _validate_data(data) -> None:
@@ -294,6 +331,28 @@ def _validate_data(data) -> None:
             raise ConfigError(f"data_config.{name}", "must be positive")
     if not data.delimiter:
         raise ConfigError("data_config.delimiter", "must not be empty")
+    if csv and (len(data.delimiter.encode()) != 1 or data.delimiter in '"\r\n'):
+        raise ConfigError(
+            "data_config.delimiter",
+            f"{data.delimiter!r}: expected one ASCII character other than a quote or a line "
+            "break, such as ',' or '\\t'",
+        )
+    fraction = data.max_bad_row_fraction
+    if not 0 <= fraction <= 1:
+        raise ConfigError(
+            "data_config.max_bad_row_fraction", f"must be in [0, 1], got {fraction:g}"
+        )
+    for name in ("int_default_val", "float_default_val"):
+        value = getattr(data, name)
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if data.HasField(name) and (
+            number is None or (name == "int_default_val" and number != int(number))
+        ):
+            kind = "an integer" if name == "int_default_val" else "a number"
+            raise ConfigError(f"data_config.{name}", f"{value!r} is not {kind}")
 
 
 def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, dict]:
@@ -318,6 +377,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, 
         entry = FEATURES.entry(kind)
         if entry.sequence:
             entry.check(feature, where)
+            check_init_fn(feature, where)
             continue
         if feature.feature_name in protos:
             raise ConfigError(
@@ -327,6 +387,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, 
         _validate_inputs(entry, feature, where, fields)
         if entry.check is not None:
             entry.check(feature, where)
+        check_init_fn(feature, where)
         shape = entry.table(feature) if entry.table is not None else None
         if shape is not None:
             _validate_table(table_name(feature), shape, feature.feature_name, where, tables)
@@ -465,6 +526,10 @@ def _validate_mlp(mlp, where: str) -> None:
         activation_name(mlp.activation)
     except ValueError as e:
         raise ConfigError(f"{where}.activation", str(e)) from None
+    try:
+        activation_name(mlp.final_activation or mlp.activation)
+    except ValueError as e:
+        raise ConfigError(f"{where}.final_activation", str(e)) from None
 
 
 def _validate_train(train) -> None:
@@ -479,10 +544,17 @@ def _validate_train(train) -> None:
                 raise ConfigError(f"{where}.by_epoch", "decay by epoch is not supported yet")
             if not lr.decay_size:
                 raise ConfigError(f"{where}.decay_size", "must be positive")
-    for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
+    for name in (
+        "num_steps",
+        "num_epochs",
+        "save_checkpoints_steps",
+        "save_checkpoints_epochs",
+        "log_step_count_steps",
+    ):
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
     _check_collapse_warning(train.collapse_warning)
+    check_mixed_precision(train.mixed_precision)
     clipping = train.grad_clipping
     where = "train_config.grad_clipping"
     if clipping.clipping_type not in ("none", "norm", "value"):

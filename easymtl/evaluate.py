@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Evaluate each new checkpoint of model_dir as it appears, until the training "
         "run is finished and its last checkpoint evaluated (or --timeout_secs pass "
         "without a new one). Each result goes to eval_result.json, model_dir/eval/ "
-        "(TensorBoard) and eval_history.jsonl; exporter_type latest or best exports.",
+        "(TensorBoard) and eval_history.jsonl; exporter_type latest or best exports. Beside "
+        "a trainer on the same model_dir, the two take turns: a checkpoint is evaluated "
+        "once, by whichever gets to it first.",
     )
     parser.add_argument(
         "--interval_secs",
@@ -64,6 +66,7 @@ def _run(args, config, run_log) -> None:
     from easymtl.lifecycle.continuous import ContinuousEvaluator
     from easymtl.progress import Progress
     from easymtl.report import write_report
+    from easymtl.run_guard import EvaluationLock
     from easymtl.runner import Runner
 
     source = f"{args.config}: eval_input_path"
@@ -77,8 +80,11 @@ def _run(args, config, run_log) -> None:
     elif args.checkpoint_path:
         evaluator.evaluate(args.checkpoint_path)
     else:
-        runner.evaluate()
-    write_report(config.model_dir)
+        runner.restore(required=True)
+        with EvaluationLock(config.model_dir):  # a trainer's evaluations take turns with it
+            runner.evaluate(restore=False)
+    with EvaluationLock(config.model_dir):  # the report reads what evaluations write
+        write_report(config.model_dir)
     outputs.log_outputs(config.model_dir, started, run_log.path)
 
 

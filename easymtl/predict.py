@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Skip input rows that do not parse or break a data check, "
         "counted in the summary line, instead of stopping at the first one; rows skipped "
-        "are not in the output.",
+        "are not in the output (any number: data_config.max_bad_row_fraction does not "
+        "apply).",
     )
     args = parser.parse_args(argv)
     return cli.run(lambda: _predict(args))
@@ -153,7 +154,9 @@ def _predict(args) -> None:
     from easymtl.data.checks import SKIP_SETTING
 
     if args.skip_bad_rows:
+        # Skipped rows are counted in the summary; the flag asks to skip any number.
         config.data_config.bad_row_policy = data_pb2.DataConfig.SKIP
+        config.data_config.max_bad_row_fraction = 1
     try:
         summary = _run_predict(args, config, files, config_path)
     except EasymtlError as e:
@@ -214,6 +217,7 @@ def predict(
     import tensorflow as tf
 
     from easymtl.data import BadRows, build_dataset, field_dtype
+    from easymtl.data.checks import check_first_line
     from easymtl.data.rows import count_rows
     from easymtl.errors import EasymtlError
     from easymtl.progress import Meter, terminal
@@ -266,6 +270,8 @@ def predict(
 
     batch_size = batch_size or data_config.eval_batch_size or data_config.batch_size
     columns = list(dict.fromkeys([*input_specs, *reserved_cols]))
+    for path in files:
+        check_first_line(path, data_config, "--input_path")
     start = time.time()
     rows = batches = skipped = 0
     # Progress: a live line on a terminal; the log line every log_every_n_batches.

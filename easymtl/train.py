@@ -68,10 +68,16 @@ def _run(args, config, run_log) -> None:
         check_files(expand_paths(config.eval_input_path, source), data, source)
     watch = [Progress(), run_log]  # where the run is; model_dir/train.log
     if args.eval_only:
+        from easymtl.run_guard import EvaluationLock
+
         callbacks = lifecycle.callbacks(config, False, exports=False) + watch
-        Runner(config, callbacks=callbacks).evaluate()
+        runner = Runner(config, callbacks=callbacks)
+        runner.restore(required=True)
+        with EvaluationLock(config.model_dir):  # a trainer's evaluations take turns with it
+            runner.evaluate(restore=False)
+            if workers.is_chief:
+                write_report(config.model_dir)
         if workers.is_chief:
-            write_report(config.model_dir)
             outputs.log_outputs(config.model_dir, started, run_log.path)
         if workers.ps is not None:
             workers.ps.release(config.model_dir)
@@ -79,8 +85,11 @@ def _run(args, config, run_log) -> None:
     runner = Runner(config, callbacks=lifecycle.callbacks(config) + watch)
     step = runner.train(continue_train=args.continue_train)
     if workers.is_chief:  # the chief evaluates and exports
+        from easymtl.run_guard import EvaluationLock
+
         lifecycle.after_training(runner, step)
-        write_report(config.model_dir)
+        with EvaluationLock(config.model_dir):  # the report reads what evaluations write
+            write_report(config.model_dir)
         run_log.open()  # the run is done: its log is kept even where it wrote nothing new
         outputs.log_outputs(config.model_dir, started, run_log.path)
     # Every task ends together: a worker that exits while the chief still works is

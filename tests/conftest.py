@@ -41,6 +41,8 @@ MODEL_BLOCKS = {
             relation_tower_names: "ctr" relation_mlp { hidden_units: [16] }
             metrics { auc { thresholds: 1000 } } losses { binary_cross_entropy {} } } }""",
     "aitm": "aitm { %(towers)s }",
+    # Over the "all" group only: the towers read it directly (no EPNet, no PPNet).
+    "pepnet": "pepnet { %(towers)s }",
 }
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [32] }

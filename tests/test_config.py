@@ -293,6 +293,24 @@ BAD_TEXT_CASES = {
         "OdpsDataset",
         "dataset_type",
     ),
+    "delimiter_of_two_characters": (
+        "batch_size: 8",
+        'batch_size: 8\n  delimiter: "::"',
+        '"::"',
+        "data_config.delimiter: '::': expected one ASCII character",
+    ),
+    "max_bad_row_fraction_above_one": (
+        "batch_size: 8",
+        "batch_size: 8\n  max_bad_row_fraction: 5",
+        "max_bad_row_fraction: 5",
+        "data_config.max_bad_row_fraction: must be in [0, 1], got 5",
+    ),
+    "int_default_val_not_an_integer": (
+        "batch_size: 8",
+        'batch_size: 8\n  int_default_val: "1.5"',
+        "int_default_val",
+        "data_config.int_default_val: '1.5' is not an integer",
+    ),
     "expert_widths_differ": (
         "task_expert_net { hidden_units: [8] }",
         "task_expert_net { hidden_units: [8] }\n      share_expert_net { hidden_units: [6] }",

@@ -37,12 +37,15 @@ from easymtl.layers.dbmtl import DBMTL
 from easymtl.layers.din import DINEncoder
 from easymtl.layers.extraction import PLE, ExtractionNetwork
 from easymtl.layers.fusion import FusedScore
+from easymtl.layers.group_towers import GroupTowers
 from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE, _Gate
 from easymtl.layers.multi_window_din import MultiWindowDINEncoder
+from easymtl.layers.pepnet import GateNU, PEPNet
 from easymtl.layers.pooling_encoder import PoolingEncoder
 from easymtl.layers.simple_attention import SimpleAttention
 from easymtl.layers.tower import TaskTower
+from easymtl.layers.variational_dropout import VariationalDropout
 
 X = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], "float32")
 MLP4 = {"hidden_units": [4]}
@@ -106,7 +109,24 @@ EXAMPLES = {
         (X,),
     ),
     AdaptiveInformationTransfer: lambda: (AdaptiveInformationTransfer(3), ([X, 2 * X],)),
-    AITM: lambda: (AITM([MLP4, MLP4], info_mlp={"hidden_units": [4]}), (X,)),
+    AITM: lambda: (
+        AITM(
+            [MLP4, MLP4],
+            info_mlp={"hidden_units": [4]},
+            bottom_mlp={"hidden_units": [6], "final_activation": "linear"},
+            output_mlps=[{"hidden_units": [3]}, {"hidden_units": [2]}],
+            stop_gradient=True,
+            attention="own_query",
+        ),
+        (X,),
+    ),
+    GroupTowers: lambda: (GroupTowers([("a", MLP4), ("b", {"hidden_units": [3]})]), ([X, X],)),
+    GateNU: lambda: (GateNU(4, 3, gamma=1.5), (X,)),
+    PEPNet: lambda: (
+        PEPNet(2, [4, 3], "nn.Tanh", [0.1], use_epnet=True, use_ppnet=True),
+        (X, 2 * X, X[:, :2]),
+    ),
+    VariationalDropout: lambda: (VariationalDropout(["a", "b"], 0.1), ([X, 2 * X],)),
     FusedScore: lambda: (
         FusedScore(
             {"probs_ctr": 1.0, "y_watch": 2.0},

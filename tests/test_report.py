@@ -2,8 +2,8 @@
 curves, the gates and the final metrics; rendered by a real headless Chromium, whose DOM
 must hold the towers' names and charts, and whose screenshot must show them.
 
-The browser check needs Chromium (Debian: ``apt-get install chromium``; .ci/run installs
-it where apt is there). Without it those tests skip, saying so.
+The browser check needs Chromium (Debian: ``apt-get install chromium``). Without it those
+tests skip, saying so (CI installs nothing beside the README's command: its disk is small).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ and config first); :func:`export_saved_model` loads it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -14,22 +15,29 @@ import uuid
 
 from google.protobuf import text_format
 
+from easymtl.export.info import EXPORT_INFO
+
 log = logging.getLogger("easymtl")
 
 
-def export_saved_model(model, specs: dict, export_dir: str, config=None) -> str:
+def export_saved_model(
+    model, specs: dict, export_dir: str, config=None, info: dict | None = None
+) -> str:
     """Writes `model` as a SavedModel to `export_dir`, atomically.
 
     The ``serving_default`` signature takes one [batch] tensor per raw input field
     (named and typed as in `specs`) and returns the model's named outputs
     (``logits_<tower>`` and ``probs_<tower>`` of binary and multiclass towers, ``y_<tower>``
     of regression towers, and derived outputs such as ESMM's ``probs_ctcvr``). The
-    effective pipeline config, if given, is saved as assets/pipeline.config. The
+    effective pipeline config, if given, is saved as assets/pipeline.config, and `info`
+    (e.g. the checkpoint exported, see :mod:`easymtl.lifecycle.owner`) as
+    assets/export.json. The
     SavedModel is written to a temporary directory beside `export_dir` and renamed into
     place, so no partial export is ever visible.
 
     Args:
         specs: A ``tf.TensorSpec`` per raw input field, by name.
+        info: JSON-able facts about the export.
 
     Returns:
         `export_dir`.
@@ -65,6 +73,10 @@ def export_saved_model(model, specs: dict, export_dir: str, config=None) -> str:
             os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
             with open(os.path.join(tmp, "assets", "pipeline.config"), "w") as f:
                 f.write(text_format.MessageToString(config))
+        if info is not None:
+            os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
+            with open(os.path.join(tmp, EXPORT_INFO), "w") as f:
+                json.dump(info, f, indent=2)
         if os.path.isdir(export_dir) and not os.listdir(export_dir):
             os.rmdir(export_dir)
         os.replace(tmp, export_dir)

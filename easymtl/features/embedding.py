@@ -195,6 +195,9 @@ class FeatureInputs(keras.layers.Layer):
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
+        group_dropouts: For a group, a layer called on its parts (its features' outputs,
+            then its encoders') before they are concatenated, returning as many
+            (:class:`~easymtl.layers.variational_dropout.VariationalDropout`).
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
@@ -222,6 +225,7 @@ class FeatureInputs(keras.layers.Layer):
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
         dense_embeddings: dict[str, keras.layers.Layer] | None = None,
+        group_dropouts: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -254,6 +258,7 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
         self.dense_embeddings = dict(dense_embeddings or {})
+        self.group_dropouts = dict(group_dropouts or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -316,6 +321,8 @@ class FeatureInputs(keras.layers.Layer):
             for encoder, seq in self.group_encoders.get(group, []):
                 args = self._encoder_args(encoder, seq, values, outputs)
                 parts.append(self.encoders[encoder](*args[:3], **args[3], training=training))
+            if group in self.group_dropouts:
+                parts = self.group_dropouts[group](parts, training=training)
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
@@ -493,6 +500,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
             "dense_embeddings": {k: serialize(v) for k, v in self.dense_embeddings.items()},
+            "group_dropouts": {k: serialize(v) for k, v in self.group_dropouts.items()},
         }
 
     @classmethod
@@ -504,5 +512,8 @@ class FeatureInputs(keras.layers.Layer):
         config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
         config["dense_embeddings"] = {
             k: deserialize(v) for k, v in config.get("dense_embeddings", {}).items()
+        }
+        config["group_dropouts"] = {
+            k: deserialize(v) for k, v in config.get("group_dropouts", {}).items()
         }
         return cls(**config)

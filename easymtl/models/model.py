@@ -33,6 +33,10 @@ class MultiTaskModel(keras.Model):
     a regression tower; with `fusion`, also ``score`` [batch]. Subclasses with derived
     outputs override :meth:`task_outputs`. With ``return_gates=True``, a gated backbone's
     gate weights are added as ``gate/<name>`` [batch, experts] (see :meth:`gate_names`).
+    A backbone with ``group_inputs`` (names of feature groups) reads those groups' tensors
+    as a list instead of the concatenation. With `l2_regularization`, training adds
+    ``l2_regularization x`` the sum of squares of the backbone's and towers' kernels to
+    :attr:`losses` (EasyRec's l2_regularization, halved: see the ModelConfig field).
     """
 
     def __init__(
@@ -41,9 +45,15 @@ class MultiTaskModel(keras.Model):
         towers: dict[str, TaskTower],
         backbone: keras.layers.Layer | None = None,
         fusion: FusedScore | None = None,
+        l2_regularization: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not 0 <= l2_regularization < float("inf"):
+            raise ValueError(
+                f"`l2_regularization` must be a finite number >= 0. Received: {l2_regularization}"
+            )
+        self.l2_regularization = float(l2_regularization)
         if not towers:
             raise ValueError("`towers` must not be empty.")
         self.features = features
@@ -65,9 +75,17 @@ class MultiTaskModel(keras.Model):
 
     def call(self, inputs, training=None, return_gates=False):
         outputs = self.task_outputs(inputs, training=training, return_gates=return_gates)
+        if training and self.l2_regularization:
+            self.add_loss(self.l2_regularization * self._kernel_squares())
         if self.fusion is not None:
             outputs["score"] = self.fusion(outputs, inputs)
         return outputs
+
+    def _kernel_squares(self):
+        """The sum of squares of the backbone's and the towers' Dense kernels."""
+        layers = [self.backbone, *self.towers.values()] if self.backbone else self.towers.values()
+        kernels = [v for layer in layers for v in layer.trainable_variables if v.name == "kernel"]
+        return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
 
     def gate_names(self) -> list[tuple[str, list[str]]]:
         """``(name, experts)`` of each gate of the backbone: the name is
@@ -95,19 +113,22 @@ class MultiTaskModel(keras.Model):
         else:
             x = next(iter(groups.values()))
         outputs = {}
+        if getattr(self.backbone, "group_inputs", None):
+            x = [groups[name] for name in self.backbone.group_inputs]
         if self.backbone is None:
             reps = x
         elif return_gates and hasattr(self.backbone, "gate_specs"):
             reps, gates = self.backbone(x, training=training, return_gates=True)
             names = [name for name, _ in self.gate_names()]
-            outputs.update({f"gate/{name}": g for name, g in zip(names, gates)})
+            outputs.update({f"gate/{name}": _float32(g) for name, g in zip(names, gates)})
         else:
             reps = self.backbone(x, training=training)
         if not isinstance(reps, (list, tuple)):
             reps = [reps] * len(self.towers)
         wide_logits = self._wide_logits(wide)
         for (name, tower), rep in zip(self.towers.items(), reps):
-            logits = tower(rep, training=training)
+            # float32 whatever the towers compute in (mixed_precision).
+            logits = _float32(tower(rep, training=training))
             if wide_logits:
                 logits = logits + wide_logits.pop(0)
             outputs.update(tower_outputs(name, logits, tower.task_type))
@@ -131,6 +152,7 @@ class MultiTaskModel(keras.Model):
             "towers": {k: serialize(v) for k, v in self.towers.items()},
             "backbone": serialize(self.backbone) if self.backbone is not None else None,
             "fusion": serialize(self.fusion) if self.fusion is not None else None,
+            "l2_regularization": self.l2_regularization,
         }
 
     @classmethod
@@ -143,3 +165,7 @@ class MultiTaskModel(keras.Model):
             if config.get(name) is not None:
                 config[name] = deserialize(config[name])
         return cls(**config)
+
+
+def _float32(x):
+    return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)

@@ -99,7 +99,11 @@ class PSRunner(Runner):
 
     def serving_model(self) -> keras.Model:
         """A copy of the model in this process, its tables whole, for export."""
-        model = build_model(self.config.model_config, self.config.feature_configs)
+        model = build_model(
+            self.config.model_config,
+            self.config.feature_configs,
+            self.config.train_config.mixed_precision,
+        )
         model(self.inputs.dummy_inputs(), training=False)
         trained = {v.path: v for v in self.model.variables}
         for variable in model.variables:

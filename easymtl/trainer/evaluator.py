@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from easymtl import eval_runs
+from easymtl.data.checks import no_rows_evaluated
 from easymtl.disk import write_json
 from easymtl.metrics import metric_result
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
@@ -124,6 +125,8 @@ class Evaluator:
             examples += rows
             for callback in self.callbacks:
                 callback.after_eval_step(i, rows)
+        if not examples:
+            raise no_rows_evaluated(bad_rows.skipped)
         results = self.results(step, examples, bad_rows.skipped)
         _log_results(results, examples, time.perf_counter() - start, list(self.gate_stats))
         warn_collapsed(self.gate_stats)

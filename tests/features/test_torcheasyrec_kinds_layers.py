@@ -107,9 +107,10 @@ def test_kv_dot_product_bool_mask_and_custom_operators():
     assert distance.numpy().ravel().tolist() == [3.0, 1.0]
     as_bytes = EditDistance()([tf.constant(["日本語"]), tf.constant(["日本"])])
     assert as_bytes.numpy().ravel().tolist() == [3.0]  # 3 UTF-8 bytes
+    # vocab_list rows as TorchEasyRec's: "a#b" → 2, unknown → 1.
     assert RegexReplace("[0-9]+", "#", vocab_list=["a#b"])(
         tf.constant(["a12b", "xy"])
-    ).to_list() == [[1], [0]]
+    ).to_list() == [[2], [1]]
 
 
 def test_dense_embeddings_by_hand():

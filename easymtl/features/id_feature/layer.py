@@ -42,12 +42,14 @@ class IdFeature(keras.layers.Layer):
     Args:
         hash_bucket_size: Hash the value (as a string) into this many rows.
         num_buckets: The value is an integer in [0, num_buckets); other values have no id.
-        vocab_list: A vocabulary: value at position i → row i + 1, unknown values → row 0
+        vocab_list: A vocabulary: value at position i → row i + 2, `default_value` → row
+            0, unknown values → row 1
             (with `default_bucketize_value`: row i, unknown → that row).
         vocab_dict: A vocabulary of value → row; the `default_value` → row 0 and unknown
             values → row 1 (with `default_bucketize_value`: unknown → that row).
         default_bucketize_value: The row of values outside the vocabulary.
-        separator: Separator of a multi-value string.
+        separator: Separator of a multi-value string (TorchEasyRec's default, and the
+            config's: "\x1d"); a number (an int or float column) is one value.
         default_value: Value used where the input is empty.
         weighted: The values are ``id:weight`` items.
         zch: The arguments of the feature's zero-collision table
@@ -135,16 +137,17 @@ class IdFeature(keras.layers.Layer):
             return self._weighted_ids(x)
         if x.shape.rank == 2:
             return self._list_ids(x)
-        if x.dtype != tf.string and self.num_buckets is not None and self.separator is None:
+        numeric = x.dtype != tf.string
+        if numeric and self.num_buckets is not None:
+            # A number is one id, whatever the separator.
             ids = tf.cast(x, tf.int64)
             return _ragged_where(ids, (ids >= 0) & (ids < self.num_buckets))
-        if x.dtype != tf.string:
+        if numeric:
             x = tf.strings.as_string(x)
         if self.default_value is not None:
             x = tf.where(x == "", self.default_value, x)
-        if self.separator is not None:
-            tokens = tf.strings.split(x, self.separator)
-            tokens = tf.ragged.boolean_mask(tokens, tokens != "")
+        if self.separator is not None and not numeric:
+            tokens = split_tokens(x, self.separator)
         else:
             tokens = _ragged_where(x, x != "")
         return self._ids(tokens)
@@ -188,8 +191,7 @@ class IdFeature(keras.layers.Layer):
             x = tf.where(x == "", default, x)
         if self.separator is None:
             return _ragged_where(x, x != "")
-        items = tf.strings.split(x, self.separator)
-        return tf.ragged.boolean_mask(items, items != "")
+        return split_tokens(x, self.separator)
 
     def _weighted_ids(self, x):
         items = self._items(x)
@@ -329,6 +331,21 @@ def _bucket_numbers(values: tf.Tensor, num_buckets: int) -> tuple[tf.Tensor, tf.
     return ids, (ids >= 0) & (ids < num_buckets)
 
 
+def split_tokens(x: tf.Tensor, separator: str) -> tf.RaggedTensor:
+    """The non-empty tokens of each string of `x` split at `separator`, as a ragged
+    tensor made from its value row ids (see :func:`_ragged_where`): a single-valued cell
+    costs little more than without a separator."""
+    tokens = tf.strings.split(x, separator)
+    values = tokens.flat_values
+    keep = values != ""
+    return tf.RaggedTensor.from_value_rowids(
+        tf.boolean_mask(values, keep),
+        tf.boolean_mask(tokens.value_rowids(), keep),
+        nrows=tf.shape(x, out_type=tf.int64)[0],
+        validate=False,
+    )
+
+
 def _ragged_where(values, keep):
     """A [batch, 0 or 1] ragged tensor holding values[i] where keep[i].
 
@@ -372,7 +389,7 @@ def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
     """The layer of an IdFeature message, embedded with its embedding_dim."""
     layer = IdFeature(
         **id_args(f),
-        separator=f.separator if f.HasField("separator") else None,
+        separator=f.separator,
         weighted=f.weighted,
         first_only=f.HasField("value_dim") and f.value_dim == 1,
         zch=zch_args(f.zch) if f.HasField("zch") else None,
