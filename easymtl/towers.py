@@ -10,7 +10,7 @@ from easymtl.metrics import METRICS, check_metric, metric_columns
 from easymtl.overrides import is_repeated
 
 # The names of the messages that are task towers.
-TOWER_MESSAGES = ("TaskTower", "BayesTaskTower")
+TOWER_MESSAGES = ("TaskTower", "BayesTaskTower", "InterventionTaskTower")
 
 
 def tower_fields(msg, where: str) -> list[tuple[str, object]]:

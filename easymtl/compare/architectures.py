@@ -33,7 +33,18 @@ NOT_COMPARED = {
     "pepnet": 'it reads its feature groups by name ("all", and "domain" and "uia" '
     "for its gates), which another config's groups do not have: its personalisation "
     "needs its own grouping of the features",
+    "dc2vr": "its towers are InterventionTaskTowers (intervention_tower_names, "
+    "low_rank_dim), which another config's towers do not carry",
 }
+# The single-task rankers (deepfm, dcn_v2, ...): one label each, no towers to share.
+NOT_COMPARED.update(
+    {
+        name: "a single-task ranker: the table compares architectures that share networks "
+        "between towers"
+        for name in MODELS.names()
+        if MODELS.entry(name).rank
+    }
+)
 
 
 @dataclass

@@ -151,7 +151,7 @@ class Evaluator:
         for task in self.tasks:
             for metric in self.metrics[task.name]:
                 results[metric.name] = metric_result(metric, task.name, task.label_name)
-            results[f"loss_{task.name}"] = float(self.losses[task.name].result())
+            results[task.loss_name] = float(self.losses[task.name].result())
         results["loss"] = float(self.losses["total"].result())
         score_labels = self.score_eval.label_names if self.score_eval else []
         for metric, label in zip(self.score_metrics, score_labels):
@@ -174,7 +174,7 @@ class Evaluator:
         if not self.config.train_config.use_tensorboard:
             return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
-        tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
+        tags = {t.loss_name: f"loss/{t.name}" for t in self.tasks if t.name}
         values = {tags.get(k, k): v for k, v in results.items() if isinstance(v, float)}
         logdir = eval_runs.eval_logdir(model_dir, self.config.eval_input_path)
         eval_runs.write_eval(logdir, values, step)

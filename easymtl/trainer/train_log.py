@@ -69,7 +69,7 @@ class TrainLog:
         self.history.append((step, values))
         self.weight_history.append((step, weights))
         _scalars(step, values, weights, speed)
-        towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
+        towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k not in ("total", ""))
         if self.config.model_config.HasField("loss_weighting"):
             towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
         where = next((p for c in self.callbacks if (p := c.progress(step)) is not None), None)
@@ -85,7 +85,9 @@ class TrainLog:
 def _scalars(step: int, losses: dict, weights: dict, speed: float) -> None:
     """The train/ TensorBoard scalars of a log step."""
     for name, value in losses.items():
-        summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
+        if name:  # a single-task ranker's task ("") has the total as its loss
+            summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
     summary.scalar("examples_per_sec", speed, step)
     for name, weight in weights.items():
-        summary.scalar(f"loss_weight/{name}", weight, step)
+        if name:
+            summary.scalar(f"loss_weight/{name}", weight, step)
