@@ -33,7 +33,8 @@ from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.losses import loss_columns
 from easymtl.metrics import metric_columns
-from easymtl.models import MODELS, check_model, tower_fields
+from easymtl.models import MODELS, check_model, model_feature_groups, model_towers, tower_fields
+from easymtl.models.rank import RANK_PATH, fill_rank_label
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.precision import check_mixed_precision
 from easymtl.protos import data_pb2, pipeline_pb2
@@ -70,6 +71,7 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
     for source, edits in overrides:
         apply_overrides(config, edits, source)
     input_fields_from_schema(config)
+    fill_rank_label(config)
     try:
         validate(config)
     except ConfigError as e:
@@ -216,7 +218,8 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config.feature_groups", "at least one feature group is needed")
     group_names: set[str] = set()
     sequence_groups: set[str] = set()
-    for i, group in enumerate(model.feature_groups):
+    # The groups as the model builds them (multi_tower_din adds its DIN encoders).
+    for i, group in enumerate(model_feature_groups(model)):
         where = f"model_config.feature_groups[{i}]"
         if group.group_name in group_names:
             raise ConfigError(f"{where}.group_name", f"duplicate group name {group.group_name!r}")
@@ -254,13 +257,17 @@ def validate(config: PipelineConfig) -> None:
                 f"model_config.{name}", f"must be a finite number >= 0, got {getattr(model, name)}"
             )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
-    # The model's own checks and its towers' losses, metrics and sample spaces (what
-    # building the tasks checks); then the loss weighting's, which names towers.
-    task_types = check_model(model)
+    # The model's own checks (a ranker's: also of the groups it reads) and its towers'
+    # losses, metrics and sample spaces (what building the tasks checks); then the loss
+    # weighting's, which names towers.
+    task_types = check_model(model, config.feature_configs)
     if MODELS.entry(kind).check_config is not None:
         MODELS.entry(kind).check_config(model, data)
     _validate_loss_features(model, kind, feature_columns(config.feature_configs))
-    towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
+    towers = [t for _, t in model_towers(model)]
+    for path, tower in model_towers(model):
+        if path == RANK_PATH:  # a single-task ranker's task, of model_config's fields
+            _validate_tower(tower, path, data)
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
     check_fusion(model, data, task_types)
@@ -269,7 +276,7 @@ def validate(config: PipelineConfig) -> None:
 
 def _validate_loss_features(model, kind: str, columns: dict[str, str]) -> None:
     """A loss that names a feature (jrc_loss's session_name) names an id or raw feature."""
-    for where, tower in tower_fields(getattr(model, kind), f"model_config.{kind}"):
+    for where, tower in model_towers(model):
         for i, loss in enumerate(tower.losses):
             for name in loss_columns(loss) if loss.WhichOneof("loss") else ():
                 if name not in columns:
@@ -471,7 +478,7 @@ def _validate_tower(tower, where: str, data) -> None:
     """The checks of one TaskTower that need the data config (the rest are
     :func:`easymtl.towers.check_tower`'s)."""
     labels = set(data.label_fields)
-    if not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
+    if where != RANK_PATH and not re.fullmatch(r"[A-Za-z0-9_]+", tower.tower_name):
         raise ConfigError(f"{where}.tower_name", "use letters, digits and '_' only")
     for name in ("label_name", "task_space_indicator_label"):
         value = getattr(tower, name)

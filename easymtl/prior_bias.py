@@ -74,7 +74,8 @@ def biased_towers(model, tasks: list[Task]) -> list[Task]:
     bias is the logit's offset: none in a model with derived outputs (ESMM's CTCVR)."""
     from easymtl.models.model import MultiTaskModel
 
-    if type(model).task_outputs is not MultiTaskModel.task_outputs:
+    # A single-task ranker's logits sum several terms (RankModel has no task_outputs).
+    if getattr(type(model), "task_outputs", None) is not MultiTaskModel.task_outputs:
         return []
     towers = getattr(model, "towers", {})
     return [

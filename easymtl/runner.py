@@ -571,13 +571,15 @@ class Runner:
             m.reset_state()
         self.history.append((step, values))
         for name, value in values.items():
-            summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
+            if name:  # a single-task ranker's task ("") has the total as its loss
+                summary.scalar("loss" if name == "total" else f"loss/{name}", value, step)
         summary.scalar("examples_per_sec", speed, step)
         weights = dict(zip((t.name for t in self.tasks), self.loss_weights.numpy().tolist()))
         for name, weight in weights.items():
-            summary.scalar(f"loss_weight/{name}", weight, step)
+            if name:
+                summary.scalar(f"loss_weight/{name}", weight, step)
         self.weight_history.append((step, weights))
-        towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
+        towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k not in ("total", ""))
         if self.config.model_config.HasField("loss_weighting"):
             towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
         where = next((p for c in self.callbacks if (p := c.progress(step)) is not None), None)
@@ -628,7 +630,7 @@ class Runner:
         for task in self.tasks:
             for metric in self.eval_metrics[task.name]:
                 results[metric.name] = metric_result(metric, task.name, task.label_name)
-            results[f"loss_{task.name}"] = float(self.eval_losses[task.name].result())
+            results[task.loss_name] = float(self.eval_losses[task.name].result())
         results["loss"] = float(self.eval_losses["total"].result())
         score_labels = self.score_eval.label_names if self.score_eval else []
         for metric, label in zip(self.score_metrics, score_labels):
@@ -676,7 +678,7 @@ class Runner:
         if not self.config.train_config.use_tensorboard:
             return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
-        tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
+        tags = {t.loss_name: f"loss/{t.name}" for t in self.tasks if t.name}
         values = {tags.get(k, k): v for k, v in results.items() if isinstance(v, float)}
         logdir = eval_runs.eval_logdir(self.model_dir, self.config.eval_input_path)
         eval_runs.write_eval(logdir, values, step)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
+from easymtl.layers.tower import output_name
 from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss, loss_columns
 from easymtl.metrics import build_metric
 from easymtl.towers import (
@@ -97,12 +98,17 @@ class Task:
     @property
     def prediction_name(self) -> str:
         """The output its metrics read: ``y_<name>`` or ``probs_<name>``."""
-        return f"y_{self.name}" if self.task_type == REGRESSION else f"probs_{self.name}"
+        return output_name("y" if self.task_type == REGRESSION else "probs", self.name)
 
     @property
     def loss_input_name(self) -> str:
         """The output its losses read: ``y_<name>`` or ``logits_<name>``."""
-        return f"y_{self.name}" if self.task_type == REGRESSION else f"logits_{self.name}"
+        return output_name("y" if self.task_type == REGRESSION else "logits", self.name)
+
+    @property
+    def loss_name(self) -> str:
+        """Its loss in evaluation results: ``loss_<name>`` (a ranker's task: ``loss``)."""
+        return output_name("loss", self.name)
 
     def label(self, labels: dict) -> tf.Tensor:
         """[batch] float32 label (a class id for a multiclass task)."""

@@ -9,7 +9,7 @@ from easymtl.losses import LOSSES, MULTICLASS, check_loss
 from easymtl.metrics import METRICS, check_metric, metric_columns
 
 # The names of the messages that are task towers.
-TOWER_MESSAGES = ("TaskTower", "BayesTaskTower")
+TOWER_MESSAGES = ("TaskTower", "BayesTaskTower", "InterventionTaskTower")
 
 
 def tower_task_type(tower, where: str = "task_tower") -> str:

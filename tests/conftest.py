@@ -41,9 +41,47 @@ MODEL_BLOCKS = {
             relation_tower_names: "ctr" relation_mlp { hidden_units: [16] }
             metrics { auc { thresholds: 1000 } } losses { binary_cross_entropy {} } } }""",
     "aitm": "aitm { %(towers)s }",
+    # DC2VR's towers are InterventionTaskTowers: the cvr tower is intervened on by ctr's.
+    "dc2vr": """dc2vr { bottom_mlp { hidden_units: [32] } expert_mlp { hidden_units: [16] }
+        num_expert: 2
+        task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [8] }
+            metrics { auc {} } losses { binary_cross_entropy {} } }
+        task_towers { tower_name: "cvr" label_name: "buy" intervention_tower_names: "ctr"
+            low_rank_dim: 4 metrics { auc { thresholds: 1000 } }
+            losses { binary_cross_entropy {} } } }""",
+    # Single-task rankers learn model_config's label (data_config.label_fields[0], clk)
+    # with model_config's losses and metrics (RANK). A block that names feature groups
+    # replaces the sample's "all" group (make_config).
+    "multi_tower": """multi_tower { towers { input: "all" mlp { hidden_units: [16] } }
+        final { hidden_units: [8] } } %(rank)s""",
+    "multi_tower_din": """multi_tower_din { towers { input: "all" mlp { hidden_units: [16] } }
+        final { hidden_units: [8] } } %(rank)s""",
+    "wide_and_deep": """feature_groups { group_name: "wide" group_type: WIDE feature_names: "x" }
+        feature_groups { group_name: "deep" feature_names: "x" }
+        wide_and_deep { deep { hidden_units: [16] } wide_embedding_dim: 2 } %(rank)s""",
+    "deepfm": """feature_groups { group_name: "wide" group_type: WIDE feature_names: "x" }
+        feature_groups { group_name: "deep" feature_names: "x" }
+        deepfm { deep { hidden_units: [16] } final { hidden_units: [8] } } %(rank)s""",
+    "xdeepfm": """feature_groups { group_name: "wide" group_type: WIDE feature_names: "x" }
+        feature_groups { group_name: "deep" feature_names: "x" }
+        xdeepfm { cin { cin_layer_size: [4, 4] } deep { hidden_units: [16] }
+            final { hidden_units: [8] } wide_embedding_dim: 4 } %(rank)s""",
+    "dlrm": "dlrm { final { hidden_units: [8] } } %(rank)s",
+    "dcn_v1": """dcn_v1 { cross { cross_num: 2 } deep { hidden_units: [16] }
+        final { hidden_units: [8] } } %(rank)s""",
+    "dcn_v2": """dcn_v2 { cross { cross_num: 2 low_rank: 4 } deep { hidden_units: [16] }
+        final { hidden_units: [8] } } %(rank)s""",
+    "mask_net": """mask_net { mask_net_module { n_mask_blocks: 2 mask_block { hidden_dim: 8 }
+        top_mlp { hidden_units: [8] } } } %(rank)s""",
+    "wukong": """wukong { wukong_layers { lcb_feature_num: 2 fmb_feature_num: 2
+        compressed_feature_num: 2 feature_num_mlp { hidden_units: [8] } }
+        final { hidden_units: [8] } } %(rank)s""",
+    "rocket_launching": """rocket_launching { booster_mlp { hidden_units: [16, 8] }
+        light_mlp { hidden_units: [8] } feature_based_distillation: true } %(rank)s""",
     # Over the "all" group only: the towers read it directly (no EPNet, no PPNet).
     "pepnet": "pepnet { %(towers)s }",
 }
+RANK = "losses { binary_cross_entropy {} } metrics { auc {} }"
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [32] }
         metrics { auc {} } losses { binary_cross_entropy {} } }
@@ -74,7 +112,18 @@ def make_config(
     config = PipelineConfig()
     text_format.Parse((SAMPLES / "configs" / "mmoe_taobao.config").read_text(), config)
     config.model_config.ClearField("mmoe")
-    text_format.Merge(MODEL_BLOCKS[model] % {"towers": TOWERS}, config.model_config)
+    block = MODEL_BLOCKS[model] % {"towers": TOWERS, "rank": RANK}
+    if "feature_groups" in block:
+        # The block's groups (their features "x": every sample feature) replace "all".
+        every = list(config.model_config.feature_groups[0].feature_names)
+        config.model_config.ClearField("feature_groups")
+        text_format.Merge(block, config.model_config)
+        for group in config.model_config.feature_groups:
+            if list(group.feature_names) == ["x"]:
+                del group.feature_names[:]
+                group.feature_names.extend(every)
+    else:
+        text_format.Merge(block, config.model_config)
     config.train_input_path = str(SAMPLES / "data" / "taobao_mtl_train.csv")
     config.eval_input_path = str(SAMPLES / "data" / "taobao_mtl_eval.csv")
     config.model_dir = str(tmp_path / "model")

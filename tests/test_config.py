@@ -319,9 +319,9 @@ BAD_TEXT_CASES = {
     ),
     "unsupported_torcheasyrec_field": (
         "  ple {\n",
-        "  deepfm {}\n  ple {\n",
-        "deepfm {}",
-        "ModelConfig.deepfm is a TorchEasyRec field that easymtl does not support",
+        "  dssm {}\n  ple {\n",
+        "dssm {}",
+        "ModelConfig.dssm is a TorchEasyRec field that easymtl does not support",
     ),
     "misspelled_field": (
         "share_num: 1",
@@ -479,9 +479,9 @@ STRUCTURED_CASES = {
         "share_nun",
     ),
     "unsupported_torcheasyrec_field": (
-        ("  ple {\n", "  deepfm {}\n  ple {\n"),
-        lambda d: d["model_config"].update(deepfm={}),
-        "deepfm",
+        ("  ple {\n", "  dssm {}\n  ple {\n"),
+        lambda d: d["model_config"].update(dssm={}),
+        "dssm",
     ),
     "negative_tower_weight": (
         ("weight: 1.0", "weight: -0.5"),

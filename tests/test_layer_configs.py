@@ -33,19 +33,35 @@ from easymtl.features.sequence_match_feature.layer import SequenceMatchFeature
 from easymtl.features.sequence_raw_feature.layer import SequenceRawFeature
 from easymtl.features.zch import ZchEmbeddingTable
 from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
+from easymtl.layers.blocks import FieldBlock
+from easymtl.layers.cin import CIN
+from easymtl.layers.cross import Cross, CrossV2
 from easymtl.layers.dbmtl import DBMTL
+from easymtl.layers.dc2vr import DC2VR, Intervention
+from easymtl.layers.dcn import DCN, DCNV2
+from easymtl.layers.deepfm import DeepFM
 from easymtl.layers.din import DINEncoder
+from easymtl.layers.dlrm import DLRM
+from easymtl.layers.dot_interaction import DotInteraction
 from easymtl.layers.extraction import PLE, ExtractionNetwork
+from easymtl.layers.fm import FM
 from easymtl.layers.fusion import FusedScore
 from easymtl.layers.group_towers import GroupTowers
+from easymtl.layers.masknet import MaskBlock, MaskNet
 from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE, _Gate
+from easymtl.layers.multi_tower import MultiTower
 from easymtl.layers.multi_window_din import MultiWindowDINEncoder
 from easymtl.layers.pepnet import GateNU, PEPNet
 from easymtl.layers.pooling_encoder import PoolingEncoder
+from easymtl.layers.rank_head import BlockRanker
+from easymtl.layers.rocket_launching import RocketLaunching
 from easymtl.layers.simple_attention import SimpleAttention
 from easymtl.layers.tower import TaskTower
 from easymtl.layers.variational_dropout import VariationalDropout
+from easymtl.layers.wide_and_deep import WideAndDeep
+from easymtl.layers.wukong import WuKong, WuKongLayer
+from easymtl.layers.xdeepfm import XDeepFM
 
 X = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], "float32")
 MLP4 = {"hidden_units": [4]}
@@ -59,6 +75,9 @@ QUERY = np.array([[1.0, 0.0], [0.5, -1.0]], "float32")
 SEQUENCE = np.arange(12, dtype="float32").reshape(2, 3, 2) / 10.0
 MASK = np.array([[True, True, False], [True, False, False]])
 SEQ_ARGS = (QUERY, SEQUENCE, MASK)
+# Three fields of two numbers, and a group of three 2-wide embeddings, for the rankers.
+FIELDS = np.arange(12, dtype="float32").reshape(2, 3, 2) / 5.0
+GROUP6 = FIELDS.reshape(2, 6)
 
 
 def feature_inputs() -> FeatureInputs:
@@ -216,6 +235,51 @@ EXAMPLES = {
     ),
     PoolingEncoder: lambda: (PoolingEncoder("sum"), SEQ_ARGS),
     SimpleAttention: lambda: (SimpleAttention(), SEQ_ARGS),
+    # The rankers' interaction layers and blocks (tests/layers/test_interaction.py).
+    FM: lambda: (FM(), (FIELDS,)),
+    DotInteraction: lambda: (DotInteraction(), (FIELDS,)),
+    CIN: lambda: (CIN([3, 2]), (FIELDS,)),
+    Cross: lambda: (Cross(2), (X,)),
+    CrossV2: lambda: (CrossV2(2, low_rank=2), (X,)),
+    MaskBlock: lambda: (MaskBlock(4, reduction_ratio=0.5), ((X, X),)),
+    MaskNet: lambda: (MaskNet(2, {"hidden_dim": 4}, MLP4, use_parallel=False), (X,)),
+    WuKongLayer: lambda: (WuKongLayer(1, 2, MLP4, compressed_feature_num=2), (FIELDS,)),
+    DCN: lambda: (DCN(2, MLP4, {"hidden_units": [3]}), (X,)),
+    DCNV2: lambda: (DCNV2(2, 2, {"hidden_units": [3]}, MLP4, MLP4), (X,)),
+    FieldBlock: lambda: (FieldBlock(2, "cin", cin_layer_size=[3]), (np.ones((2, 6), "float32"),)),
+    Intervention: lambda: (Intervention(1, 0.0), ((X, X[:, :2]),)),
+    DC2VR: lambda: (
+        DC2VR(2, MLP4, task_mlps=[MLP4, None], interventions=[None, [[0], 2, 0.0]]),
+        (X,),
+    ),
+    BlockRanker: lambda: (
+        BlockRanker("g", {"kind": "dcn_v1", "cross_num": 1, "deep": MLP4, "final": MLP4}),
+        ({"g": X},),
+    ),
+    WideAndDeep: lambda: (WideAndDeep(MLP4, 2, MLP4), ({"wide": X, "deep": X},)),
+    DeepFM: lambda: (DeepFM(MLP4, field_dim=2, final=MLP4), ({"wide": X, "deep": GROUP6},)),
+    XDeepFM: lambda: (XDeepFM([2], MLP4, MLP4, field_dim=2), ({"wide": GROUP6, "deep": X},)),
+    MultiTower: lambda: (MultiTower([["a", MLP4], ["b", None]], MLP4), ({"a": X, "b": X},)),
+    DLRM: lambda: (
+        DLRM("s", 2, MLP4, dense_group="d", dense_mlp={"hidden_units": [2]}),
+        ({"s": GROUP6, "d": X},),
+    ),
+    WuKong: lambda: (
+        WuKong(
+            "s", 2, [{"lcb_feature_num": 2, "fmb_feature_num": 1, "feature_num_mlp": MLP4}], MLP4
+        ),
+        ({"s": GROUP6},),
+    ),
+    RocketLaunching: lambda: (
+        RocketLaunching(
+            "g",
+            {"hidden_units": [4, 2]},
+            {"hidden_units": [2]},
+            share_mlp=MLP4,
+            feature_based_distillation=True,
+        ),
+        ({"g": X},),
+    ),
 }
 
 

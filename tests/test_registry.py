@@ -69,7 +69,9 @@ def test_each_registry_names_its_proto_oneof_exactly():
     from easymtl.losses import LOSSES
     from easymtl.metrics import METRICS
     from easymtl.models import MODELS
+    from easymtl.models.blocks import BLOCKS
     from easymtl.protos import (
+        block_pb2,
         data_pb2,
         feature_pb2,
         loss_pb2,
@@ -86,6 +88,7 @@ def test_each_registry_names_its_proto_oneof_exactly():
     assert set(WEIGHTINGS) == oneof_names(loss_weighting_pb2.LossWeighting, "strategy")
     assert set(FEATURES) == oneof_names(feature_pb2.FeatureConfig, "feature")
     assert set(ENCODERS) == oneof_names(seq_encoder_pb2.SeqEncoderConfig, "seq_module")
+    assert set(BLOCKS) == oneof_names(block_pb2.Block, "block")
     # Readers key on DatasetType; MaxCompute tables (OdpsDataset) have none, on purpose.
     assert set(READERS) == set(data_pb2.DatasetType.keys()) - {"OdpsDataset"}
 

@@ -195,6 +195,9 @@ class FeatureInputs(keras.layers.Layer):
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
+        wide_concat: A WIDE group's tensor is its features' wide terms concatenated,
+            [batch, features x wide_dim] (TorchEasyRec's wide group, which rankers such
+            as DeepFM and xDeepFM read), rather than their sum.
         group_dropouts: For a group, a layer called on its parts (its features' outputs,
             then its encoders') before they are concatenated, returning as many
             (:class:`~easymtl.layers.variational_dropout.VariationalDropout`).
@@ -224,6 +227,7 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
+        wide_concat: bool = False,
         dense_embeddings: dict[str, keras.layers.Layer] | None = None,
         group_dropouts: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
@@ -257,6 +261,7 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_embeddings = _tuples(wide_embeddings)
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
+        self.wide_concat = bool(wide_concat)
         self.dense_embeddings = dict(dense_embeddings or {})
         self.group_dropouts = dict(group_dropouts or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
@@ -326,7 +331,10 @@ class FeatureInputs(keras.layers.Layer):
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
-            result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
+            if self.wide_concat:
+                result[group] = tf.concat(terms, axis=-1) if len(terms) > 1 else terms[0]
+            else:
+                result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
         return result
 
     def _embedding_penalty(self, outputs: dict):
@@ -499,6 +507,7 @@ class FeatureInputs(keras.layers.Layer):
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
+            "wide_concat": self.wide_concat,
             "dense_embeddings": {k: serialize(v) for k, v in self.dense_embeddings.items()},
             "group_dropouts": {k: serialize(v) for k, v in self.group_dropouts.items()},
         }

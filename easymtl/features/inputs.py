@@ -100,7 +100,9 @@ def _deep_group(g, out: _Groups) -> None:
         out.group_encoders.setdefault(g.group_name, []).append((name, encoder_input(g, proto)))
 
 
-def _wide_group(g, out: _Groups, tables: dict, embeddings: dict, wide_dim: int) -> None:
+def _wide_group(
+    g, out: _Groups, tables: dict, embeddings: dict, wide_dim: int, initializer="zeros"
+) -> None:
     """A WIDE group's features, and a wide table beside each deep table they use."""
     from easymtl.features.embedding import EmbeddingTable
 
@@ -112,7 +114,9 @@ def _wide_group(g, out: _Groups, tables: dict, embeddings: dict, wide_dim: int) 
         wide = wide_table_name(table)
         if wide not in out.wide_tables:
             rows = tables[table].num_rows
-            out.wide_tables[wide] = EmbeddingTable(rows, wide_dim, initializer="zeros", name=wide)
+            out.wide_tables[wide] = EmbeddingTable(
+                rows, wide_dim, initializer=initializer, name=wide
+            )
         out.wide_embeddings[name] = (wide, pooling)
 
 
@@ -122,6 +126,8 @@ def build_feature_inputs(
     wide_dim: int = 1,
     embedding_regularization: float = 0.0,
     variational_dropout=None,
+    wide_concat: bool = False,
+    wide_initializer="zeros",
 ):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`, with the features, tables
@@ -135,6 +141,9 @@ def build_feature_inputs(
     With `variational_dropout` (model_config's VariationalDropout message), each DEEP
     group of two or more parts (features and sequence encoders) gets a
     :class:`~easymtl.layers.variational_dropout.VariationalDropout`, as in TorchEasyRec.
+    `wide_concat` keeps a WIDE group's features' terms apart (concatenated, as the
+    rankers that read a WIDE group take it), and `wide_initializer` (a Keras
+    initializer) starts the wide tables.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
@@ -148,7 +157,7 @@ def build_feature_inputs(
     out = _Groups()
     for g in feature_groups:
         if g.group_type == WIDE_GROUP_TYPE:
-            _wide_group(g, out, tables, embeddings, wide_dim)
+            _wide_group(g, out, tables, embeddings, wide_dim, wide_initializer)
         else:
             _deep_group(g, out)
     used = set(FeatureInputs.read_by(out.groups, out.sequence_groups, out.group_encoders))
@@ -169,6 +178,7 @@ def build_feature_inputs(
         wide_embeddings=out.wide_embeddings,
         wide_dim=wide_dim,
         embedding_regularization=embedding_regularization,
+        wide_concat=wide_concat,
         group_dropouts=_group_dropouts(feature_groups, out, variational_dropout),
         name="features",
     )

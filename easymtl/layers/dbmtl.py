@@ -5,13 +5,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from easymtl.layers.blocks import make_block
+from easymtl.layers.masknet import MaskNet
 from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
 class DBMTL(keras.layers.Layer):
-    """Bottom MLP → MMoE → per task its MLP → per task its relation MLP over its own
+    """MaskNet → bottom MLP → MMoE → per task its MLP → per task its relation MLP over its own
     representation and the relation representations of the earlier tasks it names.
 
     Task k's representation ``r_k`` (what its output head reads) is
@@ -21,9 +23,12 @@ class DBMTL(keras.layers.Layer):
 
     Args:
         num_tasks: Number of tasks.
-        bottom_mlp: Keyword arguments of the shared bottom :class:`MLP`, or None.
+        bottom_mlp: Keyword arguments of the shared bottom :class:`MLP` (or a block
+            spec, see :func:`easymtl.layers.blocks.make_block`), or None.
         mmoe: Keyword arguments of an :class:`MMoE` on the bottom's output (without
             `num_tasks`), or None: every task reads the bottom's output.
+        mask_net: Keyword arguments of a :class:`MaskNet` under the bottom MLP
+            (TorchEasyRec's DBMTL mask_net), or None.
         task_mlps: Per task, keyword arguments of its MLP, or None.
         relations: Per task, the indices of the earlier tasks it takes in.
         relation_mlps: Per task, keyword arguments of its relation MLP, or None (then
@@ -45,6 +50,7 @@ class DBMTL(keras.layers.Layer):
         num_tasks: int,
         bottom_mlp: dict | None = None,
         mmoe: dict | None = None,
+        mask_net: dict | None = None,
         task_mlps: list[dict | None] | None = None,
         relations: list[list[int]] | None = None,
         relation_mlps: list[dict | None] | None = None,
@@ -55,6 +61,7 @@ class DBMTL(keras.layers.Layer):
             raise ValueError(f"`num_tasks` must be positive. Received: {num_tasks}")
         self.num_tasks = num_tasks
         self.bottom_mlp = dict(bottom_mlp) if bottom_mlp else None
+        self.mask_net_kwargs = dict(mask_net) if mask_net else None
         self.mmoe_kwargs = dict(mmoe) if mmoe else None
         self.task_mlps = [dict(m) if m else None for m in task_mlps or [None] * num_tasks]
         self.relations = [[int(j) for j in r] for r in relations or [[]] * num_tasks]
@@ -72,7 +79,8 @@ class DBMTL(keras.layers.Layer):
                 )
             if related and mlp is None:
                 raise ValueError(f"Task {k} has relations but no relation MLP.")
-        self.bottom = MLP(**self.bottom_mlp, name="bottom_mlp") if self.bottom_mlp else None
+        self.mask_net = MaskNet(**self.mask_net_kwargs, name="mask_net") if mask_net else None
+        self.bottom = make_block(self.bottom_mlp, name="bottom_mlp") if self.bottom_mlp else None
         self.mmoe = MMoE(num_tasks, **self.mmoe_kwargs, name="mmoe") if self.mmoe_kwargs else None
         self.task_layers = [
             MLP(**m, name=f"task_mlp_{k}") if m else None for k, m in enumerate(self.task_mlps)
@@ -84,12 +92,13 @@ class DBMTL(keras.layers.Layer):
 
     def build(self, input_shape):
         shape = tuple(input_shape)
-        if self.bottom is not None:
-            self.bottom.build(shape)
-            shape = self.bottom.compute_output_shape(shape)
+        for layer in (self.mask_net, self.bottom):
+            if layer is not None:
+                layer.build(shape)
+                shape = tuple(layer.compute_output_shape(shape))
         if self.mmoe is not None:
             self.mmoe.build(shape)
-            shape = shape[:-1] + (self.mmoe.expert_mlp["hidden_units"][-1],)
+            shape = self.mmoe.compute_output_shape(shape)[0]
         widths = []
         for k in range(self.num_tasks):
             task, relation = self.task_layers[k], self.relation_layers[k]
@@ -104,7 +113,10 @@ class DBMTL(keras.layers.Layer):
             widths.append(width)
 
     def call(self, inputs, training=None, return_gates=False):
-        x = self.bottom(inputs, training=training) if self.bottom is not None else inputs
+        x = inputs
+        for layer in (self.mask_net, self.bottom):
+            if layer is not None:
+                x = layer(x, training=training)
         gates = []
         if self.mmoe is not None:
             task_inputs, gates = self.mmoe(x, training=training, return_gates=True)
@@ -132,6 +144,7 @@ class DBMTL(keras.layers.Layer):
             "num_tasks": self.num_tasks,
             "bottom_mlp": self.bottom_mlp,
             "mmoe": self.mmoe_kwargs,
+            "mask_net": self.mask_net_kwargs,
             "task_mlps": self.task_mlps,
             "relations": self.relations,
             "relation_mlps": self.relation_mlps,

@@ -92,7 +92,11 @@ class MLP(keras.layers.Layer):
                 norm.build(shape)
 
     def call(self, inputs, training=None):
-        x = inputs
+        return self.hidden_layers(inputs, training=training)[-1]
+
+    def hidden_layers(self, inputs, training=None) -> list:
+        """The output of each layer, first to last (the last is the MLP's output)."""
+        x, outputs = inputs, []
         last = len(self.dense_layers) - 1
         layers = zip(self.dense_layers, self.norm_layers, self.dropout_layers)
         for i, (dense, norm, dropout) in enumerate(layers):
@@ -102,7 +106,8 @@ class MLP(keras.layers.Layer):
             x = (self.final_activation_fn if i == last else self.activation_fn)(x)
             if dropout is not None:
                 x = dropout(x, training=training)
-        return x
+            outputs.append(x)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.hidden_units[-1],)

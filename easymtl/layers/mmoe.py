@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from easymtl.layers.blocks import make_block
 from easymtl.layers.mlp import MLP
 
 
@@ -15,7 +16,9 @@ class MMoE(keras.layers.Layer):
     Args:
         num_tasks: Number of tasks (one gate each).
         num_expert: Number of experts.
-        expert_mlp: Keyword arguments of each expert's :class:`MLP`.
+        expert_mlp: Keyword arguments of each expert's :class:`MLP`, or a block spec
+            (``{"kind": "dcn_v2", ...}``, see :func:`easymtl.layers.blocks.make_block`):
+            every expert is one such block.
         gate_mlp: Keyword arguments of an MLP under each gate's softmax, or None for a
             linear gate.
         share_gate: One gate for all tasks (OMoE): every task gets the same mix.
@@ -25,7 +28,7 @@ class MMoE(keras.layers.Layer):
             this probability (its weight 0, the others renormalized), so that no task
             comes to rely on a single expert.
 
-    Call returns a list of `num_tasks` tensors, each [batch, expert_mlp's last units];
+    Call returns a list of `num_tasks` tensors, each [batch, an expert's output width];
     with ``return_gates=True``, also the gates' weights ([batch, num_expert] each, in
     the order of :meth:`gate_specs`).
 
@@ -58,7 +61,7 @@ class MMoE(keras.layers.Layer):
         self.share_gate = share_gate
         self.gate_temperature = float(gate_temperature)
         self.gate_dropout_ratio = float(gate_dropout_ratio)
-        self.experts = [MLP(**self.expert_mlp, name=f"expert_{i}") for i in range(num_expert)]
+        self.experts = [make_block(self.expert_mlp, name=f"expert_{i}") for i in range(num_expert)]
         num_gates = 1 if share_gate else num_tasks
         self.gates = [
             _Gate(
@@ -82,6 +85,10 @@ class MMoE(keras.layers.Layer):
         if self.share_gate:
             mixes = mixes * self.num_tasks
         return (mixes, weights) if return_gates else mixes
+
+    def compute_output_shape(self, input_shape):
+        shape = self.experts[0].compute_output_shape(tuple(input_shape))
+        return [tuple(shape)] * self.num_tasks
 
     def gate_specs(self) -> list[tuple[str, int | None, list[str]]]:
         """``(level, task, experts)`` of each gate, in the order ``call`` returns their

@@ -72,11 +72,22 @@ class TaskTower(keras.layers.Layer):
         }
 
 
+def output_name(prefix: str, tower: str) -> str:
+    """``<prefix>_<tower>``, or `prefix` alone for a single-task ranker's task (named
+    ""), as TorchEasyRec names its outputs and metrics."""
+    return f"{prefix}_{tower}" if tower else prefix
+
+
 def tower_outputs(name: str, logits, task_type: str) -> dict:
     """The model outputs of tower `name` from its TaskTower's output: binary
     ``logits_<name>``, ``probs_<name>`` (sigmoid); multiclass ``logits_<name>``,
-    ``probs_<name>`` (softmax over the last axis); regression ``y_<name>``."""
+    ``probs_<name>`` (softmax over the last axis), and with two classes
+    ``probs1_<name>``, the class-1 probability (as TorchEasyRec); regression
+    ``y_<name>``. A single-task ranker's task ("") has the names without suffix."""
     if task_type == "regression":
-        return {f"y_{name}": logits}
+        return {output_name("y", name): logits}
     probs = ops.softmax(logits, axis=-1) if task_type == "multiclass" else ops.sigmoid(logits)
-    return {f"logits_{name}": logits, f"probs_{name}": probs}
+    outputs = {output_name("logits", name): logits, output_name("probs", name): probs}
+    if task_type == "multiclass" and logits.shape[-1] == 2:
+        outputs[output_name("probs1", name)] = probs[:, 1]
+    return outputs

@@ -38,6 +38,15 @@ def check_buckets(config, num_class: int = 1) -> None:
         raise ValueError(f"`num_buckets` must be at least 2. Received: {config.thresholds}")
 
 
+def check_auc(config, num_class: int = 1) -> None:
+    check_buckets(config)
+    if num_class > 2:
+        raise ValueError(
+            f"auc scores a binary or two-class tower (by probs1); this one has {num_class} "
+            "classes: use multiclass_auc"
+        )
+
+
 def check_average(config, averages: tuple[str, ...]) -> None:
     if config.average not in averages:
         raise ValueError(f"`average` must be one of {averages}. Received: {config.average!r}")
@@ -89,7 +98,8 @@ def build_metric(metric_config, tower_name: str, num_class: int = 1):
         ValueError: an option of the metric is out of range.
     """
     name = check_metric(metric_config, num_class)
-    return METRICS[name](getattr(metric_config, name), f"{name}_{tower_name}", num_class)
+    metric_name = f"{name}_{tower_name}" if tower_name else name
+    return METRICS[name](getattr(metric_config, name), metric_name, num_class)
 
 
 def metric_result(metric, tower_name: str, label_name: str) -> float | None:
@@ -121,7 +131,7 @@ def _register(
     METRICS.register(name, builder, task_types=task_types, check=check, columns=columns)
 
 
-_register("auc", "auc", ("binary",), check_buckets)
+_register("auc", "auc", ("binary", "multiclass"), check_auc)
 _register("multiclass_auc", "multiclass_auc", ("multiclass",), check_multiclass_auc)
 _register("mean_absolute_error", "mean_absolute_error", ("regression",))
 _register("mean_squared_error", "mean_squared_error", ("regression",))

@@ -25,6 +25,8 @@ class StreamingAUC(keras.metrics.Metric):
 
     Args:
         num_buckets: Number of histogram buckets (TorchEasyRec's `thresholds`).
+        class_index: For a two-class multiclass tower, the class whose probability
+            scores the rows (1: TorchEasyRec's probs1); None for a binary tower.
 
     Example:
         >>> auc = StreamingAUC(1000)
@@ -35,16 +37,22 @@ class StreamingAUC(keras.metrics.Metric):
 
     undefined_reason = "the evaluated labels hold only one class"
 
-    def __init__(self, num_buckets: int = 200, name: str = "auc", **kwargs):
+    def __init__(
+        self, num_buckets: int = 200, name: str = "auc", class_index: int | None = None, **kwargs
+    ):
         super().__init__(name=name, **kwargs)
         if num_buckets < 2:
             raise ValueError(f"`num_buckets` must be at least 2. Received: {num_buckets}")
         self.num_buckets = int(num_buckets)
+        self.class_index = class_index
         self.positives = self.add_variable((self.num_buckets,), "zeros", name="positives")
         self.negatives = self.add_variable((self.num_buckets,), "zeros", name="negatives")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = tf.reshape(tf.cast(y_true, tf.float32), [-1])
+        if self.class_index is not None:
+            y_pred = y_pred[:, self.class_index]
+            y_true = tf.cast(tf.equal(y_true, float(self.class_index)), tf.float32)
         bucket = self.buckets(tf.reshape(y_pred, [-1]))
         weight = (
             tf.ones_like(y_true)
@@ -70,7 +78,11 @@ class StreamingAUC(keras.metrics.Metric):
             variable.assign(tf.zeros_like(variable))
 
     def get_config(self):
-        return {**super().get_config(), "num_buckets": self.num_buckets}
+        return {
+            **super().get_config(),
+            "num_buckets": self.num_buckets,
+            "class_index": self.class_index,
+        }
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -118,4 +130,7 @@ def histogram_auc(positives, negatives):
 
 
 def build_auc(config, name: str, num_class: int = 1) -> StreamingAUC:
-    return StreamingAUC(num_buckets=config.thresholds, name=name)
+    # A two-class tower (softmax_cross_entropy, num_class 2) is scored by its class-1
+    # probability, as TorchEasyRec's auc reads probs1.
+    class_index = 1 if num_class == 2 else None
+    return StreamingAUC(num_buckets=config.thresholds, name=name, class_index=class_index)

@@ -12,6 +12,11 @@ registration names
   is not :class:`~easymtl.models.model.MultiTaskModel` (ESMM's derived outputs), and
   ``heads_only`` where the backbone runs each tower's `mlp` itself (DBMTL, AITM).
 
+A single-task ranker (deepfm, dcn_v2, ...) is registered with ``rank=True``: its one task
+comes from model_config's own losses, metrics and num_class, its builder reads the
+feature groups by name, and its Keras model is a
+:class:`~easymtl.models.rank_model.RankModel` (see :mod:`easymtl.models.rank`).
+
 Adding a model: see docs/ARCHITECTURE.md, "Adding a model".
 """
 
@@ -54,29 +59,65 @@ def tower_fields(msg, where: str) -> list[tuple[str, object]]:
     return towers
 
 
+def model_towers(model_config) -> list[tuple[str, object]]:
+    """(field path, tower message) of each task of the model in `model_config`: its
+    towers (see :func:`tower_fields`), or a ranker's implicit one (at path
+    "model_config", see :mod:`easymtl.models.rank`)."""
+    from easymtl.models.rank import RANK_PATH, implicit_tower
+
+    kind = model_config.WhichOneof("model")
+    entry = MODELS.entry(kind)
+    if entry.rank:
+        return [(RANK_PATH, implicit_tower(model_config, entry.tower_name or ""))]
+    return tower_fields(getattr(model_config, kind), f"model_config.{kind}")
+
+
+def model_feature_groups(model_config) -> list:
+    """The feature groups as the model builds them: model_config's, or as its
+    registration's ``feature_groups`` fact rewrites them (multi_tower_din gives each DIN
+    tower's SEQUENCE group its din_encoder)."""
+    groups = list(model_config.feature_groups)
+    kind = model_config.WhichOneof("model")
+    if kind is None or kind not in MODELS or MODELS.entry(kind).feature_groups is None:
+        return groups
+    return MODELS.entry(kind).feature_groups(getattr(model_config, kind), groups)
+
+
 def task_towers(model_config) -> list:
     """The task tower messages of the model in `model_config`, in field order (see
-    :func:`tower_fields`)."""
-    kind = model_config.WhichOneof("model")
-    return [t for _, t in tower_fields(getattr(model_config, kind), kind)]
+    :func:`model_towers`)."""
+    return [t for _, t in model_towers(model_config)]
 
 
-def check_model(model_config) -> dict[str, str]:
+def check_model(model_config, feature_configs=None) -> dict[str, str]:
     """The checks of building the model's tasks, without building them: the model's own
-    ``check``, then every tower's losses, metrics and sample space. Returns each tower's
-    task type by tower name.
+    ``check``, then every tower's losses, metrics and sample space; with
+    `feature_configs`, a ranker's checks of the feature groups it reads. Returns each
+    tower's task type by tower name.
 
     Raises:
         ConfigError: naming the first bad field.
     """
+    from easymtl.models.rank import check_rank_fields, group_infos
+
     kind = model_config.WhichOneof("model")
     where = f"model_config.{kind}"
     msg = getattr(model_config, kind)
-    check = MODELS.entry(kind).check
-    if check is not None:
-        check(msg, where)
-    check_group_towers(model_config, msg, where)
-    return {tower.tower_name: check_tower(tower, path) for path, tower in tower_fields(msg, where)}
+    entry = MODELS.entry(kind)
+    check_rank_fields(model_config)
+    if entry.check is not None:
+        entry.check(msg, where)
+    if not entry.rank:
+        check_group_towers(model_config, msg, where)
+    if entry.inputs is not None and feature_configs is not None:
+        entry.inputs(msg, where, group_infos(model_config, feature_configs))
+    if feature_configs is not None and not entry.rank:
+        from easymtl.models.blocks import check_blocks_inputs
+
+        check_blocks_inputs(model_config, feature_configs)
+    return {
+        tower.tower_name: check_tower(tower, path) for path, tower in model_towers(model_config)
+    }
 
 
 def check_group_towers(model_config, msg, where: str) -> None:
@@ -102,6 +143,8 @@ def check_group_towers(model_config, msg, where: str) -> None:
                 )
             if tower.input in read:
                 raise ConfigError(path, f"feature group {tower.input!r} is read twice")
+            if not tower.HasField("mlp"):
+                raise ConfigError(f"{where}.{field.name}[{i}].mlp", "an MLP is needed here")
             read.append(tower.input)
         unread = [g for g in deep if g not in read]
         if unread:
@@ -113,8 +156,15 @@ def check_group_towers(model_config, msg, where: str) -> None:
 
 def metric_names(metrics, tower_name: str) -> list[str]:
     """How the metrics (MetricConfig messages) of a tower are reported:
-    ``<metric>_<tower_name>``, in order."""
-    return [f"{m.WhichOneof('metric')}_{tower_name}" for m in metrics]
+    ``<metric>_<tower_name>`` (a single-task ranker's task, named "": ``<metric>``), in
+    order."""
+    return [suffixed(m.WhichOneof("metric"), tower_name) for m in metrics]
+
+
+def suffixed(name: str, tower_name: str) -> str:
+    """``<name>_<tower_name>``, or `name` alone for a ranker's task (named ""): how
+    outputs, metrics and losses are named (as layers.tower.output_name, without Keras)."""
+    return f"{name}_{tower_name}" if tower_name else name
 
 
 def result_names(model_config) -> list[str]:
@@ -128,11 +178,11 @@ def result_names(model_config) -> list[str]:
     extra = MODELS.entry(kind).result_names
     derived = extra(msg) if extra is not None else {}
     names = []
-    for _, tower in tower_fields(msg, kind):
+    for _, tower in model_towers(model_config):
         names += metric_names(tower.metrics, tower.tower_name)
         names += derived.get(tower.tower_name, [])
-        names.append(f"loss_{tower.tower_name}")
-    return names
+        names.append(suffixed("loss", tower.tower_name))
+    return list(dict.fromkeys(names))
 
 
 def build_model(model_config, feature_configs, mixed_precision: str = ""):
@@ -147,6 +197,10 @@ def build_model(model_config, feature_configs, mixed_precision: str = ""):
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
+    if entry.rank:
+        from easymtl.models.rank_model import build_rank_model
+
+        return build_rank_model(model_config, feature_configs, policy_name(mixed_precision))
     towers = task_towers(model_config)
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
     with dtype_policy(policy_name(mixed_precision)):
@@ -195,18 +249,27 @@ def build_model_tasks(model_config, feature_configs=()) -> list:
         ConfigError: a tower's losses, metrics or num_class do not fit together, or the
             model's own check fails.
     """
+    from easymtl.models.rank import check_rank_fields
     from easymtl.tasks import build_tasks
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
     where = f"model_config.{kind}"
+    check_rank_fields(model_config)
     if entry.check is not None:
         entry.check(getattr(model_config, kind), where)
-    if entry.tasks is not None:
-        return entry.tasks(getattr(model_config, kind), where)
     from easymtl.features import feature_columns
 
     columns = feature_columns(feature_configs)
+    if entry.rank:
+        from easymtl.tasks import build_task
+
+        ((path, tower),) = model_towers(model_config)
+        if entry.tasks is not None:
+            return entry.tasks(getattr(model_config, kind), tower, path)
+        return [build_task(tower, path, columns)]
+    if entry.tasks is not None:
+        return entry.tasks(getattr(model_config, kind), where)
     return build_tasks(task_towers(model_config), f"{where}.task_towers", columns)
 
 
@@ -215,12 +278,24 @@ from easymtl.models import (  # noqa: E402, F401
     aitm,
     cgc,
     dbmtl,
+    dc2vr,
+    dcn_v1,
+    dcn_v2,
+    deepfm,
+    dlrm,
     esmm,
+    mask_net,
     mmoe,
+    multi_tower,
+    multi_tower_din,
     pepnet,
     ple,
+    rocket_launching,
     shared_bottom,
     simple_multi_task,
+    wide_and_deep,
+    wukong,
+    xdeepfm,
 )
 
 __all__ = [
@@ -232,6 +307,8 @@ __all__ = [
     "result_names",
     "check_model",
     "mlp_kwargs",
+    "model_feature_groups",
+    "model_towers",
     "task_towers",
     "tower_fields",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.models import MODELS, mlp_kwargs
+from easymtl.models.blocks import block_spec, check_block, check_mask_net_module, mask_net_kwargs
+from easymtl.models.mmoe import expert_spec
 
 _MMOE_FIELDS = ("gate_mlp", "num_expert", "gate_temperature", "gate_dropout_ratio")
 
@@ -43,7 +45,17 @@ def check_dbmtl(config, where: str) -> None:
                 "representations with this tower's",
             )
         earlier.append(tower.tower_name)
-    if not config.HasField("expert_mlp"):
+    if config.HasField("bottom_mlp") and config.HasField("bottom"):
+        raise ConfigError(f"{where}.bottom", "set bottom_mlp or bottom (any block), not both")
+    if config.HasField("bottom"):
+        check_block(config.bottom, f"{where}.bottom")
+    if config.HasField("mask_net"):
+        check_mask_net_module(config.mask_net, f"{where}.mask_net")
+    if config.HasField("expert_mlp") and config.HasField("expert"):
+        raise ConfigError(f"{where}.expert", "set expert_mlp or expert (any block), not both")
+    if config.HasField("expert"):
+        check_block(config.expert, f"{where}.expert")
+    if not config.HasField("expert_mlp") and not config.HasField("expert"):
         for name in _MMOE_FIELDS:
             if config.HasField(name):
                 raise ConfigError(f"{where}.{name}", "needs expert_mlp (the MMoE part)")
@@ -57,17 +69,24 @@ def build_dbmtl(config, num_tasks: int):
     towers = list(config.task_towers)
     names = [t.tower_name for t in towers]
     mmoe = None
-    if config.HasField("expert_mlp"):
+    if config.HasField("expert_mlp") or config.HasField("expert"):
         mmoe = {
             "num_expert": config.num_expert,
-            "expert_mlp": mlp_kwargs(config.expert_mlp),
+            "expert_mlp": expert_spec(config),
             "gate_mlp": mlp_kwargs(config.gate_mlp) if config.HasField("gate_mlp") else None,
             "gate_temperature": config.gate_temperature,
             "gate_dropout_ratio": config.gate_dropout_ratio,
         }
     return DBMTL(
         num_tasks,
-        bottom_mlp=mlp_kwargs(config.bottom_mlp) if config.HasField("bottom_mlp") else None,
+        bottom_mlp=(
+            block_spec(config.bottom)
+            if config.HasField("bottom")
+            else mlp_kwargs(config.bottom_mlp)
+            if config.HasField("bottom_mlp")
+            else None
+        ),
+        mask_net=mask_net_kwargs(config.mask_net) if config.HasField("mask_net") else None,
         mmoe=mmoe,
         task_mlps=[mlp_kwargs(t.mlp) if t.HasField("mlp") else None for t in towers],
         relations=[[names.index(r) for r in t.relation_tower_names] for t in towers],

@@ -1,4 +1,5 @@
-"""The peer of scripts/bench/throughput.py: DeepCTR 0.9.4's MMOE / PLE on the same data.
+"""The peer of scripts/bench/throughput.py: DeepCTR 0.9.4's MMOE / PLE (or, for a ranker,
+its DeepFM, xDeepFM, DCN or WDL) on the same data.
 
 Runs in a virtualenv of its own (tensorflow-cpu 2.21, tf-keras, deepctr 0.9.4, pandas)
 with TF_USE_LEGACY_KERAS=1; throughput.py makes it and passes the architecture as a JSON
@@ -31,7 +32,7 @@ from deepctr.feature_column import (
 )
 from deepctr.layers.core import DNN, PredictionLayer
 from deepctr.layers.utils import combined_dnn_input, reduce_sum
-from deepctr.models import MMOE
+from deepctr.models import DCN, MMOE, WDL, DeepFM, xDeepFM
 from tensorflow.keras.layers import Dense, Lambda
 from tensorflow.keras.models import Model
 
@@ -139,6 +140,27 @@ def ple(columns, levels: list[dict], tower_units, task_names) -> Model:
     return Model(inputs=list(features.values()), outputs=outputs)
 
 
+def ranker(kind: str, columns, m: dict) -> Model:
+    """DeepCTR's model of an easymtl ranker's name (deepfm, xdeepfm, dcn_v1,
+    wide_and_deep), every feature in its linear and deep parts, no L2."""
+    deep = tuple(m["deep_units"])
+    common = {"dnn_hidden_units": deep, "l2_reg_embedding": 0.0, "l2_reg_linear": 0.0}
+    if kind == "deepfm":
+        return DeepFM(columns, columns, **common)
+    if kind == "wide_and_deep":
+        return WDL(columns, columns, **common)
+    if kind == "dcn_v1":
+        return DCN(columns, columns, cross_num=m["cross_num"], **common)
+    return xDeepFM(
+        columns,
+        columns,
+        cin_layer_size=tuple(m["cin_layer_size"]),
+        cin_split_half=False,
+        cin_activation="linear",
+        **common,
+    )
+
+
 class _Clock(tf.keras.callbacks.Callback):
     def __init__(self, clock: StepClock, batch_size: int, rows: int):
         super().__init__()
@@ -183,8 +205,10 @@ def main() -> None:
             l2_reg_embedding=0.0,
             task_names=tasks,
         )
-    else:
+    elif spec["kind"] == "ple":
         model = ple(columns, m["levels"], m["tower_units"], tasks)
+    else:
+        model = ranker(spec["kind"], columns, m)
     model.compile(tf.keras.optimizers.Adam(spec["lr"]), loss="binary_crossentropy")
     model.fit(
         {k: v for k, v in x.items()},

@@ -9,9 +9,12 @@ own process so that each has the machine and its own peak RSS:
    peak RSS), then ``Runner.evaluate()`` (examples/sec) and the export.
 2. ceiling: the same architecture as a plain Keras 3 model on in-memory, pre-hashed ids
    (scripts/bench/ceiling.py).
-3. peer: DeepCTR 0.9.4's MMOE / PLE on tf-keras, in a virtualenv of its own, on arrays
-   pandas read from the same CSV (scripts/bench/deepctr_peer.py); left out for a config
-   with sequences, which DeepCTR's multi-task models do not read.
+3. peer: DeepCTR 0.9.4's MMOE / PLE (for a ranker: its DeepFM, WDL, DCN or xDeepFM) on
+   tf-keras, in a virtualenv of its own, on arrays pandas read from the same CSV
+   (scripts/bench/deepctr_peer.py); left out for a config with sequences, which
+   DeepCTR's multi-task models do not read. A single-task ranker (deepfm, dcn_v2, ...)
+   has no ceiling part (ceiling.py writes the multi-task models' concatenated input),
+   and a peer only where DeepCTR has its model.
 4. serving: the exported SavedModel's p50/p99 latency through its serving signature, for
    batches of 1 and 256 rows.
 
@@ -44,6 +47,8 @@ from bench_util import StepClock, load_average, peak_rss_mb, rss_mb, write_json
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PEER_PACKAGES = ["tensorflow-cpu==2.21.*", "tf-keras==2.21.*", "deepctr==0.9.4", "pandas"]
+# The rankers with a DeepCTR model of the same name (DeepFM, WDL, DCN, xDeepFM).
+PEER_RANKERS = ("deepfm", "wide_and_deep", "dcn_v1", "xdeepfm")
 
 
 # ----------------------------------------------------------------------------- data
@@ -83,6 +88,15 @@ def train_glob(data: Path) -> str:
 
 def eval_glob(data: Path) -> str:
     return str(data / "taobao_mtl*_eval*.csv")
+
+
+def is_ranker(config_path: str) -> bool:
+    """Whether the config's model is a single-task ranker (its groups read by name, which
+    ceiling.py's concatenated input does not write)."""
+    from easymtl.config import load_config
+    from easymtl.models.rank import is_ranker as ranker
+
+    return ranker(load_config(config_path).model_config)
 
 
 def sequence_length(config_path: str) -> int:
@@ -240,7 +254,13 @@ def peer_spec(config_path: str) -> dict:
     towers = task_towers(mc)
     tower_units = list(towers[0].mlp.hidden_units)
     msg = getattr(mc, kind)
-    if kind == "mmoe":
+    if kind in PEER_RANKERS:
+        model = {"deep_units": list(msg.deep.hidden_units)}
+        if kind == "dcn_v1":
+            model["cross_num"] = msg.cross.cross_num
+        if kind == "xdeepfm":
+            model["cin_layer_size"] = list(msg.cin.cin_layer_size)
+    elif kind == "mmoe":
         model = {
             "num_expert": msg.num_expert,
             "expert_units": list(msg.expert_mlp.hidden_units),
@@ -258,11 +278,14 @@ def peer_spec(config_path: str) -> dict:
         ]
         model = {"levels": levels, "tower_units": tower_units}
     else:
-        raise SystemExit(f"peer: model {kind} has no DeepCTR counterpart here (mmoe, ple)")
+        raise SystemExit(
+            f"peer: model {kind} has no DeepCTR counterpart here "
+            f"(mmoe, ple, {', '.join(PEER_RANKERS)}); run with --skip_peer"
+        )
     dense = config.train_config.dense_optimizer
     return {
         "columns": [f.input_name for f in config.data_config.input_fields],
-        "labels": {t.tower_name: t.label_name for t in towers},
+        "labels": {t.tower_name or "label": t.label_name for t in towers},
         "features": features,
         "kind": kind,
         "model": model,
@@ -333,14 +356,16 @@ def fmt(value, spec: str = ",.0f", none: str = "–") -> str:
 
 
 def table(args, data: Path, runs: dict[str, list[dict]]) -> str:
-    e, c = best(runs["easymtl"]), best(runs["ceiling"])
+    e = best(runs["easymtl"])
+    c = best(runs["ceiling"]) if runs.get("ceiling") else None
     p = best(runs["peer"]) if runs.get("peer") else None
     s = runs["serving"][-1]
     lines = [
         f"config {args.config}, {e['steps'] + args.warmup_steps + 1} train steps of batch "
         f"{args.batch_size} over {args.rows:,} rows ({data}); best of {args.repeats}",
         f"machine: {os.cpu_count()} CPU cores; load average (1/5/15 min) at the end of each "
-        f"part: easymtl {e['load_average']}, ceiling {c['load_average']}"
+        f"part: easymtl {e['load_average']}"
+        + (f", ceiling {c['load_average']}" if c else "")
         + (f", peer {p['load_average']}" if p else ""),
         "",
         "| run | train examples/s | CPU ms / 1k examples | time to first step | "
@@ -349,10 +374,13 @@ def table(args, data: Path, runs: dict[str, list[dict]]) -> str:
         f"| easymtl (CSV → Runner) | {fmt(e['examples_per_sec'])} | "
         f"{fmt(e['cpu_ms_per_1k'], '.1f')} | {e['first_step_s']:.1f} s | "
         f"{fmt(e['eval']['examples_per_sec'])} | {e['peak_rss_mb']:,.0f} MiB |",
-        f"| ceiling (Keras 3, pre-hashed ids in memory) | {fmt(c['examples_per_sec'])} | "
-        f"{fmt(c['cpu_ms_per_1k'], '.1f')} | {c['first_step_s']:.1f} s "
-        f"(+{c['prehash_s']:.0f} s hashing) | – | {c['peak_rss_mb']:,.0f} MiB |",
     ]
+    if c:
+        lines.append(
+            f"| ceiling (Keras 3, pre-hashed ids in memory) | {fmt(c['examples_per_sec'])} | "
+            f"{fmt(c['cpu_ms_per_1k'], '.1f')} | {c['first_step_s']:.1f} s "
+            f"(+{c['prehash_s']:.0f} s hashing) | – | {c['peak_rss_mb']:,.0f} MiB |"
+        )
     if p:
         lines.append(
             f"| peer (DeepCTR 0.9.4 {p['model']}, tf-keras) | {fmt(p['examples_per_sec'])} "
@@ -369,9 +397,12 @@ def table(args, data: Path, runs: dict[str, list[dict]]) -> str:
         "",
         "| ratio | measured | target |",
         "|---|---:|---:|",
-        f"| easymtl / ceiling (train) | {e['examples_per_sec'] / c['examples_per_sec']:.2f} | "
-        "≥ 0.85 |",
     ]
+    if c:
+        lines.append(
+            f"| easymtl / ceiling (train) | {e['examples_per_sec'] / c['examples_per_sec']:.2f} "
+            "| ≥ 0.85 |"
+        )
     if p:
         lines.append(
             f"| easymtl / peer (train; peer with its read) | "
@@ -427,11 +458,14 @@ def main() -> None:
         print("no peer: DeepCTR's MMOE and PLE take no sequence encoder", flush=True)
         args.skip_peer = True
     data = ensure_data(args.rows, eval_rows, args.data_dir, args.num_train_files, length)
+    ranker = is_ranker(args.config)
+    if ranker:
+        print("no ceiling: ceiling.py writes the multi-task models' input", flush=True)
     with tempfile.TemporaryDirectory(prefix="easymtl_bench_") as work:
         args.work_dir = work
         args.export_dir = os.path.join(work, "export")
         runs: dict[str, list[dict]] = {"easymtl": [], "ceiling": [], "peer": [], "serving": []}
-        parts = ["easymtl", "ceiling"] + ([] if args.skip_peer else ["peer"])
+        parts = ["easymtl"] + ([] if ranker else ["ceiling"]) + ([] if args.skip_peer else ["peer"])
         for _ in range(args.repeats):
             for part in parts:
                 runs[part].append(run_part(args, part, data))

@@ -57,8 +57,14 @@ def test_task_type_must_fit_num_class(num_class, task_type):
 def test_outputs_by_task_type():
     logits = np.array([[0.0, np.log(3.0)], [1.0, 1.0]], "float32")
     multi = tower_outputs("level", logits, "multiclass")
-    assert set(multi) == {"logits_level", "probs_level"}
+    # Two classes: also probs1, the class-1 probability, as TorchEasyRec names it.
+    assert set(multi) == {"logits_level", "probs_level", "probs1_level"}
     np.testing.assert_allclose(multi["probs_level"], [[0.25, 0.75], [0.5, 0.5]], rtol=1e-6)
+    np.testing.assert_allclose(multi["probs1_level"], [0.75, 0.5], rtol=1e-6)
+    three = tower_outputs("level", np.zeros((2, 3), "float32"), "multiclass")
+    assert set(three) == {"logits_level", "probs_level"}
+    ranker = tower_outputs("", logits[:, 0], "binary")  # a single-task ranker's task
+    assert set(ranker) == {"logits", "probs"}
     binary = tower_outputs("ctr", logits[:, 0], "binary")
     np.testing.assert_allclose(binary["probs_ctr"], [0.5, 1 / (1 + np.exp(-1))], rtol=1e-6)
     assert set(tower_outputs("dwell", logits[:, 0], "regression")) == {"y_dwell"}

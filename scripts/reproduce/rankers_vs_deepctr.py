@@ -1,0 +1,335 @@
+"""easymtl's rankers against DeepCTR 0.9.4's models of the same name, on the same data,
+sizes and epoch: DeepFM, xDeepFM, DCN (dcn_v1) and WDL (wide_and_deep).
+
+For each seed and model, easymtl's run and DeepCTR's alternate (the order flips with the
+seed), each in a process of its own at the priority this script runs at, so that both
+see the same load; each line of `--out` is one run (AUC on the eval rows, training
+rows/sec of the one epoch and its CPU time per 1,000 rows, the steadier figure on a
+shared machine; the load average when it ended). ``--report`` prints the
+markdown table of docs/reproductions.md from that file.
+
+Data: ``criteo`` (scripts/make_criteo_data.py: 13 dense + 26 categorical columns; made
+into --data_dir if missing) or ``taobao`` (the bundled sample, its 16 single-valued ids
+and the bucketized price; the tag lists are left out, as DeepCTR would need them padded).
+Both sides: embedding_dim 16, deep MLP [256, 128, 64], Adam 0.001 on every weight
+(easymtl: lazy Adam on the embedding rows a batch touched), batch 512, one epoch.
+DeepCTR's peer is scripts/reproduce/deepctr_rankers_peer.py in its own virtualenv
+(docs/performance.md makes it; --peer_venv).
+
+Example:
+    nice -n 10 python scripts/reproduce/rankers_vs_deepctr.py --data criteo \\
+        --out /tmp/rankers_criteo.jsonl --peer_venv /tmp/easymtl_bench/peer_venv
+    python scripts/reproduce/rankers_vs_deepctr.py --report /tmp/rankers_criteo.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODELS = {"deepfm": "deepfm", "xdeepfm": "xdeepfm", "dcn": "dcn_v1", "wdl": "wide_and_deep"}
+DEEP = [256, 128, 64]
+CIN = [32, 32]
+CROSS_NUM = 3
+EMBEDDING_DIM = 16
+BATCH_SIZE = 512
+LR = 0.001
+DEFAULT_SPARSE = f"adam:{LR}"  # easymtl's sparse optimizer:lr in the comparison
+
+TAOBAO_COLUMNS = [
+    "clk", "buy", "pid", "adgroup_id", "cate_id", "campaign_id", "customer", "brand",
+    "user_id", "cms_segid", "cms_group_id", "final_gender_code", "age_level",
+    "pvalue_level", "shopping_level", "occupation", "new_user_class_level",
+    "tag_category_list", "tag_brand_list", "price",
+]  # fmt: skip
+TAOBAO_IDS = TAOBAO_COLUMNS[2:17]
+PRICE_BOUNDARIES = [10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000]
+
+
+def data_spec(data: str, data_dir: str) -> dict:
+    """Files, columns and the roles of the columns of a data set."""
+    if data == "taobao":
+        samples = os.path.join(ROOT, "samples", "data")
+        return {
+            "train": os.path.join(samples, "taobao_mtl_train.csv"),
+            "eval": os.path.join(samples, "taobao_mtl_eval.csv"),
+            "columns": TAOBAO_COLUMNS,
+            "label": "clk",
+            "sparse": TAOBAO_IDS,
+            "bucketized": {"price": PRICE_BOUNDARIES},
+            "dense": [],
+            "types": {"clk": "INT32", "buy": "INT32", "price": "INT64"},
+            "hash_bucket_size": 100000,
+        }
+    from make_criteo_data import NUM_DENSE, NUM_SPARSE, columns
+
+    return {
+        "train": os.path.join(data_dir, "criteo_train.csv"),
+        "eval": os.path.join(data_dir, "criteo_eval.csv"),
+        "columns": columns(),
+        "label": "label",
+        "sparse": [f"cat_{i}" for i in range(NUM_SPARSE)],
+        "bucketized": {},
+        "dense": [f"int_{i}" for i in range(NUM_DENSE)],
+        "types": {"label": "INT32", **{f"int_{i}": "DOUBLE" for i in range(NUM_DENSE)}},
+        "hash_bucket_size": 20000,
+    }
+
+
+def easymtl_config(
+    spec: dict, model: str, seed: int, model_dir: str, sparse: str = "adam_optimizer", lr=LR
+) -> str:
+    """The pipeline config (protobuf text) of easymtl's side."""
+    inputs = "".join(
+        f'    input_fields {{ input_name: "{c}" input_type: {spec["types"].get(c, "STRING")} }}\n'
+        for c in spec["columns"]
+    )
+    features = ""
+    for name in spec["sparse"]:
+        features += (
+            f'feature_configs {{ id_feature {{ feature_name: "{name}" expression: "item:{name}" '
+            f"hash_bucket_size: {spec['hash_bucket_size']} embedding_dim: {EMBEDDING_DIM} }} }}\n"
+        )
+    for name, boundaries in spec["bucketized"].items():
+        features += (
+            f'feature_configs {{ raw_feature {{ feature_name: "{name}" expression: "item:{name}" '
+            f"boundaries: {boundaries} embedding_dim: {EMBEDDING_DIM} }} }}\n"
+        )
+    for name in spec["dense"]:
+        raw = f'raw_feature {{ feature_name: "{name}" expression: "item:{name}" }}'
+        features += f"feature_configs {{ {raw} }}\n"
+    sparse = spec["sparse"] + list(spec["bucketized"])
+    every = spec["dense"] + sparse
+
+    def group(name, names, kind="DEEP"):
+        listed = " ".join(f'feature_names: "{n}"' for n in names)
+        return f'feature_groups {{ group_name: "{name}" {listed} group_type: {kind} }}\n'
+
+    deep = f"deep {{ hidden_units: {DEEP} }}"
+    kind = MODELS[model]
+    if model == "deepfm":
+        groups = group("wide", every, "WIDE") + group("fm", sparse) + group("deep", every)
+        block = f"deepfm {{ {deep} }}"
+    elif model == "wdl":
+        groups = group("wide", every, "WIDE") + group("deep", every)
+        block = f"wide_and_deep {{ {deep} }}"
+    elif model == "xdeepfm":
+        groups = group("wide", sparse, "WIDE") + group("deep", every)
+        block = (
+            f"xdeepfm {{ cin {{ cin_layer_size: {CIN} }} {deep} final {{ hidden_units: [32] }} "
+            f"wide_embedding_dim: {EMBEDDING_DIM} }}"
+        )
+    else:
+        groups = group("all", every)
+        block = (
+            f"dcn_v1 {{ cross {{ cross_num: {CROSS_NUM} }} {deep} final {{ hidden_units: [32] }} }}"
+        )
+    assert kind in block
+    return f"""
+train_input_path: "{spec["train"]}"
+eval_input_path: "{spec["eval"]}"
+model_dir: "{model_dir}"
+train_config {{
+    sparse_optimizer {{ {sparse} {{ lr: {lr} }} }}
+    dense_optimizer {{ adam_optimizer {{ lr: {LR} }} }}
+    num_epochs: 1
+    seed: {seed}
+    save_checkpoints_steps: 1000000
+    log_step_count_steps: 1000
+    use_tensorboard: false
+}}
+export_config {{ export_after_train: false }}
+data_config {{
+    batch_size: {BATCH_SIZE}
+    eval_batch_size: 4096
+    dataset_type: CsvDataset
+    label_fields: "{spec["label"]}"
+    shuffle: true
+    shuffle_buffer_size: 200000
+{inputs}}}
+{features}
+model_config {{
+{groups}    {block}
+    losses {{ binary_cross_entropy {{}} }}
+    metrics {{ auc {{ thresholds: 20000 }} }}
+}}
+"""
+
+
+def run_easymtl(config_path: str) -> dict:
+    """(In a process of its own.) Trains one epoch, evaluates; the figures as a dict."""
+    from easymtl.config import load_config
+    from easymtl.runner import Runner
+
+    runner = Runner(load_config(config_path))
+    start, cpu = time.perf_counter(), time.process_time()
+    runner.train()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    result = runner.evaluate()
+    with open(runner.config.train_input_path) as f:
+        rows = sum(1 for _ in f)
+    return {"auc": result["auc"], "rows": rows, "train_seconds": seconds, "cpu_seconds": cpu}
+
+
+def peer_spec(spec: dict, model: str, seed: int) -> dict:
+    return {
+        **{k: spec[k] for k in ("train", "eval", "columns", "label", "sparse", "dense")},
+        "bucketized": spec["bucketized"],
+        "model": model,
+        "deep": DEEP,
+        "cin_layer_size": CIN,
+        "cross_num": CROSS_NUM,
+        "embedding_dim": EMBEDDING_DIM,
+        "batch_size": BATCH_SIZE,
+        "lr": LR,
+        "seed": seed,
+    }
+
+
+def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if side == "easymtl":
+        work = tempfile.mkdtemp(prefix="rankers_")
+        path = os.path.join(work, "pipeline.config")
+        with open(path, "w") as f:
+            sparse, _, lr = args.easymtl_sparse.partition(":")
+            model_dir = os.path.join(work, "model")
+            f.write(easymtl_config(spec, model, seed, model_dir, f"{sparse}_optimizer", float(lr)))
+        cmd = [sys.executable, __file__, "--part", path]
+    else:
+        env["TF_USE_LEGACY_KERAS"] = "1"
+        peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deepctr_rankers_peer.py")
+        python = os.path.join(args.peer_venv, "bin", "python")
+        cmd = [python, peer, "--spec", json.dumps(peer_spec(spec, model, seed))]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"{side} {model} seed {seed} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
+    if side == "easymtl" and args.easymtl_sparse != DEFAULT_SPARSE:
+        result["side"] = f"easymtl ({args.easymtl_sparse})"
+    result["examples_per_sec"] = result["rows"] / result["train_seconds"]
+    if "cpu_seconds" in result:
+        result["cpu_ms_per_1k"] = 1e6 * result["cpu_seconds"] / result["rows"]
+    return result
+
+
+def report(path: str) -> str:
+    with open(path) as f:
+        runs = [json.loads(line) for line in f]
+    lines = [
+        "| model | easymtl AUC | DeepCTR AUC | Δ AUC | easymtl ex/s | DeepCTR ex/s "
+        "(with its read) | CPU ms / 1k ex. (easymtl, DeepCTR) | load avg |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model in MODELS:
+        by = {
+            s: [r for r in runs if r["model"] == model and r["side"] == s]
+            for s in ("easymtl", "deepctr")
+        }
+        if not by["easymtl"] or not by["deepctr"]:
+            continue
+        aucs = {s: [r["auc"] for r in v] for s, v in by.items()}
+        speed = {s: statistics.median(r["examples_per_sec"] for r in v) for s, v in by.items()}
+        with_read = statistics.median(
+            r["rows"] / (r["train_seconds"] + r.get("read_seconds", 0.0)) for r in by["deepctr"]
+        )
+        loads = [r["load"] for v in by.values() for r in v]
+
+        def cell(values):
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            return f"{statistics.mean(values):.4f} ± {sd:.4f}"
+
+        delta = statistics.mean(aucs["easymtl"]) - statistics.mean(aucs["deepctr"])
+        cpu = {
+            s: statistics.median(r["cpu_ms_per_1k"] for r in v)
+            if all("cpu_ms_per_1k" in r for r in v)
+            else None
+            for s, v in by.items()
+        }
+        cpu_cell = (
+            f"{cpu['easymtl']:.0f}, {cpu['deepctr']:.0f}" if None not in cpu.values() else "–"
+        )
+        lines.append(
+            f"| {model} ({MODELS[model]}) | {cell(aucs['easymtl'])} | {cell(aucs['deepctr'])} | "
+            f"{delta:+.4f} | {speed['easymtl']:,.0f} | {speed['deepctr']:,.0f} "
+            f"({with_read:,.0f}) | {cpu_cell} | "
+            f"{min(loads):.1f}–{max(loads):.1f} |"
+        )
+    variants = sorted({r["side"] for r in runs} - {"easymtl", "deepctr"})
+    for variant in variants:
+        for model in MODELS:
+            mine = [r for r in runs if r["model"] == model and r["side"] == variant]
+            if mine:
+                aucs = [r["auc"] for r in mine]
+                sd = statistics.stdev(aucs) if len(aucs) > 1 else 0.0
+                speed = statistics.median(r["examples_per_sec"] for r in mine)
+                lines.append(
+                    f"| {model} with {variant} | {statistics.mean(aucs):.4f} ± {sd:.4f} | | | "
+                    f"{speed:,.0f} | | | |"
+                )
+    seeds = sorted({r["seed"] for r in runs})
+    lines.append(f"\n{len(runs)} runs, seeds {seeds}.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", choices=("criteo", "taobao"), default="criteo")
+    p.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "easymtl_criteo"))
+    p.add_argument("--train_rows", type=int, default=100000, help="Criteo-style rows made.")
+    p.add_argument("--eval_rows", type=int, default=25000)
+    p.add_argument("--models", default=",".join(MODELS), help="Of " + ", ".join(MODELS))
+    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument(
+        "--peer_venv", default=os.path.join(tempfile.gettempdir(), "easymtl_bench", "peer_venv")
+    )
+    p.add_argument("--sides", default="easymtl,deepctr", help="Which contenders run.")
+    p.add_argument(
+        "--easymtl_sparse",
+        default=DEFAULT_SPARSE,
+        help="easymtl's sparse optimizer and lr, e.g. adagrad:0.1 (the samples'); its runs "
+        "are reported as a side of their own",
+    )
+    p.add_argument("--out", help="JSON lines, one per run (appended).")
+    p.add_argument("--report", help="Print the table of this --out file and exit.")
+    p.add_argument("--part", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.part:
+        print(json.dumps(run_easymtl(args.part)))
+        return
+    if args.report:
+        print(report(args.report))
+        return
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    if args.data == "criteo" and not os.path.exists(
+        os.path.join(args.data_dir, "criteo_train.csv")
+    ):
+        subprocess.run(
+            [sys.executable, os.path.join(ROOT, "scripts", "make_criteo_data.py"),
+             "--out_dir", args.data_dir, "--train_rows", str(args.train_rows),
+             "--eval_rows", str(args.eval_rows)],
+            check=True,
+        )  # fmt: skip
+    spec = data_spec(args.data, args.data_dir)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for model in args.models.split(","):
+            sides = ("easymtl", "deepctr") if seed % 2 else ("deepctr", "easymtl")
+            for side in (s for s in sides if s in args.sides.split(",")):
+                result = one_run(side, spec, model, seed, args)
+                result["data"] = args.data
+                print(json.dumps(result), flush=True)
+                if args.out:
+                    with open(args.out, "a") as f:
+                        f.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
