@@ -144,7 +144,10 @@ def check_group_towers(model_config, msg, where: str) -> None:
             if tower.input in read:
                 raise ConfigError(path, f"feature group {tower.input!r} is read twice")
             if not tower.HasField("mlp"):
-                raise ConfigError(f"{where}.{field.name}[{i}].mlp", "an MLP is needed here")
+                raise ConfigError(
+                    f"{where}.{field.name}[{i}].mlp",
+                    f"give the MLP of feature group {tower.input!r} (mlp {{ hidden_units: ... }})",
+                )
             read.append(tower.input)
         unread = [g for g in deep if g not in read]
         if unread:
