@@ -107,14 +107,14 @@ def check_model(model_config, feature_configs=None) -> dict[str, str]:
     check_rank_fields(model_config)
     if entry.check is not None:
         entry.check(msg, where)
-    if not entry.rank:
-        check_group_towers(model_config, msg, where)
     if entry.inputs is not None and feature_configs is not None:
         entry.inputs(msg, where, group_infos(model_config, feature_configs))
-    if feature_configs is not None and not entry.rank:
-        from easymtl.models.blocks import check_blocks_inputs
+    if not entry.rank:
+        check_group_towers(model_config, msg, where)
+        if feature_configs is not None:
+            from easymtl.models.blocks import check_blocks_inputs
 
-        check_blocks_inputs(model_config, feature_configs)
+            check_blocks_inputs(model_config, feature_configs)
     return {
         tower.tower_name: check_tower(tower, path) for path, tower in model_towers(model_config)
     }
@@ -123,7 +123,8 @@ def check_model(model_config, feature_configs=None) -> dict[str, str]:
 def check_group_towers(model_config, msg, where: str) -> None:
     """The Tower fields of a model's sub-message (MLPs on one feature group each): each
     reads a DEEP feature group once, and together they read every one (a group no tower
-    reads would never be trained).
+    reads would never be trained); each has its MLP. (A ranker's Tower fields,
+    multi_tower's, are checked by its registration.)
 
     Raises:
         ConfigError: naming the first bad Tower field.
@@ -144,10 +145,7 @@ def check_group_towers(model_config, msg, where: str) -> None:
             if tower.input in read:
                 raise ConfigError(path, f"feature group {tower.input!r} is read twice")
             if not tower.HasField("mlp"):
-                raise ConfigError(
-                    f"{where}.{field.name}[{i}].mlp",
-                    f"give the MLP of feature group {tower.input!r} (mlp {{ hidden_units: ... }})",
-                )
+                raise ConfigError(f"{where}.{field.name}[{i}].mlp", "required: the group's MLP")
             read.append(tower.input)
         unread = [g for g in deep if g not in read]
         if unread:

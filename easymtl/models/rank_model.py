@@ -19,13 +19,16 @@ class RankModel(keras.Model):
     (rocket_launching's "light", and "booster" in training), each [batch, num_class];
     other keys it returns (hidden layers a training loss compares) pass through. The
     WIDE groups listed in `added_wide` are first-order terms: summed per class and added
-    to every tower's logits.
+    to every tower's logits. With `l2_regularization`, training adds
+    ``l2_regularization x`` the sum of squares of the ranker's Dense kernels to
+    :attr:`losses` (as :class:`~easymtl.models.model.MultiTaskModel`).
 
     Args:
         features: The input layer (raw columns → feature group tensors).
         ranker: A layer ``(groups, training) -> {tower: logits}``.
         towers: ``{tower: [task type, num_class]}`` of the towers the ranker may return.
         added_wide: WIDE groups added to the logits (each [batch, features x num_class]).
+        l2_regularization: L2 penalty on the ranker's kernels (0: none).
 
     Call returns each tower's outputs as :func:`easymtl.layers.tower.tower_outputs` names
     them: ``logits``, ``probs`` (``probs1`` with two classes) or ``y`` for the task "",
@@ -38,9 +41,15 @@ class RankModel(keras.Model):
         ranker: keras.layers.Layer,
         towers: dict[str, list],
         added_wide: list[str] | None = None,
+        l2_regularization: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not 0 <= l2_regularization < float("inf"):
+            raise ValueError(
+                f"`l2_regularization` must be a finite number >= 0. Received: {l2_regularization}"
+            )
+        self.l2_regularization = float(l2_regularization)
         if not towers:
             raise ValueError("`towers` must not be empty.")
         self.features = features
@@ -64,6 +73,11 @@ class RankModel(keras.Model):
         groups = self.features(inputs, training=training)
         wide = [groups.pop(g) for g in self.added_wide]
         logits = self.ranker(groups, training=training)
+        if training and self.l2_regularization:
+            kernels = [v for v in self.ranker.trainable_variables if v.name == "kernel"]
+            if kernels:
+                squares = tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+                self.add_loss(self.l2_regularization * squares)
         first_order = None
         if wide:
             terms = [tf.reduce_sum(_per_feature(w, self.towers_spec), axis=1) for w in wide]
@@ -90,6 +104,7 @@ class RankModel(keras.Model):
             "ranker": serialize(self.ranker),
             "towers": self.towers_spec,
             "added_wide": self.added_wide,
+            "l2_regularization": self.l2_regularization,
         }
 
     @classmethod
@@ -151,4 +166,4 @@ def build_rank_model(model_config, feature_configs, policy: str | None = None) -
         for g in feature_groups
         if g.group_type == WIDE and not (reads_wide and g.group_name == "wide")
     ]
-    return RankModel(features, ranker, towers, added, name=kind)
+    return RankModel(features, ranker, towers, added, model_config.l2_regularization, name=kind)
