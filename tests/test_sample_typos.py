@@ -43,17 +43,21 @@ print(json.dumps({"results": results, "tensorflow": "tensorflow" in sys.modules}
 
 
 def with_typo(path, tmp_path) -> tuple[str, int, str]:
-    """A copy of the config at `path` whose last `label_name` key is misspelt
-    `label_nme`; returns its path, the typo's line and the message's unknown-field part."""
+    """A copy of the config at `path` whose last `label_name` key (a ranker's config may
+    have none: its last `hidden_units`) is misspelt (`label_nme`, `hidden_unts`); returns
+    its path, the typo's line and the message's unknown-field part."""
     text = path.read_text(encoding="utf-8")
-    key = '"label_name"' if path.suffix == ".json" else "label_name:"
+    typos = {"label_name": "label_nme", "hidden_units": "hidden_unts"}
+    name = next(n for n in typos if (f'"{n}"' if path.suffix == ".json" else f"{n}:") in text)
+    wrong = typos[name]
+    key = f'"{name}"' if path.suffix == ".json" else f"{name}:"
     at = text.rindex(key)
-    typo = text[:at] + key.replace("label_name", "label_nme") + text[at + len(key) :]
+    typo = text[:at] + key.replace(name, wrong) + text[at + len(key) :]
     line = text.count("\n", 0, at) + 1
     copy = tmp_path / path.relative_to(SAMPLES / "configs")
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_text(typo, encoding="utf-8")
-    return str(copy), line, "has no field 'label_nme'; did you mean label_name?"
+    return str(copy), line, f"has no field '{wrong}'; did you mean {name}?"
 
 
 @pytest.fixture(scope="module")
@@ -107,18 +111,19 @@ def test_a_typo_in_any_sample_config_is_one_line_with_its_place(checked):
 def test_result_names_without_tensorflow_match_the_evaluation():
     """The eval_result.json keys that config checks (best_exporter_metric, a tuner's
     --metric) derive from the config alone are those the built tasks report."""
-    from conftest import MODEL_BLOCKS, TOWERS
+    from conftest import MODEL_BLOCKS, RANK, TOWERS
     from google.protobuf import text_format
 
     from easymtl.config import PipelineConfig, load_config
     from easymtl.fusion import build_score_evaluation
     from easymtl.lifecycle import result_names
-    from easymtl.models import build_model_tasks
+    from easymtl.models import build_model_tasks, suffixed
+    from easymtl.models.rank import is_ranker
 
     def built(model_config) -> list[str]:
         names = []
         for task in build_model_tasks(model_config):
-            names += [m.name for m in task.make_metrics()] + [f"loss_{task.name}"]
+            names += [m.name for m in task.make_metrics()] + [suffixed("loss", task.name)]
         score = build_score_evaluation(model_config)
         return names + ["loss"] + ([m.name for m in score.make_metrics()] if score else [])
 
@@ -133,7 +138,9 @@ def test_result_names_without_tensorflow_match_the_evaluation():
             configs.append(model_config)
     for block in MODEL_BLOCKS.values():
         config = PipelineConfig()
-        text_format.Merge(block % {"towers": TOWERS}, config.model_config)
+        text_format.Merge(block % {"towers": TOWERS, "rank": RANK}, config.model_config)
+        if is_ranker(config.model_config):
+            config.model_config.label_name = "clk"  # data_config.label_fields[0] at loading
         configs.append(config.model_config)
     fused = PipelineConfig().model_config
     text_format.Merge(
