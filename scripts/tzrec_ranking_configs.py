@@ -308,6 +308,7 @@ def main() -> int:
         capped = f" [{r.capped} tables capped at {args.max_table_rows} rows]" if r.capped else ""
         what = f"  {r.error}" if r.error else f"  outputs {', '.join(r.outputs)}"
         print(f"{r.stage:7s} {time.time() - start:4.0f}s {rel}{capped}{what}", flush=True)
+        shutil.rmtree(work, ignore_errors=True)  # its data, model_dir and export: GBs
     print(
         f"{len(configs)} ranking configs: {counts['loaded']} load, {counts['trained']} train, "
         f"{counts['served']} serve"

@@ -42,22 +42,25 @@ print(json.dumps({"results": results, "tensorflow": "tensorflow" in sys.modules}
 """
 
 
+# The key misspelt in each config: its last `label_name` (a tower's), or, in a
+# single-task ranker's config (which has no tower), its last `hidden_units`.
+TYPOS = {"label_name": "label_nme", "hidden_units": "hidden_unts"}
+
+
 def with_typo(path, tmp_path) -> tuple[str, int, str]:
-    """A copy of the config at `path` whose last `label_name` key (a ranker's config may
-    have none: its last `hidden_units`) is misspelt (`label_nme`, `hidden_unts`); returns
-    its path, the typo's line and the message's unknown-field part."""
+    """A copy of the config at `path` whose last `label_name` (or `hidden_units`) key is
+    misspelt; returns its path, the typo's line and the message's unknown-field part."""
     text = path.read_text(encoding="utf-8")
-    typos = {"label_name": "label_nme", "hidden_units": "hidden_unts"}
-    name = next(n for n in typos if (f'"{n}"' if path.suffix == ".json" else f"{n}:") in text)
-    wrong = typos[name]
-    key = f'"{name}"' if path.suffix == ".json" else f"{name}:"
+    field = next(f for f in TYPOS if f"{f}:" in text or f'"{f}"' in text)
+    wrong = TYPOS[field]
+    key = f'"{field}"' if path.suffix == ".json" else f"{field}:"
     at = text.rindex(key)
-    typo = text[:at] + key.replace(name, wrong) + text[at + len(key) :]
+    typo = text[:at] + key.replace(field, wrong) + text[at + len(key) :]
     line = text.count("\n", 0, at) + 1
     copy = tmp_path / path.relative_to(SAMPLES / "configs")
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_text(typo, encoding="utf-8")
-    return str(copy), line, f"has no field '{wrong}'; did you mean {name}?"
+    return str(copy), line, f"has no field '{wrong}'; did you mean {field}?"
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,6 @@ def test_result_names_without_tensorflow_match_the_evaluation():
     from easymtl.fusion import build_score_evaluation
     from easymtl.lifecycle import result_names
     from easymtl.models import build_model_tasks, suffixed
-    from easymtl.models.rank import is_ranker
 
     def built(model_config) -> list[str]:
         names = []
@@ -139,8 +141,8 @@ def test_result_names_without_tensorflow_match_the_evaluation():
     for block in MODEL_BLOCKS.values():
         config = PipelineConfig()
         text_format.Merge(block % {"towers": TOWERS, "rank": RANK}, config.model_config)
-        if is_ranker(config.model_config):
-            config.model_config.label_name = "clk"  # data_config.label_fields[0] at loading
+        if "%(rank)s" in block:  # a ranker: its label, which loading fills in
+            config.model_config.label_name = "clk"
         configs.append(config.model_config)
     fused = PipelineConfig().model_config
     text_format.Merge(

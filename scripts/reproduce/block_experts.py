@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,12 @@ def variant_config(path: str, variant: str, seed: int, model_dir: str, extra: li
             config.train_input_path = value
         elif field == "eval_input_path":
             config.eval_input_path = value
+        elif field == "num_epochs":
+            config.train_config.num_epochs = int(value)
+        else:
+            raise SystemExit(
+                f"--set {source}: expected train_input_path, eval_input_path or num_epochs"
+            )
     return text_format.MessageToString(config)
 
 
@@ -69,8 +76,8 @@ def report(path: str) -> str:
         runs = [json.loads(line) for line in f]
     metrics = sorted({k for r in runs for k in r["result"] if k.startswith("auc_")})
     lines = [
-        "| experts | " + " | ".join(metrics) + " | examples/sec (train) |",
-        "|---" * (len(metrics) + 2) + "|",
+        "| experts | " + " | ".join(metrics) + " | seconds per run | examples/sec (train) |",
+        "|---" * (len(metrics) + 3) + "|",
     ]
     for variant in VARIANTS:
         mine = [r for r in runs if r["variant"] == variant]
@@ -81,8 +88,13 @@ def report(path: str) -> str:
             values = [r["result"][m] for r in mine if r["result"].get(m) is not None]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):.4f} ± {sd:.4f}")
-        speed = statistics.median(r["examples_per_sec"] for r in mine)
-        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {speed:,.0f} |")
+        seconds = statistics.median(r["seconds"] for r in mine)
+        # (Runs whose log had no step line have no rate: NaN.)
+        rates = [
+            r["examples_per_sec"] for r in mine if r["examples_per_sec"] == r["examples_per_sec"]
+        ]
+        speed = f"{statistics.median(rates):,.0f}" if rates else "—"
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {seconds:.0f} | {speed} |")
     loads = [r["load"] for r in runs]
     lines.append(
         f"\n{len(runs)} runs, seeds {sorted({r['seed'] for r in runs})}, "
@@ -97,7 +109,10 @@ def main() -> None:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument(
-        "--set", action="append", default=[], help="train_input_path=... or eval_input_path=..."
+        "--set",
+        action="append",
+        default=[],
+        help="train_input_path=..., eval_input_path=... or num_epochs=...",
     )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
@@ -133,9 +148,10 @@ def main() -> None:
                 result = json.load(f)
             speeds = [
                 float(line.rsplit("examples/sec", 1)[0].split()[-1].strip("(,"))
-                for line in run.stderr.splitlines()
+                for line in (run.stderr + run.stdout).splitlines()
                 if "examples/sec" in line and "step " in line and "eval" not in line
             ]
+            shutil.rmtree(work, ignore_errors=True)  # its figures are in the record
             record = {
                 "variant": variant,
                 "seed": seed,

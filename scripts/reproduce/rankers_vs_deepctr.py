@@ -9,7 +9,7 @@ shared machine; the load average when it ended). ``--report`` prints the
 markdown table of docs/reproductions.md from that file.
 
 Data: ``criteo`` (scripts/make_criteo_data.py: 13 dense + 26 categorical columns; made
-into --data_dir if missing) or ``taobao`` (the bundled sample, its 16 single-valued ids
+into --data_dir if missing) or ``taobao`` (the bundled sample, its 15 single-valued ids
 and the bucketized price; the tag lists are left out, as DeepCTR would need them padded).
 Both sides: embedding_dim 16, deep MLP [256, 128, 64], Adam 0.001 on every weight
 (easymtl: lazy Adam on the embedding rows a batch touched), batch 512, one epoch.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -84,9 +85,15 @@ def data_spec(data: str, data_dir: str) -> dict:
 
 
 def easymtl_config(
-    spec: dict, model: str, seed: int, model_dir: str, sparse: str = "adam_optimizer", lr=LR
+    spec: dict,
+    model: str,
+    seed: int,
+    model_dir: str,
+    sparse_optimizer: str = "adam_optimizer",
+    lr=LR,
 ) -> str:
-    """The pipeline config (protobuf text) of easymtl's side."""
+    """The pipeline config (protobuf text) of easymtl's side, its embeddings trained by
+    `sparse_optimizer` (a SparseOptimizer field) at `lr`."""
     inputs = "".join(
         f'    input_fields {{ input_name: "{c}" input_type: {spec["types"].get(c, "STRING")} }}\n'
         for c in spec["columns"]
@@ -137,7 +144,7 @@ train_input_path: "{spec["train"]}"
 eval_input_path: "{spec["eval"]}"
 model_dir: "{model_dir}"
 train_config {{
-    sparse_optimizer {{ {sparse} {{ lr: {lr} }} }}
+    sparse_optimizer {{ {sparse_optimizer} {{ lr: {lr} }} }}
     dense_optimizer {{ adam_optimizer {{ lr: {LR} }} }}
     num_epochs: 1
     seed: {seed}
@@ -209,6 +216,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         python = os.path.join(args.peer_venv, "bin", "python")
         cmd = [python, peer, "--spec", json.dumps(peer_spec(spec, model, seed))]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if side == "easymtl":
+        shutil.rmtree(work, ignore_errors=True)  # the figures are in its stdout
     if out.returncode != 0:
         raise SystemExit(f"{side} {model} seed {seed} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
