@@ -268,6 +268,29 @@ def test_a_rankers_task_num_class_losses_label_and_sample_weight(easyrec, refuse
     assert len(lines) == 1 and "losses: a ranker's losses have one weight" in lines[0]
 
 
+def test_rocket_launching(easyrec):
+    model = easyrec(
+        features=FEATURES,
+        groups=ALL,
+        model='model_class: "RocketLaunching" rocket_launching { share_dnn { hidden_units: [8] } '
+        "booster_dnn { hidden_units: [8, 4] } light_dnn { hidden_units: [4] } "
+        "feature_based_distillation: true feature_distillation_function: EUCLID }",
+    ).config.model_config
+    rocket = model.rocket_launching
+    assert list(rocket.share_mlp.hidden_units) == [8]
+    assert list(rocket.booster_mlp.hidden_units) == [8, 4]
+    assert list(rocket.light_mlp.hidden_units) == [4]
+    assert rocket.feature_based_distillation and rocket.feature_distillation_function == 1
+    model = easyrec(
+        features=FEATURES,
+        groups=ALL,
+        model='model_class: "RocketLaunching" rocket_launching { '
+        "booster_dnn { hidden_units: [8] } light_dnn { hidden_units: [4] } }",
+    ).config.model_config
+    assert not model.rocket_launching.HasField("share_mlp")
+    assert not model.rocket_launching.feature_based_distillation
+
+
 def test_rankers_easymtl_has_no_model_for_are_one_line(refused):
     lines = refused(model='model_class: "FM" fm { }')
     assert len(lines) == 1

@@ -20,7 +20,7 @@ from easymtl.convert.record import Src
 
 MODELS: dict = {}
 # EasyRec's rankers that easymtl has no model for.
-RANKERS = {"MultiTowerBST", "FM", "AutoInt", "CMBF", "Uniter", "RocketLaunching"}
+RANKERS = {"MultiTowerBST", "FM", "AutoInt", "CMBF", "Uniter"}
 _WIDE_DEEP = {0: "DEEP", 1: "WIDE", 2: "WIDE_AND_DEEP"}
 _L2_DEFAULT = 1e-4  # EasyRec's default l2_regularization of MMoE, ESMM, DBMTL, PLE, ...
 

@@ -16,6 +16,10 @@ model_config's loss_type / losses and num_class, eval_config's metrics_set):
 - MultiTower / MultiTowerDIN: a dnn per tower on BatchNorm(its group), DIN towers over
   seq_att_groups (keys against their hist_seq, the attention dnn's last unit the score),
   concatenated, under final_dnn and a Dense output.
+- RocketLaunching: a booster and a light dnn on group "all" (over share_dnn), the light
+  one reading the features (or share_dnn's output) through a stop-gradient; both learn
+  the label (CLASSIFICATION), the light one also the booster's logits (a mean-square
+  hint loss) and, with feature_based_distillation, its hidden layers.
 - RankModel with a MaskNet backbone block (layers/keras/mask_net.py) on one group: the
   block's output under a Dense of num_class.
 - EasyRec's DNN has BatchNorm by default (towers.convert_dnn writes use_bn: true).
@@ -331,3 +335,18 @@ def _masknet(src: Src, model) -> None:
     else:
         keras_mlp(mlp, module.top_mlp)
     src.close("MaskNet -> mask_net_module")
+
+
+@model_class("RocketLaunching", "rocket_launching", rank=True)
+def convert_rocket_launching(src: Src, msg, ctx: dict) -> list[str]:
+    if not _mlp(src, "share_dnn", "share_mlp", msg.share_mlp, required=False):
+        msg.ClearField("share_mlp")
+    _mlp(src, "booster_dnn", "booster_mlp", msg.booster_mlp)
+    _mlp(src, "light_dnn", "light_mlp", msg.light_mlp)
+    msg.feature_based_distillation = src.get("feature_based_distillation", bool, False)
+    src.keep_if("feature_based_distillation")
+    function = src.get("feature_distillation_function", {0: "COSINE", 1: "EUCLID"}, "COSINE")
+    msg.feature_distillation_function = 1 if function == "EUCLID" else 0
+    src.keep_if("feature_distillation_function")
+    src.say("the light net reads the features through a stop-gradient, as EasyRec's")
+    return ["all"]
