@@ -3,8 +3,11 @@
 A callback subclasses :class:`Callback` and overrides the hooks it needs; the others do
 nothing. ``Runner(config, callbacks=[...])`` calls them in list order, and sets each
 callback's ``runner`` (a weak proxy) first, so a hook can read the runner's state
-(``global_step``, ``train_losses``, ``history``, ...), evaluate, or end training with
-:meth:`Runner.request_stop`.
+(``global_step``, ``state``, ``history``, ``train_log``, ...), evaluate
+(``runner.evaluator.evaluate()``), or end training with :meth:`Runner.request_stop`.
+The loop (:mod:`easymtl.trainer.loop`) calls the train hooks around each round of
+:meth:`Runner.run_step`; the evaluator (:mod:`easymtl.trainer.evaluator`) the eval
+hooks.
 
 A ``train()`` that finds training already finished calls no train hooks. Every worker
 of a multi-worker run calls the step hooks; only the chief saves, so only

@@ -203,6 +203,28 @@ def _set_aside(model_dir: str, bad: list[str], good: str) -> None:
     write_text(os.path.join(model_dir, "checkpoint"), text_format.MessageToString(state), "file")
 
 
+def model_variables(model) -> dict[str, tf.Variable]:
+    """The model's variables by Keras path, for tf.train.Checkpoint.
+
+    Keras 3 models are not checkpointable objects themselves; keying by path (tower and
+    layer names, not positions) keeps checkpoints valid when towers are reordered.
+    """
+    # A table sharded over parameter servers is saved as its ShardedVariable, which
+    # writes each shard as a slice of the whole table: checkpoints are alike whatever
+    # the number of shards (none included), and each ps writes its own shards.
+    variables = {v.path: _saved(v) for v in model.variables}
+    if len(variables) != len(model.variables):
+        raise ValueError("Two model variables share a path; give their layers unique names.")
+    return variables
+
+
+def _saved(variable):
+    """What a checkpoint holds of a Keras variable: itself, or its sharded value."""
+    if isinstance(variable.value, tf.__internal__.distribute.ShardedVariable):
+        return variable.value
+    return variable
+
+
 class SaveSchedule:
     """When the train loop saves: every ``save_checkpoints_steps`` steps, or, with
     ``save_checkpoints_epochs`` (TorchEasyRec's rule: it replaces the steps), at the end
@@ -220,9 +242,12 @@ class SaveSchedule:
         self.epochs = train_config.save_checkpoints_epochs
         self.epoch = epoch
 
-    def after_step(self, step: int) -> bool:
-        """Whether to save after `step`."""
-        return bool(self.steps) and step % self.steps == 0
+    def after_step(self, step: int, since: int | None = None) -> bool:
+        """Whether to save after `step`: a save step lies after `since` (the last step
+        saved; by default the step before) up to `step`, as after a round of several
+        steps (parameter-server training)."""
+        since = step - 1 if since is None else since
+        return bool(self.steps) and step // self.steps > since // self.steps
 
     def epoch_ended(self, epoch: int) -> bool:
         """Whether to save now that `epoch` epochs are done (checked before each step; at

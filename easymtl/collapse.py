@@ -128,7 +128,7 @@ class CollapseWarning(Callback):
     def after_step(self, step: int, result) -> None:
         if not self._towers or not result.applied or not self.runner.cluster.is_chief:
             return
-        sums = self._sums({k: result.labels[k] for k in self.runner.label_names}).numpy()
+        sums = self._sums({k: result.labels[k] for k in self.runner.inputs.label_names}).numpy()
         for tower, (pos, neg, n, rows) in zip(self._towers.values(), sums):
             tower.positives += float(pos)
             tower.negatives += float(neg)
@@ -212,7 +212,7 @@ class CollapseWarning(Callback):
                 tries.insert(
                     0, "train_config.prior_bias: true (the towers start at their label priors)"
                 )
-            if self.runner.gate_stats:
+            if self.runner.evaluator.gate_stats:
                 tries.append(f"another gate_temperature (model_config.{model})")
             if model != "mmoe":
                 tries.append("another model, e.g. mmoe")

@@ -33,13 +33,13 @@ from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.losses import loss_columns
 from easymtl.metrics import metric_columns
-from easymtl.models import MODELS, check_model, model_feature_groups, model_towers, tower_fields
+from easymtl.models import MODELS, check_model, model_feature_groups, model_towers
 from easymtl.models.rank import RANK_PATH, fill_rank_label
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.precision import check_mixed_precision
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import note_ignored_fields
-from easymtl.towers import TOWER_MESSAGES
+from easymtl.towers import TOWER_MESSAGES, tower_fields
 from easymtl.weighting import check_loss_weighting
 
 PipelineConfig = pipeline_pb2.PipelineConfig
@@ -123,7 +123,7 @@ def parse_config_lines(text: str, path: str) -> tuple[PipelineConfig, dict[str, 
         if source_format(text, path) == "easyrec":  # EasyRec's format, converted once
             from easymtl.convert.easyrec import convert
 
-            conversion = convert(text, path)
+            conversion = convert(text, path, validate)
             return conversion.config, conversion.record.field_lines()
         try:
             text_format.Parse(text, config)

@@ -199,7 +199,8 @@ class Progress(Callback):
             if num_steps is None:
                 return None, f"{epochs} of unknown length ({how})"
             return num_steps, f" (train_config.num_steps; the epochs' length is unknown: {how})"
-        epoch, in_epoch = int(runner.epoch.numpy()), int(runner.step_in_epoch.numpy())
+        state = runner.state
+        epoch, in_epoch = int(state.epoch.numpy()), int(state.step_in_epoch.numpy())
         end = step + max(0, (num_epochs - epoch) * per_epoch - in_epoch)
         steps = f"{'' if self.exact else 'about '}{per_epoch} steps"
         if num_steps is not None and num_steps < end:

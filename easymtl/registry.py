@@ -4,7 +4,8 @@ loss weightings, feature kinds and data readers.
 A registration maps a name (a proto oneof field, or an enum value) to a builder, plus the
 facts validation needs about it (``check``, ``task_type``, ...). The builder may be named
 lazily as ``"module:function"``, so that the names and the pure config checks are known
-without importing the module that builds (and with it TensorFlow).
+without importing the module that builds (and with it TensorFlow); so may a fact that
+is built code, as ``lazy("module:attribute")`` (e.g. a model's Keras subclass).
 
 Example:
     >>> LOSSES = Registry("loss")
@@ -34,9 +35,19 @@ class UnknownName(EasymtlError, KeyError):
         return str(self.args[0])
 
 
+def _resolve(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class lazy(str):  # lower case: it reads as a call, lazy("module:attribute")
+    """A fact given as ``"module:attribute"``: the entry imports it when it is read."""
+
+
 class Entry:
     """One registration: its name, its builder and the facts it was registered with
-    (read as attributes, e.g. ``entry.check``; a fact not given reads as None)."""
+    (read as attributes, e.g. ``entry.check``; a fact not given reads as None, a
+    :class:`lazy` one is imported on first read)."""
 
     def __init__(self, name: str, target: Callable | str, info: dict[str, Any]):
         self.name = name
@@ -47,14 +58,16 @@ class Entry:
     def builder(self) -> Callable:
         """The builder, imported on first use where it was registered as a path."""
         if isinstance(self._target, str):
-            module, _, attr = self._target.partition(":")
-            self._target = getattr(importlib.import_module(module), attr)
+            self._target = _resolve(self._target)
         return self._target
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_") or key == "info":
             raise AttributeError(key)
-        return self.info.get(key)
+        value = self.info.get(key)
+        if isinstance(value, lazy):
+            value = self.info[key] = _resolve(value)
+        return value
 
 
 class Registry:

@@ -7,9 +7,26 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.losses import LOSSES, MULTICLASS, check_loss
 from easymtl.metrics import METRICS, check_metric, metric_columns
+from easymtl.overrides import is_repeated
 
 # The names of the messages that are task towers.
 TOWER_MESSAGES = ("TaskTower", "BayesTaskTower", "InterventionTaskTower")
+
+
+def tower_fields(msg, where: str) -> list[tuple[str, object]]:
+    """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) of a
+    model's sub-message `msg` at `where`: its `task_towers`, or its single TaskTower
+    fields (ESMM's `ctr_tower`, `cvr_tower`), in field order."""
+    towers = []
+    for field in msg.DESCRIPTOR.fields:
+        if field.message_type is None or field.message_type.name not in TOWER_MESSAGES:
+            continue
+        if is_repeated(field):
+            value = getattr(msg, field.name)
+            towers += [(f"{where}.{field.name}[{i}]", t) for i, t in enumerate(value)]
+        else:
+            towers.append((f"{where}.{field.name}", getattr(msg, field.name)))
+    return towers
 
 
 def tower_task_type(tower, where: str = "task_tower") -> str:
@@ -115,8 +132,6 @@ def check_tower(tower, where: str = "task_tower") -> str:
     check_losses(tower, where)
     check_metrics(tower.metrics, task_type, tower.num_class, f"{where}.metrics")
     if "train_metrics" in tower.DESCRIPTOR.fields_by_name:
-        from easymtl.train_metrics import check_train_metrics
-
         where_train = f"{where}.train_metrics"
         check_train_metrics(tower.train_metrics, task_type, tower.num_class, where_train)
     return task_type
@@ -129,3 +144,29 @@ def tower_metric_columns(tower) -> list[str]:
             c for mc in tower.metrics if mc.WhichOneof("metric") for c in metric_columns(mc)
         )
     )
+
+
+def train_metric_config(train_metric):
+    """The MetricConfig of a TrainMetricConfig's metric (the same sub-message)."""
+    from easymtl.protos import metric_pb2
+
+    name = train_metric.WhichOneof("metric")
+    config = metric_pb2.MetricConfig()
+    getattr(config, name).CopyFrom(getattr(train_metric, name))
+    return config
+
+
+def check_train_metrics(train_metrics, task_type: str, num_class: int, where: str) -> None:
+    """Raises ConfigError on a TrainMetricConfig (at `where`, the repeated field's path)
+    without a metric, with a metric that does not apply to the tower, or with a bad
+    decay."""
+    for j, tm in enumerate(train_metrics):
+        if tm.WhichOneof("metric") is None:
+            raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
+        check_metrics([train_metric_config(tm)], task_type, num_class, where)
+        if not 0.0 <= tm.decay_rate <= 1.0:
+            raise ConfigError(
+                f"{where}[{j}].decay_rate", f"must be in [0, 1], got {tm.decay_rate:g}"
+            )
+        if tm.decay_step == 0:
+            raise ConfigError(f"{where}[{j}].decay_step", "must be positive")

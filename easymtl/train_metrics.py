@@ -11,7 +11,7 @@ gathered ones) and the value is their AUC; any other metric's value becomes ``de
 value). Before the first ``decay_step`` steps the value is 0. The values restart with
 each training process (they are not checkpointed).
 
-The config side (:func:`check_train_metrics`) imports no TensorFlow.
+The config side (:func:`easymtl.towers.check_train_metrics`) imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -19,47 +19,20 @@ from __future__ import annotations
 import logging
 
 from easymtl.callbacks import Callback
-from easymtl.errors import ConfigError
 
 log = logging.getLogger("easymtl")
 
 
-def _metric_config(train_metric):
-    """The MetricConfig of a TrainMetricConfig's metric (the same sub-message)."""
-    from easymtl.protos import metric_pb2
-
-    name = train_metric.WhichOneof("metric")
-    config = metric_pb2.MetricConfig()
-    getattr(config, name).CopyFrom(getattr(train_metric, name))
-    return config
-
-
-def check_train_metrics(train_metrics, task_type: str, num_class: int, where: str) -> None:
-    """Raises ConfigError on a TrainMetricConfig (at `where`, the repeated field's path)
-    without a metric, with a metric that does not apply to the tower, or with a bad
-    decay."""
-    from easymtl.towers import check_metrics
-
-    for j, tm in enumerate(train_metrics):
-        if tm.WhichOneof("metric") is None:
-            raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
-        check_metrics([_metric_config(tm)], task_type, num_class, where)
-        if not 0.0 <= tm.decay_rate <= 1.0:
-            raise ConfigError(
-                f"{where}[{j}].decay_rate", f"must be in [0, 1], got {tm.decay_rate:g}"
-            )
-        if tm.decay_step == 0:
-            raise ConfigError(f"{where}[{j}].decay_step", "must be positive")
-
-
 def train_metric_builders(train_metrics, tower_name: str, task_type: str, num_class: int, where):
     """Builders of a tower's :class:`TrainMetric` objects (ConfigError on a bad one)."""
+    from easymtl.towers import check_train_metrics, train_metric_config
+
     check_train_metrics(train_metrics, task_type, num_class, where)
 
     def build(tm):
         from easymtl.metrics import build_metric
 
-        config = _metric_config(tm)
+        config = train_metric_config(tm)
         return TrainMetric(
             build_metric(config, tower_name, num_class),
             build_metric(config, tower_name, num_class),

@@ -110,7 +110,7 @@ def test_request_stop_ends_training_with_a_checkpoint_and_resume_continues(confi
     assert "training stopped at step 3: stop at 3 for the test" in caplog.text
     assert recorder.events[-2:] == [("on_checkpoint", 3, "model.ckpt-3"), ("after_train", 3)]
     assert tf.train.latest_checkpoint(runner.model_dir).endswith("model.ckpt-3")
-    assert int(runner.step_in_epoch.numpy()) == 3
+    assert int(runner.state.step_in_epoch.numpy()) == 3
 
     # A new run resumes at the stop and goes on to num_steps; the stop was this run's.
     again = Recorder()

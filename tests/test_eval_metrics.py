@@ -50,7 +50,7 @@ def _config(tmp_path, grouping_key="user_id"):
 
 def test_eval_reports_gauc_ne_and_log_loss_as_computed_by_hand(tmp_path):
     runner = Runner(load_config(_config(tmp_path)))
-    assert "user_id" not in runner.input_names and "user_id" in runner.label_names
+    assert "user_id" not in runner.inputs.input_names and "user_id" in runner.inputs.label_names
     runner.train()
     result = runner.evaluate()
 

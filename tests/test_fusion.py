@@ -90,7 +90,7 @@ def _config(tmp_path, fusion: str = FUSION) -> str:
 
 def test_score_is_exported_as_the_product_and_its_auc_is_reported(tmp_path):
     runner = Runner(load_config(_config(tmp_path)))
-    assert "price" in runner.input_names and "price" in runner.serving_specs()
+    assert "price" in runner.inputs.input_names and "price" in runner.serving_specs()
     runner.train()
     result = runner.evaluate()
 
@@ -114,7 +114,7 @@ def test_score_is_exported_as_the_product_and_its_auc_is_reported(tmp_path):
         for line in (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()[:100]
     ]
     inputs = {}
-    for name in runner.input_names:
+    for name in runner.inputs.input_names:
         values = [row[fields.index(name)] for row in rows]
         inputs[name] = values if types[name] == 2 else [int(v) for v in values]  # 2: STRING
     served = testing.serve_in_fresh_process(export_dir, inputs)

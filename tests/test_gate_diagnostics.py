@@ -72,7 +72,7 @@ def test_collapsed_gate_is_reported_and_warned(config_factory, caplog):
     bias = runner.model.backbone.gates[0].logits.bias
     bias.assign(np.array([0.0, 0.0, 50.0], np.float32))
     manager = tf.train.CheckpointManager(
-        runner.checkpoint, runner.model_dir, max_to_keep=None, checkpoint_name="model.ckpt"
+        runner.state.checkpoint, runner.model_dir, max_to_keep=None, checkpoint_name="model.ckpt"
     )
     manager.save(checkpoint_number=int(runner.global_step.numpy()) + 1)
     with caplog.at_level(logging.WARNING, logger="easymtl"):

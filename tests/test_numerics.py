@@ -95,7 +95,7 @@ def test_grad_clipping_bounds_dense_gradients(config_factory, kind):
         features=FEW_FEATURES,
     )
     runner = Runner(load_config(str(path)))
-    grads = [tf.fill(v.shape, 1.0) for v in runner.dense_vars]
+    grads = [tf.fill(v.shape, 1.0) for v in runner.state.dense_vars]
     clipped = runner.train_step.clip(grads)
     if kind == "norm":
         assert float(tf.linalg.global_norm(clipped)) == pytest.approx(0.01, rel=1e-4)

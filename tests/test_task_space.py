@@ -57,7 +57,7 @@ def bce(labels, probs):
 
 def test_eval_losses_and_metrics_follow_the_sample_space_and_weights(space_config):
     runner = Runner(load_config(str(space_config)))
-    assert runner.label_names == ["clk", "w", "buy"]
+    assert runner.inputs.label_names == ["clk", "w", "buy"]
     runner.train()
     result = runner.evaluate()
 

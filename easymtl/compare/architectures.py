@@ -2,22 +2,38 @@
 
 Each is the config's model_config with its `model` oneof rewritten: the same feature
 groups and task towers, and blocks sized after the config's own (see :func:`block_sizes`).
+The multi-task architectures are the models registry's (:data:`easymtl.models.MODELS`,
+alphabetically, OMoE beside MMoE), each derived by its function in :data:`DERIVE` (ESMM
+from a click → conversion pair), but those :data:`NOT_COMPARED` names with its reason;
+tests/test_compare.py fails when a registered model is in none.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.protobuf import text_format
 
-from easymtl.errors import EasymtlError
-from easymtl.models import MODELS, task_towers
+from easymtl.errors import ConfigError, EasymtlError
+from easymtl.models import MODELS, check_model, task_towers
 from easymtl.protos import model_pb2, module_pb2, tower_pb2
 
+log = logging.getLogger("easymtl")
+
 SINGLE_TASK = "single_task"
-# The multi-task architectures in table order; cgc only where a model registers it.
-MULTI_TASK = ("shared_bottom", "omoe", "mmoe", "cgc", "ple", "dbmtl", "esmm")
+# Architectures derived from a click → conversion pair of towers (see _esmm).
+FROM_PAIR = ("esmm",)
+# Registered models that are no row of the table, and why.
+NOT_COMPARED = {
+    "simple_multi_task": "its towers share only the embeddings: the table asks what "
+    "shared networks add to single_task's separate models",
+    "pepnet": 'it reads its feature groups by name ("all", and "domain" and "uia" '
+    "for its gates), which another config's groups do not have: its personalisation "
+    "needs its own grouping of the features",
+}
 
 
 @dataclass
@@ -103,11 +119,23 @@ def block_sizes(model_config) -> BlockSizes:
     )
 
 
+def multi_task_names() -> list[str]:
+    """The multi-task architectures, in table order: the models registry's names in
+    alphabetical order, OMoE (MMoE with one gate for all tasks) just before MMoE."""
+    names = []
+    for name in sorted(MODELS.names()):
+        if name in DERIVE or name in FROM_PAIR:
+            names += ["omoe", name] if name == "mmoe" else [name]
+    return names
+
+
 def architectures(
     model_config, click_conversion: tuple[str, str] | None = None, only: list[str] | None = None
 ) -> list[Run]:
     """The runs of a comparison: the config's own model, the other multi-task
-    architectures that fit its towers, and one single-task model per tower.
+    architectures that fit its towers (:func:`multi_task_names`; one whose model check
+    refuses the towers is left out, as AITM with a regression tower), and one
+    single-task model per tower.
 
     Args:
         model_config: The config's ModelConfig.
@@ -119,7 +147,7 @@ def architectures(
         EasymtlError: an unknown name in `only`.
     """
     own = model_name(model_config)
-    known = [SINGLE_TASK, *dict.fromkeys([own, *MULTI_TASK])]
+    known = [SINGLE_TASK, *dict.fromkeys([own, *multi_task_names()])]
     for name in only or []:
         if name not in known:
             raise EasymtlError(f"--architectures: unknown {name!r}; expected some of {known}")
@@ -128,14 +156,14 @@ def architectures(
     runs = [_single_task(model_config, t, sizes) for t in towers]
     columns = {c: c for t in towers for c in tower_columns(t)}
     runs.append(Run(own, own, copy.deepcopy(model_config), columns))
-    for name in MULTI_TASK:
-        if name == own or (name == "cgc" and "cgc" not in MODELS):
+    for name in multi_task_names():
+        if name == own or (only and name not in only):
             continue
         if name == "esmm":
             if click_conversion is not None:
                 runs.append(_esmm(model_config, towers, click_conversion))
             continue
-        derived = _rewrite(model_config, name, towers, sizes)
+        derived = _derive(model_config, name, towers, sizes)
         if derived is not None:
             runs.append(Run(name, name, derived, columns))
     if only:
@@ -153,60 +181,103 @@ def _single_task(model_config, tower, sizes: BlockSizes) -> Run:
     return Run(SINGLE_TASK, f"{SINGLE_TASK}_{tower.tower_name}", config, columns)
 
 
-def _rewrite(model_config, name: str, towers, sizes: BlockSizes):
+def _derive(model_config, name: str, towers, sizes: BlockSizes):
     """`model_config` with its model replaced by a `name` block of `sizes`, or None
-    where the block cannot be filled (a cgc message of unknown shape)."""
+    where the block cannot be filled or the model's check refuses it."""
     config = _base(model_config)
-    shared = max(1, sizes.num_expert - len(towers))
-    if name == "shared_bottom":
-        config.shared_bottom.bottom_mlp.CopyFrom(sizes.expert_mlp)
-        msg = config.shared_bottom
-    elif name in ("mmoe", "omoe"):
-        msg = config.mmoe
-        msg.expert_mlp.CopyFrom(sizes.expert_mlp)
-        msg.num_expert = sizes.num_expert
-        if sizes.gate_mlp is not None:
-            msg.gate_mlp.CopyFrom(sizes.gate_mlp)
-        msg.share_gate = name == "omoe"
-    elif name == "ple":
-        msg = config.ple
-        # Two levels (one level is CGC): the expert MLP, then its last layer again.
-        units = list(sizes.expert_mlp.hidden_units)
-        for i, level_units in enumerate([units, units[-1:]]):
-            level = msg.extraction_networks.add(network_name=f"level{i + 1}")
-            level.expert_num_per_task, level.share_num = 1, shared
-            level.task_expert_net.CopyFrom(sizes.expert_mlp)
-            level.task_expert_net.ClearField("hidden_units")
-            level.task_expert_net.hidden_units.extend(level_units)
-    elif name == "dbmtl":
-        # MMoE of the same experts, each tower after the first also taking in the one
-        # before it (DBMTL's Bayesian chain of tasks), combined by an MLP of its width.
-        msg = config.dbmtl
-        msg.expert_mlp.CopyFrom(sizes.expert_mlp)
-        msg.num_expert = sizes.num_expert
-        if sizes.gate_mlp is not None:
-            msg.gate_mlp.CopyFrom(sizes.gate_mlp)
-        for i, tower in enumerate(towers):
-            bayes = text_format.Parse(text_format.MessageToString(tower), msg.task_towers.add())
-            if i:
-                bayes.relation_tower_names.append(towers[i - 1].tower_name)
-                width = tower.mlp.hidden_units[-1:] if tower.HasField("mlp") else []
-                bayes.relation_mlp.hidden_units.extend(width or sizes.expert_mlp.hidden_units[-1:])
-        return config if config.IsInitialized() else None
-    else:
-        msg = getattr(config, name)
-        level = msg
-        if "extraction_network" in msg.DESCRIPTOR.fields_by_name:
-            level = msg.extraction_network
-            level.network_name = "cgc"
-        values = {"expert_num_per_task": 1, "share_num": shared}
-        for key, value in values.items():
-            if key in level.DESCRIPTOR.fields_by_name:
-                setattr(level, key, value)
-        if "task_expert_net" in level.DESCRIPTOR.fields_by_name:
-            level.task_expert_net.CopyFrom(sizes.expert_mlp)
+    DERIVE[name](config, towers, sizes)
+    if not config.IsInitialized():
+        return None
+    try:
+        check_model(config)
+    except ConfigError as e:
+        log.info("compare: %s left out: %s", name, e)
+        return None
+    return config
+
+
+# name → fills the ModelConfig's `name` block (its towers included) from the sizes.
+DERIVE: dict[str, Callable] = {}
+
+
+def _derives(*names: str):
+    def add(fn):
+        for name in names:
+            DERIVE[name] = fn
+        return fn
+
+    return add
+
+
+def _shared_num(towers, sizes: BlockSizes) -> int:
+    return max(1, sizes.num_expert - len(towers))
+
+
+@_derives("shared_bottom")
+def _shared_bottom(config, towers, sizes: BlockSizes) -> None:
+    config.shared_bottom.bottom_mlp.CopyFrom(sizes.expert_mlp)
+    config.shared_bottom.task_towers.extend(towers)
+
+
+@_derives("mmoe")
+def _mmoe(config, towers, sizes: BlockSizes, share_gate: bool = False) -> None:
+    msg = config.mmoe
+    msg.expert_mlp.CopyFrom(sizes.expert_mlp)
+    msg.num_expert = sizes.num_expert
+    if sizes.gate_mlp is not None:
+        msg.gate_mlp.CopyFrom(sizes.gate_mlp)
+    msg.share_gate = share_gate
     msg.task_towers.extend(towers)
-    return config if config.IsInitialized() else None
+
+
+DERIVE["omoe"] = lambda config, towers, sizes: _mmoe(config, towers, sizes, share_gate=True)
+
+
+@_derives("cgc")
+def _cgc(config, towers, sizes: BlockSizes) -> None:
+    msg = config.cgc
+    msg.expert_num_per_task, msg.share_num = 1, _shared_num(towers, sizes)
+    msg.task_expert_net.CopyFrom(sizes.expert_mlp)
+    msg.task_towers.extend(towers)
+
+
+@_derives("ple")
+def _ple(config, towers, sizes: BlockSizes) -> None:
+    # Two levels (one level is CGC): the expert MLP, then its last layer again.
+    msg = config.ple
+    units = list(sizes.expert_mlp.hidden_units)
+    for i, level_units in enumerate([units, units[-1:]]):
+        level = msg.extraction_networks.add(network_name=f"level{i + 1}")
+        level.expert_num_per_task, level.share_num = 1, _shared_num(towers, sizes)
+        level.task_expert_net.CopyFrom(sizes.expert_mlp)
+        level.task_expert_net.ClearField("hidden_units")
+        level.task_expert_net.hidden_units.extend(level_units)
+    msg.task_towers.extend(towers)
+
+
+@_derives("dbmtl")
+def _dbmtl(config, towers, sizes: BlockSizes) -> None:
+    # MMoE of the same experts, each tower after the first also taking in the one
+    # before it (DBMTL's Bayesian chain of tasks), combined by an MLP of its width.
+    msg = config.dbmtl
+    msg.expert_mlp.CopyFrom(sizes.expert_mlp)
+    msg.num_expert = sizes.num_expert
+    if sizes.gate_mlp is not None:
+        msg.gate_mlp.CopyFrom(sizes.gate_mlp)
+    for i, tower in enumerate(towers):
+        bayes = text_format.Parse(text_format.MessageToString(tower), msg.task_towers.add())
+        if i:
+            bayes.relation_tower_names.append(towers[i - 1].tower_name)
+            width = tower.mlp.hidden_units[-1:] if tower.HasField("mlp") else []
+            bayes.relation_mlp.hidden_units.extend(width or sizes.expert_mlp.hidden_units[-1:])
+
+
+@_derives("aitm")
+def _aitm(config, towers, sizes: BlockSizes) -> None:
+    # The towers in their order as the funnel (click, then conversion), with their own
+    # mlps as AITM's tower networks; its defaults for the rest.
+    del sizes
+    config.aitm.task_towers.extend(towers)
 
 
 def _esmm(model_config, towers, click_conversion: tuple[str, str]) -> Run:

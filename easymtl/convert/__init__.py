@@ -81,9 +81,9 @@ def _marker(nodes, markers: dict[str, set[str]]) -> tuple[str, int] | None:
     return None
 
 
-def convert_file(path: str, source: str):
+def convert_file(path: str, source: str, validate=None):
     """Converts the config at `path` from format `source` (a key of SOURCES); returns
-    the converter's Conversion.
+    the converter's Conversion, validated by `validate` (see the converters' `convert`).
 
     Raises:
         EasymtlError: the file is missing or a field cannot be converted.
@@ -94,4 +94,4 @@ def convert_file(path: str, source: str):
         raise EasymtlError(f"{path}: config file not found")
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    return importlib.import_module(SOURCES[source]).convert(text, path)
+    return importlib.import_module(SOURCES[source]).convert(text, path, validate)

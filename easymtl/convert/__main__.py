@@ -35,13 +35,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _convert(args) -> None:
+    from easymtl.config import validate
     from easymtl.convert import convert_file
     from easymtl.convert.record import Refused
     from easymtl.convert.writer import render
     from easymtl.errors import EasymtlError
 
     try:
-        conversion = convert_file(args.config, args.source)
+        conversion = convert_file(args.config, args.source, validate)
     except Refused as e:
         if len(e.refusals) == 1:
             raise EasymtlError(e.refusals[0]) from None

@@ -15,6 +15,8 @@ import uuid
 
 from google.protobuf import text_format
 
+from easymtl.export.info import EXPORT_INFO
+
 log = logging.getLogger("easymtl")
 
 
@@ -73,7 +75,7 @@ def export_saved_model(
                 f.write(text_format.MessageToString(config))
         if info is not None:
             os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
-            with open(os.path.join(tmp, "assets", "export.json"), "w") as f:
+            with open(os.path.join(tmp, EXPORT_INFO), "w") as f:
                 json.dump(info, f, indent=2)
         if os.path.isdir(export_dir) and not os.listdir(export_dir):
             os.rmdir(export_dir)

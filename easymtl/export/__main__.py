@@ -31,7 +31,7 @@ def _export(args) -> None:
         raise EasymtlError(f"--export_dir {args.export_dir!r}: exists and is not empty")
     cli.import_tensorflow()
     from easymtl.export import export_saved_model, timestamped_dir
-    from easymtl.lifecycle.owner import export_info
+    from easymtl.export.info import export_info
     from easymtl.run_guard import EvaluationLock
     from easymtl.runner import Runner
 

@@ -55,7 +55,7 @@ def check_wide_group(group, where: str, sequences: set[str]) -> None:
 def check_wide_only(model_config, kind: str) -> None:
     """Raises ConfigError where every feature group is WIDE (a logistic regression) but
     the model is not simple_multi_task, or a tower has an mlp (nothing for them to read)."""
-    from easymtl.models import tower_fields
+    from easymtl.towers import tower_fields
 
     if any(g.group_type != WIDE_GROUP_TYPE for g in model_config.feature_groups):
         return

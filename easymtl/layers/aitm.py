@@ -12,8 +12,11 @@ import tensorflow as tf
 from keras import ops
 
 from easymtl.layers.mlp import MLP
-from easymtl.models.aitm import ATTENTIONS
 from easymtl.tasks import Task
+
+# The AIT attentions; the config side checks the same names (easymtl.models.aitm, which
+# imports no Keras).
+ATTENTIONS = ("self", "own_query")
 
 
 @keras.saving.register_keras_serializable(package="easymtl")

@@ -118,8 +118,9 @@ def after_training(runner, step: int) -> None:
     """What follows train() on the chief, in the model_dir's evaluation turn: the final
     evaluation (unless a step as new is evaluated already) and the final export of
     exporter_type latest or final (unless model_dir/export holds this checkpoint)."""
+    from easymtl.export.info import export_info, exported
     from easymtl.lifecycle.best_export import LatestExport, export_base
-    from easymtl.lifecycle.owner import evaluate_new, export_info, exported
+    from easymtl.lifecycle.owner import evaluate_new
     from easymtl.lifecycle.periodic_eval import PeriodicEval
     from easymtl.run_guard import EvaluationLock
 

@@ -19,8 +19,8 @@ import time
 
 from easymtl.callbacks import Callback
 from easymtl.disk import read_json, remove_stale_temporaries, write_json, write_text
+from easymtl.export.info import export_info, exported
 from easymtl.lifecycle.metric import BestMetric
-from easymtl.lifecycle.owner import export_info, exported
 from easymtl.run_guard import EvaluationLock
 
 log = logging.getLogger("easymtl")

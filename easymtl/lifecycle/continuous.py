@@ -14,6 +14,7 @@ from easymtl.errors import EasymtlError
 from easymtl.lifecycle import history, runs
 from easymtl.lifecycle.owner import evaluate_new
 from easymtl.run_guard import EvaluationLock
+from easymtl.trainer.state import CheckpointMismatch
 
 log = logging.getLogger("easymtl")
 
@@ -63,15 +64,14 @@ class ContinuousEvaluator:
         """
         self._restore(path)
         with EvaluationLock(self.model_dir):
-            return self.runner.evaluate(restore=False)
+            return self.runner.evaluator.evaluate()
 
     def _restore(self, path: str) -> None:
         try:
-            self.runner.checkpoint.restore(path).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as e:
-            detail = " ".join(str(e).split())[:300]
+            self.runner.state.restore(path)
+        except CheckpointMismatch as e:
             raise EasymtlError(
-                f"checkpoint {path!r}: cannot be evaluated with this config ({detail})"
+                f"checkpoint {path!r}: cannot be evaluated with this config ({e})"
             ) from None
 
     def _evaluate_new(self, step: int, path: str) -> dict | None:
@@ -80,7 +80,7 @@ class ContinuousEvaluator:
 
         def restore_and_evaluate():
             self._restore(path)
-            return self.runner.evaluate(restore=False)
+            return self.runner.evaluator.evaluate()
 
         return evaluate_new(self.runner, step, restore_and_evaluate)
 

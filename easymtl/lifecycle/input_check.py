@@ -32,8 +32,8 @@ class InputCheck(Callback):
         data = config.data_config
         source = "train_input_path"
         files = check_files(expand_paths(config.train_input_path, source), data, source)
-        columns = runner.input_names + runner.label_names
-        checks = runner.row_checks
+        columns = runner.inputs.input_names + runner.inputs.label_names
+        checks = runner.inputs.row_checks
 
         def read(paths):
             return build_dataset(data, paths, columns, 4096, training=False, checks=checks)

@@ -12,23 +12,19 @@ a continuous evaluator's) goes ahead only for a checkpoint newer than every one
 evaluated on the same eval data. So no checkpoint is evaluated twice, the history grows
 in step order, and the best export, decided in the same turn from best/best.json, is
 the best entry of the history, whoever evaluated it. An export of a checkpoint that
-model_dir/export already holds is not written again (:func:`exported`).
+model_dir/export already holds is not written again
+(:func:`easymtl.export.info.exported`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Callable
 
 from easymtl.lifecycle import history
 from easymtl.run_guard import EvaluationLock
 
 log = logging.getLogger("easymtl")
-
-# What an easymtl export records about itself, in its assets directory.
-EXPORT_INFO = os.path.join("assets", "export.json")
 
 
 def evaluate_new(runner, step: int, evaluate: Callable[[], dict]) -> dict | None:
@@ -50,29 +46,3 @@ def evaluate_new(runner, step: int, evaluate: Callable[[], dict]) -> dict | None
                 )
             return None
         return evaluate()
-
-
-def export_info(step: int) -> dict:
-    """What an export of the checkpoint of global `step` records (see :data:`EXPORT_INFO`)."""
-    return {"global_step": step, "checkpoint": f"model.ckpt-{step}"}
-
-
-def exported_step(export_dir: str) -> int | None:
-    """The global step of the checkpoint an easymtl export holds, if it recorded one."""
-    try:
-        with open(os.path.join(export_dir, EXPORT_INFO)) as f:
-            return int(json.load(f)["global_step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def exported(base: str, step: int) -> str | None:
-    """The newest export under `base` (its numbered directories) of the checkpoint of
-    global `step`, if there is one."""
-    if not os.path.isdir(base):
-        return None
-    names = [n for n in os.listdir(base) if n.isdigit()]
-    for name in sorted(names, key=int, reverse=True):
-        if exported_step(os.path.join(base, name)) == step:
-            return os.path.join(base, name)
-    return None

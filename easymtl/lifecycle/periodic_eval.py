@@ -53,6 +53,6 @@ class PeriodicEval(Callback):
         is evaluated already (see :func:`easymtl.lifecycle.owner.evaluate_new`)."""
         from easymtl.lifecycle.owner import evaluate_new
 
-        results = evaluate_new(self.runner, step, lambda: self.runner.evaluate(restore=False))
+        results = evaluate_new(self.runner, step, self.runner.evaluator.evaluate)
         self.evaluated_step = step
         return results

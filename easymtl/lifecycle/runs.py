@@ -110,8 +110,8 @@ def begin(runner, step: int, continue_train: bool = False) -> Run | None:
             last.train_input_path = data
         if step == last.start_step:
             # No checkpoint of this run yet: the counters are still the previous run's.
-            runner.epoch.assign(0)
-            runner.step_in_epoch.assign(0)
+            runner.state.epoch.assign(0)
+            runner.state.step_in_epoch.assign(0)
         runner.runs = runs
         return last
     # The last run is finished.
@@ -134,8 +134,8 @@ def begin(runner, step: int, continue_train: bool = False) -> Run | None:
         )
     run = Run(last.number + 1, data, step, started=now)
     runs.append(run)
-    runner.epoch.assign(0)
-    runner.step_in_epoch.assign(0)
+    runner.state.epoch.assign(0)
+    runner.state.step_in_epoch.assign(0)
     log.info(
         "run %d: continuing model_dir from step %d on train_input_path %r (run %d trained on "
         "%r); epochs and num_steps count from this step, the global step, optimizer state "
@@ -193,7 +193,7 @@ def _raised(runner, run: Run) -> bool:
 def _finished(runner, run: Run, step: int) -> bool:
     num_steps, num_epochs = limits(runner, run)
     return (num_steps is not None and step >= num_steps) or (
-        num_epochs is not None and int(runner.epoch.numpy()) >= num_epochs
+        num_epochs is not None and int(runner.state.epoch.numpy()) >= num_epochs
     )
 
 

@@ -22,6 +22,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from easymtl.checkpoints import model_variables
 from easymtl.errors import EasymtlError
 
 log = logging.getLogger("easymtl")
@@ -119,8 +120,6 @@ def warm_start(runner) -> Report:
         EasymtlError: the checkpoint or param map cannot be read, a mapped variable
             does not fit, nothing matches, or the optimizer state cannot be loaded.
     """
-    from easymtl.runner import model_variables
-
     train = runner.config.train_config
     path = checkpoint_path(train.fine_tune_checkpoint)
     where = f"train_config.fine_tune_checkpoint {path!r}"
@@ -263,7 +262,7 @@ def _restore_optimizer(runner, reader, shapes, report: Report, mapping) -> None:
             f"{', a param map' if mapping else ''}); set it false to start the optimizers fresh"
         )
     pairs = []
-    dense = runner.dense_optimizer
+    dense = runner.state.dense_optimizer
     for i, var in enumerate(dense.variables):
         if var is dense.iterations:
             key = "dense_optimizer/_iterations"
@@ -273,7 +272,7 @@ def _restore_optimizer(runner, reader, shapes, report: Report, mapping) -> None:
             continue
         pairs.append((key + _VALUE, var))
     for name in ("sparse_optimizer", "wide_optimizer"):  # the wide one: if set
-        optimizer = getattr(runner, name)
+        optimizer = getattr(runner.state, name)
         for i, slots in enumerate(optimizer.slots if optimizer is not None else []):
             for j, var in enumerate(slots):
                 pairs.append((f"{name}/slots/{i}/{j}{_VALUE}", var))

@@ -10,7 +10,10 @@ registration names
 - optionally ``tasks(sub-message, field path) -> list[Task]`` where its tasks are not
   one :class:`~easymtl.tasks.Task` per tower, ``model(**kwargs)`` where its Keras model
   is not :class:`~easymtl.models.model.MultiTaskModel` (ESMM's derived outputs), and
-  ``heads_only`` where the backbone runs each tower's `mlp` itself (DBMTL, AITM).
+  ``heads_only`` where the backbone runs each tower's `mlp` itself (DBMTL, AITM). Code
+  that needs TensorFlow (a tasks builder, a model subclass) lives in a module of its own
+  (``models/<model>_model.py``) named as ``lazy("module:attribute")``, which imports
+  the config side, never the reverse.
 
 A single-task ranker (deepfm, dcn_v2, ...) is registered with ``rank=True``: its one task
 comes from model_config's own losses, metrics and num_class, its builder reads the
@@ -25,7 +28,7 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.overrides import is_repeated
 from easymtl.registry import Registry
-from easymtl.towers import TOWER_MESSAGES, check_tower, tower_task_type
+from easymtl.towers import TOWER_MESSAGES, check_tower, tower_fields, tower_task_type
 
 MODELS = Registry("model")
 
@@ -41,22 +44,6 @@ def mlp_kwargs(mlp) -> dict:
         "use_bias": mlp.bias,
         "final_activation": mlp.final_activation or None,
     }
-
-
-def tower_fields(msg, where: str) -> list[tuple[str, object]]:
-    """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) of a
-    model's sub-message `msg` at `where`: its `task_towers`, or its single TaskTower
-    fields (ESMM's `ctr_tower`, `cvr_tower`), in field order."""
-    towers = []
-    for field in msg.DESCRIPTOR.fields:
-        if field.message_type is None or field.message_type.name not in TOWER_MESSAGES:
-            continue
-        if is_repeated(field):
-            value = getattr(msg, field.name)
-            towers += [(f"{where}.{field.name}[{i}]", t) for i, t in enumerate(value)]
-        else:
-            towers.append((f"{where}.{field.name}", getattr(msg, field.name)))
-    return towers
 
 
 def model_towers(model_config) -> list[tuple[str, object]]:

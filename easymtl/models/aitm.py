@@ -12,7 +12,7 @@ from easymtl.losses import BINARY
 from easymtl.models import MODELS, mlp_kwargs
 from easymtl.towers import tower_task_type
 
-# The AIT attentions (easymtl.layers.aitm.ATTENTIONS, which imports Keras).
+# The AIT attentions, as easymtl.layers.aitm.ATTENTIONS (which imports Keras) has them.
 ATTENTIONS = ("self", "own_query")
 
 

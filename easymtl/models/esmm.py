@@ -4,7 +4,7 @@ A CTR tower and a CVR tower over the shared embeddings; pCTCVR = pCTR × pCVR. T
 tower learns the click over all impressions, and the CVR tower is learned only through
 pCTCVR against click × conversion, also over all impressions: no sample-selection bias
 (the CVR model is trained where it is used) and no sparsity (it borrows the CTR data).
-The computation is in :mod:`easymtl.layers.esmm`.
+The Keras model and the CVR task are in :mod:`easymtl.models.esmm_model`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
 from easymtl.models import MODELS, metric_names, mlp_kwargs
+from easymtl.registry import lazy
 from easymtl.towers import tower_task_type
 
 # ESMM's derived output: probs_ctcvr, logits_ctcvr.
@@ -45,34 +46,16 @@ def check_esmm(config, where: str) -> None:
             raise ConfigError(f"{path}.tower_name", f"{CTCVR!r} names ESMM's derived output")
 
 
-def build_esmm_tasks(config, where: str) -> list:
-    """The CTR task and the CVR :class:`~easymtl.layers.esmm.EntireSpaceTask` of an ESMM
-    message (checked by :func:`check_esmm`)."""
-    from easymtl.layers.esmm import entire_space_tasks
-    from easymtl.tasks import build_task
-
-    ctr = build_task(config.ctr_tower, f"{where}.ctr_tower")
-    cvr = build_task(config.cvr_tower, f"{where}.cvr_tower")
-    return entire_space_tasks(ctr, cvr, config.cvr_tower.metrics, f"{where}.cvr_tower.metrics")
-
-
 def esmm_result_names(config) -> dict[str, list[str]]:
     """The CVR tower's metrics also score probs_ctcvr, reported after its own."""
     return {config.cvr_tower.tower_name: metric_names(config.cvr_tower.metrics, CTCVR)}
 
 
-def build_esmm_model(**kwargs):
-    """The :class:`~easymtl.layers.esmm.ESMM` Keras model (MultiTaskModel's arguments)."""
-    from easymtl.layers.esmm import ESMM
-
-    return ESMM(**kwargs)
-
-
 @MODELS.register(
     "esmm",
     check=check_esmm,
-    tasks=build_esmm_tasks,
-    model=build_esmm_model,
+    tasks=lazy("easymtl.models.esmm_model:build_esmm_tasks"),
+    model=lazy("easymtl.models.esmm_model:ESMM"),
     result_names=esmm_result_names,
 )
 def build_esmm(config, num_tasks: int):

@@ -5,7 +5,7 @@ required), "domain" (EPNet: a gate of the domain features scales the main featur
 "uia" (PPNet: gates of the user/item/author features scale each hidden layer of each
 task's MLP). With ``domain_input_name`` each task has ``task_domain_num`` towers and a
 row's losses and metrics read the tower of its domain. The computation is in
-:mod:`easymtl.layers.pepnet`.
+:mod:`easymtl.layers.pepnet`, the Keras model in :mod:`easymtl.models.pepnet_model`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from easymtl.activations import activation_name
 from easymtl.errors import ConfigError
 from easymtl.models import MODELS
+from easymtl.registry import lazy
 
 
 def check_pepnet(config, where: str) -> None:
@@ -58,18 +59,10 @@ def check_pepnet_groups(model_config, data_config) -> None:
             )
 
 
-def build_pepnet_model(**kwargs):
-    """The :class:`~easymtl.layers.pepnet.PEPNetModel` Keras model (MultiTaskModel's
-    arguments)."""
-    from easymtl.layers.pepnet import build_pepnet_model as build
-
-    return build(**kwargs)
-
-
 @MODELS.register(
     "pepnet",
     check=check_pepnet,
-    model=build_pepnet_model,
+    model=lazy("easymtl.models.pepnet_model:build_pepnet_model"),
     check_config=check_pepnet_groups,
 )
 def build_pepnet(config, num_tasks: int):

@@ -247,7 +247,7 @@ def dense_parameters(config_path: Path) -> int:
     small = config_path.parent / "small.config"
     small.write_text(text_format.MessageToString(config))
     runner = Runner(load_config(str(small)))
-    return sum(int(v.numpy().size) for v in runner.dense_vars)
+    return sum(int(v.numpy().size) for v in runner.state.dense_vars)
 
 
 def cost_model(ids: dict, dense: int, batch_size: int, gbps: float, num_ps: int) -> dict:

@@ -151,8 +151,10 @@ def easymtl_part(args, data: Path) -> dict:
     runner.train()
     train_peak = peak_rss_mb()
     model_bytes = sum(v.numpy().nbytes for v in runner.model.variables)
-    slot_bytes = sum(v.numpy().nbytes for v in runner.dense_optimizer.variables)
-    slot_bytes += sum(s.numpy().nbytes for slots in runner.sparse_optimizer.slots for s in slots)
+    slot_bytes = sum(v.numpy().nbytes for v in runner.state.dense_optimizer.variables)
+    slot_bytes += sum(
+        s.numpy().nbytes for slots in runner.state.sparse_optimizer.slots for s in slots
+    )
     batch = next(iter(runner.build_dataset(False)))
     batch_bytes = sum(_nbytes(v) for v in batch.values())
     clocks["eval"] = StepClock()

@@ -172,7 +172,7 @@ def main(argv=None) -> int:
                 build_dataset(
                     config.data_config,
                     [config.train_input_path],
-                    runner.input_names + runner.label_names,
+                    runner.inputs.input_names + runner.inputs.label_names,
                     args.probe_rows,
                     training=False,
                 )

@@ -86,7 +86,7 @@ def probe_callback(encoder_name: str, every: int, probe_rows: int, rows: list, v
                     break
             self.probe = {
                 k: np.concatenate([b[k].numpy() for b in parts])[:probe_rows]
-                for k in self.runner.input_names + self.runner.label_names
+                for k in self.runner.inputs.input_names + self.runner.inputs.label_names
             }
             self.train_batch = next(iter(self.runner.build_dataset(training=True)))
             self._record(step)
@@ -117,13 +117,18 @@ def probe_callback(encoder_name: str, every: int, probe_rows: int, rows: list, v
             cate = slice(16, 32)
             qs = np.abs(q[:, None, cate] * seq[:, :, cate]).mean(-1)
             grads = runner.train_step.gradients(*runner.split(train_batch)).gradients
-            by_var = {id(v): g for v, g in zip(runner.embedding_vars + runner.dense_vars, grads)}
+            by_var = {
+                id(v): g
+                for v, g in zip(runner.state.embedding_vars + runner.state.dense_vars, grads)
+            }
             kernel = encoder.attn_mlp.weights[0]
             g = np.asarray(tf.convert_to_tensor(by_var[id(kernel)]))
             k = args["match"].shape[-1] if "match" in args else 0
             blocks = _block_slices(d, k, len(RECENCY_TAUS) if encoder.recency else 0)
             expert = next(
-                v for v in runner.dense_vars if "expert" in v.path and v.path.endswith("kernel")
+                v
+                for v in runner.state.dense_vars
+                if "expert" in v.path and v.path.endswith("kernel")
             )
             ge = np.asarray(tf.convert_to_tensor(by_var[id(expert)]))
             table = features.tables["cate"].embeddings.numpy()

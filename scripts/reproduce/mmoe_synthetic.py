@@ -124,7 +124,7 @@ def in_memory_runner(train: dict, evaluate: dict):
             size = data.batch_size if training else (data.eval_batch_size or data.batch_size)
             n = len(next(iter(arrays.values())))
             order = np.random.default_rng(self.seed + epoch).permutation(n) if training else None
-            columns = self.input_names + self.label_names
+            columns = self.inputs.input_names + self.inputs.label_names
             batches = [
                 {
                     c: arrays[c][order[i : i + size] if training else slice(i, i + size)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from convert.easyrec_configs import easyrec_text
 
+from easymtl.config import validate as config_validate
 from easymtl.convert.easyrec import convert
 from easymtl.convert.record import Refused
 
@@ -15,7 +16,8 @@ def easyrec():
     Conversion."""
 
     def run(validate: bool = True, **parts):
-        return convert(easyrec_text(**parts), "er.config", validate=validate)
+        check = config_validate if validate else None
+        return convert(easyrec_text(**parts), "er.config", validate=check)
 
     return run
 
@@ -26,7 +28,7 @@ def refused():
 
     def run(**parts) -> list[str]:
         with pytest.raises(Refused) as e:
-            convert(easyrec_text(**parts), "er.config", validate=False)
+            convert(easyrec_text(**parts), "er.config")
         return e.value.refusals
 
     return run

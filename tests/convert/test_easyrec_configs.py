@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easymtl.config import load_config
+from easymtl.config import load_config, validate
 from easymtl.convert import source_format
 from easymtl.convert.__main__ import header
 from easymtl.convert.__main__ import main as convert_main
@@ -48,7 +48,7 @@ def _at_root(monkeypatch):
 def test_conversion_matches_the_committed_config(name):
     source = EASYREC / f"{name}.config"
     output = Path("samples/configs/easyrec") / f"{name}.config"
-    conversion = convert(source.read_text(), str(source))
+    conversion = convert(source.read_text(), str(source), validate)
     text = render(conversion.config, conversion.notes, header(str(source), str(output)))
     assert text == output.read_text(), (
         f"rerun: python -m easymtl.convert --from easyrec {source} --output {output}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from convert.easyrec_configs import TOWERS, easyrec_text
 
+from easymtl.config import validate
 from easymtl.convert.easyrec import convert
 
 ALL = 'feature_groups { group_name: "all" feature_names: "user_id" }'
@@ -254,7 +255,7 @@ def test_one_optimizer_is_the_sparse_and_dense_pair(easyrec, optimizer, check):
         text,
     )
     assert text in source
-    assert check(convert(source, "er.config").config.train_config)
+    assert check(convert(source, "er.config", validate).config.train_config)
 
 
 def test_two_optimizers_are_embeddings_then_the_rest(easyrec):

@@ -258,7 +258,7 @@ def test_the_wide_optimizer_updates_the_wide_tables_and_only_them(config_factory
     tables = runner.model.features.tables
     before = {name: t.embeddings.numpy().copy() for name, t in tables.items()}
     runner.train()
-    assert runner.num_wide_tables == 2 and len(runner.wide_optimizer.slots) == 2
+    assert runner.state.num_wide_tables == 2 and len(runner.state.wide_optimizer.slots) == 2
     for name in ("user_id_emb", "price_emb"):
         np.testing.assert_array_equal(tables[name].embeddings.numpy(), before[name])
     for name in ("user_id_emb_wide", "price_emb_wide"):
@@ -274,7 +274,7 @@ def test_the_wide_optimizer_updates_the_wide_tables_and_only_them(config_factory
     warm.restore()
     assert warm.warm_start.optimizer
     reader = tf.train.load_checkpoint(runner.model_dir)
-    for i, slots in enumerate(warm.wide_optimizer.slots):
+    for i, slots in enumerate(warm.state.wide_optimizer.slots):
         value = reader.get_tensor(f"wide_optimizer/slots/{i}/0/.ATTRIBUTES/VARIABLE_VALUE")
         assert np.abs(value).max() > 0.001  # accumulated beyond its initial value
         np.testing.assert_array_equal(slots[0].numpy(), value)

@@ -17,9 +17,9 @@ from conftest import FEW_FEATURES, ROOT, make_config
 from easymtl import lifecycle
 from easymtl.config import load_config
 from easymtl.evaluate import main as evaluate_main
+from easymtl.export.info import exported_step
 from easymtl.lifecycle import history
 from easymtl.lifecycle.continuous import ContinuousEvaluator
-from easymtl.lifecycle.owner import exported_step
 from easymtl.runner import Runner
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane

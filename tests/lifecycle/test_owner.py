@@ -13,8 +13,9 @@ from conftest import FEW_FEATURES, make_config
 from easymtl import lifecycle
 from easymtl.callbacks import Callback
 from easymtl.config import load_config
+from easymtl.export.info import exported_step
 from easymtl.lifecycle import history
-from easymtl.lifecycle.owner import evaluate_new, exported_step
+from easymtl.lifecycle.owner import evaluate_new
 from easymtl.run_guard import EvaluationLock
 from easymtl.runner import Runner
 from easymtl.train import main as train_main

@@ -96,8 +96,8 @@ def test_loads_by_name_and_shape_new_parts_start_fresh(old, tmp_path, caplog):
     assert ("mmoe/features/pid_emb/embeddings", [20, 8], [30, 8]) in report.fresh
     assert report.unused == []
     # Counters and optimizers start fresh.
-    assert int(runner.global_step.numpy()) == 0 and int(runner.epoch.numpy()) == 0
-    assert int(runner.dense_optimizer.iterations.numpy()) == 0
+    assert int(runner.global_step.numpy()) == 0 and int(runner.state.epoch.numpy()) == 0
+    assert int(runner.state.dense_optimizer.iterations.numpy()) == 0
     assert not report.optimizer
     assert "warm start from" in caplog.text and "new (fresh): " in caplog.text
     assert "mmoe/tower_ctr2/head/kernel" in caplog.text
@@ -177,10 +177,10 @@ def test_optimizer_state_loads_into_the_same_model_only(old, tmp_path):
     runner = Runner(same)
     runner.restore()
     assert runner.warm_start.optimizer
-    assert int(runner.dense_optimizer.iterations.numpy()) == 2
+    assert int(runner.state.dense_optimizer.iterations.numpy()) == 2
     assert int(runner.global_step.numpy()) == 0
     reader = tf.train.load_checkpoint(checkpoint)
-    slot = runner.sparse_optimizer.slots[0][0].numpy()
+    slot = runner.state.sparse_optimizer.slots[0][0].numpy()
     np.testing.assert_array_equal(
         slot, reader.get_tensor("sparse_optimizer/slots/0/0/.ATTRIBUTES/VARIABLE_VALUE")
     )

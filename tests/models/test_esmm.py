@@ -14,7 +14,8 @@ from easymtl.config import load_config
 from easymtl.errors import ConfigError
 from easymtl.export import export_saved_model
 from easymtl.layers.esmm import ctcvr_logits
-from easymtl.models.esmm import build_esmm_tasks, check_esmm
+from easymtl.models.esmm import check_esmm
+from easymtl.models.esmm_model import build_esmm_tasks
 from easymtl.protos import multi_task_rank_pb2
 from easymtl.runner import Runner
 
@@ -141,7 +142,7 @@ def test_export_emits_probs_ctcvr_as_the_product(config_factory):
         for line in (SAMPLES / "data" / "taobao_mtl_eval.csv").read_text().splitlines()[:200]
     ]
     inputs = {}
-    for name in runner.input_names:
+    for name in runner.inputs.input_names:
         values = [row[names.index(name)] for row in rows]
         inputs[name] = values if types[name] == 2 else [int(v) for v in values]  # 2: STRING
     served = testing.serve_in_fresh_process(export_dir, inputs)

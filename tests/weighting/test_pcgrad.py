@@ -89,7 +89,7 @@ def test_runner_projects_shared_and_passes_tower_gradients_through(runner):
     step = runner.train_step.gradients(features, labels)
     assert not bool(tf.reduce_any(step.non_finite))
     np.testing.assert_allclose(step.weights.numpy(), [1.0, 0.5])
-    variables = runner.embedding_vars + runner.dense_vars
+    variables = runner.state.embedding_vars + runner.state.dense_vars
     by_path = dict(zip((v.path for v in variables), step.gradients))
 
     with tf.GradientTape(persistent=True) as tape:
@@ -98,7 +98,9 @@ def test_runner_projects_shared_and_passes_tower_gradients_through(runner):
     task_shared = [tape.gradient(loss, runner.shared_vars) for loss in losses]
     for task, loss in zip(runner.tasks, losses):
         tower = [
-            v for v in runner.dense_vars if v.path.startswith(f"shared_bottom/tower_{task.name}/")
+            v
+            for v in runner.state.dense_vars
+            if v.path.startswith(f"shared_bottom/tower_{task.name}/")
         ]
         assert tower
         for v, g in zip(tower, tape.gradient(loss, tower)):

@@ -67,16 +67,16 @@ def test_short_run(config_factory, name, caplog):
     assert all(math.isfinite(v) for _, h in runner.history for v in h.values())
     for tower in ("ctr", "cvr"):
         assert last[tower] < first[tower], (tower, runner.history)
-    steps = [s for s, _ in runner.weight_history]
+    steps = [s for s, _ in runner.train_log.weight_history]
     assert steps == [5, 10, 15, 20]
     logged = scalars(os.path.join(runner.model_dir, "train"))
     for tower in ("ctr", "cvr"):
         got = logged[f"loss_weight/{tower}"]
         assert [s for s, _ in got] == steps
-        expected = [w[tower] for _, w in runner.weight_history]
+        expected = [w[tower] for _, w in runner.train_log.weight_history]
         assert [v for _, v in got] == pytest.approx(expected, rel=1e-6)
     assert "weight_ctr" in caplog.text and "weight_cvr" in caplog.text
-    w = runner.weight_history[-1][1]
+    w = runner.train_log.weight_history[-1][1]
     assert all(math.isfinite(v) and v > 0 for v in w.values()), w
 
     if name == "dynamic_decay":  # the 20th step's t is 19
@@ -84,7 +84,7 @@ def test_short_run(config_factory, name, caplog):
     elif name == "pcgrad":
         assert w == {"ctr": 1.0, "cvr": 1.0}
     else:
-        assert w != {"ctr": 1.0, "cvr": 1.0}, runner.weight_history
+        assert w != {"ctr": 1.0, "cvr": 1.0}, runner.train_log.weight_history
     if name in ("dwa", "grad_norm"):
         assert sum(w.values()) == pytest.approx(2.0, rel=1e-5)
 
@@ -123,7 +123,7 @@ def test_non_finite_step_changes_neither_model_nor_weighting(config_factory):
     # the CPU's kernels (with oneDNN a NaN weight need not reach every tower's loss), so
     # the test asserts only that some flag is set and that nothing moved.
     runner.shared_vars[0].assign(tf.fill(runner.shared_vars[0].shape, math.nan))
-    variables = runner.embedding_vars + runner.dense_vars
+    variables = runner.state.embedding_vars + runner.state.dense_vars
     model = [v.numpy() for v in variables]
     weighting = values(runner.weighting.checkpoint_state())
     bad = step(next(batches)).non_finite.numpy()

@@ -7,9 +7,12 @@ models with their towers, train) and noted, or refused with a line that says wha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from easymtl.convert.easyrec import rankers  # noqa: F401  (registers the rankers)
+# feature_kinds registers each kind's converter into features.FEATURE_TYPES, rankers
+# each ranker's into models.MODELS.
+from easymtl.convert.easyrec import feature_kinds, rankers  # noqa: F401
 from easymtl.convert.easyrec.data import convert_data, convert_paths
 from easymtl.convert.easyrec.features import convert_feature, feature_name
 from easymtl.convert.easyrec.models import convert_model
@@ -54,8 +57,16 @@ def is_easyrec(nodes) -> bool:
     return False
 
 
-def convert(text: str, path: str, validate: bool = True) -> Conversion:
+def convert(text: str, path: str, validate: Callable | None = None) -> Conversion:
     """Converts EasyRec's pipeline config `text` (read from `path`).
+
+    Args:
+        text: The config's text.
+        path: Where it was read (for the error lines).
+        validate: easymtl's validation (:func:`easymtl.config.validate`, which the
+            caller passes: config.py, which loads through this converter, sits below
+            nothing here), run on the converted config with its errors located at their
+            EasyRec lines; None converts without validating.
 
     Raises:
         EasymtlError: ``path:line: field: what to do`` for the first field that cannot
@@ -99,8 +110,8 @@ def convert(text: str, path: str, validate: bool = True) -> Conversion:
     _convert_export(top.msg("export_config", "export_config", "ExportConfig"), config)
     top.close()
     record.raise_refusals(_HOW)
-    if validate:
-        _validate(config, record)
+    if validate is not None:
+        _validate(validate, config, record)
     return Conversion(config, record)
 
 
@@ -210,9 +221,7 @@ def _convert_export(src: Src | None, config) -> None:
     src.close()
 
 
-def _validate(config, record: Record) -> None:
-    from easymtl.config import validate
-
+def _validate(validate: Callable, config, record: Record) -> None:
     try:
         validate(config)
     except ConfigError as e:

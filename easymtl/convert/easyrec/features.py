@@ -123,7 +123,3 @@ def _initializer(src: Src, dim: int) -> str:
     init.close()
     src.say(f"initializer {kind} -> init_fn")
     return text or "nn.init.uniform_,a=-0.05,b=0.05"
-
-
-# The converters of each kind (imported for their registration).
-from easymtl.convert.easyrec import feature_kinds  # noqa: E402, F401
