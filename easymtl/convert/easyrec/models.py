@@ -19,6 +19,9 @@ from easymtl.convert.easyrec.towers import convert_dnn, convert_losses, convert_
 from easymtl.convert.record import Src
 
 MODELS: dict = {}
+# Converters of model_classes whose model is a backbone, by model_class (besides
+# MultiTaskModel's AITM): ``fn(model_config src, easymtl ModelConfig, ctx) -> groups``.
+BACKBONES: dict = {}
 # EasyRec's rankers that easymtl has no model for.
 RANKERS = {"MultiTowerBST", "FM", "AutoInt", "CMBF", "Uniter"}
 _WIDE_DEEP = {0: "DEEP", 1: "WIDE", 2: "WIDE_AND_DEEP"}
@@ -84,10 +87,8 @@ def convert_model(src: Src, model, ctx: dict) -> dict:
         from easymtl.convert.easyrec.backbone import convert_backbone_model
 
         read, scale = convert_backbone_model(src, model, ctx), 1
-    elif name == "RankModel":  # a backbone: MaskNet's is converted
-        from easymtl.convert.easyrec.rankers import convert_rank_backbone
-
-        read, scale = convert_rank_backbone(src, model, ctx), 1
+    elif name in BACKBONES:  # RankModel's MaskNet backbone (rankers.py)
+        read, scale = BACKBONES[name](src, model, ctx), 1
     elif name not in MODELS:
         src.fail(
             "model_class",

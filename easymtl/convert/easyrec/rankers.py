@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 from easymtl.convert.easyrec.backbone import keras_mlp
-from easymtl.convert.easyrec.models import model_class
+from easymtl.convert.easyrec.models import BACKBONES, model_class
 from easymtl.convert.easyrec.towers import convert_dnn
 from easymtl.convert.record import Src
 
@@ -232,7 +232,7 @@ def _seq_att_groups(src: Src, ctx: dict) -> dict[str, list[str]]:
     return groups
 
 
-def convert_rank_backbone(src: Src, model, ctx: dict) -> list[str]:
+def _rank_backbone(src: Src, model, ctx: dict) -> list[str]:
     """EasyRec's RankModel whose backbone is one MaskNet block on a feature group →
     easymtl's mask_net. Returns the group it reads (none on a refusal)."""
     backbone = src.msg("backbone", "model_config.mask_net", "BackboneTower")
@@ -281,6 +281,8 @@ def convert_rank_backbone(src: Src, model, ctx: dict) -> list[str]:
         params.close()
     return groups[:1] if groups and groups[0] else []
 
+
+BACKBONES["RankModel"] = _rank_backbone
 
 _ONE_BLOCK = (
     "this backbone is not converted: easymtl.convert reads a RankModel backbone of one "
