@@ -32,6 +32,7 @@ from easymtl.lifecycle import check_config as check_lifecycle
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model
 from easymtl.overrides import apply_overrides, is_repeated
+from easymtl.precision import check_mixed_precision
 from easymtl.protos import data_pb2, pipeline_pb2
 from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
 from easymtl.towers import TOWER_MESSAGES, tower_fields
@@ -494,6 +495,7 @@ def _validate_train(train) -> None:
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
     _check_collapse_warning(train.collapse_warning)
+    check_mixed_precision(train.mixed_precision)
     clipping = train.grad_clipping
     where = "train_config.grad_clipping"
     if clipping.clipping_type not in ("none", "norm", "value"):

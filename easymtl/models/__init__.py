@@ -62,19 +62,32 @@ def check_model(model_config) -> dict[str, str]:
     return {tower.tower_name: check_tower(tower, path) for path, tower in tower_fields(msg, where)}
 
 
-def build_model(model_config, feature_configs):
+def build_model(model_config, feature_configs, mixed_precision: str = ""):
     """Builds the Keras model (a :class:`~easymtl.models.model.MultiTaskModel`) from
-    `model_config` and `feature_configs`."""
+    `model_config` and `feature_configs`; the backbone and towers in bfloat16 or float16
+    with `mixed_precision` "BF16" or "FP16" where the hardware has it
+    (:mod:`easymtl.precision`)."""
     from easymtl.features import build_feature_inputs
     from easymtl.fusion import build_fused_score
     from easymtl.layers.tower import TaskTower
     from easymtl.models.model import MultiTaskModel
+    from easymtl.precision import dtype_policy, policy_name
 
     kind = model_config.WhichOneof("model")
     entry = MODELS.entry(kind)
     towers = task_towers(model_config)
-    backbone = entry.builder(getattr(model_config, kind), len(towers))
     task_types = {t.tower_name: tower_task_type(t) for t in towers}
+    with dtype_policy(policy_name(mixed_precision)):
+        backbone = entry.builder(getattr(model_config, kind), len(towers))
+        task_layers = {
+            t.tower_name: TaskTower(
+                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
+                num_class=t.num_class,
+                task_type=task_types[t.tower_name],
+                name=f"tower_{t.tower_name}",
+            )
+            for t in towers
+        }
     # The WIDE groups' weights: one column per output of each tower (see features/wide.py).
     wide_dim = sum(t.num_class for t in towers)
     return (entry.model or MultiTaskModel)(
@@ -85,15 +98,7 @@ def build_model(model_config, feature_configs):
             model_config.embedding_regularization,
         ),
         backbone=backbone,
-        towers={
-            t.tower_name: TaskTower(
-                mlp=mlp_kwargs(t.mlp) if t.HasField("mlp") and not entry.heads_only else None,
-                num_class=t.num_class,
-                task_type=task_types[t.tower_name],
-                name=f"tower_{t.tower_name}",
-            )
-            for t in towers
-        },
+        towers=task_layers,
         fusion=(
             build_fused_score(model_config.fusion, task_types)
             if model_config.HasField("fusion")

@@ -100,14 +100,15 @@ class MultiTaskModel(keras.Model):
         elif return_gates and hasattr(self.backbone, "gate_specs"):
             reps, gates = self.backbone(x, training=training, return_gates=True)
             names = [name for name, _ in self.gate_names()]
-            outputs.update({f"gate/{name}": g for name, g in zip(names, gates)})
+            outputs.update({f"gate/{name}": _float32(g) for name, g in zip(names, gates)})
         else:
             reps = self.backbone(x, training=training)
         if not isinstance(reps, (list, tuple)):
             reps = [reps] * len(self.towers)
         wide_logits = self._wide_logits(wide)
         for (name, tower), rep in zip(self.towers.items(), reps):
-            logits = tower(rep, training=training)
+            # float32 whatever the towers compute in (mixed_precision).
+            logits = _float32(tower(rep, training=training))
             if wide_logits:
                 logits = logits + wide_logits.pop(0)
             outputs.update(tower_outputs(name, logits, tower.task_type))
@@ -143,3 +144,7 @@ class MultiTaskModel(keras.Model):
             if config.get(name) is not None:
                 config[name] = deserialize(config[name])
         return cls(**config)
+
+
+def _float32(x):
+    return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
