@@ -22,7 +22,7 @@ import time
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from bench_util import StepClock, load_average, peak_rss_mb, write_json
+from bench_util import StepClock, auc, load_average, peak_rss_mb, seconds_since_start, write_json
 from deepctr.feature_column import (
     SparseFeat,
     VarLenSparseFeat,
@@ -153,6 +153,7 @@ def main() -> None:
     p.add_argument("--config", help="Unused here (the spec describes it).")
     p.add_argument("--spec", required=True, help="The architecture, from throughput.py.")
     p.add_argument("--train_files", required=True)
+    p.add_argument("--eval_files", default=None, help="Predicted after training (AUC).")
     p.add_argument("--batch_size", type=int, default=1024)
     p.add_argument("--train_steps", type=int, default=None)
     p.add_argument("--warmup_steps", type=int, default=20)
@@ -196,6 +197,14 @@ def main() -> None:
         callbacks=[_Clock(clock, args.batch_size, rows)],
     )
     fit_s = clock.marks[-1][0] - clock.start_wall - read_s
+    aucs = {}
+    if args.eval_files:  # the whole process: read, train, read the eval rows, predict
+        ex, ey, _ = read(sorted(glob.glob(args.eval_files)), spec)
+        predicted = model.predict(ex, batch_size=args.batch_size, verbose=0)
+        predicted = predicted if isinstance(predicted, list) else [predicted]
+        for task, p in zip(tasks, predicted):
+            aucs[f"auc_{task}"] = auc(ey[task], np.asarray(p).ravel())
+    whole = {"wall_s": seconds_since_start(), "cpu_s": time.process_time()}
     write_json(
         args.out,
         {
@@ -208,6 +217,8 @@ def main() -> None:
             # The read of the rows trained on (pro rata when --train_steps cuts the epoch).
             "end_to_end_examples_per_sec": rows / (read_s * rows / rows_read + fit_s),
             "peak_rss_mb": peak_rss_mb(),
+            "auc": aucs,
+            "whole_process": whole,
             "load_average": load_average(),
         },
     )
