@@ -42,9 +42,7 @@ def rows(config, n: int, start: int = 0) -> dict[str, list]:
     for line in lines:
         for f, value in zip(fields, line.split(","), strict=True):
             if f.input_name in cols:
-                cols[f.input_name].append(
-                    value if f.input_type == data_pb2.STRING else int(value)
-                )
+                cols[f.input_name].append(value if f.input_type == data_pb2.STRING else int(value))
     return cols
 
 
@@ -67,6 +65,7 @@ def exports(trained):
 
     runner, tmp = trained
     specs = runner.serving_specs()
+    paths = [v.path for v in runner.model.variables]
     out = {}
     for name, tile, quant in [
         ("plain", 0, ""),
@@ -79,6 +78,9 @@ def exports(trained):
         out[name] = export_saved_model(
             runner.model, specs, str(tmp / name), runner.config, tile, quant
         )
+    # The quantized copies live in the exports only: the model's variables are as before.
+    assert [v.path for v in runner.model.variables] == paths
+    assert all(t.serving_rows is None for t in runner.model.features.tables.values())
     return out
 
 
@@ -103,13 +105,19 @@ def test_user_inputs_are_the_columns_of_user_side_expressions(trained):
     assert "cate_id" not in users  # read as "item:" by the combo too
 
 
-def test_tiled_exports_serve_what_the_untiled_one_does(exports, request_rows):
+@pytest.fixture(scope="module")
+def served(exports, request_rows):
+    """Each export served both ways in a fresh process (two processes in all): the
+    untiled ones on the untiled rows, the tiled ones on the tiled request."""
     tiled, untiled = request_rows
-    served = testing.serve_both_ways_in_fresh_process(
-        {k: exports[k] for k in ("plain", "int8")}, untiled
+    return testing.serve_both_ways_in_fresh_process(
+        {k: exports[k] for k in ("plain", "int8", "bf16")}, untiled
     ) | testing.serve_both_ways_in_fresh_process(
         {k: exports[k] for k in ("tile2", "tile3", "tile3_int8")}, tiled
     )
+
+
+def test_tiled_exports_serve_what_the_untiled_one_does(exports, served):
     assert {"probs_ctr", "probs_cvr"} <= set(served["plain"]["saved_model"])
     # INT8 tables computed once for the user serve what they serve row by row.
     for name, untiled_name in (("tile2", "plain"), ("tile3", "plain"), ("tile3_int8", "int8")):
@@ -120,8 +128,10 @@ def test_tiled_exports_serve_what_the_untiled_one_does(exports, request_rows):
             for key, value in expected.items():
                 assert got[key].shape == (CANDIDATES,)
                 np.testing.assert_allclose(got[key], value, atol=1e-6, err_msg=f"{name} {way}")
-    info = json.load(open(os.path.join(exports["tile3"], "assets", "serving.json")))
+    with open(os.path.join(exports["tile3"], "assets", "serving.json")) as f:
+        info = json.load(f)
     assert info["input_tile"] == 3 and "user_id" in info["user_inputs"]
+    assert not os.path.exists(os.path.join(exports["plain"], "assets", "serving.json"))
 
 
 def test_saved_model_cli_runs_a_tiled_request(exports, request_rows, trained):
@@ -153,12 +163,8 @@ def test_saved_model_cli_runs_a_tiled_request(exports, request_rows, trained):
         np.testing.assert_allclose(tiled_out[key], value, rtol=1e-5, atol=1e-6)
 
 
-def test_quantized_tables_serve_close_to_float32_and_take_fewer_bytes(exports, trained):
+def test_quantized_tables_serve_close_to_float32_and_take_fewer_bytes(exports, served, trained):
     runner, _ = trained
-    request = rows(runner.config, 64)
-    served = testing.serve_both_ways_in_fresh_process(
-        {k: exports[k] for k in ("plain", "int8", "bf16")}, request
-    )
     plain = served["plain"]["saved_model"]["probs_ctr"]
     for name in ("int8", "bf16"):
         for way in ("saved_model", "session"):
@@ -171,9 +177,13 @@ def test_quantized_tables_serve_close_to_float32_and_take_fewer_bytes(exports, t
         variables = os.path.join(export_dir, "variables")
         return sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables))
 
-    tables = sum(t.embeddings.numpy().nbytes for t in runner.model.features.tables.values())
-    assert size(exports["plain"]) - size(exports["int8"]) > 0.6 * tables
-    assert size(exports["plain"]) - size(exports["bf16"]) > 0.45 * tables
+    # Per row of dim d: float32 4d bytes; INT8 d codes + a float32 scale and offset; BF16 2d.
+    shapes = [t.embeddings.shape for t in runner.model.features.tables.values()]
+    int8_saved = sum(rows * (4 * dim - (dim + 8)) for rows, dim in shapes)
+    bf16_saved = sum(rows * 2 * dim for rows, dim in shapes)
+    assert int8_saved > 0
+    assert size(exports["plain"]) - size(exports["int8"]) > 0.95 * int8_saved
+    assert size(exports["plain"]) - size(exports["bf16"]) > 0.95 * bf16_saved
 
 
 def test_bad_input_tile_and_quantization_are_config_errors(tmp_path):
