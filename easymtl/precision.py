@@ -10,9 +10,11 @@ keeps its parameters in float32). The export computes the same way. float16's na
 range needs loss scaling: the train step scales the loss by
 :class:`easymtl.trainer.loss_scale.LossScale` (train_config.grad_scaler). Where the
 hardware lacks the precision (BF16: a GPU of compute capability 8.0 or more, a CPU with
-``avx512_bf16`` or ``amx_bf16``; FP16: a GPU of compute capability 7.0 or more, a CPU
-with ``avx512_fp16`` or ``amx_fp16``), the model trains in float32 and one info line
-says so.
+``avx512_bf16`` or ``amx_bf16``; FP16: a GPU of compute capability 7.0 or more, never a
+CPU), the model trains in float32 and one info line says so. FP16 on a CPU, even one
+with ``avx512_fp16`` and ``amx_fp16``, trained the sample MMoE 110 times slower than
+float32 with TensorFlow 2.21's CPU kernels (docs/performance.md, "Mixed precision and
+gradient accumulation"), so a CPU never counts as FP16 hardware.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ log = logging.getLogger("easymtl")
 
 # TorchEasyRec's mixed_precision values and the Keras policy of each.
 POLICIES = {"BF16": "mixed_bfloat16", "FP16": "mixed_float16"}
-# What computes each fast: the least GPU compute capability, the CPU flags.
+# What computes each fast: the least GPU compute capability, the CPU flags (none for
+# FP16: measured 110x slower than float32 on an avx512_fp16 / amx_fp16 CPU).
 HARDWARE = {
     "BF16": (8, {"avx512_bf16", "amx_bf16"}),
-    "FP16": (7, {"avx512_fp16", "amx_fp16"}),
+    "FP16": (7, set()),
 }
 
 
@@ -81,12 +84,13 @@ def policy_name(mixed_precision: str) -> str | None:
     dtype = {"BF16": "bfloat16", "FP16": "float16"}[mixed_precision]
     if hardware is None:
         least, flags = HARDWARE[mixed_precision]
+        cpu = f"{' or '.join(sorted(flags))} CPU" if flags else "no CPU"
         log.info(
-            "mixed_precision %s: no %s hardware (GPU >= %d.0, %s CPU) here; float32",
+            "mixed_precision %s: no %s hardware (GPU >= %d.0, %s) here; float32",
             mixed_precision,
             dtype,
             least,
-            " or ".join(sorted(flags)),
+            cpu,
         )
         return None
     log.info(

@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 from conftest import FEW_FEATURES, make_config
 
+import easymtl.precision
 from easymtl.config import load_config
 from easymtl.errors import EasymtlError
-from easymtl.precision import precision_hardware
 from easymtl.trainer.loss_scale import LossScale
 
 
@@ -49,7 +49,7 @@ def _runner(tmp_path, precision: str, caplog):
     with caplog.at_level(logging.INFO, logger="easymtl"):
         runner = Runner(load_config(str(path)))
     [line] = [r.getMessage() for r in caplog.records if "mixed_precision" in r.getMessage()]
-    if precision_hardware(precision) is None:
+    if easymtl.precision.precision_hardware(precision) is None:
         assert line.endswith("float32")
         assert runner.state.loss_scale is None
         pytest.skip(f"no {precision} hardware here: {line}")
@@ -80,7 +80,23 @@ def test_bf16_computes_the_towers_in_bfloat16_and_serves(tmp_path, caplog):
     np.testing.assert_allclose(served["probs_ctr"], outputs["probs_ctr"].numpy()[:4], atol=5e-3)
 
 
-def test_fp16_scales_the_loss_and_skips_an_overflowed_step(tmp_path, caplog):
+def test_fp16_is_float32_on_a_cpu(monkeypatch):
+    import easymtl.precision as precision
+
+    # TensorFlow's CPU kernels ran float16 training 110x slower than float32, even with
+    # avx512_fp16 / amx_fp16: a CPU is never FP16 hardware, whatever its flags.
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_fp16", "amx_fp16"})
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert precision.precision_hardware("FP16") is None
+    assert precision.policy_name("FP16") is None
+
+
+@pytest.mark.slow  # float16 on a CPU: TensorFlow's slow kernels (20-35 s)
+def test_fp16_scales_the_loss_and_skips_an_overflowed_step(tmp_path, caplog, monkeypatch):
+    import easymtl.precision as precision
+
+    # The loss scaling on this machine's CPU as on a GPU of compute capability >= 7.0.
+    monkeypatch.setattr(precision, "precision_hardware", lambda p: "GPU (pretended)")
     runner, line = _runner(tmp_path, "FP16", caplog)
     assert "float16" in line and runner.model.backbone.dtype_policy.name == "mixed_float16"
     assert float(runner.state.loss_scale.scale.numpy()) == 65536.0  # TorchEasyRec's default
