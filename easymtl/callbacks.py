@@ -83,6 +83,24 @@ class Callback:
             step: The last global step.
         """
 
+    def progress(self, step: int) -> str | None:
+        """How far training is at `step`, for the runner's periodic ``step`` log line,
+        where it replaces the bare step number: e.g. ``20/157 (13%, eta 4m16s)``
+        (:class:`easymtl.progress.Progress`). The first callback that returns text is
+        used; with none, the line reads ``step 20`` (``step 20/60`` with num_steps).
+
+        Args:
+            step: The global step of the line.
+        """
+        return None
+
+    def before_evaluate(self, step: int) -> None:
+        """Called when an evaluation starts, before its first batch is read.
+
+        Args:
+            step: The global step of the checkpoint evaluated.
+        """
+
     def after_eval_step(self, index: int, examples: int) -> None:
         """Called after each evaluation batch.
 

@@ -223,3 +223,34 @@ def _saved(variable):
     if isinstance(variable.value, tf.__internal__.distribute.ShardedVariable):
         return variable.value
     return variable
+
+
+class SaveSchedule:
+    """When the train loop saves: every ``save_checkpoints_steps`` steps, or, with
+    ``save_checkpoints_epochs`` (TorchEasyRec's rule: it replaces the steps), at the end
+    of every that many epochs.
+
+    Args:
+        train_config: The TrainConfig message.
+        epoch: The epochs done when the loop starts.
+    """
+
+    def __init__(self, train_config, epoch: int = 0):
+        self.steps = (
+            0 if train_config.save_checkpoints_epochs else train_config.save_checkpoints_steps
+        )
+        self.epochs = train_config.save_checkpoints_epochs
+        self.epoch = epoch
+
+    def after_step(self, step: int, since: int | None = None) -> bool:
+        """Whether to save after `step`: a save step lies after `since` (the last step
+        saved; by default the step before) up to `step`, as after a round of several
+        steps (parameter-server training)."""
+        since = step - 1 if since is None else since
+        return bool(self.steps) and step // self.steps > since // self.steps
+
+    def epoch_ended(self, epoch: int) -> bool:
+        """Whether to save now that `epoch` epochs are done (checked before each step; at
+        an epoch's end the step counter has not moved since its last step)."""
+        ended, self.epoch = epoch > self.epoch, epoch
+        return bool(self.epochs) and ended and epoch % self.epochs == 0

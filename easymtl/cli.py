@@ -4,9 +4,11 @@ error handling."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable
@@ -43,7 +45,11 @@ class _Parser(argparse.ArgumentParser):
     and reports errors as one ``error: ...`` line with exit status 2."""
 
     def parse_args(self, args=None, namespace=None):
-        args, rest = self.parse_known_args(args, namespace)
+        argv = sys.argv[1:] if args is None else list(args)
+        args, rest = self.parse_known_args(argv, namespace)
+        args.command = (
+            f"{self.prog} {shlex.join(map(str, argv))}"  # as run, for model_dir/train.log
+        )
         args.overrides = []
         if args.edit_config_json:
             # Parsed by load(), where a bad value is one error line like any config error.
@@ -159,10 +165,25 @@ def import_tensorflow() -> None:
                 print("\n".join(rest), file=sys.stderr)
 
 
+def task_name() -> str | None:
+    """This process's task in a TF_CONFIG cluster of more than one task (``worker 1``,
+    ``chief 0``, ``ps 0``), which prefixes its log lines; None outside one. Read from the
+    environment, without TensorFlow (an unreadable TF_CONFIG is the cluster's to report)."""
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        tasks = sum(len(v) for v in tf_config.get("cluster", {}).values())
+        task = tf_config["task"]
+        return f"{task['type']} {int(task.get('index', 0))}" if tasks > 1 else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def run(job: Callable[[], object]) -> int:
     """Runs `job` with logging to stdout; an EasymtlError becomes one line and exit 2."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    task = task_name()
+    prefix = f"[{task}] " if task else ""
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(message)s"))
     log = logging.getLogger("easymtl")
     log.addHandler(handler)
     level, propagate = log.level, log.propagate

@@ -74,7 +74,7 @@ class _Tower:
 
 def _label_sums(tasks: list[Task], labels: dict) -> tf.Tensor:
     """[num tasks, 4]: each task's sum of w_i y_i, of w_i (1 - y_i), its loss's
-    denominator (the batch size or its in-space rows), and its rows in its space."""
+    denominator (:meth:`Task.loss_normalizer`), and its rows in its space."""
     rows = []
     for task in tasks:
         y = task.label(labels)
@@ -83,7 +83,7 @@ def _label_sums(tasks: list[Task], labels: dict) -> tf.Tensor:
         space = task.in_task_space(labels)
         in_space = tf.size(y) if space is None else tf.reduce_sum(tf.cast(space, tf.int32))
         in_space = tf.cast(in_space, tf.float32)
-        n = in_space if task.average_over_task_space else tf.cast(tf.size(y), tf.float32)
+        n = task.loss_normalizer(labels)
         rows.append(tf.stack([tf.reduce_sum(w * y), tf.reduce_sum(w * (1.0 - y)), n, in_space]))
     return tf.stack(rows)
 

@@ -10,31 +10,34 @@ file, the line (for text configs) and the field, e.g.
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
 
-import yaml
-from google.protobuf import json_format, text_format
+from google.protobuf import text_format
 from google.protobuf.message import Message
 
+from easymtl import config_yaml
 from easymtl.activations import activation_name
+from easymtl.convert import source_format
 from easymtl.data import READERS
 from easymtl.data.labels import validate_label_transforms
 from easymtl.errors import ConfigError, EasymtlError
-from easymtl.features import FEATURES, input_name, table_name
+from easymtl.features import FEATURES, feature_columns, input_name, table_name
+from easymtl.features.init_fn import check_init_fn
+from easymtl.features.null_cells import fill_null_defaults
 from easymtl.features.sequence_config import validate_sequence_features
 from easymtl.features.sequence_groups import validate_group_sequences
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
+from easymtl.field_names import unknown_field
 from easymtl.fusion import check_fusion
 from easymtl.lifecycle import check_config as check_lifecycle
+from easymtl.losses import loss_columns
 from easymtl.metrics import metric_columns
 from easymtl.models import MODELS, check_model
 from easymtl.overrides import apply_overrides, is_repeated
 from easymtl.precision import check_mixed_precision
 from easymtl.protos import data_pb2, pipeline_pb2
-from easymtl.torcheasyrec_fields import TORCHEASYREC_FIELDS
+from easymtl.torcheasyrec_fields import note_ignored_fields
 from easymtl.towers import TOWER_MESSAGES, tower_fields
 from easymtl.weighting import check_loss_weighting
 
@@ -63,20 +66,23 @@ def load_config(path: str, overrides: list[tuple[str, dict[str, object]]] = ()) 
         raise EasymtlError(f"{path}: config file not found")
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    config = parse_config(text, path)
+    config, lines = parse_config_lines(text, path)
     for source, edits in overrides:
         apply_overrides(config, edits, source)
     input_fields_from_schema(config)
     try:
         validate(config)
     except ConfigError as e:
-        raise EasymtlError(f"{locate(text, path, e.field)}: {e}") from None
+        raise EasymtlError(f"{locate(lines, path, e.field)}: {e}") from None
+    note_ignored_fields(config)
     return config
 
 
 def input_fields_from_schema(config: PipelineConfig) -> None:
     """Fills the empty input_fields of a ParquetDataset with every column of the first
-    train file (else eval file), typed by the file schema.
+    train file (else eval file), typed by the file schema; a numeric column that only
+    features read gets the default_val that gives its null cells TorchEasyRec's meaning
+    (:mod:`easymtl.features.null_cells`).
 
     Raises:
         EasymtlError: naming the path that matches no file or cannot be read.
@@ -94,41 +100,46 @@ def input_fields_from_schema(config: PipelineConfig) -> None:
                 data.input_fields.extend(schema_fields(path))
             except EasymtlError as e:
                 raise EasymtlError(f"{source}: {e}") from None
+            fill_null_defaults(config, data.input_fields)
             return
 
 
 def parse_config(text: str, path: str) -> PipelineConfig:
     """Parses config text in the format given by `path`'s extension (no validation)."""
+    return parse_config_lines(text, path)[0]
+
+
+def parse_config_lines(text: str, path: str) -> tuple[PipelineConfig, dict[str, int]]:
+    """Parses config text in the format given by `path`'s extension (no validation);
+    returns the config and the line of each field path the text sets
+    (``model_config[0].ple[0].task_towers[1].weight[0]``), for :func:`locate`."""
     config = PipelineConfig()
     ext = os.path.splitext(path)[1].lower()
     if ext in (".yaml", ".yml", ".json"):
-        try:
-            data = yaml.safe_load(text) if ext != ".json" else json.loads(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as e:
-            raise EasymtlError(f"{path}: not valid {ext[1:].upper()}: {_one_line(e)}") from None
-        if not isinstance(data, dict):
-            raise EasymtlError(f"{path}: expected a mapping of pipeline config fields at the top")
-        try:
-            json_format.ParseDict(data, config)
-        except json_format.ParseError as e:
-            raise EasymtlError(f"{path}: {_explain(_one_line(e))}") from None
+        lines = config_yaml.read(text, path, config)
     else:
+        if source_format(text, path) == "easyrec":  # EasyRec's format, converted once
+            from easymtl.convert.easyrec import convert
+
+            conversion = convert(text, path, validate)
+            return conversion.config, conversion.record.field_lines()
         try:
             text_format.Parse(text, config)
         except text_format.ParseError as e:
             # ParseError's message starts with "line:column : ".
             raise EasymtlError(f"{path}:{_explain(_one_line(e)).replace(' : ', ': ', 1)}") from None
+        lines = _field_lines(text)
     missing = config.FindInitializationErrors()
     if missing:
-        raise EasymtlError(f"{path}: {missing[0]}: required field is missing")
-    return config
+        raise EasymtlError(
+            f"{locate(lines, path, missing[0])}: {missing[0]}: required field is missing"
+        )
+    return config, lines
 
 
-def locate(text: str, path: str, field: str) -> str:
-    """Returns ``path:line`` of `field` (a dotted path) in a text config, else ``path``."""
-    if os.path.splitext(path)[1].lower() in (".yaml", ".yml", ".json"):
-        return path
-    lines = _field_lines(text)
+def locate(lines: dict[str, int], path: str, field: str) -> str:
+    """Returns ``path:line`` of `field` (a dotted path) by the config's field `lines`
+    (:func:`parse_config_lines`), else ``path``."""
     parts = field.split(".")
     # The deepest prefix of the path that the text spells out (a default has no line).
     for n in range(len(parts), 0, -1):
@@ -169,20 +180,12 @@ _UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "(\w+)"
 
 
 def _explain(message: str) -> str:
-    """A parse error about an unknown field, said plainly: a TorchEasyRec field easymtl
-    does not support is named as such; a misspelling gets the closest field names."""
+    """A parse error about an unknown field, said plainly (:func:`unknown_field`)."""
     match = _UNKNOWN_FIELD.search(message)
     if match is None:
         return message
     full_name, name = match.groups()
-    short = full_name.rsplit(".", 1)[-1]
-    if name in TORCHEASYREC_FIELDS.get(full_name, ()):
-        what = f"{short}.{name} is a TorchEasyRec field that easymtl does not support"
-    else:
-        fields = pipeline_pb2.DESCRIPTOR.pool.FindMessageTypeByName(full_name).fields_by_name
-        close = difflib.get_close_matches(name, list(fields), n=3)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        what = f"{short} has no field {name!r}{hint} (see docs/config_reference.md#{short.lower()})"
+    what = unknown_field(pipeline_pb2.DESCRIPTOR.pool.FindMessageTypeByName(full_name), name)
     at = re.search(r' at "([\w.]+)"', message[match.end() :])
     return message[: match.start()] + what + (f" (in {at.group(1)})" if at else "")
 
@@ -240,20 +243,42 @@ def validate(config: PipelineConfig) -> None:
         raise ConfigError("model_config", "no model given: expected e.g. `ple { ... }`")
     MODELS.entry(kind)  # a oneof field without a registration is a bug: fail loudly
     check_wide_only(model, kind)
-    if not 0 <= model.embedding_regularization < float("inf"):
+    if model.train_metrics and getattr(model, kind).DESCRIPTOR.fields_by_name.get("task_towers"):
         raise ConfigError(
-            "model_config.embedding_regularization",
-            f"must be a finite number >= 0, got {model.embedding_regularization}",
+            "model_config.train_metrics",
+            "a multi-task model's train metrics are its task towers' train_metrics",
         )
+    for name in ("embedding_regularization", "l2_regularization"):
+        if not 0 <= getattr(model, name) < float("inf"):
+            raise ConfigError(
+                f"model_config.{name}", f"must be a finite number >= 0, got {getattr(model, name)}"
+            )
     _validate_message(getattr(model, kind), f"model_config.{kind}", data)
     # The model's own checks and its towers' losses, metrics and sample spaces (what
     # building the tasks checks); then the loss weighting's, which names towers.
     task_types = check_model(model)
+    if MODELS.entry(kind).check_config is not None:
+        MODELS.entry(kind).check_config(model, data)
+    _validate_loss_features(model, kind, feature_columns(config.feature_configs))
     towers = [t for _, t in tower_fields(getattr(model, kind), kind)]
     check_loss_weighting(model, [t.tower_name for t in towers], [t.weight for t in towers])
     _validate_train(config.train_config)
     check_fusion(model, data, task_types)
     check_lifecycle(config)
+
+
+def _validate_loss_features(model, kind: str, columns: dict[str, str]) -> None:
+    """A loss that names a feature (jrc_loss's session_name) names an id or raw feature."""
+    for where, tower in tower_fields(getattr(model, kind), f"model_config.{kind}"):
+        for i, loss in enumerate(tower.losses):
+            for name in loss_columns(loss) if loss.WhichOneof("loss") else ():
+                if name not in columns:
+                    field = f"{where}.losses[{i}].{loss.WhichOneof('loss')}"
+                    raise ConfigError(
+                        field,
+                        f"names feature {name!r}, which is not an id_feature or raw_feature "
+                        "of feature_configs",
+                    )
 
 
 def _validate_data(data) -> None:
@@ -306,6 +331,28 @@ def _validate_data(data) -> None:
             raise ConfigError(f"data_config.{name}", "must be positive")
     if not data.delimiter:
         raise ConfigError("data_config.delimiter", "must not be empty")
+    if csv and (len(data.delimiter.encode()) != 1 or data.delimiter in '"\r\n'):
+        raise ConfigError(
+            "data_config.delimiter",
+            f"{data.delimiter!r}: expected one ASCII character other than a quote or a line "
+            "break, such as ',' or '\\t'",
+        )
+    fraction = data.max_bad_row_fraction
+    if not 0 <= fraction <= 1:
+        raise ConfigError(
+            "data_config.max_bad_row_fraction", f"must be in [0, 1], got {fraction:g}"
+        )
+    for name in ("int_default_val", "float_default_val"):
+        value = getattr(data, name)
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if data.HasField(name) and (
+            number is None or (name == "int_default_val" and number != int(number))
+        ):
+            kind = "an integer" if name == "int_default_val" else "a number"
+            raise ConfigError(f"data_config.{name}", f"{value!r} is not {kind}")
 
 
 def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, dict]:
@@ -330,6 +377,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, 
         entry = FEATURES.entry(kind)
         if entry.sequence:
             entry.check(feature, where)
+            check_init_fn(feature, where)
             continue
         if feature.feature_name in protos:
             raise ConfigError(
@@ -339,6 +387,7 @@ def _validate_features(config: PipelineConfig, fields: set[str]) -> tuple[dict, 
         _validate_inputs(entry, feature, where, fields)
         if entry.check is not None:
             entry.check(feature, where)
+        check_init_fn(feature, where)
         shape = entry.table(feature) if entry.table is not None else None
         if shape is not None:
             _validate_table(table_name(feature), shape, feature.feature_name, where, tables)
@@ -477,6 +526,10 @@ def _validate_mlp(mlp, where: str) -> None:
         activation_name(mlp.activation)
     except ValueError as e:
         raise ConfigError(f"{where}.activation", str(e)) from None
+    try:
+        activation_name(mlp.final_activation or mlp.activation)
+    except ValueError as e:
+        raise ConfigError(f"{where}.final_activation", str(e)) from None
 
 
 def _validate_train(train) -> None:
@@ -491,7 +544,13 @@ def _validate_train(train) -> None:
                 raise ConfigError(f"{where}.by_epoch", "decay by epoch is not supported yet")
             if not lr.decay_size:
                 raise ConfigError(f"{where}.decay_size", "must be positive")
-    for name in ("num_steps", "num_epochs", "save_checkpoints_steps", "log_step_count_steps"):
+    for name in (
+        "num_steps",
+        "num_epochs",
+        "save_checkpoints_steps",
+        "save_checkpoints_epochs",
+        "log_step_count_steps",
+    ):
         if train.HasField(name) and getattr(train, name) == 0:
             raise ConfigError(f"train_config.{name}", "must be positive")
     _check_collapse_warning(train.collapse_warning)

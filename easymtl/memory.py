@@ -29,7 +29,8 @@ FLOAT_BYTES = 4
 def sparse_slots(sparse_optimizer) -> int:
     """Slots per table entry of a SparseOptimizer message (default Adagrad)."""
     kind = sparse_optimizer.WhichOneof("optimizer") or "adagrad_optimizer"
-    return {"sgd_optimizer": 0, "adagrad_optimizer": 1}.get(kind, 2)
+    # rowwise_adagrad: one value per row, not per entry.
+    return {"sgd_optimizer": 0, "adagrad_optimizer": 1, "rowwise_adagrad_optimizer": 0}.get(kind, 2)
 
 
 def dense_slots(dense_optimizer) -> int:

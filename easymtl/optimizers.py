@@ -78,12 +78,19 @@ def build_dense_optimizer(config) -> keras.optimizers.Optimizer:
     if kind == "sgd_optimizer":
         return keras.optimizers.SGD(lr, momentum=c.momentum, weight_decay=decay)
     if kind == "adagrad_optimizer":
-        return keras.optimizers.Adagrad(lr, initial_accumulator_value=0.0, weight_decay=decay)
+        return keras.optimizers.Adagrad(
+            lr,
+            initial_accumulator_value=c.initial_accumulator_value,
+            epsilon=c.eps,
+            weight_decay=decay,
+        )
     if kind == "adamw_optimizer":
         return keras.optimizers.AdamW(
-            lr, weight_decay=c.weight_decay, beta_1=c.beta1, beta_2=c.beta2
+            lr, weight_decay=c.weight_decay, beta_1=c.beta1, beta_2=c.beta2, epsilon=c.eps
         )
-    return keras.optimizers.Adam(lr, beta_1=c.beta1, beta_2=c.beta2, weight_decay=decay)
+    return keras.optimizers.Adam(
+        lr, beta_1=c.beta1, beta_2=c.beta2, epsilon=c.eps, weight_decay=decay
+    )
 
 
 def build_sparse_optimizer(config) -> RowWiseOptimizer:
@@ -97,6 +104,8 @@ def build_sparse_optimizer(config) -> RowWiseOptimizer:
         return RowWiseOptimizer(
             "adagrad", lr, initial_accumulator_value=c.initial_accumulator_value
         )
+    if kind == "rowwise_adagrad_optimizer":
+        return RowWiseOptimizer("rowwise_adagrad", lr)
     return RowWiseOptimizer("adam", lr, beta1=c.beta1, beta2=c.beta2)
 
 
@@ -105,9 +114,12 @@ class RowWiseOptimizer(tf.Module):
 
     Gradients arrive as ``tf.IndexedSlices``; duplicate rows are summed first. "adam" is
     a lazy Adam: the moments of rows not in the batch are left as they are.
+    "rowwise_adagrad" keeps one accumulator per row, the sum of the mean squared gradient
+    of the row's values (fbgemm's ROWWISE_ADAGRAD, TorchEasyRec's
+    rowwise_adagrad_optimizer).
 
     Args:
-        kind: "sgd", "adagrad" or "adam".
+        kind: "sgd", "adagrad", "rowwise_adagrad" or "adam".
         learning_rate: A float or a schedule of the global step.
         initial_accumulator_value: Adagrad's starting accumulator.
         beta1, beta2, epsilon: Adam's / Adagrad's constants.
@@ -120,11 +132,13 @@ class RowWiseOptimizer(tf.Module):
         initial_accumulator_value: float = 0.0,
         beta1: float = 0.9,
         beta2: float = 0.999,
-        epsilon: float = 1e-7,
+        epsilon: float = 1e-8,
     ):
         super().__init__(name=f"rowwise_{kind}")
-        if kind not in ("sgd", "adagrad", "adam"):
-            raise ValueError(f"`kind` must be sgd, adagrad or adam. Received: {kind}")
+        if kind not in _SLOTS:
+            raise ValueError(
+                f"`kind` must be sgd, adagrad, rowwise_adagrad or adam. Received: {kind}"
+            )
         self.kind = kind
         self.learning_rate = learning_rate
         self.initial_accumulator_value = initial_accumulator_value
@@ -139,7 +153,7 @@ class RowWiseOptimizer(tf.Module):
         it (on its device), and a sharded table's slot is itself sharded the same way, so
         that checkpoints keep one whole slot per table whatever the number of shards.
         """
-        n = {"sgd": 0, "adagrad": 1, "adam": 2}[self.kind]
+        n = _SLOTS[self.kind]
         init = self.initial_accumulator_value if self.kind == "adagrad" else 0.0
         strategy = tf.distribute.get_strategy()
         self.slots = []
@@ -151,13 +165,19 @@ class RowWiseOptimizer(tf.Module):
                     per_part.append(
                         [
                             tf.Variable(
-                                lambda p=part: tf.fill(p.shape, tf.constant(init, p.dtype)),
+                                lambda p=part: tf.fill(
+                                    self._slot_shape(p.shape), tf.constant(init, p.dtype)
+                                ),
                                 trainable=False,
                             )
                             for _ in range(n)
                         ]
                     )
             self.slots.append([_whole([s[k] for s in per_part]) for k in range(n)])
+
+    def _slot_shape(self, shape) -> list[int]:
+        """A slot of a table (part) of `shape`: alike, or one value per row."""
+        return [shape[0], 1] if self.kind == "rowwise_adagrad" else list(shape)
 
     def lr(self, step):
         if callable(self.learning_rate):
@@ -193,6 +213,14 @@ class RowWiseOptimizer(tf.Module):
                     grad=values,
                     indices=rows,
                 )
+            elif self.kind == "rowwise_adagrad":
+                acc = slots[0]
+                acc_rows = tf.gather(acc, rows) + tf.reduce_mean(
+                    values * values, axis=1, keepdims=True
+                )
+                acc.scatter_update(tf.IndexedSlices(acc_rows, rows))
+                update = lr * values / (tf.sqrt(acc_rows) + self.epsilon)
+                tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=update)
             else:
                 m, v = slots
                 t = tf.cast(step, tf.float32) + 1.0
@@ -203,6 +231,10 @@ class RowWiseOptimizer(tf.Module):
                 lr_t = lr * tf.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
                 update = lr_t * m_rows / (tf.sqrt(v_rows) + self.epsilon)
                 tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=update)
+
+
+# Slot variables per table, by kind.
+_SLOTS = {"sgd": 0, "adagrad": 1, "rowwise_adagrad": 1, "adam": 2}
 
 
 def table_parts(table) -> list[tf.Variable]:

@@ -17,6 +17,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from easymtl.errors import EasymtlError
+from easymtl.field_names import unknown_field
 
 _SEGMENT = re.compile(r"^([A-Za-z_]\w*)(?:\[([^\]]*)\])?$")
 
@@ -121,8 +122,7 @@ def _split(segment: str, msg: Message) -> tuple[str, str | None]:
         raise ValueError(f"bad path segment {segment!r}")
     name, selector = match.groups()
     if name not in msg.DESCRIPTOR.fields_by_name:
-        known = ", ".join(sorted(msg.DESCRIPTOR.fields_by_name))
-        raise ValueError(f"{msg.DESCRIPTOR.name} has no field {name!r} (fields: {known})")
+        raise ValueError(unknown_field(msg.DESCRIPTOR, name))
     return name, selector
 
 

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Skip input rows that do not parse or break a data check, "
         "counted in the summary line, instead of stopping at the first one; rows skipped "
-        "are not in the output.",
+        "are not in the output (any number: data_config.max_bad_row_fraction does not "
+        "apply).",
     )
     args = parser.parse_args(argv)
     return cli.run(lambda: _predict(args))
@@ -98,15 +99,26 @@ class Summary:
 def newest_version(path: str) -> str:
     """`path`, or, where it is a model's base directory (no saved_model.pb, numbered
     version directories such as model_dir/export's timestamps), its highest-numbered
-    version, the one TensorFlow Serving serves."""
+    version, the one TensorFlow Serving serves. A model_dir/export that holds only
+    ``best/`` (``exporter_type: "best"``) stands for model_dir/export/best."""
     if os.path.exists(os.path.join(path, "saved_model.pb")) or not os.path.isdir(path):
         return path
-    versions = [n for n in os.listdir(path) if n.isdigit() and os.path.isdir(os.path.join(path, n))]
+    given, versions = path, _versions(path)
+    best = os.path.join(path, "best")
+    if not versions and os.path.isdir(best) and _versions(best):
+        path, versions = best, _versions(best)
+        what = "its best exports' newest version"
+    else:
+        what = "its newest version"
     if not versions:
         return path
     newest = os.path.join(path, max(versions, key=int))
-    log.info("--saved_model_dir %s: using its newest version, %s", path, newest)
+    log.info("--saved_model_dir %s: using %s, %s", given, what, newest)
     return newest
+
+
+def _versions(path: str) -> list[str]:
+    return [n for n in os.listdir(path) if n.isdigit() and os.path.isdir(os.path.join(path, n))]
 
 
 def _predict(args) -> None:
@@ -129,7 +141,7 @@ def _predict(args) -> None:
         raise EasymtlError(
             f"--saved_model_dir {args.saved_model_dir!r}: not a SavedModel directory "
             "(expected saved_model.pb in it, e.g. model_dir/export/<timestamp>, or numbered "
-            "version directories, e.g. model_dir/export)"
+            "version directories, e.g. model_dir/export or model_dir/export/best)"
         )
     config_path = args.config or os.path.join(args.saved_model_dir, "assets", "pipeline.config")
     if not args.config and not os.path.exists(config_path):
@@ -142,7 +154,9 @@ def _predict(args) -> None:
     from easymtl.data.checks import SKIP_SETTING
 
     if args.skip_bad_rows:
+        # Skipped rows are counted in the summary; the flag asks to skip any number.
         config.data_config.bad_row_policy = data_pb2.DataConfig.SKIP
+        config.data_config.max_bad_row_fraction = 1
     try:
         summary = _run_predict(args, config, files, config_path)
     except EasymtlError as e:
@@ -203,7 +217,10 @@ def predict(
     import tensorflow as tf
 
     from easymtl.data import BadRows, build_dataset, field_dtype
+    from easymtl.data.checks import check_first_line
+    from easymtl.data.rows import count_rows
     from easymtl.errors import EasymtlError
+    from easymtl.progress import Meter, terminal
 
     check_output_path(output_path)
     if output_path.lower().endswith(".parquet"):
@@ -253,8 +270,12 @@ def predict(
 
     batch_size = batch_size or data_config.eval_batch_size or data_config.batch_size
     columns = list(dict.fromkeys([*input_specs, *reserved_cols]))
+    for path in files:
+        check_first_line(path, data_config, "--input_path")
     start = time.time()
     rows = batches = skipped = 0
+    # Progress: a live line on a terminal; the log line every log_every_n_batches.
+    meter = Meter("predict", count_rows(files, data_config), terminal(), 0, unit="rows")
     # A file's header needs the output widths: take them from the first batch, or from
     # the static shapes if the input has no rows.
     with _AtomicWriter(output_path) as writer:
@@ -275,9 +296,10 @@ def predict(
                 rows += len(next(iter(table.values())))
                 batches += 1
                 if batches % log_every_n_batches == 0:
-                    speed = rows / max(time.time() - start, 1e-9)
-                    log.info("%d rows, %.0f rows/sec", rows, speed)
+                    log.info("%s", meter.text(rows, ", "))
+                meter.update(rows)
             skipped += bad_rows.skipped
+        meter.close()
         if rows == 0:
             writer.write(_empty_table(data_config, reserved_cols, output_cols, output_specs))
     return Summary(rows, len(files), time.time() - start, output_path, skipped)

@@ -130,7 +130,7 @@ class PriorBias(Callback):
 
     def _label_batches(self, tasks: list[Task]):
         """Label batches of the first `rows` training rows of all workers' files."""
-        from easymtl.data import build_dataset, expand_paths
+        from easymtl.data import BadRows, build_dataset, expand_paths
 
         config = self.runner.config
         files = expand_paths(config.train_input_path, "train_input_path")
@@ -141,7 +141,8 @@ class PriorBias(Callback):
             data, files, columns, data.batch_size, training=True, seed=self.runner.seed
         )
         rows = 0
-        for labels in dataset:
+        # A bad row among them stops (or is skipped) as in training, on one line.
+        for labels in BadRows(data, files, columns, None, "train_input_path", None)(dataset):
             yield labels
             rows += int(tf.shape(labels[columns[0]])[0])
             if rows >= self.rows:

@@ -1,15 +1,19 @@
-"""What keeps a training run safe: one run per model_dir, a clean stop on signals, and
-no trace left by a run that fails before its first checkpoint."""
+"""What keeps a training run safe: one run per model_dir, one evaluation (and what it
+writes) at a time per model_dir, a clean stop on signals, and no trace left by a run that
+fails before its first checkpoint."""
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import signal
 import threading
 
 from easymtl.errors import EasymtlError
+
+log = logging.getLogger("easymtl")
 
 
 class Interrupted(EasymtlError):
@@ -62,6 +66,67 @@ class ModelDirLock:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+class EvaluationLock:
+    """An exclusive lock on model_dir/.eval.lock while this process evaluates a
+    checkpoint of model_dir and writes what follows from it: eval_result.json, eval/
+    events, eval_history.jsonl, best/ and exports (and while it exports otherwise).
+
+    Unlike :class:`ModelDirLock`, another process waits for its turn instead of failing:
+    a trainer and a continuous evaluator take turns on one model_dir. It is an flock,
+    which the OS releases when its holder exits or is killed; re-entrant within a
+    process (an export inside an evaluation takes it again).
+
+    Example:
+        with EvaluationLock(model_dir):
+            ...  # evaluate, record, export
+    """
+
+    _held: dict[str, list] = {}  # path -> [open file, depth] in this process
+
+    def __init__(self, model_dir: str):
+        self.model_dir = model_dir
+        self.path = os.path.abspath(os.path.join(model_dir, ".eval.lock"))
+
+    @classmethod
+    def held(cls, model_dir: str) -> bool:
+        """Whether this process holds the lock of model_dir."""
+        return os.path.abspath(os.path.join(model_dir, ".eval.lock")) in cls._held
+
+    def __enter__(self) -> EvaluationLock:
+        held = self._held.get(self.path)
+        if held is not None:
+            held[1] += 1
+            return self
+        # model_dir exists: there is a checkpoint to evaluate or export.
+        f = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            log.info(
+                "model_dir %s: waiting for pid %s to finish its evaluation or export",
+                self.model_dir,
+                holder,
+            )
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._held[self.path] = [f, 1]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        held = self._held[self.path]
+        held[1] -= 1
+        if held[1]:
+            return
+        del self._held[self.path]
+        fcntl.flock(held[0], fcntl.LOCK_UN)
+        held[0].close()
 
 
 class StopOnSignal:

@@ -26,6 +26,7 @@ from easymtl.callbacks import Callback
 from easymtl.collapse import collapse_callbacks
 from easymtl.distribute import cluster
 from easymtl.errors import EasymtlError
+from easymtl.feature_selection import feature_selection_callbacks
 from easymtl.fusion import build_score_evaluation
 from easymtl.lifecycle import runs
 from easymtl.lifecycle.warm_start import warm_start
@@ -34,6 +35,7 @@ from easymtl.prior_bias import prior_bias_callbacks
 from easymtl.protos import train_pb2
 from easymtl.run_guard import ModelDirLock, UndoOnFailure
 from easymtl.tasks import Task
+from easymtl.train_metrics import train_metric_callbacks
 from easymtl.train_step import Gradients, StepResult, TrainStep
 from easymtl.trainer.evaluator import Evaluator
 from easymtl.trainer.inputs import Inputs
@@ -80,7 +82,7 @@ class Runner:
         self.model_dir = config.model_dir
         self.seed = config.train_config.seed
         keras.utils.set_random_seed(self.seed)
-        self.tasks: list[Task] = build_model_tasks(config.model_config)
+        self.tasks: list[Task] = build_model_tasks(config.model_config, config.feature_configs)
         self.model = self.build_model()
         # Before any embedding table is allocated: refuse tables that cannot fit.
         self.check_memory(memory.estimate(config.train_config, self.model.features.tables))
@@ -114,12 +116,14 @@ class Runner:
         self.check_memory(self.memory, allocated=self.memory.tables + self.memory.dense)
         self.state = TrainState(self.model, variables, self.weighting, config.train_config)
         self.train_step = self.build_train_step()
-        self.train_log = TrainLog(self.tasks, config, self.state.loss_weights)
         self.callbacks = (
             prior_bias_callbacks(config.train_config)
             + collapse_callbacks(config.train_config)
+            + train_metric_callbacks(self.tasks, config.train_config)
+            + feature_selection_callbacks(config.model_config)
             + list(callbacks)
         )
+        self.train_log = TrainLog(self.tasks, config, self.state.loss_weights, self.callbacks)
         self.evaluator = self.build_evaluator()
         for callback in self.callbacks:
             callback.runner = weakref.proxy(self)
@@ -131,9 +135,11 @@ class Runner:
     # ------------------------------------------------------------------ override points
 
     def build_model(self) -> keras.Model:
-        train = self.config.train_config
+        """The config's model, in train_config.mixed_precision's compute dtype."""
         return build_model(
-            self.config.model_config, self.config.feature_configs, train.mixed_precision
+            self.config.model_config,
+            self.config.feature_configs,
+            self.config.train_config.mixed_precision,
         )
 
     def build_variables(self) -> None:
@@ -218,7 +224,13 @@ class Runner:
         self.state.step_in_epoch.assign_add(1)
         examples = tf.shape(labels[self.inputs.label_names[0]])[0]
         return StepResult(
-            grads.total, grads.losses, grads.weights, grads.non_finite, examples, labels
+            grads.total,
+            grads.losses,
+            grads.weights,
+            grads.non_finite,
+            examples,
+            labels,
+            grads.predictions,
         )
 
     def apply_gradients(self, grads: Gradients) -> tf.Tensor:

@@ -58,14 +58,24 @@ def _error(error: tf.errors.OpError):
 
 def steps(logdir: str, tag: str) -> set[int]:
     """The steps at which the event files in `logdir` hold a value of `tag`."""
+    return set(points(logdir).get(tag, {}))
+
+
+def points(logdir: str) -> dict[str, dict[int, float]]:
+    """Every scalar the event files in `logdir` hold: tag -> step -> value (the last
+    written where a step has several)."""
     if not tf.io.gfile.isdir(logdir):
-        return set()
-    found = set()
-    for name in tf.io.gfile.listdir(logdir):
+        return {}
+    found: dict[str, dict[int, float]] = {}
+    for name in sorted(tf.io.gfile.listdir(logdir)):
         if "tfevents" not in name:
             continue
         for record in tf.data.TFRecordDataset(os.path.join(logdir, name)):
             event = event_pb2.Event.FromString(record.numpy())
-            if any(v.tag == tag for v in event.summary.value):
-                found.add(int(event.step))
+            for value in event.summary.value:
+                if value.HasField("tensor"):
+                    number = float(tf.make_ndarray(value.tensor))
+                else:
+                    number = float(value.simple_value)
+                found.setdefault(value.tag, {})[int(event.step)] = number
     return found

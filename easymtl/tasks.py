@@ -7,9 +7,16 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss
+from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss, loss_columns
 from easymtl.metrics import build_metric
-from easymtl.towers import check_losses, check_metrics, check_tower, tower_metric_columns
+from easymtl.towers import (
+    check_losses,
+    check_metrics,
+    check_tower,
+    tower_metric_columns,
+    two_class_metric,
+)
+from easymtl.train_metrics import train_metric_builders
 
 
 @dataclass
@@ -20,25 +27,32 @@ class Task:
         name: The tower name; its outputs are ``logits_<name>`` and ``probs_<name>``
             (binary, multiclass) or ``y_<name>`` (regression).
         label_name: The label field it learns.
-        losses: ``(loss name, fn(labels, predictions) -> per-example loss)`` pairs; they
-            add up.
+        losses: ``(loss name, fn(labels, predictions, *columns) -> per-example loss)``
+            pairs; they add up.
         weight: Weight of this task's loss in the total loss.
         metric_builders: Functions making this task's fresh Keras metrics.
         task_type: "binary", "regression" or "multiclass".
         num_class: Number of classes of a multiclass task, else 1.
         task_space_indicator_label: Label field marking the task's sample space (rows
-            where it is > 0), or None: every row is in it. Metrics see in-space rows only.
+            where it is > 0), or None: every row is in it.
         in_task_space_weight: Loss weight of an in-space row.
         out_task_space_weight: Loss weight of an out-of-space row.
         average_over_task_space: Divide the summed weighted loss by the number of
-            in-space rows of the batch, not by the batch size.
+            in-space rows of the batch, not by the sum of the rows' weights.
+        metrics_over_task_space: Metrics see the in-space rows only (else every row,
+            as TorchEasyRec's).
         sample_weight_name: Field holding each row's loss weight, or None.
         metric_columns: Input fields its metrics read besides the label (GAUC's
             grouping key).
+        train_metric_builders: Functions making this task's train metrics
+            (:class:`~easymtl.train_metrics.TrainMetric`).
+        loss_columns: Per loss, the input columns it reads after the predictions
+            (jrc_loss's session); empty lists for the others.
 
-    The task's loss is ``sum_i w_i * l_i / n``: ``l_i`` the row's losses summed, ``w_i``
-    its sample weight times its space weight, ``n`` the batch size (or its number of
-    in-space rows).
+    The task's loss is ``sum_i w_i * l_i / sum_i w_i`` (TorchEasyRec's: the weights
+    normalised by their batch mean): ``l_i`` the row's losses summed, ``w_i`` its sample
+    weight times its space weight; without weights, the batch mean of ``l_i``. With
+    `average_over_task_space`, ``sum_i w_i * l_i / n``, ``n`` the batch's in-space rows.
     """
 
     name: str
@@ -54,6 +68,9 @@ class Task:
     average_over_task_space: bool = False
     sample_weight_name: str | None = None
     metric_columns: list[str] = field(default_factory=list)
+    metrics_over_task_space: bool = False
+    train_metric_builders: list[Callable] = field(default_factory=list)
+    loss_columns: list[list[str]] = field(default_factory=list)
 
     @property
     def label_domain(self) -> str:
@@ -68,7 +85,13 @@ class Task:
     def columns(self) -> list[str]:
         """The input fields this task reads besides the features: its label, space
         indicator, sample weight and the columns its metrics read."""
-        extra = (self.task_space_indicator_label, self.sample_weight_name, *self.metric_columns)
+        read = [c for cs in self.loss_columns for c in cs]
+        extra = (
+            self.task_space_indicator_label,
+            self.sample_weight_name,
+            *self.metric_columns,
+            *read,
+        )
         return list(dict.fromkeys([self.label_name, *(c for c in extra if c)]))
 
     @property
@@ -118,26 +141,49 @@ class Task:
     def weighted_loss(self, y: tf.Tensor, predictions: tf.Tensor, labels: dict) -> tf.Tensor:
         """The task's losses of `predictions` against `y`, weighted and averaged by the
         rows' sample weights and sample space in `labels`."""
-        per_row = tf.add_n([fn(y, predictions) for _, fn in self.losses])
+        columns = self.loss_columns or [[]] * len(self.losses)
+        per_row = tf.add_n(
+            [
+                fn(y, predictions, *[labels[c] for c in cs])
+                for (_, fn), cs in zip(self.losses, columns)
+            ]
+        )
         weight = self.loss_weights(labels)
-        if weight is not None:
-            per_row = per_row * weight
-        if not self.average_over_task_space:
+        if weight is None:
             return tf.reduce_mean(per_row)
-        in_space = tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
-        return tf.math.divide_no_nan(tf.reduce_sum(per_row), in_space)
+        total = tf.reduce_sum(per_row * weight)
+        if self.average_over_task_space:
+            in_space = tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
+            return tf.math.divide_no_nan(total, in_space)
+        return tf.math.divide_no_nan(total, tf.reduce_sum(weight))
+
+    def loss_normalizer(self, labels: dict) -> tf.Tensor:
+        """What the task's summed weighted loss of a batch is divided by: the sum of the
+        rows' weights, the batch's in-space rows (`average_over_task_space`), or its rows
+        (no weights)."""
+        weight = self.loss_weights(labels)
+        if weight is None:
+            return tf.cast(tf.size(self.label(labels)), tf.float32)
+        if self.average_over_task_space:
+            return tf.reduce_sum(tf.cast(self.in_task_space(labels), tf.float32))
+        return tf.reduce_sum(weight)
 
     def make_metrics(self) -> list:
         return [build() for build in self.metric_builders]
 
+    def metric_rows(self, labels: dict) -> tf.Tensor | None:
+        """[batch] bool: the rows its metrics see (None: every row, the default)."""
+        return self.in_task_space(labels) if self.metrics_over_task_space else None
+
     def update_metrics(self, metrics: list, labels: dict, outputs: dict) -> None:
-        """Updates `metrics` with the batch's in-space rows."""
+        """Updates `metrics` with the batch's rows (its in-space rows with
+        `metrics_over_task_space`)."""
         update_metrics(
             metrics,
             self.label(labels),
             outputs[self.prediction_name],
             labels,
-            self.in_task_space(labels),
+            self.metric_rows(labels),
         )
 
 
@@ -151,7 +197,9 @@ def update_metrics(metrics: list, y, predictions, columns: dict, rows=None) -> N
     y, predictions = select(y), select(predictions)
     for metric in metrics:
         extra = [select(columns[c]) for c in getattr(metric, "input_columns", ())]
-        metric.update_state(y, predictions, *extra)
+        column = getattr(metric, "class_column", None)
+        p = predictions if column is None else predictions[:, column]
+        metric.update_state(y, p, *extra)
 
 
 def tower_losses(tower, where: str = "task_tower") -> list[tuple[str, Callable]]:
@@ -169,11 +217,23 @@ def metric_builders(metrics, tower_name: str, task_type: str, num_class: int, wh
             `where` is the path of the repeated `metrics` field.
     """
     check_metrics(metrics, task_type, num_class, where)
-    return [lambda mc=mc: build_metric(mc, tower_name, num_class) for mc in metrics]
+
+    def build(mc):
+        if not two_class_metric(mc.WhichOneof("metric"), task_type, num_class):
+            return build_metric(mc, tower_name, num_class)
+        # TorchEasyRec's probs1: a binary metric of a two-class tower reads class 1.
+        metric = build_metric(mc, tower_name, 1)
+        metric.class_column = 1
+        return metric
+
+    return [lambda mc=mc: build(mc) for mc in metrics]
 
 
-def build_task(tower, where: str = "task_tower") -> Task:
-    """The Task of a TaskTower message.
+def build_task(
+    tower, where: str = "task_tower", feature_columns: dict[str, str] | None = None
+) -> Task:
+    """The Task of a TaskTower message; `feature_columns` maps the features its losses
+    read (jrc_loss's session_name) to their input columns (default: the same name).
 
     Raises:
         ConfigError: a bad loss, metric, num_class or sample space, naming the field
@@ -184,6 +244,9 @@ def build_task(tower, where: str = "task_tower") -> Task:
         name=tower.tower_name,
         label_name=tower.label_name,
         losses=tower_losses(tower, where),
+        loss_columns=[
+            [(feature_columns or {}).get(c, c) for c in loss_columns(loss)] for loss in tower.losses
+        ],
         weight=tower.weight,
         metric_builders=metric_builders(
             tower.metrics, tower.tower_name, task_type, tower.num_class, f"{where}.metrics"
@@ -196,12 +259,22 @@ def build_task(tower, where: str = "task_tower") -> Task:
         average_over_task_space=tower.average_over_task_space,
         sample_weight_name=tower.sample_weight_name or None,
         metric_columns=tower_metric_columns(tower),
+        metrics_over_task_space=tower.metrics_over_task_space,
+        train_metric_builders=train_metric_builders(
+            tower.train_metrics,
+            tower.tower_name,
+            task_type,
+            tower.num_class,
+            f"{where}.train_metrics",
+        ),
     )
 
 
-def build_tasks(task_towers, where: str = "task_towers") -> list[Task]:
-    """One Task per TaskTower message, in order."""
-    return [build_task(t, f"{where}[{i}]") for i, t in enumerate(task_towers)]
+def build_tasks(
+    task_towers, where: str = "task_towers", feature_columns: dict[str, str] | None = None
+) -> list[Task]:
+    """One Task per TaskTower message, in order (`feature_columns`: as build_task's)."""
+    return [build_task(t, f"{where}[{i}]", feature_columns) for i, t in enumerate(task_towers)]
 
 
 # A regression tower whose weighted loss is this many times the largest classification

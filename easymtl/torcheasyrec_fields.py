@@ -13,6 +13,34 @@ newest copies of alibaba/TorchEasyRec's proto files at hand (optimizer.proto: a 
 that matches upstream's LR schedulers); TorchEasyRec keeps growing, so a set may lag upstream.
 """
 
+import logging
+
+log = logging.getLogger("easymtl")
+
+# DataConfig fields that only TorchEasyRec's OdpsDataset (MaxCompute tables) reads. easymtl
+# reads files, so a config that sets them (TorchEasyRec's benchmark configs do, whatever
+# their dataset) runs with them ignored and one info line.
+ODPS_ONLY_DATA_FIELDS = ("is_orderby_partition", "odps_data_quota_name", "odps_data_compression")
+
+
+def note_ignored_fields(config) -> list[str]:
+    """Logs one info line naming the ODPS-only data_config fields `config` (a
+    PipelineConfig) sets, which have no effect on the file datasets easymtl reads;
+    returns their names."""
+    data = config.data_config
+    names = [n for n in ODPS_ONLY_DATA_FIELDS if data.HasField(n)]
+    if names:
+        from easymtl.protos import data_pb2
+
+        dataset = data_pb2.DatasetType.Name(data.dataset_type)
+        log.info(
+            "data_config.%s: OdpsDataset only; ignored for %s",
+            ", ".join(names),
+            dataset,
+        )
+    return names
+
+
 TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
     # tzrec/protos/pipeline.proto (message EasyRecConfig)
     "easymtl.protos.PipelineConfig": frozenset(
@@ -246,6 +274,172 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "zch",
         }
     ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.OverlapFeature": frozenset(
+        {
+            "autodis",
+            "boundaries",
+            "data_type",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "feature_name",
+            "fg_encoded_default_value",
+            "init_fn",
+            "method",
+            "mlp",
+            "normalizer",
+            "pooling",
+            "query",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "title",
+            "trainable",
+            "use_mask",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.ExprFeature": frozenset(
+        {
+            "autodis",
+            "boundaries",
+            "data_type",
+            "default_value",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "fill_missing",
+            "init_fn",
+            "mlp",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "trainable",
+            "use_mask",
+            "value_dim",
+            "variables",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.KvDotProduct": frozenset(
+        {
+            "autodis",
+            "boundaries",
+            "data_type",
+            "default_value",
+            "document",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "feature_name",
+            "fg_encoded_default_value",
+            "init_fn",
+            "kv_delimiter",
+            "mlp",
+            "normalizer",
+            "pooling",
+            "query",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "trainable",
+            "use_mask",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.BoolMaskFeature": frozenset(
+        {
+            "asset_dir",
+            "data_type",
+            "default_bucketize_value",
+            "default_value",
+            "dynamicemb",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "fg_value_type",
+            "hash_bucket_size",
+            "init_fn",
+            "num_buckets",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "trainable",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_file",
+            "vocab_list",
+            "zch",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.CustomFeature": frozenset(
+        {
+            "asset_dir",
+            "autodis",
+            "boundaries",
+            "data_type",
+            "default_bucketize_value",
+            "default_value",
+            "dynamicemb",
+            "embedding_constraints",
+            "embedding_dim",
+            "embedding_name",
+            "expression",
+            "feature_name",
+            "fg_encoded_default_value",
+            "hash_bucket_size",
+            "init_fn",
+            "is_op_thread_safe",
+            "mlp",
+            "normalizer",
+            "num_buckets",
+            "operator_lib_file",
+            "operator_name",
+            "operator_params",
+            "pooling",
+            "separator",
+            "sequence_delim",
+            "sequence_fields",
+            "sequence_length",
+            "stub_type",
+            "trainable",
+            "use_mask",
+            "value_dim",
+            "vocab_dict",
+            "vocab_file",
+            "vocab_list",
+            "zch",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.AutoDisEmbedding": frozenset(
+        {
+            "keep_prob",
+            "num_channels",
+            "temperature",
+        }
+    ),
+    # tzrec/protos/feature.proto
+    "easymtl.protos.MLPEmbedding": frozenset(),
     # tzrec/protos/feature.proto (message SequenceFeature)
     "easymtl.protos.SequenceFeature": frozenset(
         {"features", "sequence_delim", "sequence_length", "sequence_name", "sequence_pk"}
@@ -349,6 +543,19 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     # tzrec/protos/metric.proto
+    "easymtl.protos.TrainMetricConfig": frozenset(
+        {
+            "accuracy",
+            "auc",
+            "decay_rate",
+            "decay_step",
+            "mean_absolute_error",
+            "mean_squared_error",
+            "recall_at_k",
+            "xauc",
+        }
+    ),
+    # tzrec/protos/metric.proto
     "easymtl.protos.AUC": frozenset({"thresholds"}),
     # tzrec/protos/metric.proto
     "easymtl.protos.MulticlassAUC": frozenset({"average", "thresholds"}),
@@ -414,6 +621,10 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     # tzrec/protos/module.proto
+    "easymtl.protos.VariationalDropout": frozenset(
+        {"embedding_wise_variational_dropout", "regularization_lambda"}
+    ),
+    # tzrec/protos/module.proto
     "easymtl.protos.MLP": frozenset(
         {"activation", "bias", "dropout_ratio", "hidden_units", "use_bn", "use_ln"}
     ),
@@ -441,11 +652,13 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "mlp",
             "num_class",
             "out_task_space_weight",
+            "pareto_min_loss_weight",
             "relation_mlp",
             "relation_tower_names",
             "sample_weight_name",
             "task_space_indicator_label",
             "tower_name",
+            "train_metrics",
             "weight",
         }
     ),
@@ -538,9 +751,11 @@ TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {
             "mlp",
             "num_class",
             "out_task_space_weight",
+            "pareto_min_loss_weight",
             "sample_weight_name",
             "task_space_indicator_label",
             "tower_name",
+            "train_metrics",
             "weight",
         }
     ),

@@ -60,6 +60,12 @@ def tower_task_type(tower, where: str = "task_tower") -> str:
             f"{where}.num_class",
             f"must be {expected} for the {task_type} loss {first_name}; got {tower.num_class}",
         )
+    for _, name, _ in kinds:
+        need = LOSSES.entry(name).num_class
+        if need is not None and tower.num_class != need:
+            raise ConfigError(
+                f"{where}.num_class", f"must be {need} for the loss {name}; got {tower.num_class}"
+            )
     return task_type
 
 
@@ -79,7 +85,9 @@ def check_metrics(metrics, task_type: str, num_class: int, where: str) -> None:
         name = mc.WhichOneof("metric")
         if name is None:
             raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
-        if task_type not in METRICS.entry(name).task_types:
+        if task_type not in METRICS.entry(name).task_types and not two_class_metric(
+            name, task_type, num_class
+        ):
             fitting = [e.name for e in METRICS.entries() if task_type in e.task_types]
             raise ConfigError(
                 f"{where}[{j}].{name}",
@@ -91,6 +99,13 @@ def check_metrics(metrics, task_type: str, num_class: int, where: str) -> None:
             raise ConfigError(f"{where}[{j}].{name}", str(e)) from None
 
 
+def two_class_metric(name: str, task_type: str, num_class: int) -> bool:
+    """Whether metric `name` is a binary metric read, as TorchEasyRec reads it, on the
+    class-1 probability of a two-class tower (num_class 2: auc, grouped_auc)."""
+    binary = "binary" in METRICS.entry(name).task_types
+    return task_type == MULTICLASS and num_class == 2 and binary and name != "accuracy"
+
+
 def check_task_space(tower, where: str = "task_tower") -> None:
     """Raises ConfigError unless the sample-space fields of a TaskTower fit together."""
     for name in ("in_task_space_weight", "out_task_space_weight"):
@@ -99,8 +114,9 @@ def check_task_space(tower, where: str = "task_tower") -> None:
             raise ConfigError(f"{where}.{name}", f"must be a finite number >= 0, got {value}")
         if tower.HasField(name) and not tower.task_space_indicator_label:
             raise ConfigError(f"{where}.{name}", "needs task_space_indicator_label")
-    if tower.average_over_task_space and not tower.task_space_indicator_label:
-        raise ConfigError(f"{where}.average_over_task_space", "needs task_space_indicator_label")
+    for name in ("average_over_task_space", "metrics_over_task_space"):
+        if getattr(tower, name) and not tower.task_space_indicator_label:
+            raise ConfigError(f"{where}.{name}", "needs task_space_indicator_label")
 
 
 def check_tower(tower, where: str = "task_tower") -> str:
@@ -115,6 +131,9 @@ def check_tower(tower, where: str = "task_tower") -> str:
     check_task_space(tower, where)
     check_losses(tower, where)
     check_metrics(tower.metrics, task_type, tower.num_class, f"{where}.metrics")
+    if "train_metrics" in tower.DESCRIPTOR.fields_by_name:
+        where_train = f"{where}.train_metrics"
+        check_train_metrics(tower.train_metrics, task_type, tower.num_class, where_train)
     return task_type
 
 
@@ -125,3 +144,29 @@ def tower_metric_columns(tower) -> list[str]:
             c for mc in tower.metrics if mc.WhichOneof("metric") for c in metric_columns(mc)
         )
     )
+
+
+def train_metric_config(train_metric):
+    """The MetricConfig of a TrainMetricConfig's metric (the same sub-message)."""
+    from easymtl.protos import metric_pb2
+
+    name = train_metric.WhichOneof("metric")
+    config = metric_pb2.MetricConfig()
+    getattr(config, name).CopyFrom(getattr(train_metric, name))
+    return config
+
+
+def check_train_metrics(train_metrics, task_type: str, num_class: int, where: str) -> None:
+    """Raises ConfigError on a TrainMetricConfig (at `where`, the repeated field's path)
+    without a metric, with a metric that does not apply to the tower, or with a bad
+    decay."""
+    for j, tm in enumerate(train_metrics):
+        if tm.WhichOneof("metric") is None:
+            raise ConfigError(f"{where}[{j}]", "expected a metric, e.g. auc {}")
+        check_metrics([train_metric_config(tm)], task_type, num_class, where)
+        if not 0.0 <= tm.decay_rate <= 1.0:
+            raise ConfigError(
+                f"{where}[{j}].decay_rate", f"must be in [0, 1], got {tm.decay_rate:g}"
+            )
+        if tm.decay_step == 0:
+            raise ConfigError(f"{where}[{j}].decay_step", "must be positive")

@@ -44,6 +44,7 @@ class Gradients(NamedTuple):
         task_losses: [num tasks], the task losses averaged over the workers.
         grad_norms: [num tasks], the norms of the task gradients of the shared
             variables, averaged over the workers (zeros unless the weighting needs them).
+        predictions: The model outputs that the tasks' train metrics read, by name.
     """
 
     total: tf.Tensor
@@ -53,6 +54,7 @@ class Gradients(NamedTuple):
     weights: tf.Tensor
     task_losses: tf.Tensor
     grad_norms: tf.Tensor
+    predictions: dict
 
 
 class StepResult(NamedTuple):
@@ -67,6 +69,8 @@ class StepResult(NamedTuple):
         examples: The rows of this worker's batch.
         labels: The batch's label columns (the tasks' labels, space indicators, sample
             weights and metric columns) by field name.
+        predictions: The model outputs that the tasks' train metrics read
+            (``probs_<tower>``, ``y_<tower>``), by name; empty without train metrics.
     """
 
     loss: tf.Tensor
@@ -75,6 +79,7 @@ class StepResult(NamedTuple):
     non_finite: tf.Tensor
     examples: tf.Tensor
     labels: dict[str, tf.Tensor]
+    predictions: dict = {}  # noqa: RUF012 (a NamedTuple field's default)
 
     @property
     def applied(self) -> bool:
@@ -141,6 +146,19 @@ class TrainStep:
         self.clipping_type = clipping_type
         self.max_gradient = max_gradient
         self.skip_non_finite = skip_non_finite
+        # The outputs the train metrics read, handed out with each step's result.
+        self.prediction_names = sorted(
+            {t.prediction_name for t in tasks if t.train_metric_builders}
+        )
+
+    def no_predictions(self, rows) -> dict:
+        """Zeros shaped as :attr:`Gradients.predictions` of a batch of `rows` rows (the
+        result of a step that trains nothing)."""
+        shapes = {t.prediction_name: t.num_class for t in self.tasks}
+        return {
+            name: tf.zeros([rows] if shapes[name] == 1 else [rows, shapes[name]])
+            for name in self.prediction_names
+        }
 
     def losses(self, labels, outputs, weights=None):
         """The total loss and the task losses by tower. The total weights the task losses
@@ -206,7 +224,10 @@ class TrainStep:
                 combined = [c if e is None else c + e for c, e in zip(combined, extra)]
             by_var = dict(zip(map(id, own), grads)) | dict(zip(map(id, self.shared_vars), combined))
             grads = [by_var[id(v)] for v in variables]
-        return Gradients(total, losses, grads, bad > 0, weights, mean_losses, grad_norms)
+        predictions = {name: outputs[name] for name in self.prediction_names}
+        return Gradients(
+            total, losses, grads, bad > 0, weights, mean_losses, grad_norms, predictions
+        )
 
     def clip(self, grads: list) -> list:
         """Dense gradients clipped by global norm or by value (train_config.grad_clipping)."""

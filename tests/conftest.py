@@ -41,6 +41,8 @@ MODEL_BLOCKS = {
             relation_tower_names: "ctr" relation_mlp { hidden_units: [16] }
             metrics { auc { thresholds: 1000 } } losses { binary_cross_entropy {} } } }""",
     "aitm": "aitm { %(towers)s }",
+    # Over the "all" group only: the towers read it directly (no EPNet, no PPNet).
+    "pepnet": "pepnet { %(towers)s }",
 }
 TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" mlp { hidden_units: [32] }
@@ -96,6 +98,26 @@ def make_config(
     path = tmp_path / f"{model}.config"
     path.write_text(text_format.MessageToString(config))
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs the heaviest test files first (their seconds in tests/durations.json, which
+    scripts/test_durations.py writes), each file's tests in their order: pytest-xdist
+    then hands out the long files early and the short ones last, so that both workers
+    finish together instead of one waiting on a long file at the end. A file not in
+    durations.json counts as a middling one."""
+    import json
+    import statistics
+
+    durations = json.loads((Path(__file__).parent / "durations.json").read_text())
+    default = statistics.median(durations.values()) if durations else 0.0
+    root = Path(config.rootpath)
+
+    def cost(item) -> float:
+        path = Path(str(item.path)).resolve()
+        return durations.get(path.relative_to(root).as_posix(), default)
+
+    items.sort(key=cost, reverse=True)  # stable: a file's tests keep their order
 
 
 @pytest.fixture

@@ -72,6 +72,53 @@ DATA_CASES = {
         ["data.csv: line 1: is a header line", "with_header: true"],
     ),
     "empty_file": (lambda: [], "", ["data.csv: file is empty"]),
+    # One cell too many: at the end of the line, and a delimiter inside an unquoted pid.
+    "extra_field": (
+        lambda: rows()[:6] + [rows()[6] + ",extra"] + rows()[7:],
+        "",
+        ["data.csv: line 7: expected 20 columns (data_config.input_fields), found 21"],
+    ),
+    "stray_delimiter": (
+        lambda: set_cell(rows(), 8, "pid", "430548,1007"),
+        "",
+        ["data.csv: line 8: expected 20 columns (data_config.input_fields), found 21"],
+    ),
+    "header_column_renamed": (
+        lambda: [HEADER.replace("user_id", "uid")] + rows(),
+        "data_config { with_header: true }",
+        [
+            "data.csv: data_config.input_fields[8] 'user_id' is not in its header, which has "
+            "'uid' as column 9"
+        ],
+    ),  # fmt: skip
+    # Every row bad (input_fields lists a column the file lacks), then SKIP as advised:
+    # the limit on skipped rows stops it, before anything is written.
+    "every_row_bad_under_skip": (
+        rows,
+        'data_config { bad_row_policy: SKIP input_fields { input_name: "extra" } }',
+        [
+            "train_input_path: 300 of the 300 rows read are bad (100.0%), more than "
+            "data_config.max_bad_row_fraction 0.01; the first:",
+            "data.csv: line 1: expected 21 columns (data_config.input_fields), found 20",
+        ],
+    ),  # fmt: skip
+    # ... and with any share allowed: no step is run, so nothing is saved or exported.
+    "no_training_step": (
+        rows,
+        "data_config { bad_row_policy: SKIP max_bad_row_fraction: 1 input_fields { "
+        'input_name: "extra" } }',
+        [
+            "train_input_path: no training step was run: every row read was bad (300 skipped); "
+            "nothing is saved or exported"
+        ],
+    ),  # fmt: skip
+    # Fewer rows than a batch, the remainder dropped: no step (not an endless loop of
+    # empty epochs towards num_steps).
+    "fewer_rows_than_a_batch": (
+        rows,
+        "data_config { batch_size: 512 drop_remainder: true } train_config { num_steps: 5 }",
+        ["train_input_path: no training step was run: it yielded no batch"],
+    ),
 }
 
 
@@ -116,7 +163,7 @@ def test_bad_data_stops_at_the_row_and_leaves_model_dir(tmp_path, capsys, case, 
         + extra,
         features=FEW_FEATURES,
     )
-    if "input_fields" in extra:
+    if 'input_name: "price"' in extra:
         fix_price_field(path)
     model_dir = tmp_path / "model"
     if existing_model_dir:
@@ -129,6 +176,53 @@ def test_bad_data_stops_at_the_row_and_leaves_model_dir(tmp_path, capsys, case, 
     for part in expected:
         assert part in err, err
     assert snapshot(model_dir) == before
+
+
+def test_a_bad_row_after_the_first_checkpoint_stops_before_anything_is_written(tmp_path, capsys):
+    """data_config.check_rows_before_training (on by default) reads every row first: a
+    bad row that training would meet only after saving checkpoints stops the run before
+    its first step. Without it, the checkpoints saved before the row stay (a resumable
+    run, as after a signal)."""
+    data = tmp_path / "data.csv"
+    write_lines(data, set_cell(rows(), 290, "price", "cheap"))
+    path = make_config(
+        tmp_path,
+        "mmoe",
+        f'train_input_path: "{data}" eval_input_path: "" '
+        "data_config { batch_size: 16 shuffle: false } "
+        "train_config { save_checkpoints_steps: 2 }",
+        features=FEW_FEATURES,
+    )
+    assert train_main(["--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "data.csv: line 290: column 'price': 'cheap' is not a valid INT64 value" in err
+    assert not (tmp_path / "model").exists()
+    off = "--data_config.check_rows_before_training=false"
+    assert train_main(["--config", str(path), off]) == 2
+    assert "line 290" in capsys.readouterr().err
+    assert list((tmp_path / "model").glob("model.ckpt-*.index"))
+
+
+def test_evaluating_no_row_is_an_error_that_exports_nothing(tmp_path, capsys):
+    data = tmp_path / "eval.csv"
+    write_lines(data, [line + ",extra" for line in rows(50)])
+    path = make_config(
+        tmp_path,
+        "mmoe",
+        f'eval_input_path: "{data}" train_config {{ num_steps: 2 }} '
+        "data_config { bad_row_policy: SKIP max_bad_row_fraction: 1 }",
+        features=FEW_FEATURES,
+    )
+    assert train_main(["--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: eval_input_path: no row was evaluated: every row read was bad (50 skipped); "
+        "no result is written, nothing exported"
+    )
+    model_dir = tmp_path / "model"
+    assert (model_dir / "model.ckpt-2.index").exists()  # trained: the checkpoint stays
+    for written in ("eval_result.json", "eval_history.jsonl", "export"):
+        assert not (model_dir / written).exists(), written
 
 
 def test_skip_policy_skips_and_counts_bad_rows(tmp_path, capsys):

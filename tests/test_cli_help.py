@@ -12,6 +12,8 @@ COMMANDS = {
     "easymtl.export": "easymtl.export.__main__",
     "easymtl.predict": "easymtl.predict",
     "easymtl.compare": "easymtl.compare.__main__",
+    "easymtl.evaluate": "easymtl.evaluate",
+    "easymtl.tune": "easymtl.tune.__main__",
 }
 
 
@@ -68,3 +70,20 @@ def test_a_run_leaves_the_callers_logging_as_it_was(caplog, capsys):
     with caplog.at_level(logging.WARNING, logger="easymtl"):
         logger.warning("after")
     assert [r.getMessage() for r in caplog.records] == ["after"]
+
+
+def test_a_cluster_task_prefixes_its_log_lines(monkeypatch, capsys):
+    """Workers of one cluster started from one terminal: each line says whose it is."""
+    import logging
+
+    from easymtl.cli import run, task_name
+
+    cluster = '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}'
+    monkeypatch.setenv("TF_CONFIG", cluster)
+    assert task_name() == "worker 1"
+    assert run(lambda: logging.getLogger("easymtl").info("step 20")) == 0
+    assert " [worker 1] INFO step 20" in capsys.readouterr().out
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker"}}')
+    assert task_name() is None  # a cluster of one: no prefix
+    monkeypatch.delenv("TF_CONFIG")
+    assert task_name() is None

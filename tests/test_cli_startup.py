@@ -113,7 +113,7 @@ def test_every_sample_config_validates_without_tensorflow():
     code = (
         "import glob, sys\n"
         "from easymtl.config import load_config\n"
-        "paths = sorted(glob.glob('samples/configs/*.config'))\n"
+        "paths = sorted(glob.glob('samples/configs/**/*.config', recursive=True))\n"
         "assert paths\n"
         "for p in paths: load_config(p)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
@@ -123,7 +123,7 @@ def test_every_sample_config_validates_without_tensorflow():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) == len(list((SAMPLES / "configs").glob("*.config")))
+    assert int(result.stdout) == len(list((SAMPLES / "configs").rglob("*.config")))
 
 
 def test_training_shows_no_tensorflow_startup_chatter(config):

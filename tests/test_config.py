@@ -219,7 +219,8 @@ def test_torcheasyrec_ple_block_parses_and_validates(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(REPO, "samples", "configs", "*.config")))
+    "path",
+    sorted(glob.glob(os.path.join(REPO, "samples", "configs", "**", "*.config"), recursive=True)),
 )
 def test_sample_configs_validate(path):
     load_config(path)
@@ -291,6 +292,24 @@ BAD_TEXT_CASES = {
         "batch_size: 8\n  dataset_type: OdpsDataset",
         "OdpsDataset",
         "dataset_type",
+    ),
+    "delimiter_of_two_characters": (
+        "batch_size: 8",
+        'batch_size: 8\n  delimiter: "::"',
+        '"::"',
+        "data_config.delimiter: '::': expected one ASCII character",
+    ),
+    "max_bad_row_fraction_above_one": (
+        "batch_size: 8",
+        "batch_size: 8\n  max_bad_row_fraction: 5",
+        "max_bad_row_fraction: 5",
+        "data_config.max_bad_row_fraction: must be in [0, 1], got 5",
+    ),
+    "int_default_val_not_an_integer": (
+        "batch_size: 8",
+        'batch_size: 8\n  int_default_val: "1.5"',
+        "int_default_val",
+        "data_config.int_default_val: '1.5' is not an integer",
     ),
     "expert_widths_differ": (
         "task_expert_net { hidden_units: [8] }",
@@ -439,3 +458,105 @@ def test_embedding_regularization_must_not_be_negative(tmp_path):
     bad = ok.replace("1e-5", "-0.5")
     _, message = load_error(tmp_path, bad)
     assert "model_config.embedding_regularization: must be a finite number >= 0" in message
+
+
+# ------------------------------------------------------------- YAML and JSON: the lines
+
+
+def _ple(data: dict) -> dict:
+    return data["model_config"]["ple"]
+
+
+def _rename(d: dict, old: str, new: str) -> None:
+    d[new] = d.pop(old)
+
+
+# (text edit, the same edit of the YAML/JSON mapping, what the changed line holds)
+STRUCTURED_CASES = {
+    "misspelled_field": (
+        ("share_num: 1", "share_nun: 1"),
+        lambda d: _rename(_ple(d)["extraction_networks"][0], "share_num", "share_nun"),
+        "share_nun",
+    ),
+    "unsupported_torcheasyrec_field": (
+        ("  ple {\n", "  deepfm {}\n  ple {\n"),
+        lambda d: d["model_config"].update(deepfm={}),
+        "deepfm",
+    ),
+    "negative_tower_weight": (
+        ("weight: 1.0", "weight: -0.5"),
+        lambda d: _ple(d)["task_towers"][0].update(weight=-0.5),
+        "-0.5",
+    ),
+    "zero_experts": (
+        ("expert_num_per_task: 1", "expert_num_per_task: 0"),
+        lambda d: _ple(d)["extraction_networks"][0].update(expert_num_per_task=0),
+        "expert_num_per_task",
+    ),
+    "unknown_label": (
+        ('label_name: "buy"', 'label_name: "buyy"'),
+        lambda d: _ple(d)["task_towers"][1].update(label_name="buyy"),
+        "buyy",
+    ),
+}
+
+
+def _dumped(data: dict, ext: str) -> str:
+    if ext == ".json":
+        return json.dumps(data, indent=2)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+@pytest.mark.parametrize("ext", [".yaml", ".json"])
+@pytest.mark.parametrize("case", sorted(STRUCTURED_CASES))
+def test_yaml_and_json_errors_say_what_text_says_with_their_line(tmp_path, case, ext):
+    """The same mistake in a .config and in its YAML or JSON twin is the same message,
+    each at its own file, line (and column, where the text's has one)."""
+    (old, new), edit, marker = STRUCTURED_CASES[case]
+    text = replace_once(VALID, old, new)
+    text_path, text_message = load_error(tmp_path, text)
+    data = json_format.MessageToDict(
+        load_config(write(tmp_path, VALID)), preserving_proto_field_name=True
+    )
+    edit(data)
+    dumped = _dumped(data, ext)
+    path, message = load_error(tmp_path, dumped, f"pipeline{ext}")
+    # Where: the line of the changed key or value, and a column if the text's has one.
+    text_where, text_what = text_message[len(text_path) :].split(" ", 1)
+    where, what = message[len(path) :].split(" ", 1)
+    assert text_where.startswith(f":{line_of(text, marker)}:")
+    assert where.startswith(f":{line_of(dumped, marker)}:"), (message, dumped)
+    assert where.count(":") == text_where.count(":"), (message, text_message)
+    assert what == text_what
+
+
+def test_a_bad_yaml_value_names_its_line_and_field(tmp_path):
+    text = "train_config:\n  num_steps: abc\ndata_config:\n  dataset_type: CsvDatset\n"
+    _, message = load_error(tmp_path, text, "pipeline.yaml")
+    assert message.endswith(":2:14: train_config.num_steps: expected an integer >= 0, got 'abc'")
+    text = "data_config:\n  dataset_type: CsvDatset\n"
+    _, message = load_error(tmp_path, text, "pipeline.yaml")
+    assert ":2:17: data_config.dataset_type: expected one of" in message
+    assert message.endswith("got 'CsvDatset'; did you mean CsvDataset?")
+    _, message = load_error(tmp_path, '{"data_config": {"label_fields": "clk"}}', "p.json")
+    assert message.endswith(
+        ":1:34: data_config.label_fields: a repeated field: expected a list ([...]), got 'clk'"
+    )
+    _, message = load_error(tmp_path, "train_config: 3\n", "pipeline.yaml")
+    assert message.endswith(":1:15: train_config: expected a mapping of TrainConfig fields, got 3")
+
+
+def test_a_key_given_twice_in_yaml_is_refused(tmp_path):
+    text = "train_config:\n  num_steps: 3\n  num_steps: 4\n"
+    _, message = load_error(tmp_path, text, "pipeline.yaml")
+    assert message.endswith(":3:3: train_config.num_steps: given twice")
+
+
+def test_yaml_lines_of_repeated_fields_locate_validation_errors(tmp_path):
+    data = json_format.MessageToDict(
+        load_config(write(tmp_path, VALID)), preserving_proto_field_name=True
+    )
+    data["data_config"]["label_fields"][1] = "click"
+    dumped = _dumped(data, ".yaml")
+    _, message = load_error(tmp_path, dumped, "pipeline.yaml")
+    assert f":{line_of(dumped, '- click')}: data_config.label_fields[1]: 'click'" in message

@@ -75,7 +75,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(configs):
     # Killed: in epoch 2 right after the checkpoint at step 35 (so the epoch position is
     # restored too), then during the first step of the restart, before a checkpoint of
     # its own.
-    kill_when(start(killed), "INFO step 36 ")
+    kill_when(start(killed), "INFO step 36/")
     log = kill_when(start(killed), "first step done")
     assert "resuming from step 35 " in log, log
     final = subprocess.run(

@@ -383,3 +383,105 @@ def test_flag_check_catches_a_wrong_flag():
     assert _flag_errors("easymtl.train", ["--no_such_flag"])
     assert _flag_errors("easymtl.train", ["--train_config.num_stepz=3"])
     assert _flag_errors("easymtl.train", ["--edit_config_json", '{"model_dir.x": 1}'])
+
+
+# ------------------------------------------------------------ shown output, run again
+
+_TEXT = re.compile(r"^```text\n(.*?)^```", re.M | re.S)
+_BASH_THEN_TEXT = re.compile(
+    r"^```bash\n((?:(?!```).)*?)^```\n\n```text\n((?:(?!```).)*?)^```", re.M | re.S
+)
+_CUT = ("...", "…")
+
+
+def _exact(output: list[str]) -> bool:
+    """Whether shown output is meant to be exact: nothing, or what a command prints
+    before any work (its usage, an error line), which has no timings or numbers."""
+    return not output or output[0].startswith(("usage: ", "error: "))
+
+
+def _transcripts() -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """(page, [(command, shown output lines), ...]) of each transcript in the docs whose
+    shown output is exact: a ```text block of `$ ` commands each followed by its output,
+    or a ```bash block of one command followed directly by its ```text output."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for body in _TEXT.findall(text):
+            if not body.startswith("$ "):
+                continue
+            session: list[tuple[str, list[str]]] = []
+            for line in body.splitlines():
+                if line.startswith("$ "):
+                    session.append((line[2:], []))
+                else:
+                    session[-1][1].append(line)
+            if all(_exact(output) for _, output in session):
+                found.append((_rel(page), session))
+        for command, output in _BASH_THEN_TEXT.findall(text):
+            command = command.replace("\\\n", " ").strip()
+            lines = output.splitlines()
+            if "\n" not in command and _exact(lines):
+                found.append((_rel(page), [(command, lines)]))
+    return found
+
+
+def test_the_docs_show_exact_transcripts():
+    pages = {page for page, _ in _transcripts()}
+    assert {"docs/quickstart.md", "docs/troubleshooting.md", "docs/tuning.md"} <= pages
+
+
+@pytest.mark.parametrize(
+    "page, session", _transcripts(), ids=[f"{p}:{s[-1][0][:60]}" for p, s in _transcripts()]
+)
+def test_shown_output_is_what_the_command_prints(page, session, tmp_path):
+    """Each command of the transcript, run in order from a scratch directory that sees
+    the repository's samples/, prints the lines shown (all of them; a `...` line cuts)."""
+    import os
+    import subprocess
+
+    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    for command, shown in session:
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        printed = [line.rstrip() for line in (done.stdout + done.stderr).splitlines()]
+        cut = next((i for i, line in enumerate(shown) if line.strip() in _CUT), None)
+        expected = [line.rstrip() for line in shown[:cut]]
+        got = printed[:cut] if cut is not None else printed
+        assert got == expected, (
+            f"{page}: $ {command}\nshown:\n"
+            + "\n".join(shown)
+            + "\nprinted:\n"
+            + "\n".join(printed)
+        )
+
+
+def test_quickstart_names_every_installed_command():
+    """§1 lists the console scripts pyproject.toml installs, and says how many."""
+    pyproject = (ROOT / "pyproject.toml").read_text()  # tomllib is Python 3.11+
+    table = pyproject.split("[project.scripts]\n", 1)[1].split("\n\n", 1)[0]
+    scripts = dict(re.findall(r'^(\S+) = "([^"]+)"$', table, re.M))
+    assert scripts
+    section = " ".join((DOCS / "quickstart.md").read_text().split("## 2.")[0].split())
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    assert f"installs {words[len(scripts)]} commands" in section
+    for command, target in scripts.items():
+        module = target.split(":")[0].removesuffix(".__main__")
+        assert f"`{command}` (`python -m {module}`)" in section, command
+
+
+def test_quickstart_overrides_section_names_the_commands_that_take_them():
+    """§8: every command takes overrides (their --help says so) and the shortcuts are
+    where --help lists them."""
+    section = (DOCS / "quickstart.md").read_text().split("## 8.")[1].split("## 9.")[0]
+    section = " ".join(section.split())
+    commands = ["train", "evaluate", "export", "predict", "compare", "tune"]
+    for command in commands:
+        module = f"easymtl.{command}"
+        assert f"`python -m {module}`" in section, module
+    without = [c for c in commands if "model_dir" not in _help_flags(f"easymtl.{c}")]
+    assert without == ["predict"] and "shortcuts (every command but predict" in section

@@ -15,12 +15,18 @@ import tensorflow as tf
 
 import easymtl.features
 import easymtl.layers
+from easymtl.features.bool_mask_feature.layer import BoolMaskFeature
 from easymtl.features.combo_feature.layer import ComboFeature
+from easymtl.features.custom_feature.layer import EditDistance, RegexReplace
+from easymtl.features.dense_embedding import AutoDisEmbedding, MLPEmbedding
 from easymtl.features.embedding import EmbeddingTable, FeatureInputs
+from easymtl.features.expr_feature.layer import ExprFeature
 from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.kv_dot_product.layer import KvDotProduct
 from easymtl.features.lookup_feature.layer import LookupFeature
 from easymtl.features.map_values import MapValues
 from easymtl.features.match_feature.layer import MatchFeature
+from easymtl.features.overlap_feature.layer import OverlapFeature
 from easymtl.features.raw_feature.layer import RawFeature
 from easymtl.features.sequence_id_feature.layer import SequenceIdFeature
 from easymtl.features.sequence_match_feature.layer import SequenceMatchFeature
@@ -31,12 +37,15 @@ from easymtl.layers.dbmtl import DBMTL
 from easymtl.layers.din import DINEncoder
 from easymtl.layers.extraction import PLE, ExtractionNetwork
 from easymtl.layers.fusion import FusedScore
+from easymtl.layers.group_towers import GroupTowers
 from easymtl.layers.mlp import MLP
 from easymtl.layers.mmoe import MMoE, _Gate
 from easymtl.layers.multi_window_din import MultiWindowDINEncoder
+from easymtl.layers.pepnet import GateNU, PEPNet
 from easymtl.layers.pooling_encoder import PoolingEncoder
 from easymtl.layers.simple_attention import SimpleAttention
 from easymtl.layers.tower import TaskTower
+from easymtl.layers.variational_dropout import VariationalDropout
 
 X = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], "float32")
 MLP4 = {"hidden_units": [4]}
@@ -100,7 +109,24 @@ EXAMPLES = {
         (X,),
     ),
     AdaptiveInformationTransfer: lambda: (AdaptiveInformationTransfer(3), ([X, 2 * X],)),
-    AITM: lambda: (AITM([MLP4, MLP4], info_mlp={"hidden_units": [4]}), (X,)),
+    AITM: lambda: (
+        AITM(
+            [MLP4, MLP4],
+            info_mlp={"hidden_units": [4]},
+            bottom_mlp={"hidden_units": [6], "final_activation": "linear"},
+            output_mlps=[{"hidden_units": [3]}, {"hidden_units": [2]}],
+            stop_gradient=True,
+            attention="own_query",
+        ),
+        (X,),
+    ),
+    GroupTowers: lambda: (GroupTowers([("a", MLP4), ("b", {"hidden_units": [3]})]), ([X, X],)),
+    GateNU: lambda: (GateNU(4, 3, gamma=1.5), (X,)),
+    PEPNet: lambda: (
+        PEPNet(2, [4, 3], "nn.Tanh", [0.1], use_epnet=True, use_ppnet=True),
+        (X, 2 * X, X[:, :2]),
+    ),
+    VariationalDropout: lambda: (VariationalDropout(["a", "b"], 0.1), ([X, 2 * X],)),
     FusedScore: lambda: (
         FusedScore(
             {"probs_ctr": 1.0, "y_watch": 2.0},
@@ -153,6 +179,29 @@ EXAMPLES = {
         SequenceRawFeature(sequence_length=2, sequence_delim="|", boundaries=[1.0]),
         (tf.constant(["0.5|2|3", "4"]),),
     ),
+    OverlapFeature: lambda: (
+        OverlapFeature("title_common_ratio", "|", boundaries=[0.5]),
+        ([tf.constant(["a|b", "c"]), tf.constant(["b", "c|d"])],),
+    ),
+    ExprFeature: lambda: (
+        ExprFeature("a > 1 ? log(a) : len(t)", ["a", "t"], "|", fill_missing=2.0),
+        ([tf.constant(["3", ""]), tf.constant(["1|2", "5"])],),
+    ),
+    KvDotProduct: lambda: (
+        KvDotProduct("|", normalizer="method=expression,expr=x*2"),
+        ([tf.constant(["a:1|b:2", ""]), tf.constant(["b:3", "a"])],),
+    ),
+    BoolMaskFeature: lambda: (
+        BoolMaskFeature(",", vocab_list=["x", "y"], default_value="x"),
+        ([tf.constant(["x,y", "y"]), tf.constant(["true,false", "0"])],),
+    ),
+    EditDistance: lambda: (
+        EditDistance("utf-8", boundaries=[1.0, 2.0]),
+        ([tf.constant(["abc", ""]), tf.constant(["abd", "xy"])],),
+    ),
+    RegexReplace: lambda: (RegexReplace("[0-9]", "", hash_bucket_size=5), (tf.constant(["a1"]),)),
+    MLPEmbedding: lambda: (MLPEmbedding(3, value_dim=2), (X[:, :2],)),
+    AutoDisEmbedding: lambda: (AutoDisEmbedding(3, 4, temperature=0.5), (X[:, :1],)),
     SequenceMatchFeature: lambda: (
         SequenceMatchFeature([1, 3], sequence_length=4, sequence_delim="|"),
         ([tf.constant(["a", "b"]), tf.constant(["b|a|a", ""])],),

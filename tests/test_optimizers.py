@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from google.protobuf import text_format
 
 from easymtl.features.embedding import EmbeddingTable
 from easymtl.optimizers import (
@@ -65,6 +66,36 @@ def test_adagrad_matches_numpy_over_two_steps():
     np.testing.assert_array_equal(got[[0, 2]], START[[0, 2]])
 
 
+def test_rowwise_adagrad_keeps_one_accumulator_per_row():
+    """fbgemm's ROWWISE_ADAGRAD (TorchEasyRec's rowwise_adagrad_optimizer): each row's
+    accumulator grows by the mean of its squared gradient."""
+    opt = RowWiseOptimizer("rowwise_adagrad", 0.5)
+    var = tf.Variable(START)
+    apply(opt, step=0, var=var)
+    second = slices([3, 4], [[1.0, 1.0], [-1.0, 2.0]])
+    got = apply(opt, second, step=1, var=var)
+    want, accum = START.astype("float64"), np.zeros(5)
+    for grads in (SUMMED, {3: np.array([1.0, 1.0]), 4: np.array([-1.0, 2.0])}):
+        for row, g in grads.items():
+            accum[row] += np.mean(g * g)
+            want[row] -= 0.5 * g / (np.sqrt(accum[row]) + 1e-8)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert opt.slots[0][0].shape == (5, 1)
+    np.testing.assert_allclose(opt.slots[0][0].numpy()[:, 0], accum, rtol=1e-6)
+    built = build_sparse_optimizer(
+        text_format.Parse("rowwise_adagrad_optimizer { lr: 0.01 }", optimizer_pb2.SparseOptimizer())
+    )
+    assert (built.kind, built.learning_rate) == ("rowwise_adagrad", pytest.approx(0.01))
+
+
+def test_dense_epsilons_are_torcheasyrec_defaults():
+    adam = build_dense_optimizer(optimizer_pb2.DenseOptimizer())
+    adagrad = build_dense_optimizer(
+        text_format.Parse("adagrad_optimizer { lr: 0.1 }", optimizer_pb2.DenseOptimizer())
+    )
+    assert adam.epsilon == pytest.approx(1e-8) and adagrad.epsilon == pytest.approx(1e-10)
+
+
 def test_lazy_adam_matches_numpy_over_two_steps():
     b1, b2, eps, lr = 0.9, 0.99, 1e-7, 0.01
     opt = RowWiseOptimizer("adam", lr, beta1=b1, beta2=b2, epsilon=eps)
@@ -106,7 +137,7 @@ def test_schedule_learning_rate_is_read_at_the_step():
     np.testing.assert_allclose(got[3], START[3] - 0.25 * SUMMED[3], rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["sgd", "adagrad", "adam"])
+@pytest.mark.parametrize("kind", ["sgd", "adagrad", "rowwise_adagrad", "adam"])
 def test_embedding_table_gradient_in_tf_function(kind):
     table = EmbeddingTable(5, 2)
     table.build()

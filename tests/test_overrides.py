@@ -53,7 +53,20 @@ def test_message_values_merge(tmp_path):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--train_config.num_stepz=3"], "--train_config.num_stepz: TrainConfig has no field"),
+        (
+            ["--train_config.num_stepz=3"],
+            "--train_config.num_stepz: TrainConfig has no field 'num_stepz'; did you mean "
+            "num_steps or num_epochs? (see docs/config_reference.md#trainconfig)",
+        ),
+        (
+            ["--model_config.mmoe.task_towers[0].label_nam=clk"],
+            "TaskTower has no field 'label_nam'; did you mean label_name?",
+        ),
+        (
+            ["--edit_config_json", '{"data_config.batch_sise": 3}'],
+            "--edit_config_json: data_config.batch_sise: DataConfig has no field 'batch_sise'; "
+            "did you mean batch_size",
+        ),
         (["--train_config.num_steps=abc"], "--train_config.num_steps:"),
         (["--train_config.num_steps=-1"], "must not be negative"),
         (["--data_config.dataset_type=Foo"], "expected one of"),

@@ -96,7 +96,7 @@ def test_csv_output_equals_export(export, tmp_path, capsys):
     ]  # fmt: skip
     assert predict_main(argv) == 0
     stdout = capsys.readouterr().out
-    assert "128 rows, " in stdout and " rows/sec" in stdout
+    assert "INFO predict 128/500 rows (26%), " in stdout and " rows/sec, eta " in stdout
     summary = stdout.strip().splitlines()[-1]
     assert summary.startswith(f"predicted {ROWS_A} rows from 1 file in ")
     assert summary.endswith(f"rows/sec) -> {out}")
@@ -307,3 +307,18 @@ def test_skip_bad_rows_flag(export, tmp_path, capsys):
     assert cols["user_id"] == [export["cols"]["user_id"][i] for i in kept]
     got = np.asarray(cols["probs_ctr"], dtype=np.float64)
     np.testing.assert_allclose(got, export["served"]["probs_ctr"][kept], atol=1e-6)
+
+
+def test_an_export_dir_of_best_exports_uses_the_newest_best(export, tmp_path, capsys):
+    """exporter_type "best" writes model_dir/export/best/<timestamp>: model_dir/export
+    (what a user points at) then stands for export/best."""
+    base = tmp_path / "export"
+    (base / "best").mkdir(parents=True)
+    os.symlink(export["dir"], base / "best" / "17")
+    out = tmp_path / "scores.csv"
+    argv = ["--saved_model_dir", str(base), "--input_path", str(export["data"] / "part-0.csv")]
+    assert predict_main([*argv, "--output_path", str(out), "--reserved_cols", "user_id"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{base}: using its best exports' newest version, {base / 'best' / '17'}" in printed
+    _, cols = read_csv(out)
+    check_outputs(export, cols, slice(0, ROWS_A))

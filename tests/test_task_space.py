@@ -20,7 +20,7 @@ TOWERS = """
     task_towers { tower_name: "ctr" label_name: "clk" sample_weight_name: "w"
         losses { binary_cross_entropy {} } metrics { auc { thresholds: 1000 } } }
     task_towers { tower_name: "cvr" label_name: "buy" task_space_indicator_label: "clk"
-        out_task_space_weight: 0 average_over_task_space: true
+        out_task_space_weight: 0 average_over_task_space: true metrics_over_task_space: true
         losses { binary_cross_entropy {} } metrics { auc { thresholds: 1000 } } }
 """
 
@@ -66,7 +66,8 @@ def test_eval_losses_and_metrics_follow_the_sample_space_and_weights(space_confi
         features, labels = runner.split(batch)
         out = {k: v.numpy().astype(np.float64) for k, v in runner.model(features).items()}
         clk, buy = (labels[k].numpy().astype(np.float64) for k in ("clk", "buy"))
-        ctr_losses.append(np.mean(labels["w"].numpy() * bce(clk, out["probs_ctr"])))
+        w = labels["w"].numpy()
+        ctr_losses.append(np.sum(w * bce(clk, out["probs_ctr"])) / np.sum(w))
         in_space = clk > 0
         cvr_losses.append(bce(buy, out["probs_cvr"])[in_space].sum() / in_space.sum())
         clicked["labels"].append(buy[in_space])
@@ -76,4 +77,5 @@ def test_eval_losses_and_metrics_follow_the_sample_space_and_weights(space_confi
     assert result["loss_ctr"] == pytest.approx(np.mean(ctr_losses), rel=1e-4)
     assert result["loss_cvr"] == pytest.approx(np.mean(cvr_losses), rel=1e-4)
     exact = testing.exact_auc(np.concatenate(clicked["labels"]), np.concatenate(clicked["probs"]))
-    assert result["auc_cvr"] == pytest.approx(exact, abs=1e-3)
+    # 1000 histogram buckets against the exact rank statistic.
+    assert result["auc_cvr"] == pytest.approx(exact, abs=2e-3)

@@ -120,7 +120,8 @@ def test_out_of_space_rows_contribute_exactly_out_task_space_weight():
     assert task.columns == ["y", "clk"]
     loss = float(task.loss(SPACE_LABELS, {"y_t": Y_PRED}))
     in_space = np.array([1, 0, 1, 0], bool)
-    expected = (2.0 * L2[in_space].sum() + 0.25 * L2[~in_space].sum()) / 4
+    # TorchEasyRec's: the weights normalised by their batch mean, sum(w l) / sum(w).
+    expected = (2.0 * L2[in_space].sum() + 0.25 * L2[~in_space].sum()) / (2 * 2 + 0.25 * 2)
     assert loss == pytest.approx(expected)
 
 
@@ -137,10 +138,11 @@ def test_sample_weights_multiply_the_space_weights():
     assert task.columns == ["y", "clk", "w"]
     loss = float(task.loss(SPACE_LABELS, {"y_t": Y_PRED}))
     weights = np.array([1.0, 2.0 * 0.5, 3.0, 4.0 * 0.5])
-    assert loss == pytest.approx((weights * L2).sum() / 4)
+    assert loss == pytest.approx((weights * L2).sum() / weights.sum())
     plain = build_task(tower('losses { l2_loss {} } sample_weight_name: "w"'))
+    w = np.array([1.0, 2.0, 3.0, 4.0])
     assert float(plain.loss(SPACE_LABELS, {"y_t": Y_PRED})) == pytest.approx(
-        (np.array([1.0, 2.0, 3.0, 4.0]) * L2).mean()
+        (w / w.mean() * L2).mean()
     )
 
 
@@ -159,25 +161,29 @@ def test_out_of_space_rows_get_no_gradient_at_weight_zero():
     assert grad[0] != 0.0 and grad[2] != 0.0
 
 
-def test_metrics_see_in_space_rows_only():
+@pytest.mark.parametrize("in_space_only, expected", [(False, [0.5, 0.5]), (True, [1.0, 1.0])])
+def test_metrics_see_every_row_unless_metrics_over_task_space(in_space_only, expected):
     task = build_task(
         tower(
             "losses { binary_cross_entropy {} } metrics { accuracy {} } metrics { auc {} } "
-            'task_space_indicator_label: "clk"'
+            'task_space_indicator_label: "clk" '
+            f"metrics_over_task_space: {str(in_space_only).lower()}"
         )
     )
     metrics = task.make_metrics()
     labels = {"y": tf.constant([1.0, 0.0, 0.0, 1.0]), "clk": tf.constant([1, 1, 0, 0])}
-    # In space: row 0 (positive, 0.9) and row 1 (negative, 0.2), both right.
+    # In space: row 0 (positive, 0.9) and row 1 (negative, 0.2), both right; out of
+    # space both wrong (TorchEasyRec scores them too: AUC 2 of 4 pairs, accuracy 2/4).
     probs = tf.constant([0.9, 0.2, 0.8, 0.1])
     task.update_metrics(metrics, labels, {"probs_t": probs})
-    assert [float(m.result()) for m in metrics] == [1.0, 1.0]
+    assert [float(m.result()) for m in metrics] == expected
 
 
 @pytest.mark.parametrize(
     "text, field",
     [
         ("average_over_task_space: true", "t.average_over_task_space"),
+        ("metrics_over_task_space: true", "t.metrics_over_task_space"),
         ("out_task_space_weight: 0", "t.out_task_space_weight"),
         ('task_space_indicator_label: "c" in_task_space_weight: -1', "t.in_task_space_weight"),
     ],

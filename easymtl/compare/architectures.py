@@ -30,6 +30,9 @@ FROM_PAIR = ("esmm",)
 NOT_COMPARED = {
     "simple_multi_task": "its towers share only the embeddings: the table asks what "
     "shared networks add to single_task's separate models",
+    "pepnet": 'it reads its feature groups by name ("all", and "domain" and "uia" '
+    "for its gates), which another config's groups do not have: its personalisation "
+    "needs its own grouping of the features",
 }
 
 
@@ -287,7 +290,10 @@ def _esmm(model_config, towers, click_conversion: tuple[str, str]) -> Run:
     config.esmm.ctr_tower.CopyFrom(_plain(click))
     config.esmm.cvr_tower.CopyFrom(_plain(conversion))
     columns = {c: c for c in tower_columns(click)}
-    on_clicks = conversion.task_space_indicator_label == click.label_name
+    on_clicks = (
+        conversion.task_space_indicator_label == click.label_name
+        and conversion.metrics_over_task_space
+    )
     for c in tower_columns(conversion):
         metric = c[: -len(conversion.tower_name)]
         columns[c] = c if on_clicks else f"{metric}ctcvr"
@@ -303,6 +309,7 @@ def _towers(model_config) -> list:
         conversion.task_space_indicator_label = click.label_name
         conversion.out_task_space_weight = 0.0
         conversion.average_over_task_space = True
+        conversion.metrics_over_task_space = True
     return towers
 
 
@@ -337,4 +344,5 @@ _SPACE_FIELDS = (
     "in_task_space_weight",
     "out_task_space_weight",
     "average_over_task_space",
+    "metrics_over_task_space",
 )

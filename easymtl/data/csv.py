@@ -6,7 +6,8 @@ import re
 
 import tensorflow as tf
 
-from easymtl.data.checks import BAD_ROWS, valid_lines
+from easymtl.data.checks import BAD_ROWS, MAX_COUNTED_FIELDS, check_cell_counts, valid_lines
+from easymtl.data.csv_lines import field_default
 from easymtl.protos import data_pb2
 
 # data_config FieldType name -> dtype of the column (and of the serving input).
@@ -40,7 +41,9 @@ def build_dataset(
     with ``data_config.shuffle``, the files' order and each window of
     ``shuffle_buffer_size`` lines are shuffled (a permutation per window, seeded by
     `seed` and the window's number). Lines are batched, then parsed a batch at a time
-    by one ``decode_csv`` that decodes only `columns`. With
+    by one ``decode_csv``, which reads RFC 4180 quoted cells (see
+    :mod:`easymtl.data.csv_lines`) and decodes only `columns` (and the last column); a
+    line whose cells do not match ``data_config.input_fields`` in number stops reading. With
     ``bad_row_policy: SKIP``, lines that would not decode are dropped first and counted
     in each batch's ``BAD_ROWS``.
 
@@ -53,10 +56,23 @@ def build_dataset(
         seed: Shuffle seed (vary it per epoch for a new order each epoch).
     """
     fields = list(data_config.input_fields)
-    index = {f.input_name: i for i, f in enumerate(fields)}
-    selected = sorted(index[c] for c in set(columns))
-    defaults = [_record_default(fields[i]) for i in selected]
-    names = [fields[i].input_name for i in selected]
+    wanted = set(columns)
+    # Every line must hold exactly len(fields) cells. Without select_cols, decode_csv
+    # counts them itself; with it (cheaper when some columns are not used: their cells
+    # are never copied out), it refuses fewer, as the last column is always selected,
+    # but drops more unseen, so a pattern match finds those (see check_cell_counts).
+    used = {i for i, f in enumerate(fields) if f.input_name in wanted}
+    if len(used) == len(fields) or len(fields) > MAX_COUNTED_FIELDS:
+        selected = list(range(len(fields)))
+    else:
+        selected = sorted(used | {len(fields) - 1})
+    defaults = [
+        _record_default(fields[i], data_config)
+        if fields[i].input_name in wanted
+        else tf.constant([""])
+        for i in selected
+    ]
+    select_cols = None if len(selected) == len(fields) else selected
     skip = 1 if data_config.with_header else 0
 
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -94,17 +110,24 @@ def build_dataset(
         if data_config.skip_initial_space:
             delimiter = re.escape(data_config.delimiter)
             lines = tf.strings.regex_replace(lines, delimiter + " +", data_config.delimiter)
-        if skip_bad:
-            ok = valid_lines(lines, data_config, names)
+        if skip_bad:  # what is left has as many cells as fields
+            ok = valid_lines(lines, data_config, wanted)
             dropped = tf.reduce_sum(tf.cast(tf.logical_not(ok), tf.int64))
             lines = tf.boolean_mask(lines, ok)
+        elif select_cols is not None:
+            with tf.control_dependencies([check_cell_counts(lines, data_config)]):
+                lines = tf.identity(lines)
         values = tf.io.decode_csv(
             lines,
             record_defaults=defaults,
             field_delim=data_config.delimiter,
-            select_cols=selected,
+            select_cols=select_cols,
         )
-        batch = dict(zip(names, values))
+        batch = {
+            fields[i].input_name: v
+            for i, v in zip(selected, values)
+            if fields[i].input_name in wanted
+        }
         if skip_bad:
             batch[BAD_ROWS] = dropped
         return batch
@@ -136,13 +159,15 @@ def is_array(field) -> bool:
     return data_pb2.FieldType.Name(field.input_type).startswith("ARRAY_")
 
 
-def _record_default(field) -> tf.Tensor:
-    """decode_csv's default of a column: default_val ("" for strings); for a number
-    without default_val, an empty tensor, which makes an empty value an error."""
+def _record_default(field, data_config) -> tf.Tensor:
+    """decode_csv's default of a used column: default_val ("" for strings); for a
+    number, its default (:func:`~easymtl.data.csv_lines.field_default`), or, without
+    one, an empty tensor, which makes an empty value an error."""
     dtype = field_dtype(field)
     if dtype == tf.string:
         return tf.constant([field.default_val], tf.string)
-    if not field.HasField("default_val"):
+    default = field_default(data_config, field)
+    if default is None:
         return tf.constant([], dtype)
-    value = float(field.default_val)
+    value = float(default)
     return tf.constant([int(value) if dtype.is_integer else value], dtype)

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from easymtl.data.checks import BAD_ROWS
 from easymtl.data.csv import field_dtype, is_array
+from easymtl.data.csv_lines import field_default
 from easymtl.errors import EasymtlError
 from easymtl.protos import data_pb2
 
@@ -98,8 +99,10 @@ def build_dataset(
     ``data_config.num_workers`` files at once. When training with ``data_config.shuffle``,
     the file order is shuffled and rows pass through a buffer of ``shuffle_buffer_size``
     rows: once full it is permuted and all but half of it emitted. Null strings read "",
-    null lists as empty, null numbers as ``default_val``; with ``bad_row_policy: SKIP``, rows
-    with a null number and no default_val are dropped and counted in ``BAD_ROWS``.
+    null lists as empty, null numbers as ``default_val`` (or data_config's
+    ``int_default_val`` / ``float_default_val``, not for labels and sample weights);
+    with ``bad_row_policy: SKIP``, rows with a null number and no default are dropped and
+    counted in ``BAD_ROWS``.
 
     Args:
         data_config: The DataConfig message.
@@ -116,7 +119,7 @@ def build_dataset(
             iteration with an error naming the file and column.
     """
     index = {f.input_name: f for f in data_config.input_fields}
-    fields = [index[name] for name in dict.fromkeys(columns)]
+    fields = [_with_default(index[name], data_config) for name in dict.fromkeys(columns)]
     skip_bad = data_config.bad_row_policy == data_pb2.DataConfig.SKIP
     for path in files:
         _check_file(path, fields, skip_bad)
@@ -177,6 +180,17 @@ def build_dataset(
     return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _with_default(field, data_config) -> data_pb2.Field:
+    """`field` with the default its nulls read as (its own default_val, or data_config's
+    int_default_val / float_default_val: see :func:`field_default`) as its default_val."""
+    default = field_default(data_config, field)
+    if default is None or field.HasField("default_val"):
+        return field
+    field = data_pb2.Field(input_name=field.input_name, input_type=field.input_type)
+    field.default_val = default
+    return field
+
+
 # ------------------------------------------------------------------------ files → tables
 
 
@@ -224,7 +238,8 @@ def _null_count(metadata: pq.FileMetaData, column: int) -> int:
 
 
 _NO_DEFAULT = (
-    "no default_val (set default_val in data_config.input_fields, fill the nulls, or set "
+    "no default_val (set default_val in data_config.input_fields, or data_config."
+    "int_default_val / float_default_val for every numeric field, fill the nulls, or set "
     "data_config.bad_row_policy: SKIP to skip such rows)"
 )
 

@@ -15,6 +15,8 @@ import uuid
 
 from google.protobuf import text_format
 
+from easymtl.export.info import EXPORT_INFO
+
 log = logging.getLogger("easymtl")
 
 
@@ -23,6 +25,8 @@ def export_saved_model(
     specs: dict,
     export_dir: str,
     config=None,
+    info: dict | None = None,
+    *,
     input_tile: int | None = None,
     embedding_quantization: str | None = None,
     user_inputs: list[str] | None = None,
@@ -33,13 +37,16 @@ def export_saved_model(
     (named and typed as in `specs`) and returns the model's named outputs
     (``logits_<tower>`` and ``probs_<tower>`` of binary and multiclass towers, ``y_<tower>``
     of regression towers, and derived outputs such as ESMM's ``probs_ctcvr``). The
-    effective pipeline config, if given, is saved as assets/pipeline.config. The
+    effective pipeline config, if given, is saved as assets/pipeline.config, and `info`
+    (e.g. the checkpoint exported, see :mod:`easymtl.lifecycle.owner`) as
+    assets/export.json. The
     SavedModel is written to a temporary directory beside `export_dir` and renamed into
     place, so no partial export is ever visible.
 
     Args:
         specs: A ``tf.TensorSpec`` per raw input field, by name.
         config: The pipeline config; its export_config gives the defaults below.
+        info: JSON-able facts about the export.
         input_tile: 0, 2 or 3 (export_config.input_tile): the user-side columns hold one
             row per request (2: repeated before the features; 3: their features
             computed once). None: the config's (0 without one).
@@ -113,6 +120,9 @@ def export_saved_model(
             # What a client must know to send a request (TorchEasyRec's model_acc.json).
             with open(os.path.join(tmp, "assets", "serving.json"), "w") as f:
                 json.dump(serving, f, indent=2)
+        if info is not None:
+            with open(os.path.join(tmp, EXPORT_INFO), "w") as f:
+                json.dump(info, f, indent=2)
         if os.path.isdir(export_dir) and not os.listdir(export_dir):
             os.rmdir(export_dir)
         os.replace(tmp, export_dir)

@@ -31,12 +31,16 @@ def _export(args) -> None:
         raise EasymtlError(f"--export_dir {args.export_dir!r}: exists and is not empty")
     cli.import_tensorflow()
     from easymtl.export import export_saved_model, timestamped_dir
+    from easymtl.export.info import export_info
+    from easymtl.run_guard import EvaluationLock
     from easymtl.runner import Runner
 
     runner = Runner(config)
-    runner.restore(required=True)
-    path = args.export_dir or timestamped_dir(config.model_dir)
-    export_saved_model(runner.model, runner.serving_specs(), path, config)
+    step = runner.restore(required=True)
+    # In the model_dir's turn: a trainer's exporter may be rotating model_dir/export.
+    with EvaluationLock(config.model_dir):
+        path = args.export_dir or timestamped_dir(config.model_dir)
+        export_saved_model(runner.model, runner.serving_specs(), path, config, export_info(step))
     print(f"exported to {path}")
 
 

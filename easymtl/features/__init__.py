@@ -48,6 +48,11 @@ from easymtl.features import raw_feature  # noqa: E402, F401
 from easymtl.features import combo_feature  # noqa: E402, F401
 from easymtl.features import lookup_feature  # noqa: E402, F401
 from easymtl.features import match_feature  # noqa: E402, F401
+from easymtl.features import overlap_feature  # noqa: E402, F401
+from easymtl.features import expr_feature  # noqa: E402, F401
+from easymtl.features import kv_dot_product  # noqa: E402, F401
+from easymtl.features import bool_mask_feature  # noqa: E402, F401
+from easymtl.features import custom_feature  # noqa: E402, F401
 from easymtl.features import sequence_feature  # noqa: E402, F401
 from easymtl.features import sequence_id_feature  # noqa: E402, F401
 from easymtl.features import sequence_raw_feature  # noqa: E402, F401
@@ -57,4 +62,23 @@ from easymtl.features import sequence_match_feature  # noqa: E402, F401
 from easymtl.features.inputs import build_feature_inputs  # noqa: E402
 from easymtl.features.sequence_encoders import ENCODERS  # noqa: E402
 
-__all__ = ["ENCODERS", "FEATURES", "build_feature_inputs", "input_name", "table_name"]
+__all__ = [
+    "ENCODERS",
+    "FEATURES",
+    "build_feature_inputs",
+    "feature_columns",
+    "input_name",
+    "table_name",
+]
+
+
+def feature_columns(feature_configs) -> dict[str, str]:
+    """``{feature_name: input column}`` of the id and raw features of `feature_configs`
+    (what a loss that names a feature, jrc_loss's session_name, reads)."""
+    columns = {}
+    for fc in feature_configs:
+        kind = fc.WhichOneof("feature")
+        if kind in ("id_feature", "raw_feature"):
+            feature = getattr(fc, kind)
+            columns[feature.feature_name] = input_name(feature)
+    return columns

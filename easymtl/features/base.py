@@ -3,6 +3,7 @@ and rows, and the record a kind's builder returns. Imports no TensorFlow."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from easymtl.features.vocab import proto_vocabulary
@@ -39,6 +40,17 @@ def num_ids(proto) -> int | None:
     return len(proto.boundaries) + 1 if "boundaries" in fields and proto.boundaries else None
 
 
+def _has(proto, name: str) -> bool:
+    return name in proto.DESCRIPTOR.fields_by_name and proto.HasField(name)
+
+
+def _value_dim(proto) -> int:
+    """Numbers per value: a raw feature's, a numeric lookup's (value_dim > 1), else 1."""
+    if proto.DESCRIPTOR.name in ("RawFeature", "LookupFeature"):
+        return max(proto.value_dim, 1)
+    return 1
+
+
 @dataclass(frozen=True)
 class BuiltFeature:
     """One feature's Keras layer and how the input layer wires it (what a kind's builder
@@ -52,6 +64,7 @@ class BuiltFeature:
         table: Its embedding table's name (None for dense values).
         pooling: How its ids' embeddings pool: "sum" or "mean".
         sequence: The sequence_name of the sequence_feature it belongs to, or None.
+        dense_embedding: The layer that embeds its dense value (mlp, autodis), or None.
     """
 
     name: str
@@ -61,12 +74,23 @@ class BuiltFeature:
     table: str | None = None
     pooling: str = "sum"
     sequence: str | None = None
+    dense_embedding: object = None
 
 
 def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeature]:
     """The BuiltFeature list of a kind making one feature from message `proto`: named
     by its feature_name, reading `columns` (default: :func:`input_name`), embedded in
-    :func:`table_name` with its pooling where `dim` is not None."""
+    :func:`table_name` with its pooling where `dim` is not None; a dense value with an
+    ``mlp`` or ``autodis`` block gets its dense embedding layer."""
+    from easymtl.features.dense_embedding import dense_embedding_layer
+
+    dense_embedding = dense_embedding_layer(proto, _value_dim(proto)) if dim is None else None
+    if dim is None and dense_embedding is None and _has(proto, "embedding_dim"):
+        logging.getLogger(__name__).info(
+            "feature %r: embedding_dim is not used (a dense value without boundaries, mlp "
+            "or autodis), as in TorchEasyRec",
+            proto.feature_name,
+        )
     return [
         BuiltFeature(
             name=proto.feature_name,
@@ -76,5 +100,6 @@ def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeatur
             table=table_name(proto) if dim is not None else None,
             # A kind without a pooling field (a bucketized raw feature) has one id per row.
             pooling=getattr(proto, "pooling", "sum"),
+            dense_embedding=dense_embedding,
         )
     ]

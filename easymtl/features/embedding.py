@@ -56,11 +56,12 @@ class EmbeddingTable(keras.layers.Layer):
     def call(self, ids: tf.RaggedTensor, pooling: str = "sum", weights=None, steps=None):
         """Pooled embeddings [batch, dim] of ragged `ids` [batch, (ids)]; with ragged
         `weights` (shaped as `ids`) each embedding is scaled by its weight first ("mean"
-        still divides by the number of ids). Sequence ids [batch, (items), (ids)] give
-        [batch, steps, dim]: each item's ids pooled in its place, zeros after a row's
-        last item; items from `steps` on are left out (default: the longest row's)."""
+        still divides by the number of ids). Sequence ids [batch, (items), (ids)] (and
+        their weights) give [batch, steps, dim]: each item's ids pooled in its place,
+        zeros after a row's last item; items from `steps` on are left out (default: the
+        longest row's)."""
         if ids.ragged_rank == 2:
-            return self._per_item(ids, pooling, steps)
+            return self._per_item(ids, pooling, steps, weights)
         vectors = self.rows(ids.flat_values)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
@@ -71,12 +72,14 @@ class EmbeddingTable(keras.layers.Layer):
             pooled = pooled / counts[:, None]
         return pooled
 
-    def _per_item(self, ids: tf.RaggedTensor, pooling: str, steps):
+    def _per_item(self, ids: tf.RaggedTensor, pooling: str, steps, weights=None):
         """[batch, steps, dim] of sequence ids: the rows looked up are summed straight
         into their items' places (one segment sum over batch x steps places), so that
         neither a pooling per item nor a ragged-to-dense copy of the vectors (nor their
         gradients) runs."""
         vectors = self.rows(ids.flat_values)
+        if weights is not None:
+            vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         item = ids.values.value_rowids()  # the item of each id
         row = ids.value_rowids()  # the row of each item
         position = tf.range(tf.shape(row, out_type=tf.int64)[0]) - tf.gather(ids.row_splits, row)
@@ -106,17 +109,37 @@ def id_match(query_ids, sequence_ids, steps) -> tf.Tensor:
     """[batch, steps] float: 1 where the sequence's item t holds one of the row's query
     ids, else 0 (also after the row's last item).
 
+    Computed on the flat ids (each compared with its own row's query ids, then summed
+    into its item's place), so that an empty batch of items, or items of a fixed number
+    of ids (a bucketized raw sequence), need no dense copy of the sequence.
+
     Args:
         query_ids: Ragged [batch, (ids)] (or an ``(ids, weights)`` pair).
-        sequence_ids: Ragged [batch, (items), (ids)].
+        sequence_ids: Ragged [batch, (items), (ids)] (or an ``(ids, weights)`` pair).
         steps: Positions kept (at most the longest row's items).
     """
-    if isinstance(query_ids, tuple):
-        query_ids = query_ids[0]
+    query_ids, sequence_ids = ids_of(query_ids), ids_of(sequence_ids)
     q = query_ids.to_tensor(default_value=-1)  # [batch, n]
-    s = sequence_ids.to_tensor(default_value=-2)[:, :steps]  # [batch, T, m]
-    equal = tf.equal(s[:, :, :, None], q[:, None, None, :])
-    return tf.cast(tf.reduce_any(equal, axis=[2, 3]), tf.float32)
+    item = sequence_ids.values.value_rowids()  # the item of each id
+    row = sequence_ids.value_rowids()  # the row of each item
+    position = tf.range(tf.shape(row, out_type=tf.int64)[0]) - tf.gather(
+        sequence_ids.row_splits, row
+    )
+    id_row = tf.gather(row, item)
+    hit = tf.reduce_any(tf.equal(sequence_ids.flat_values[:, None], tf.gather(q, id_row)), axis=1)
+    steps = tf.cast(steps, tf.int64)
+    id_position = tf.gather(position, item)
+    # Places from `steps` on get -1, which the segment sum drops.
+    place = tf.where(id_position < steps, id_row * steps + id_position, -tf.ones_like(id_row))
+    rows = sequence_ids.nrows()
+    hits = tf.math.unsorted_segment_sum(tf.cast(hit, tf.float32), place, rows * steps)
+    return tf.reshape(tf.cast(hits > 0, tf.float32), tf.stack([rows, steps]))
+
+
+def ids_of(value):
+    """The ids of a feature layer's value: the value, or the ids of an ``(ids, weights)``
+    pair (a weighted feature)."""
+    return value[0] if isinstance(value, tuple) else value
 
 
 def _repeat(x, rows):
@@ -179,9 +202,16 @@ class FeatureInputs(keras.layers.Layer):
             pooling)``; its wide table (in `tables`) has `wide_dim` columns. The other
             features of WIDE groups are dense values, each with a linear weight.
         wide_dim: Columns of the WIDE groups' tensors (the towers' outputs, together).
+        dense_embeddings: For each dense feature embedded by a layer of its own (an
+            ``mlp`` or ``autodis`` block, :mod:`easymtl.features.dense_embedding`), that
+            layer; its value's embedding replaces the value in the groups (not in WIDE
+            groups, which weight the value itself).
         embedding_regularization: In training, adds ``embedding_regularization x`` the
             batch mean of each row's sum of squares of its pooled embeddings (the
             embedded features of the groups that are not WIDE) to the model's losses.
+        group_dropouts: For a group, a layer called on its parts (its features' outputs,
+            then its encoders') before they are concatenated, returning as many
+            (:class:`~easymtl.layers.variational_dropout.VariationalDropout`).
 
     Call takes a dict of raw columns ([batch] tensors, or [batch, length] list columns)
     and returns a dict of [batch, width] float tensors by group name. A sequence group's
@@ -208,6 +238,8 @@ class FeatureInputs(keras.layers.Layer):
         wide_embeddings: dict[str, tuple[str, str]] | None = None,
         wide_dim: int = 1,
         embedding_regularization: float = 0.0,
+        dense_embeddings: dict[str, keras.layers.Layer] | None = None,
+        group_dropouts: dict[str, keras.layers.Layer] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -239,6 +271,8 @@ class FeatureInputs(keras.layers.Layer):
         self.wide_embeddings = _tuples(wide_embeddings)
         self.wide_dim = int(wide_dim)
         self.embedding_regularization = float(embedding_regularization)
+        self.dense_embeddings = dict(dense_embeddings or {})
+        self.group_dropouts = dict(group_dropouts or {})
         # The linear weight of each dense feature of a WIDE group, built on its first call.
         self.wide_weights = {
             name: keras.layers.Dense(
@@ -315,6 +349,8 @@ class FeatureInputs(keras.layers.Layer):
             for encoder, seq in self.group_encoders.get(group, []):
                 args = self._encoder_args(encoder, seq, values, outputs)
                 parts.append(self.encoders[encoder](*args[:3], **args[3], training=training))
+            if group in self.group_dropouts:
+                parts = self.group_dropouts[group](parts, training=training)
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
@@ -415,6 +451,8 @@ class FeatureInputs(keras.layers.Layer):
         a sequence feature its layer's ragged ids [batch, (items), (ids)] or values
         [batch, (items), d], which :meth:`_sequence_input` embeds and lays out for its
         group."""
+        if name in self.dense_embeddings:
+            return self.dense_embeddings[name](value)
         if name not in self.embeddings or self.is_sequence(name):
             return value
         return self._lookup(self.embeddings[name], value)
@@ -438,23 +476,12 @@ class FeatureInputs(keras.layers.Layer):
         names = self.sequence_groups[seq]
         queries = [outputs[f] for f in names if not self.is_sequence(f)]
         sequences = [f for f in names if self.is_sequence(f)]
-        lengths = outputs[sequences[0]].row_lengths()
+        lengths = ids_of(outputs[sequences[0]]).row_lengths()
         for f in sequences[1:]:
-            lengths = tf.minimum(lengths, outputs[f].row_lengths())
+            lengths = tf.minimum(lengths, ids_of(outputs[f]).row_lengths())
         steps = tf.reduce_max(tf.concat([lengths, [0]], axis=0))
         rows = tf.shape(lengths, out_type=tf.int64)[0]
-        dense = []
-        for f in sequences:
-            s = outputs[f]
-            if f in self.embeddings:
-                # Each item's ids pooled into one vector; the items keep their positions.
-                table, pooling = self.embeddings[f]
-                x = self.tables[table](s, pooling=pooling, steps=steps)
-                width = self.tables[table].dim
-            else:
-                width = s.flat_values.shape[-1]
-                x = s.to_tensor(shape=tf.stack([rows, steps, width]))
-            dense.append(tf.ensure_shape(x, [None, None, width]))
+        dense = [self._items(f, outputs[f], rows, steps) for f in sequences]
         sequence = tf.concat(dense, axis=-1) if len(dense) > 1 else dense[0]
         mask = tf.sequence_mask(lengths, steps)
         query = (
@@ -465,6 +492,19 @@ class FeatureInputs(keras.layers.Layer):
             else tf.zeros([rows, 0], sequence.dtype)
         )
         return query, sequence, mask
+
+    def _items(self, name: str, value, rows, steps):
+        """[batch, steps, width] of sequence feature `name`'s layer `value`: each item's
+        ids pooled (weighted) into one vector in its place, or its dense values."""
+        if name in self.embeddings:
+            table, pooling = self.embeddings[name]
+            ids, weights = value if isinstance(value, tuple) else (value, None)
+            x = self.tables[table](ids, pooling=pooling, weights=weights, steps=steps)
+            width = self.tables[table].dim
+        else:
+            width = value.flat_values.shape[-1]
+            x = value.to_tensor(shape=tf.stack([rows, steps, width]))
+        return tf.ensure_shape(x, [None, None, width])
 
     def row_checks(self) -> list:
         """Data checks of the input rows (see :mod:`easymtl.data.checks`): each feature
@@ -519,6 +559,8 @@ class FeatureInputs(keras.layers.Layer):
             "wide_embeddings": self.wide_embeddings,
             "wide_dim": self.wide_dim,
             "embedding_regularization": self.embedding_regularization,
+            "dense_embeddings": {k: serialize(v) for k, v in self.dense_embeddings.items()},
+            "group_dropouts": {k: serialize(v) for k, v in self.group_dropouts.items()},
         }
 
     @classmethod
@@ -528,4 +570,10 @@ class FeatureInputs(keras.layers.Layer):
         config["features"] = {k: deserialize(v) for k, v in config["features"].items()}
         config["tables"] = {k: deserialize(v) for k, v in config["tables"].items()}
         config["encoders"] = {k: deserialize(v) for k, v in config.get("encoders", {}).items()}
+        config["dense_embeddings"] = {
+            k: deserialize(v) for k, v in config.get("dense_embeddings", {}).items()
+        }
+        config["group_dropouts"] = {
+            k: deserialize(v) for k, v in config.get("group_dropouts", {}).items()
+        }
         return cls(**config)

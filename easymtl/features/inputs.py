@@ -29,8 +29,9 @@ def feature_layers(feature_configs) -> list[BuiltFeature]:
     return built
 
 
-def _tables(built: list[BuiltFeature]) -> tuple[dict, dict]:
-    """``(tables, embeddings)``: the embedding tables by name, one per table name, and
+def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tuple[dict, dict]:
+    """``(tables, embeddings)``: the embedding tables by name, one per table name
+    (initialized by `initializers` by table name, else the default), and
     ``(table, pooling)`` of each embedded feature.
 
     Raises:
@@ -38,8 +39,10 @@ def _tables(built: list[BuiltFeature]) -> tuple[dict, dict]:
         ConfigError: a zch table is shared.
     """
     from easymtl.features.embedding import EmbeddingTable
+    from easymtl.features.init_fn import DEFAULT
     from easymtl.features.zch import ZchEmbeddingTable
 
+    initializers = initializers or {}
     tables, embeddings = {}, {}
     for b in built:
         if b.dim is None:
@@ -59,7 +62,10 @@ def _tables(built: list[BuiltFeature]) -> tuple[dict, dict]:
             )
         if zch is not None:
             tables[b.table] = ZchEmbeddingTable(dim=b.dim, name=b.table, **zch)
-        tables.setdefault(b.table, EmbeddingTable(layer.num_ids, b.dim, name=b.table))
+        init = initializers.get(b.table, DEFAULT)
+        tables.setdefault(
+            b.table, EmbeddingTable(layer.num_ids, b.dim, initializer=init, name=b.table)
+        )
         embeddings[b.name] = (b.table, b.pooling)
     return tables, embeddings
 
@@ -111,7 +117,11 @@ def _wide_group(g, out: _Groups, tables: dict, embeddings: dict, wide_dim: int) 
 
 
 def build_feature_inputs(
-    feature_configs, feature_groups, wide_dim: int = 1, embedding_regularization: float = 0.0
+    feature_configs,
+    feature_groups,
+    wide_dim: int = 1,
+    embedding_regularization: float = 0.0,
+    variational_dropout=None,
 ):
     """Builds the input layer (a :class:`~easymtl.features.embedding.FeatureInputs`)
     from `feature_configs` and `model_config.feature_groups`, with the features, tables
@@ -122,14 +132,19 @@ def build_feature_inputs(
     ``x`` (see :mod:`easymtl.features.sequence_config`). The embedded features of WIDE
     groups get wide tables of `wide_dim` columns (see :mod:`easymtl.features.wide`).
     `embedding_regularization` is FeatureInputs' L2 penalty on the pooled embeddings.
+    With `variational_dropout` (model_config's VariationalDropout message), each DEEP
+    group of two or more parts (features and sequence encoders) gets a
+    :class:`~easymtl.layers.variational_dropout.VariationalDropout`, as in TorchEasyRec.
 
     Raises:
         ValueError: features sharing a table disagree on its size.
     """
+    from easymtl.features import table_name
     from easymtl.features.embedding import FeatureInputs
+    from easymtl.features.init_fn import table_initializers
 
     built = feature_layers(feature_configs)
-    tables, embeddings = _tables(built)
+    tables, embeddings = _tables(built, table_initializers(feature_configs, table_name))
     out = _Groups()
     for g in feature_groups:
         if g.group_type == WIDE_GROUP_TYPE:
@@ -145,12 +160,38 @@ def build_feature_inputs(
         encoders=out.encoders,
         group_encoders=out.group_encoders,
         aligned=_aligned(built, used),
+        dense_embeddings={
+            b.name: b.dense_embedding
+            for b in built
+            if b.dense_embedding is not None and b.name in used
+        },
         wide_groups=out.wide_groups,
         wide_embeddings=out.wide_embeddings,
         wide_dim=wide_dim,
         embedding_regularization=embedding_regularization,
+        group_dropouts=_group_dropouts(feature_groups, out, variational_dropout),
         name="features",
     )
+
+
+def _group_dropouts(feature_groups, out, variational_dropout) -> dict:
+    """A VariationalDropout per DEEP group of two or more parts, with the option set."""
+    if variational_dropout is None:
+        return {}
+    from easymtl.layers.variational_dropout import VariationalDropout
+
+    dropouts = {}
+    for g in feature_groups:
+        if g.group_type == SEQUENCE_GROUP_TYPE or g.group_name in out.wide_groups:
+            continue
+        parts = out.groups[g.group_name] + [e for e, _ in out.group_encoders.get(g.group_name, [])]
+        if len(parts) > 1:
+            dropouts[g.group_name] = VariationalDropout(
+                parts,
+                variational_dropout.regularization_lambda,
+                name=f"variational_dropout_{g.group_name}",
+            )
+    return dropouts
 
 
 def _features_read(built: list[BuiltFeature], read: set[str]) -> dict:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.features.checks import (
     check_boundaries,
+    check_data_type,
+    check_embedding,
     check_normalizer,
     check_number,
     check_pooling,
@@ -79,20 +81,21 @@ def check_map_values(f, where: str) -> str | None:
     kind = value_kind(f, where)
     if kind in ("hash_bucket_size", "num_buckets"):
         check_positive(f, kind, where)
-    if kind == "boundaries":
+    dense = f.WhichOneof("dense_emb")
+    if dense and kind in ID_KINDS:
+        raise ConfigError(f"{where}.{dense}", "embeds a number; the values found are ids")
+    if kind == "boundaries" or dense:
         check_boundaries(f, where)
-    if kind is not None:
+        check_embedding(f, where, f.value_dim if f.HasField("value_dim") else 1)
+    elif kind is not None:
         check_positive(f, "embedding_dim", where, f"with {kind}")
-    elif f.HasField("embedding_dim"):
-        raise ConfigError(
-            f"{where}.embedding_dim", f"only used with {', '.join(ID_KINDS)} or boundaries"
-        )
     if f.need_discrete and kind not in ID_KINDS:
         raise ConfigError(
             f"{where}.need_discrete",
             f"the values found are ids only with {', '.join(ID_KINDS)}; set one of them",
         )
     check_pooling(f, where)
+    check_data_type(f, where)
     if kind in ID_KINDS:
         if f.HasField("normalizer"):
             raise ConfigError(f"{where}.normalizer", "applies to numbers only, not to ids")

@@ -143,11 +143,28 @@ def check_item(proto, kind: str, where: str) -> None:
     from easymtl.features.id_feature import check_id_feature
     from easymtl.features.raw_feature import check_raw_feature
 
-    if getattr(proto, "value_dim", 1) != 1:
+    value_dim = getattr(proto, "value_dim", 1)
+    if kind == "raw" and value_dim != 1:
         raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported in a sequence")
-    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "weighted", "zch"):
+    if kind == "id" and value_dim > 1:
+        raise ConfigError(
+            f"{where}.value_dim",
+            f"{value_dim}: expected 1 (one id per item) or 0 (an item's ids joined by separator)",
+        )
+    if (
+        kind == "id"
+        and proto.HasField("value_dim")
+        and value_dim == 1
+        and proto.HasField("separator")
+    ):
+        raise ConfigError(
+            f"{where}.value_dim",
+            "1 reads one id per item, but separator splits items into several; set "
+            "value_dim: 0 or remove separator",
+        )
+    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "zch", "mlp", "autodis"):
         if name in proto.DESCRIPTOR.fields_by_name and (
-            getattr(proto, name) if name in ("vocab_dict", "weighted") else proto.HasField(name)
+            getattr(proto, name) if name == "vocab_dict" else proto.HasField(name)
         ):
             raise ConfigError(f"{where}.{name}", "is not supported in a sequence")
     (check_id_feature if kind == "id" else check_raw_feature)(proto, where)

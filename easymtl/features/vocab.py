@@ -4,8 +4,9 @@
 The rules (:func:`vocab_mapping`), with TorchEasyRec's meaning wherever easymtl has no
 rule of its own from before:
 
-- ``vocab_list`` alone: value i -> row i + 1, unknown values -> row 0 (easymtl's rule;
-  TorchEasyRec's is i + 2, see docs/coming_from_torcheasyrec.md); rows: len + 1.
+- ``vocab_list`` alone: value i -> row i + 2, the ``default_value`` -> 0 (unless it is
+  in the list), unknown values -> 1, as TorchEasyRec (its list is ``[default_value,
+  "<OOV>"] + vocab_list``); rows: len + 2.
 - ``vocab_list`` with ``default_bucketize_value`` d: value i -> row i, unknown -> d
   (d < len); rows: len. As TorchEasyRec: the list is used as it is.
 - ``vocab_dict`` alone: each value -> its id, the ``default_value`` -> 0, unknown -> 1
@@ -70,11 +71,13 @@ def vocab_mapping(
                 f"`default_bucketize_value` must be below the {len(vocab_list)} values of "
                 f"`vocab_list`. Received: {dbv}"
             )
-        offset = 0 if dbv is not None else 1
+        offset = 0 if dbv is not None else 2
         for i, value in enumerate(vocab_list):
             pairs.setdefault(str(value), i + offset)
+        if dbv is None and default_value is not None:
+            pairs.setdefault(default_value, 0)
         rows = len(vocab_list) + offset
-        return Vocabulary(tuple(pairs), tuple(pairs.values()), dbv or 0, rows)
+        return Vocabulary(tuple(pairs), tuple(pairs.values()), 1 if dbv is None else dbv, rows)
     if not vocab_dict:
         raise ValueError("`vocab_dict` must not be empty.")
     for value, i in vocab_dict.items():

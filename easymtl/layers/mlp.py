@@ -18,6 +18,8 @@ class MLP(keras.layers.Layer):
         use_bn: Batch normalization before each activation.
         use_ln: Layer normalization before each activation.
         use_bias: Bias in each Dense layer.
+        final_activation: Activation of the last layer ("linear": none); default
+            `activation`.
 
     Example:
         >>> mlp = MLP([64, 32])
@@ -33,6 +35,7 @@ class MLP(keras.layers.Layer):
         use_bn: bool = False,
         use_ln: bool = False,
         use_bias: bool = True,
+        final_activation: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -75,6 +78,10 @@ class MLP(keras.layers.Layer):
             for i, r in enumerate(dropout_ratio or [0.0] * len(hidden_units))
         ]
         self.activation_fn = keras.activations.get(self.activation)
+        self.final_activation = (
+            activation_name(final_activation) if final_activation else self.activation
+        )
+        self.final_activation_fn = keras.activations.get(self.final_activation)
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -86,11 +93,13 @@ class MLP(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x = inputs
-        for dense, norm, dropout in zip(self.dense_layers, self.norm_layers, self.dropout_layers):
+        last = len(self.dense_layers) - 1
+        layers = zip(self.dense_layers, self.norm_layers, self.dropout_layers)
+        for i, (dense, norm, dropout) in enumerate(layers):
             x = dense(x)
             if norm is not None:
                 x = norm(x, training=training)
-            x = self.activation_fn(x)
+            x = (self.final_activation_fn if i == last else self.activation_fn)(x)
             if dropout is not None:
                 x = dropout(x, training=training)
         return x
@@ -107,4 +116,5 @@ class MLP(keras.layers.Layer):
             "use_bn": self.use_bn,
             "use_ln": self.use_ln,
             "use_bias": self.use_bias,
+            "final_activation": self.final_activation,
         }

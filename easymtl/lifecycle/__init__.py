@@ -65,17 +65,14 @@ def check_config(config) -> None:
 
 
 def result_names(model_config) -> list[str]:
-    """The numeric eval_result.json keys a model's evaluation has."""
-    from easymtl.fusion import build_score_evaluation
-    from easymtl.models import build_model_tasks
+    """The numeric eval_result.json keys a model's evaluation has: each tower's metrics
+    and loss, the total loss and the fused score's AUCs (without TensorFlow)."""
+    from easymtl.fusion import SCORE
+    from easymtl.models import result_names as tower_results
 
-    names = []
-    for task in build_model_tasks(model_config):
-        names += [m.name for m in task.make_metrics()] + [f"loss_{task.name}"]
-    names.append("loss")
-    score = build_score_evaluation(model_config)
-    if score:
-        names += [m.name for m in score.make_metrics()]
+    names = tower_results(model_config) + ["loss"]
+    if model_config.HasField("fusion"):
+        names += [f"auc_{SCORE}_{label}" for label in model_config.fusion.label_names]
     return names
 
 
@@ -86,25 +83,28 @@ def best_metric(export_config):
 
 
 def callbacks(config, training: bool = True, exports: bool = True) -> list:
-    """The lifecycle callbacks of `config`, in their order: evaluation during training
-    (when `training`); the exporter of exporter_type latest or best (when `exports`: in
-    training, and in a continuous evaluator); the eval history, always; early stopping
-    (when `training`), which reads the history."""
+    """The lifecycle callbacks of `config`, in their order: the training rows read once
+    before the first step (when `training`, see :mod:`~easymtl.lifecycle.input_check`);
+    evaluation during training (when `training`); the exporter of exporter_type best
+    (always: the best export follows the history, whoever evaluates) or latest (when
+    `exports`: in training, and in a continuous evaluator); the eval history, always;
+    early stopping (when `training`), which reads the history."""
     from easymtl.lifecycle.best_export import BestExport, LatestExport
     from easymtl.lifecycle.early_stop import EarlyStop
     from easymtl.lifecycle.history import EvalHistory
+    from easymtl.lifecycle.input_check import InputCheck
     from easymtl.lifecycle.periodic_eval import PeriodicEval
 
     export = config.export_config
     found = []
+    if training and config.data_config.check_rows_before_training:
+        found.append(InputCheck())
     if training and config.eval_input_path:
         found.append(PeriodicEval(config.eval_config.eval_interval_steps))
-    if not exports:
-        pass
-    elif export.exporter_type == "latest" and export.export_after_train:
-        found.append(LatestExport(config.model_dir, export.exports_to_keep))
-    elif export.exporter_type == "best":
+    if export.exporter_type == "best":
         found.append(BestExport(config, best_metric(export), export.exports_to_keep))
+    elif exports and export.exporter_type == "latest" and export.export_after_train:
+        found.append(LatestExport(config.model_dir, export.exports_to_keep))
     # The history line is an evaluation's last record, after its export: a kill before
     # it leaves the step unevaluated, and the restart evaluates (and exports) it again.
     found.append(EvalHistory(config))
@@ -118,34 +118,41 @@ def callbacks(config, training: bool = True, exports: bool = True) -> list:
 
 
 def after_training(runner, step: int) -> None:
-    """What follows train() on the chief: the final evaluation (unless this step was
-    just evaluated) and the final export of exporter_type latest or final."""
-    from easymtl.lifecycle import history
-    from easymtl.lifecycle.best_export import LatestExport
+    """What follows train() on the chief, in the model_dir's evaluation turn: the final
+    evaluation (unless a step as new is evaluated already) and the final export of
+    exporter_type latest or final (unless model_dir/export holds this checkpoint)."""
+    from easymtl.export.info import export_info, exported
+    from easymtl.lifecycle.best_export import LatestExport, export_base
+    from easymtl.lifecycle.owner import evaluate_new
     from easymtl.lifecycle.periodic_eval import PeriodicEval
+    from easymtl.run_guard import EvaluationLock
 
     config = runner.config
     by_type = {type(c): c for c in runner.callbacks}
     periodic = by_type.get(PeriodicEval)
-    if config.eval_input_path:
-        if periodic is None:
-            runner.evaluate()
-        elif step in history.evaluated_steps(config.model_dir, config.eval_input_path):
-            log.info("step %d is evaluated already (%s)", step, history.HISTORY)
-        else:
-            periodic.evaluate(step)
-    export = config.export_config
-    if not export.export_after_train:
-        return
-    latest = by_type.get(LatestExport)
-    if latest is not None and latest.exported_step != step:
-        latest.export(step)  # no evaluation at this step: exported all the same
-    elif export.exporter_type == "final":
-        from easymtl.export import export_saved_model, timestamped_dir
+    with EvaluationLock(config.model_dir):
+        if config.eval_input_path:
+            if periodic is None:
+                evaluate_new(runner, step, runner.evaluate)
+            else:
+                periodic.evaluate(step)
+        export = config.export_config
+        if not export.export_after_train:
+            return
+        latest = by_type.get(LatestExport)
+        if latest is not None and latest.exported_step != step:
+            latest.export(step)  # no evaluation at this step: exported all the same
+        elif export.exporter_type == "final":
+            from easymtl.export import export_saved_model, timestamped_dir
 
-        export_saved_model(
-            runner.serving_model(),
-            runner.serving_specs(),
-            timestamped_dir(config.model_dir),
-            config,
-        )
+            done = exported(export_base(config.model_dir), step)
+            if done is not None:
+                log.info("step %d is exported already (%s); not exported again", step, done)
+                return
+            export_saved_model(
+                runner.serving_model(),
+                runner.serving_specs(),
+                timestamped_dir(config.model_dir),
+                config,
+                export_info(step),
+            )

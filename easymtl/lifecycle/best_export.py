@@ -19,7 +19,9 @@ import time
 
 from easymtl.callbacks import Callback
 from easymtl.disk import read_json, remove_stale_temporaries, write_json, write_text
+from easymtl.export.info import export_info, exported
 from easymtl.lifecycle.metric import BestMetric
+from easymtl.run_guard import EvaluationLock
 
 log = logging.getLogger("easymtl")
 
@@ -31,11 +33,15 @@ def export_base(model_dir: str) -> str:
     return os.path.join(model_dir, "export")
 
 
-def _export(runner, base: str) -> str:
+def _export(runner, base: str, step: int) -> str:
     from easymtl.export import export_saved_model
 
     return export_saved_model(
-        runner.serving_model(), runner.serving_specs(), new_dir(base), runner.config
+        runner.serving_model(),
+        runner.serving_specs(),
+        new_dir(base),
+        runner.config,
+        export_info(step),
     )
 
 
@@ -62,7 +68,8 @@ def _numbered(base: str) -> list[str]:
 
 class LatestExport(Callback):
     """Exports the model after every evaluation, to model_dir/export/<timestamp>/,
-    keeping the newest `keep` exports (0: all).
+    keeping the newest `keep` exports (0: all). A checkpoint that model_dir/export holds
+    already is not exported again.
 
     Args:
         model_dir: The model_dir.
@@ -70,21 +77,29 @@ class LatestExport(Callback):
     """
 
     def __init__(self, model_dir: str, keep: int):
+        self.model_dir = model_dir
         self.base = export_base(model_dir)
         self.keep = keep
         self.exported_step: int | None = None
-        clean_export_dir(self.base)
 
     def after_evaluate(self, step: int, results: dict) -> None:
         self.export(step)
 
     def export(self, step: int) -> str:
-        path = _export(self.runner, self.base)
-        self.exported_step = step
-        exports = _numbered(self.base)
-        if self.keep:
-            for old in exports[: -self.keep]:
-                shutil.rmtree(old, ignore_errors=True)
+        """Exports the model in memory, the checkpoint of `step` (in the model_dir's
+        evaluation turn); returns the export's path."""
+        with EvaluationLock(self.model_dir):
+            clean_export_dir(self.base)
+            path = exported(self.base, step)
+            if path is not None:
+                log.info("step %d is exported already (%s); not exported again", step, path)
+            else:
+                path = _export(self.runner, self.base, step)
+            self.exported_step = step
+            exports = _numbered(self.base)
+            if self.keep:
+                for old in exports[: -self.keep]:
+                    shutil.rmtree(old, ignore_errors=True)
         return path
 
 
@@ -109,7 +124,6 @@ class BestExport(Callback):
         self.keep = keep
         self.dir = os.path.join(config.model_dir, BEST_DIR)
         self.base = os.path.join(export_base(config.model_dir), "best")
-        self.recover()
 
     @property
     def state_path(self) -> str:
@@ -131,7 +145,8 @@ class BestExport(Callback):
         return state.get("value")
 
     def recover(self) -> None:
-        """Removes what a killed best export left that best.json does not name."""
+        """Removes what a killed best export left that best.json does not name (in the
+        model_dir's evaluation turn: another process's export in progress is not)."""
         clean_export_dir(self.base)
         state = self.state() or {}
         named = {os.path.basename(p) for p in state.get("exports", [])}
@@ -149,6 +164,11 @@ class BestExport(Callback):
                 _point_at(self.dir, keep)
 
     def after_evaluate(self, step: int, results: dict) -> None:
+        with EvaluationLock(self.config.model_dir):
+            self.recover()
+            self._judge(step, results)
+
+    def _judge(self, step: int, results: dict) -> None:
         value = self.metric.value(results)
         best = self.best_value()
         if not self.metric.better(value, best):
@@ -173,7 +193,7 @@ class BestExport(Callback):
                 state.get("eval_input_path"),
             )
         exports = list(state.get("exports", []))
-        path = _export(self.runner, self.base)
+        path = _export(self.runner, self.base, step)
         exports.append(path)
         checkpoint = self._keep_checkpoint(step)
         kept = exports[-self.keep :] if self.keep else exports

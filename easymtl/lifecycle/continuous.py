@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from easymtl.errors import EasymtlError
 from easymtl.lifecycle import history, runs
+from easymtl.lifecycle.owner import evaluate_new
+from easymtl.run_guard import EvaluationLock
 from easymtl.trainer.state import CheckpointMismatch
 
 log = logging.getLogger("easymtl")
@@ -26,8 +28,9 @@ def checkpoints(model_dir: str) -> list[tuple[int, str]]:
     if state is None:
         return []
     found = {}
+    # get_checkpoint_state has joined relative paths with model_dir already (joining
+    # again would find nothing for a relative model_dir such as "runs/x").
     for path in state.all_model_checkpoint_paths:
-        path = path if os.path.isabs(path) else os.path.join(model_dir, path)
         match = re.search(r"-(\d+)$", path)
         if match and os.path.exists(path + ".index"):
             found[int(match.group(1))] = path
@@ -35,8 +38,10 @@ def checkpoints(model_dir: str) -> list[tuple[int, str]]:
 
 
 class ContinuousEvaluator:
-    """Evaluates `runner`'s model_dir checkpoints that eval_history.jsonl does not hold
-    for this eval data yet, oldest first.
+    """Evaluates `runner`'s model_dir checkpoints newer than every one that
+    eval_history.jsonl holds for this eval data, oldest first, taking turns with a
+    trainer on the same model_dir (see :mod:`easymtl.lifecycle.owner`): a checkpoint the
+    trainer evaluated first is not evaluated again.
 
     Args:
         runner: A Runner whose callbacks record (and export) the evaluations.
@@ -51,22 +56,38 @@ class ContinuousEvaluator:
         self.timeout_secs = timeout_secs
 
     def evaluate(self, path: str) -> dict:
-        """Restores the checkpoint at `path` and evaluates it.
+        """Restores the checkpoint at `path` and evaluates it (in the model_dir's
+        evaluation turn, whether or not it was evaluated before).
 
         Raises:
             EasymtlError: it is not a checkpoint of this model.
         """
+        self._restore(path)
+        with EvaluationLock(self.model_dir):
+            return self.runner.evaluator.evaluate()
+
+    def _restore(self, path: str) -> None:
         try:
             self.runner.state.restore(path)
         except CheckpointMismatch as e:
             raise EasymtlError(
                 f"checkpoint {path!r}: cannot be evaluated with this config ({e})"
             ) from None
-        return self.runner.evaluator.evaluate()
+
+    def _evaluate_new(self, step: int, path: str) -> dict | None:
+        """Evaluates the checkpoint of `step` at `path` unless, in this turn, a step as
+        new is found evaluated (by the trainer); None then."""
+
+        def restore_and_evaluate():
+            self._restore(path)
+            return self.runner.evaluator.evaluate()
+
+        return evaluate_new(self.runner, step, restore_and_evaluate)
 
     def pending(self) -> list[tuple[int, str]]:
-        done = history.evaluated_steps(self.model_dir, self.runner.config.eval_input_path)
-        return [(step, path) for step, path in checkpoints(self.model_dir) if step not in done]
+        """(step, prefix) of the checkpoints newer than the newest evaluated, oldest first."""
+        newest = history.newest_step(self.model_dir, self.runner.config.eval_input_path)
+        return [(s, p) for s, p in checkpoints(self.model_dir) if newest is None or s > newest]
 
     def finished(self) -> bool:
         """Whether the last training run is finished and its end evaluated."""
@@ -82,19 +103,20 @@ class ContinuousEvaluator:
         log.info("continuous evaluation of %s: waiting for checkpoints", self.model_dir)
         while True:
             pending = [(s, p) for s, p in self.pending() if p not in gone]
-            for _, path in pending:
+            for step, path in pending:
                 if not os.path.exists(path + ".index"):
                     gone.add(path)  # deleted by keep_checkpoint_max before its turn
                     continue
                 try:
-                    self.evaluate(path)
+                    results = self._evaluate_new(step, path)
                 except EasymtlError:
                     if os.path.exists(path + ".index"):
                         raise
                     log.warning("checkpoint %s was deleted while it was evaluated", path)
                     gone.add(path)
                     continue
-                count += 1
+                if results is not None:
+                    count += 1
                 last_new = time.monotonic()
             if pending:
                 continue  # more may have come meanwhile

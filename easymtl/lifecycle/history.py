@@ -1,6 +1,7 @@
-"""model_dir/eval_history.jsonl: every evaluation's results, one JSON line each, oldest
-first. eval_result.json holds only the newest; this keeps the rest (each day's
-evaluation of a daily retrained model, every checkpoint evaluated during training)."""
+"""model_dir/eval_history.jsonl: every evaluation's results, one JSON line each, in
+global step order, one line per step and eval data. eval_result.json holds only the
+newest; this keeps the rest (each day's evaluation of a daily retrained model, every
+checkpoint evaluated during training)."""
 
 from __future__ import annotations
 
@@ -34,17 +35,27 @@ def read(model_dir: str) -> list[dict]:
     return entries
 
 
-def append(model_dir: str, entry: dict) -> None:
-    """Adds `entry` as the last line. The file is rewritten whole and renamed into
-    place, so a kill leaves the old history or the new one."""
-    path = os.path.join(model_dir, HISTORY)
-    text = ""
-    if os.path.exists(path):
-        with open(path) as f:
-            text = f.read()
-    if text and not text.endswith("\n"):
-        text += "\n"
-    write_text(path, text + json_text(entry, indent=None) + "\n", "the evaluation history")
+def record(model_dir: str, entry: dict) -> None:
+    """Adds `entry` in step order (after every entry of its step or an earlier one); an
+    entry of the same step and eval data is replaced, never doubled. The file is
+    rewritten whole and renamed into place, so a kill leaves the old history or the new
+    one. Callers hold the model_dir's :class:`~easymtl.run_guard.EvaluationLock`."""
+    entries = read(model_dir)
+    key = (entry["global_step"], entry.get("eval_input_path"))
+    same = [
+        i for i, e in enumerate(entries) if (e.get("global_step"), e.get("eval_input_path")) == key
+    ]
+    if same:
+        entries[same[0]] = entry
+        for i in reversed(same[1:]):
+            del entries[i]
+    else:
+        at = len(entries)
+        while at and entries[at - 1].get("global_step", 0) > entry["global_step"]:
+            at -= 1
+        entries.insert(at, entry)
+    text = "".join(json_text(e, indent=None) + "\n" for e in entries)
+    write_text(os.path.join(model_dir, HISTORY), text, "the evaluation history")
 
 
 def evaluated_steps(model_dir: str, eval_input_path: str) -> set[int]:
@@ -52,6 +63,11 @@ def evaluated_steps(model_dir: str, eval_input_path: str) -> set[int]:
     return {
         e["global_step"] for e in read(model_dir) if e.get("eval_input_path") == eval_input_path
     }
+
+
+def newest_step(model_dir: str, eval_input_path: str) -> int | None:
+    """The newest global step evaluated on `eval_input_path`, if any."""
+    return max(evaluated_steps(model_dir, eval_input_path), default=None)
 
 
 class EvalHistory(Callback):
@@ -81,4 +97,4 @@ class EvalHistory(Callback):
             if isinstance(value, float) and value != value:  # NaN: undefined, as null
                 value = None
             entry.setdefault(name, value)
-        append(self.config.model_dir, entry)
+        record(self.config.model_dir, entry)

@@ -15,7 +15,8 @@ class PeriodicEval(Callback):
 
     The model in memory is the checkpoint just saved, so nothing is restored. The
     results go where every evaluation's go (eval_result.json, model_dir/eval/, the
-    after_evaluate callbacks: history, best export, early stopping).
+    after_evaluate callbacks: history, best export, early stopping). A checkpoint that a
+    continuous evaluator on the same model_dir evaluated first is not evaluated again.
 
     Args:
         interval: Steps between evaluations (0: none during training).
@@ -47,7 +48,11 @@ class PeriodicEval(Callback):
         if self.interval and step % self.interval == 0 and step != self.evaluated_step:
             self.evaluate(step)
 
-    def evaluate(self, step: int) -> dict:
-        results = self.runner.evaluator.evaluate()
+    def evaluate(self, step: int) -> dict | None:
+        """Evaluates the model in memory, the checkpoint of `step`, unless a step as new
+        is evaluated already (see :func:`easymtl.lifecycle.owner.evaluate_new`)."""
+        from easymtl.lifecycle.owner import evaluate_new
+
+        results = evaluate_new(self.runner, step, self.runner.evaluator.evaluate)
         self.evaluated_step = step
         return results

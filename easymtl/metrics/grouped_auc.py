@@ -47,7 +47,7 @@ class GroupedAUC(keras.metrics.Metric):
         self,
         grouping_key: str,
         num_buckets: int = 10000,
-        average: str = "weighted",
+        average: str = "macro",
         name: str = "grouped_auc",
         **kwargs,
     ):

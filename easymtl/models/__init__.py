@@ -20,8 +20,10 @@ Adding a model: see docs/ARCHITECTURE.md, "Adding a model".
 
 from __future__ import annotations
 
+from easymtl.errors import ConfigError
+from easymtl.overrides import is_repeated
 from easymtl.registry import Registry
-from easymtl.towers import check_tower, tower_fields, tower_task_type
+from easymtl.towers import TOWER_MESSAGES, check_tower, tower_fields, tower_task_type
 
 MODELS = Registry("model")
 
@@ -35,6 +37,7 @@ def mlp_kwargs(mlp) -> dict:
         "use_bn": mlp.use_bn,
         "use_ln": mlp.use_ln,
         "use_bias": mlp.bias,
+        "final_activation": mlp.final_activation or None,
     }
 
 
@@ -59,7 +62,64 @@ def check_model(model_config) -> dict[str, str]:
     check = MODELS.entry(kind).check
     if check is not None:
         check(msg, where)
+    check_group_towers(model_config, msg, where)
     return {tower.tower_name: check_tower(tower, path) for path, tower in tower_fields(msg, where)}
+
+
+def check_group_towers(model_config, msg, where: str) -> None:
+    """The Tower fields of a model's sub-message (MLPs on one feature group each): each
+    reads a DEEP feature group once, and together they read every one (a group no tower
+    reads would never be trained).
+
+    Raises:
+        ConfigError: naming the first bad Tower field.
+    """
+    fields = [f for f in msg.DESCRIPTOR.fields if f.message_type and f.message_type.name == "Tower"]
+    deep = [g.group_name for g in model_config.feature_groups if g.group_type != 1]  # not WIDE
+    for field in fields:
+        towers = getattr(msg, field.name) if is_repeated(field) else [getattr(msg, field.name)]
+        if not towers:
+            continue
+        read: list[str] = []
+        for i, tower in enumerate(towers):
+            path = f"{where}.{field.name}[{i}].input"
+            if tower.input not in deep:
+                raise ConfigError(
+                    path, f"{tower.input!r} is not a DEEP feature group ({', '.join(deep)})"
+                )
+            if tower.input in read:
+                raise ConfigError(path, f"feature group {tower.input!r} is read twice")
+            read.append(tower.input)
+        unread = [g for g in deep if g not in read]
+        if unread:
+            raise ConfigError(
+                f"{where}.{field.name}",
+                f"feature group {unread[0]!r} is read by none of them; add it or remove it",
+            )
+
+
+def metric_names(metrics, tower_name: str) -> list[str]:
+    """How the metrics (MetricConfig messages) of a tower are reported:
+    ``<metric>_<tower_name>``, in order."""
+    return [f"{m.WhichOneof('metric')}_{tower_name}" for m in metrics]
+
+
+def result_names(model_config) -> list[str]:
+    """The eval_result.json keys of the model's towers, in the order evaluation reports
+    them: each tower's metrics (``<metric>_<tower>``, with a model's derived outputs'
+    after them, as ESMM's ``auc_ctcvr``) and loss (``loss_<tower>``). Imports no
+    TensorFlow: it reads the config only (a registration's ``result_names`` where its
+    tasks report more than their towers' metrics)."""
+    kind = model_config.WhichOneof("model")
+    msg = getattr(model_config, kind)
+    extra = MODELS.entry(kind).result_names
+    derived = extra(msg) if extra is not None else {}
+    names = []
+    for _, tower in tower_fields(msg, kind):
+        names += metric_names(tower.metrics, tower.tower_name)
+        names += derived.get(tower.tower_name, [])
+        names.append(f"loss_{tower.tower_name}")
+    return names
 
 
 def build_model(model_config, feature_configs, mixed_precision: str = ""):
@@ -96,6 +156,11 @@ def build_model(model_config, feature_configs, mixed_precision: str = ""):
             model_config.feature_groups,
             wide_dim,
             model_config.embedding_regularization,
+            (
+                model_config.variational_dropout
+                if model_config.HasField("variational_dropout")
+                else None
+            ),
         ),
         backbone=backbone,
         towers=task_layers,
@@ -104,13 +169,15 @@ def build_model(model_config, feature_configs, mixed_precision: str = ""):
             if model_config.HasField("fusion")
             else None
         ),
+        l2_regularization=model_config.l2_regularization,
         name=kind,
     )
 
 
-def build_model_tasks(model_config) -> list:
+def build_model_tasks(model_config, feature_configs=()) -> list:
     """The tasks (:class:`~easymtl.tasks.Task`: losses, metrics) of the model in
-    `model_config`, one per tower.
+    `model_config`, one per tower; `feature_configs` give the input columns of the
+    features a loss reads (jrc_loss's session).
 
     Raises:
         ConfigError: a tower's losses, metrics or num_class do not fit together, or the
@@ -125,7 +192,10 @@ def build_model_tasks(model_config) -> list:
         entry.check(getattr(model_config, kind), where)
     if entry.tasks is not None:
         return entry.tasks(getattr(model_config, kind), where)
-    return build_tasks(task_towers(model_config), f"{where}.task_towers")
+    from easymtl.features import feature_columns
+
+    columns = feature_columns(feature_configs)
+    return build_tasks(task_towers(model_config), f"{where}.task_towers", columns)
 
 
 # The registrations (imported for their side effect, after the registry exists).
@@ -135,6 +205,7 @@ from easymtl.models import (  # noqa: E402, F401
     dbmtl,
     esmm,
     mmoe,
+    pepnet,
     ple,
     shared_bottom,
     simple_multi_task,
@@ -145,6 +216,8 @@ __all__ = [
     "TOWER_MESSAGES",
     "build_model",
     "build_model_tasks",
+    "metric_names",
+    "result_names",
     "check_model",
     "mlp_kwargs",
     "task_towers",

@@ -12,6 +12,9 @@ from easymtl.losses import BINARY
 from easymtl.models import MODELS, mlp_kwargs
 from easymtl.towers import tower_task_type
 
+# The AIT attentions, as easymtl.layers.aitm.ATTENTIONS (which imports Keras) has them.
+ATTENTIONS = ("self", "own_query")
+
 
 def check_aitm(config, where: str) -> None:
     """Raises ConfigError on fewer than two towers, a tower that is not binary or has no
@@ -45,6 +48,16 @@ def check_aitm(config, where: str) -> None:
             f"{where}.info_mlp.hidden_units",
             f"the last layer must have {width} units, as the towers' mlps",
         )
+    if config.output_mlps and len(config.output_mlps) != len(towers):
+        raise ConfigError(
+            f"{where}.output_mlps", f"give one per task tower ({len(towers)}), or none"
+        )
+    if config.ait_attention not in ATTENTIONS:
+        raise ConfigError(
+            f"{where}.ait_attention",
+            f"{config.ait_attention!r} is not an AIT attention; expected "
+            + " or ".join(repr(a) for a in ATTENTIONS),
+        )
     if not 0 <= config.calibrator_weight < float("inf"):
         raise ConfigError(
             f"{where}.calibrator_weight", f"must be a number >= 0, got {config.calibrator_weight}"
@@ -69,5 +82,9 @@ def build_aitm(config, num_tasks: int):
     return AITM(
         [mlp_kwargs(t.mlp) for t in config.task_towers],
         info_mlp=mlp_kwargs(config.info_mlp) if config.HasField("info_mlp") else None,
+        bottom_mlp=mlp_kwargs(config.bottom_mlp) if config.HasField("bottom_mlp") else None,
+        output_mlps=[mlp_kwargs(m) for m in config.output_mlps] or None,
+        stop_gradient=config.stop_gradient,
+        attention=config.ait_attention,
         name="aitm",
     )

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.losses import BINARY
-from easymtl.models import MODELS
+from easymtl.models import MODELS, metric_names, mlp_kwargs
 from easymtl.registry import lazy
 from easymtl.towers import tower_task_type
 
 # ESMM's derived output: probs_ctcvr, logits_ctcvr.
 CTCVR = "ctcvr"
-_SPACE_FIELDS = ("task_space_indicator_label", "average_over_task_space")
+_SPACE_FIELDS = (
+    "task_space_indicator_label",
+    "average_over_task_space",
+    "metrics_over_task_space",
+)
 
 
 def check_esmm(config, where: str) -> None:
@@ -42,11 +46,23 @@ def check_esmm(config, where: str) -> None:
             raise ConfigError(f"{path}.tower_name", f"{CTCVR!r} names ESMM's derived output")
 
 
+def esmm_result_names(config) -> dict[str, list[str]]:
+    """The CVR tower's metrics also score probs_ctcvr, reported after its own."""
+    return {config.cvr_tower.tower_name: metric_names(config.cvr_tower.metrics, CTCVR)}
+
+
 @MODELS.register(
     "esmm",
     check=check_esmm,
     tasks=lazy("easymtl.models.esmm_model:build_esmm_tasks"),
     model=lazy("easymtl.models.esmm_model:ESMM"),
+    result_names=esmm_result_names,
 )
-def build_esmm(config, num_tasks: int) -> None:
-    return None
+def build_esmm(config, num_tasks: int):
+    """EasyRec's `groups` (an MLP per feature group, concatenated), or None: the towers
+    read the feature groups directly."""
+    if not config.groups:
+        return None
+    from easymtl.layers.group_towers import GroupTowers
+
+    return GroupTowers([(g.input, mlp_kwargs(g.mlp)) for g in config.groups], name="groups")

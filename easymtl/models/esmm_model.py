@@ -92,6 +92,7 @@ def entire_space_tasks(ctr: Task, cvr: Task, cvr_metrics, where: str) -> list[Ta
     probs_ctcvr."""
     fields = {f.name: getattr(cvr, f.name) for f in dataclasses.fields(Task)}
     fields["task_space_indicator_label"] = ctr.label_name
+    fields["metrics_over_task_space"] = True
     return [
         ctr,
         EntireSpaceTask(

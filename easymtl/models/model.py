@@ -33,6 +33,10 @@ class MultiTaskModel(keras.Model):
     a regression tower; with `fusion`, also ``score`` [batch]. Subclasses with derived
     outputs override :meth:`task_outputs`. With ``return_gates=True``, a gated backbone's
     gate weights are added as ``gate/<name>`` [batch, experts] (see :meth:`gate_names`).
+    A backbone with ``group_inputs`` (names of feature groups) reads those groups' tensors
+    as a list instead of the concatenation. With `l2_regularization`, training adds
+    ``l2_regularization x`` the sum of squares of the backbone's and towers' kernels to
+    :attr:`losses` (EasyRec's l2_regularization, halved: see the ModelConfig field).
     """
 
     def __init__(
@@ -41,9 +45,15 @@ class MultiTaskModel(keras.Model):
         towers: dict[str, TaskTower],
         backbone: keras.layers.Layer | None = None,
         fusion: FusedScore | None = None,
+        l2_regularization: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not 0 <= l2_regularization < float("inf"):
+            raise ValueError(
+                f"`l2_regularization` must be a finite number >= 0. Received: {l2_regularization}"
+            )
+        self.l2_regularization = float(l2_regularization)
         if not towers:
             raise ValueError("`towers` must not be empty.")
         self.features = features
@@ -70,6 +80,8 @@ class MultiTaskModel(keras.Model):
         outputs = self.task_outputs(
             inputs, training=training, return_gates=return_gates, tiled_inputs=tiled_inputs
         )
+        if training and self.l2_regularization:
+            self.add_loss(self.l2_regularization * self._kernel_squares())
         if self.fusion is not None:
             if tiled_inputs:
                 rows = tf.shape(next(iter(outputs.values())))[:1]
@@ -79,6 +91,12 @@ class MultiTaskModel(keras.Model):
                 }
             outputs["score"] = self.fusion(outputs, inputs)
         return outputs
+
+    def _kernel_squares(self):
+        """The sum of squares of the backbone's and the towers' Dense kernels."""
+        layers = [self.backbone, *self.towers.values()] if self.backbone else self.towers.values()
+        kernels = [v for layer in layers for v in layer.trainable_variables if v.name == "kernel"]
+        return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
 
     def gate_names(self) -> list[tuple[str, list[str]]]:
         """``(name, experts)`` of each gate of the backbone: the name is
@@ -106,6 +124,8 @@ class MultiTaskModel(keras.Model):
         else:
             x = next(iter(groups.values()))
         outputs = {}
+        if getattr(self.backbone, "group_inputs", None):
+            x = [groups[name] for name in self.backbone.group_inputs]
         if self.backbone is None:
             reps = x
         elif return_gates and hasattr(self.backbone, "gate_specs"):
@@ -143,6 +163,7 @@ class MultiTaskModel(keras.Model):
             "towers": {k: serialize(v) for k, v in self.towers.items()},
             "backbone": serialize(self.backbone) if self.backbone is not None else None,
             "fusion": serialize(self.fusion) if self.fusion is not None else None,
+            "l2_regularization": self.l2_regularization,
         }
 
     @classmethod

@@ -113,6 +113,7 @@ class AsyncSchedule:
                 tf.zeros([len(runner.tasks) + 1], tf.bool),
                 tf.constant(0, tf.int32),
                 runner.inputs.split(batch)[1],
+                runner.train_step.no_predictions(rows),
             )
 
         return tf.cond(trains, lambda: runner.run_step(batch), idle), bad

@@ -3,10 +3,10 @@ data, with the results written where every evaluation's go.
 
 :class:`Evaluator` is what the runner's ``evaluate()``, the periodic evaluation of the
 lifecycle callbacks and the continuous evaluator (``python -m easymtl.evaluate``) all
-call. ``evaluate()`` resets the metrics, runs :meth:`Evaluator.run_step` on each eval
-batch (calling ``after_eval_step`` after each), gathers the results, logs them, writes
-model_dir/eval_result.json and the eval/ TensorBoard scalars, then calls
-``after_evaluate``.
+call. ``evaluate()`` resets the metrics, calls ``before_evaluate``, runs
+:meth:`Evaluator.run_step` on each eval batch (calling ``after_eval_step`` after each),
+gathers the results, logs them, writes model_dir/eval_result.json and the eval data's
+TensorBoard scalars, then calls ``after_evaluate``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from easymtl import summary
+from easymtl import eval_runs
+from easymtl.data.checks import no_rows_evaluated
 from easymtl.disk import write_json
 from easymtl.metrics import metric_result
 from easymtl.metrics.gates import GateStats, gate_results, warn_collapsed
@@ -109,6 +110,8 @@ class Evaluator:
         step = int(self.state.global_step.numpy())
         self.reset()
         limit = self.config.eval_config.num_steps or None
+        for callback in self.callbacks:
+            callback.before_evaluate(step)
         start, examples = time.perf_counter(), 0
         dataset = self.dataset()
         eval_step = self.compiled(dataset)
@@ -122,6 +125,8 @@ class Evaluator:
             examples += rows
             for callback in self.callbacks:
                 callback.after_eval_step(i, rows)
+        if not examples:
+            raise no_rows_evaluated(bad_rows.skipped)
         results = self.results(step, examples, bad_rows.skipped)
         _log_results(results, examples, time.perf_counter() - start, list(self.gate_stats))
         warn_collapsed(self.gate_stats)
@@ -161,27 +166,18 @@ class Evaluator:
         return results
 
     def write(self, results: dict, step: int) -> None:
-        """Writes model_dir/eval_result.json and, with TensorBoard on, the scalars to
-        model_dir/eval (once per step)."""
+        """Writes model_dir/eval_result.json and, with TensorBoard on, the scalars to the
+        eval data's TensorBoard run (:mod:`easymtl.eval_runs`; once per step)."""
         model_dir = self.config.model_dir
         os.makedirs(model_dir, exist_ok=True)
         write_json(os.path.join(model_dir, "eval_result.json"), results, "evaluation results")
         if not self.config.train_config.use_tensorboard:
             return
-        logdir = os.path.join(model_dir, "eval")
-        if step in summary.steps(logdir, "loss"):  # e.g. an --eval_only rerun
-            log.info(
-                "eval of step %d is already in TensorBoard (%s); not added again", step, logdir
-            )
-            return
         # Eval losses under the train run's tags (loss/<tower>), so that the curves overlay.
         tags = {f"loss_{t.name}": f"loss/{t.name}" for t in self.tasks}
-        writer = summary.file_writer(logdir)
-        with writer.as_default():
-            for name, value in results.items():
-                if isinstance(value, float):
-                    summary.scalar(tags.get(name, name), value, step)
-        summary.flush(writer)
+        values = {tags.get(k, k): v for k, v in results.items() if isinstance(v, float)}
+        logdir = eval_runs.eval_logdir(model_dir, self.config.eval_input_path)
+        eval_runs.write_eval(logdir, values, step)
 
 
 def _log_results(results: dict, examples: int, seconds: float, gates: list[str]) -> None:

@@ -15,6 +15,7 @@ import logging
 import time
 
 from easymtl import summary
+from easymtl.checkpoints import SaveSchedule
 from easymtl.run_guard import Interrupted, StopOnSignal
 from easymtl.train_step import StepResult
 
@@ -39,7 +40,7 @@ class TrainLoop:
         self.saver = saver
         train = runner.config.train_config
         self.log_every = train.log_step_count_steps
-        self.save_every = train.save_checkpoints_steps
+        self.saves = SaveSchedule(train)  # renewed at the run's epoch in run()
         self.train_log = runner.train_log
         self.step = self.logged_step = self.saved_step = self.first_step = 0
         self.examples, self.mark, self.start = 0, 0.0, 0.0
@@ -51,6 +52,8 @@ class TrainLoop:
         self.examples, self.start = 0, time.perf_counter()
         self.mark, self.first_done = self.start, False
         schedule = self.runner.schedule(self.num_epochs)
+        epoch = self.runner.state.epoch
+        self.saves = SaveSchedule(self.runner.config.train_config, int(epoch.numpy()))
         writer = self.train_log.writer(self.saver is not None)
         with StopOnSignal() as stop, writer.as_default():
             self._call("before_train", step)
@@ -58,6 +61,9 @@ class TrainLoop:
                 count = schedule.next(self.step, self.num_steps)
                 if not count:
                     break
+                # save_checkpoints_epochs: the round's first batch may start a new epoch.
+                if self.saves.epoch_ended(int(epoch.numpy())) and self.step != self.saved_step:
+                    self._save()
                 for number in range(self.step + 1, self.step + count + 1):
                     self._call("before_step", number)
                 self._after_round(schedule.run(count), count, stop.signum)
@@ -76,7 +82,7 @@ class TrainLoop:
             self._log()
         for number, result in numbered:
             self._call("after_step", number, result)
-        if self.step // self.save_every > self.saved_step // self.save_every or signum:
+        if self.saves.after_step(self.step, self.saved_step) or signum:
             self._save()
         if signum:
             saved = f"checkpoint saved in {self.runner.model_dir}" if self.saver else "not saved"

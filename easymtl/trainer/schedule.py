@@ -8,6 +8,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from easymtl.data import BAD_ROWS
+from easymtl.data.checks import no_rows_trained
 from easymtl.train_step import StepResult
 
 log = logging.getLogger("easymtl")
@@ -62,6 +63,7 @@ class LocalSchedule:
         state, runner = self.state, self.runner
         while num_epochs is None or int(state.epoch.numpy()) < num_epochs:
             dataset = runner.build_dataset(True, int(state.epoch.numpy()))
+            from_start, stepped = int(state.step_in_epoch.numpy()) == 0, False
             dataset = dataset.skip(int(state.step_in_epoch.numpy()))
             self.step_fn = runner.compiled_step("train", dataset)
             batches = iter(runner.inputs.bad_rows(True)(dataset))
@@ -82,9 +84,12 @@ class LocalSchedule:
                 if not more:
                     break
                 if full:
+                    stepped = True
                     yield batch
                 else:  # every row of some worker's batch skipped as bad: no step
                     state.step_in_epoch.assign_add(1)
+            if from_start and not stepped:  # no batch to train on, in any epoch
+                raise no_rows_trained(int(state.bad_rows_skipped.numpy()))
             state.epoch.assign_add(1)
             state.step_in_epoch.assign(0)
             log.info(

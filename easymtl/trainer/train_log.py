@@ -22,6 +22,8 @@ class TrainLog:
         tasks: The model's tasks.
         config: The PipelineConfig.
         loss_weights: The variable holding the last step's task loss weights.
+        callbacks: The runner's callbacks: the first whose ``progress(step)`` returns
+            text says where the log line's step is (e.g. ``20/157 (13%, eta 4m16s)``).
 
     Attributes:
         losses: Mean of each tower's loss (and "total") since the last log step.
@@ -29,10 +31,11 @@ class TrainLog:
         weight_history: (step, {"<tower>": loss weight of that step}) at every log step.
     """
 
-    def __init__(self, tasks, config, loss_weights: tf.Variable):
+    def __init__(self, tasks, config, loss_weights: tf.Variable, callbacks: list = ()):
         self.tasks = tasks
         self.config = config
         self.loss_weights = loss_weights
+        self.callbacks = callbacks
         self.losses = {t.name: keras.metrics.Mean() for t in tasks}
         self.losses["total"] = keras.metrics.Mean()
         self.history: list[tuple[int, dict[str, float]]] = []
@@ -69,11 +72,10 @@ class TrainLog:
         towers = "  ".join(f"loss_{k} {v:.4f}" for k, v in values.items() if k != "total")
         if self.config.model_config.HasField("loss_weighting"):
             towers += "".join(f"  weight_{k} {w:.4f}" for k, w in weights.items())
-        total = f"/{num_steps}" if num_steps else ""
+        where = next((p for c in self.callbacks if (p := c.progress(step)) is not None), None)
         log.info(
-            "step %d%s  loss %.4f  %s  %.0f examples/sec",
-            step,
-            total,
+            "step %s  loss %.4f  %s  %.0f examples/sec",
+            where or (f"{step}/{num_steps}" if num_steps else str(step)),
             values["total"],
             towers,
             speed,

@@ -17,7 +17,8 @@ from easymtl import cli
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser(
         "Search config fields (learning rates, widths, expert counts, embedding dims, "
-        "loss weights, ...) for the best eval metric, one training process per trial."
+        "loss weights, ...) for the best eval metric, one training process per trial.",
+        "easymtl.tune",
     )
     parser.add_argument(
         "--search_space", required=True, help="YAML file: config field path -> distribution."

@@ -101,7 +101,10 @@ def write_chart(study, path: str) -> None:
 
 def best_config(study, config: Message, model_dir: str) -> str:
     """The best trial's config as protobuf text: `config` (the tuned config as its file
-    has it) with the edits the trial trained with and `model_dir`.
+    has it) with the trial's searched values and `model_dir`. The tuner's own edits that
+    every trial ran with (a smaller budget such as ``--train_config.num_steps=200``, other
+    data) are left out, so that the config trains with its own budget and data; its
+    header lists them.
 
     Raises:
         EasymtlError: the study has no complete trial.
@@ -116,9 +119,11 @@ def best_config(study, config: Message, model_dir: str) -> str:
             f"study {study.study_name!r} has no complete trial: see the errors in the table"
         ) from None
     edits = json.loads(best.user_attrs["edits"])
+    searched = {path: value for path, value in edits.items() if path in best.params}
+    left_out = {path: value for path, value in edits.items() if path not in best.params}
     best_config = type(config)()
     best_config.CopyFrom(config)
-    apply_overrides(best_config, edits, f"trial {best.number}")
+    apply_overrides(best_config, searched, f"trial {best.number}")
     best_config.model_dir = model_dir
     validate(best_config)
     metric = study.user_attrs["metric"]
@@ -127,6 +132,13 @@ def best_config(study, config: Message, model_dir: str) -> str:
         f"# (trained in {best.user_attrs['model_dir']}). Its searched values:",
         *(f"#   {path}: {_cell(value)}" for path, value in best.params.items()),
     ]
+    if left_out:
+        head += [
+            "# Every trial also ran with these edits of the tuner's command line, left out",
+            "# here (this config trains with its own budget and data; add them back as",
+            "# flags of python -m easymtl.train to repeat the trial):",
+            *(f"#   {path}: {_cell(value)}" for path, value in left_out.items()),
+        ]
     return "\n".join(head) + "\n" + text_format.MessageToString(best_config)
 
 

@@ -12,17 +12,9 @@ def eval_metric_names(config: Message) -> list[str]:
     """The numbers eval_result.json holds for `config`: each tower's metrics
     (``<metric>_<tower>``) and loss (``loss_<tower>``), the total ``loss`` and the fused
     score's AUCs."""
-    from easymtl.fusion import build_score_evaluation
-    from easymtl.models import build_model_tasks
+    from easymtl.lifecycle import result_names
 
-    names = []
-    for task in build_model_tasks(config.model_config):
-        names += [m.name for m in task.make_metrics()] + [f"loss_{task.name}"]
-    names.append("loss")
-    score = build_score_evaluation(config.model_config)
-    if score is not None:
-        names += [m.name for m in score.make_metrics()]
-    return names
+    return result_names(config.model_config)
 
 
 def check_metric(config: Message, metric: str, config_path: str) -> None:

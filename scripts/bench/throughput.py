@@ -178,7 +178,14 @@ def easymtl_part(args, data: Path) -> dict:
     for name, tile, quantization in SERVING_VARIANTS[1:]:
         path = os.path.join(args.work_dir, f"export_{name}")
         shutil.rmtree(path, ignore_errors=True)
-        export_saved_model(runner.model, runner.serving_specs(), path, config, tile, quantization)
+        export_saved_model(
+            runner.model,
+            runner.serving_specs(),
+            path,
+            config,
+            input_tile=tile,
+            embedding_quantization=quantization,
+        )
     return {
         "part": "easymtl",
         "first_step_s": clocks["train"].first_step_s(),

@@ -157,6 +157,33 @@ def test_nulls_take_default_val(tmp_path):
     np.testing.assert_array_equal(batch["l"], [[1.0, 0.25], [np.nan, np.nan]])
 
 
+def test_data_wide_defaults_fill_numeric_nulls_but_not_labels(tmp_path):
+    """TorchEasyRec's mock data has nulls in its int64 and float columns: one default per
+    type covers every feature column; a label's null stays an error."""
+    path = write(
+        tmp_path,
+        {
+            "id": pa.array([None, 2], pa.int64()),
+            "price": pa.array([1.5, None], pa.float32()),
+            "ids": pa.array([[1, None], None], pa.list_(pa.int64())),
+            "clk": pa.array([1, None], pa.int32()),
+        },
+    )
+    config = data_config(
+        """input_fields { input_name: "id" input_type: INT64 }
+        input_fields { input_name: "price" input_type: FLOAT }
+        input_fields { input_name: "ids" input_type: ARRAY_INT64 }
+        input_fields { input_name: "clk" input_type: INT32 }
+        int_default_val: "-1" float_default_val: "0" """
+    )
+    (batch,) = read(config, [path], ["id", "price", "ids"])
+    assert batch["id"].tolist() == [-1, 2] and batch["price"].tolist() == [1.5, 0.0]
+    assert batch["ids"].tolist() == [[1, -1], [-1, -1]]  # a null item -1; a null list empty
+    config.label_fields.append("clk")
+    with pytest.raises(EasymtlError, match="column 'clk': 1 null values and no default_val"):
+        read(config, [path], ["id", "clk"])
+
+
 NO_DEFAULT = """input_fields { input_name: "id" input_type: INT64 }
     input_fields { input_name: "price" input_type: DOUBLE }"""
 

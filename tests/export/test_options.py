@@ -76,7 +76,12 @@ def exports(trained):
         ("tile3_int8", 3, "INT8"),
     ]:
         out[name] = export_saved_model(
-            runner.model, specs, str(tmp / name), runner.config, tile, quant
+            runner.model,
+            specs,
+            str(tmp / name),
+            runner.config,
+            input_tile=tile,
+            embedding_quantization=quant,
         )
     # The quantized copies live in the exports only: the model's variables are as before.
     assert [v.path for v in runner.model.variables] == paths

@@ -14,7 +14,7 @@ from easymtl.features.raw_feature.layer import RawFeature
 from easymtl.protos import feature_pb2, model_pb2
 
 # Row i of the table is [i, 10 * i].
-TABLE = np.array([[i, 10 * i] for i in range(5)], "float32")
+TABLE = np.array([[i, 10 * i] for i in range(6)], "float32")
 
 
 def table(num_rows: int = 5, dim: int = 2, name: str = "emb") -> EmbeddingTable:
@@ -68,13 +68,14 @@ def test_weighted_feature_pools_its_weights_and_checks_its_cells():
     layer = FeatureInputs(
         features={"tags": IdFeature(vocab_list=["a", "b"], separator="|", weighted=True)},
         input_names={"tags": "tag_list"},
-        tables={"t": EmbeddingTable(3, 2, name="t")},
+        tables={"t": EmbeddingTable(4, 2, name="t")},
         embeddings={"tags": ("t", "sum")},
         groups={"g": ["tags"]},
     )
     build_with_table_weights(layer)
     out = layer({"tag_list": tf.constant(["a:2|b:0.5", "b:x", ""])})["g"]
-    np.testing.assert_allclose(out, [[3, 30], [0, 0], [0, 0]])
+    # a → row 2, b → row 3 (TorchEasyRec's vocab_list rows): 2 x [2, 20] + 0.5 x [3, 30].
+    np.testing.assert_allclose(out, [[5.5, 55], [0, 0], [0, 0]])
     [check] = layer.row_checks()
     assert check.column == "tag_list"
     got = check.bad({"tag_list": tf.constant(["a:2|b:0.5", "b:x", ""])}).numpy().tolist()
@@ -139,7 +140,7 @@ def feature_inputs(build: bool = True) -> FeatureInputs:
             "age": RawFeature(boundaries=[10.0]),
         },
         input_names={"tags": "tag_list", "item": "item_id", "price": "price", "age": "age"},
-        tables={"shared": EmbeddingTable(5, 2, name="shared"), "age_emb": EmbeddingTable(2, 2)},
+        tables={"shared": EmbeddingTable(6, 2, name="shared"), "age_emb": EmbeddingTable(2, 2)},
         embeddings={
             "tags": ("shared", "mean"),
             "item": ("shared", "sum"),
@@ -170,10 +171,10 @@ INPUTS = {
 def test_groups_concatenate_features_in_order():
     out = feature_inputs()(INPUTS)
     assert sorted(out) == ["item", "user"]
-    # user = price (1) + tags (2, mean of rows 1, 2 → [1.5, 15]) + age (2, row 1 or 0).
-    np.testing.assert_allclose(out["user"], [[2, 1.5, 15, 1, 10], [-1, 0, 0, 0, 0]])
-    # item = item (2, "d" → row 4, unknown → row 0) + price (1).
-    np.testing.assert_allclose(out["item"], [[4, 40, 2], [0, 0, -1]])
+    # user = price (1) + tags (2, mean of rows 2, 3 → [2.5, 25]) + age (2, row 1 or 0).
+    np.testing.assert_allclose(out["user"], [[2, 2.5, 25, 1, 10], [-1, 0, 0, 0, 0]])
+    # item = item (2, "d" → row 5, unknown → row 1) + price (1).
+    np.testing.assert_allclose(out["item"], [[5, 50, 2], [1, 10, -1]])
 
 
 def test_feature_inputs_accepts_built_tables():

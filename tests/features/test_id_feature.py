@@ -43,18 +43,19 @@ def test_num_buckets_int_input(dtype):
 
 
 def test_vocab_list_known_and_unknown():
+    # TorchEasyRec's rows: [default_value, <OOV>] + vocab_list.
     layer = IdFeature(vocab_list=["a", "b", "c"])
-    assert ids(layer, ["c", "a", "zz", "b"]) == [[3], [1], [0], [2]]
-    assert layer.num_ids == 4
+    assert ids(layer, ["c", "a", "zz", "b"]) == [[4], [2], [1], [3]]
+    assert layer.num_ids == 5
 
 
 def test_vocab_list_int_input():
-    assert ids(IdFeature(vocab_list=["1", "2"]), [2, 5, 1], tf.int64) == [[2], [0], [1]]
+    assert ids(IdFeature(vocab_list=["1", "2"]), [2, 5, 1], tf.int64) == [[3], [1], [2]]
 
 
 def test_separator_splits_and_drops_empty_tokens():
     layer = IdFeature(vocab_list=["a", "b", "c"], separator="|")
-    assert ids(layer, ["c|x||a", "", "b|", "|"]) == [[3, 0, 1], [], [2], []]
+    assert ids(layer, ["c|x||a", "", "b|", "|"]) == [[4, 1, 2], [], [3], []]
 
 
 def test_separator_with_hash_bucket():
@@ -69,14 +70,17 @@ def test_empty_value_has_no_id_without_default():
 
 def test_default_value_fills_empty_input():
     assert ids(IdFeature(num_buckets=10, default_value="7"), ["", "3"]) == [[7], [3]]
-    assert ids(IdFeature(vocab_list=["u", "v"], default_value="v"), ["", "u"]) == [[2], [1]]
+    assert ids(IdFeature(vocab_list=["u", "v"], default_value="v"), ["", "u"]) == [[3], [2]]
+    # A default_value outside the list has row 0 of its own, unknown values row 1.
+    layer = IdFeature(vocab_list=["u", "v"], default_value="w")
+    assert ids(layer, ["", "u", "zz"]) == [[0], [2], [1]]
     hashed = ids(IdFeature(hash_bucket_size=10, separator="|", default_value="a"), ["", "b"])
     assert hashed[0] == tf.strings.to_hash_bucket_fast(["a"], 10).numpy().tolist()
 
 
 @pytest.mark.parametrize(
     "kwargs, num_ids",
-    [({"hash_bucket_size": 5}, 5), ({"num_buckets": 3}, 3), ({"vocab_list": ["a"]}, 2)],
+    [({"hash_bucket_size": 5}, 5), ({"num_buckets": 3}, 3), ({"vocab_list": ["a"]}, 3)],
 )
 def test_num_ids(kwargs, num_ids):
     assert IdFeature(**kwargs).num_ids == num_ids
@@ -102,7 +106,7 @@ def test_config_round_trip():
     layer = IdFeature(vocab_list=["a", "b"], separator="|", default_value="a", name="tags")
     clone = IdFeature.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
-    assert ids(clone, ["b|a", ""]) == ids(layer, ["b|a", ""]) == [[2, 1], [1]]
+    assert ids(clone, ["b|a", ""]) == ids(layer, ["b|a", ""]) == [[3, 2], [2]]
 
 
 # List columns (ParquetDataset ARRAY_* fields): [batch, longest list], padded.
@@ -133,11 +137,11 @@ def test_list_of_floats_drops_nan_padding():
 
 def test_empty_list_takes_default_value():
     layer = IdFeature(vocab_list=["a", "b"], default_value="b")
-    assert ids(layer, [["a", ""], ["", ""]]) == [[1], [2]]
+    assert ids(layer, [["a", ""], ["", ""]]) == [[2], [3]]
     numbers = IdFeature(num_buckets=10, default_value="7")
     assert ids(numbers, [[3, -1], [-1, -1]], tf.int64) == [[3], [7]]
     assert ids(IdFeature(num_buckets=10), tf.zeros([2, 0], tf.int64), tf.int64) == [[], []]
-    assert ids(layer, tf.zeros([2, 0], tf.string)) == [[2], [2]]
+    assert ids(layer, tf.zeros([2, 0], tf.string)) == [[3], [3]]
 
 
 # vocab_dict, default_bucketize_value (TorchEasyRec's meaning) and weighted ids.
@@ -167,8 +171,8 @@ def test_vocabulary_lookup_is_exact_for_many_values():
     words = [f"w{i}" for i in range(5000)]
     layer = IdFeature(vocab_list=words)
     probe = ["w4999", "w0", "w2500", "w5000", "w"]
-    assert ids(layer, probe) == [[5000], [1], [2501], [0], [0]]
-    assert ids(layer, [7], tf.int64) == [[0]]
+    assert ids(layer, probe) == [[5001], [2], [2502], [1], [1]]
+    assert ids(layer, [7], tf.int64) == [[1]]
 
 
 def test_vocabulary_serves_from_a_saved_function(tmp_path):
@@ -207,7 +211,7 @@ def test_weighted_ids_carry_their_weights():
 def test_weighted_list_column_and_default():
     layer = IdFeature(vocab_list=["a", "b"], weighted=True, default_value="b")
     got, w = layer(tf.constant([["a:2", "b:3"], ["", ""]]))
-    assert got.to_list() == [[1, 2], [2]] and w.to_list() == [[2.0, 3.0], [1.0]]
+    assert got.to_list() == [[2, 3], [3]] and w.to_list() == [[2.0, 3.0], [1.0]]
     # The id holds colons: the weight is after the last one.
     got, w = IdFeature(hash_bucket_size=10, weighted=True)(tf.constant(["x:y:0.25"]))
     assert got.to_list() == [tf.strings.to_hash_bucket_fast(["x:y"], 10).numpy().tolist()]

@@ -101,3 +101,14 @@ def test_config_round_trip_gives_same_outputs():
     clone.build((None, 5))
     clone.set_weights(mlp.get_weights())
     np.testing.assert_allclose(clone(x), expected, rtol=1e-6)
+
+
+def test_final_activation_applies_to_the_last_layer_only():
+    mlp = MLP([2, 1], activation="relu", final_activation="linear")
+    mlp.build((None, 1))
+    set_constant_weights(mlp, kernel=-1.0, bias=0.0)
+    # relu(-1 * 1) = 0 per unit, then a linear -(0 + 0) = 0; with x = -1: relu(1) = 1 per
+    # unit, then -2, kept negative by the linear last layer.
+    np.testing.assert_allclose(mlp(np.array([[1.0], [-1.0]], "float32")), [[0.0], [-2.0]])
+    assert MLP.from_config(mlp.get_config()).final_activation == "linear"
+    assert MLP([2]).final_activation == "relu"

@@ -140,12 +140,12 @@ class _Runner:
 def test_early_stop_rules(tmp_path, values, patience, max_steps, stop):
     config = load_config(str(make_config(tmp_path, "mmoe", features=FEW_FEATURES)))
     for i, value in enumerate(values, 1):
-        history.append(
+        history.record(
             config.model_dir,
             {"global_step": 100 * i, "eval_input_path": config.eval_input_path, "auc_ctr": value},
         )
     # Another eval data's results and an earlier run's never count.
-    history.append(config.model_dir, {"global_step": 900, "eval_input_path": "x", "auc_ctr": 0})
+    history.record(config.model_dir, {"global_step": 900, "eval_input_path": "x", "auc_ctr": 0})
     early = EarlyStop(config, BestMetric("auc_ctr"), max_steps, patience)
     early.runner = _Runner(100 * len(values))
     reason = early.check()

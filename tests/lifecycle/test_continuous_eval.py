@@ -4,9 +4,11 @@ when the training run is finished and its last checkpoint scored."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -15,6 +17,7 @@ from conftest import FEW_FEATURES, ROOT, make_config
 from easymtl import lifecycle
 from easymtl.config import load_config
 from easymtl.evaluate import main as evaluate_main
+from easymtl.export.info import exported_step
 from easymtl.lifecycle import history
 from easymtl.lifecycle.continuous import ContinuousEvaluator
 from easymtl.runner import Runner
@@ -61,11 +64,15 @@ def test_scores_each_checkpoint_once_then_stops(tmp_path):
     assert (
         evaluate_main(["--config", str(tmp_path / "mmoe.config"), "--checkpoint_path", path]) == 0
     )
-    assert history.read(config.model_dir)[-1]["global_step"] == 4
+    # Evaluated again on request, but recorded once: the history stays in step order.
+    assert [e["global_step"] for e in history.read(config.model_dir)] == [2, 4, 6]
 
 
 def test_evaluates_beside_a_training_process(tmp_path):
-    """Trainer and evaluator as two processes on one model_dir, started together."""
+    """Trainer (no evaluation during training) and continuous evaluator as two processes
+    on one model_dir, started together: each checkpoint is evaluated once, by one of
+    them; the history is in step order; the best export is the history's best entry,
+    exported once."""
     path = make_config(tmp_path, "mmoe", EXTRA, features=FEW_FEATURES)
     config = load_config(str(path))
     cmd = [sys.executable, "-m"]
@@ -82,8 +89,18 @@ def test_evaluates_beside_a_training_process(tmp_path):
     out = evaluator.communicate(timeout=600)[0]
     assert evaluator.returncode == 0, out
     assert "training is finished" in out
-    steps = [e["global_step"] for e in history.read(config.model_dir)]
-    # Every checkpoint scored, the evaluator's oldest first (the trainer's own final
-    # evaluation may score 6 too, before or after the evaluator).
-    assert sorted(steps) in ([2, 4, 6], [2, 4, 6, 6]), steps
-    assert out.index("eval at step 2 ") < out.index("eval at step 4 "), out
+    entries = history.read(config.model_dir)
+    steps = [e["global_step"] for e in entries]
+    # The newest checkpoints at least; an older one only if no newer one was evaluated
+    # before its turn came: strictly increasing, whoever evaluated.
+    assert steps == sorted(set(steps)) and steps[-1] == 6, steps
+    evaluations = trained.stdout.count("INFO eval at step ") + out.count("INFO eval at step ")
+    assert evaluations == len(steps), trained.stdout + out
+    best = lifecycle.best_metric(config.export_config)
+    values = [best.value(e) for e in entries]
+    state = json.loads((Path(config.model_dir) / "best" / "best.json").read_text())
+    assert state["value"] == max(v for v in values if v is not None)
+    assert state["global_step"] == steps[values.index(state["value"])]
+    assert exported_step(state["export"]) == state["global_step"]
+    exported = [exported_step(p) for p in state["exports"]]
+    assert len(exported) == len(set(exported)), exported  # no checkpoint exported twice

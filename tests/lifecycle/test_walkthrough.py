@@ -1,29 +1,34 @@
 """docs/lifecycle.md's walkthrough, run as written: every ```bash block between its
 walkthrough markers, in order, from a scratch directory that sees the repository's
-samples/; then what the page says happened is checked."""
+samples/; the lines the page shows below a block are what it printed (but numbers and
+times: tests/doc_output.py), and what the page says happened is checked."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from doc_output import commands_with_output, unprinted
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
 
 PAGE = ROOT / "docs" / "lifecycle.md"
-_BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
 
 
 def walkthrough_blocks() -> list[str]:
+    return [command for command, _ in walkthrough()]
+
+
+def walkthrough() -> list[tuple[str, list[str] | None]]:
+    """(bash block, the output the page shows below it) between the walkthrough markers."""
     text = PAGE.read_text(encoding="utf-8")
     start, end = text.index("<!-- walkthrough -->"), text.index("<!-- /walkthrough -->")
-    return _BLOCK.findall(text[start:end])
+    return commands_with_output(text[start:end])
 
 
 def test_the_walkthrough_has_its_days():
@@ -38,8 +43,8 @@ def test_walkthrough_runs_as_written(tmp_path):
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(ROOT)
-    outputs = []
-    for block in walkthrough_blocks():
+    outputs, unshown = [], []
+    for block, shown in walkthrough():
         expected = 2 if "# refused: exit status 2" in block else 0
         done = subprocess.run(
             ["bash", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -47,6 +52,9 @@ def test_walkthrough_runs_as_written(tmp_path):
         )  # fmt: skip
         assert done.returncode == expected, block + done.stdout + done.stderr
         outputs.append(done.stdout + done.stderr)
+        # The lines the page shows are what the commands print (but numbers and times).
+        unshown += [f"{block}\n  shown: {line}" for line in unprinted(shown or [], outputs[-1])]
+    assert not unshown, "\n".join(unshown) + "\nprinted:\n" + "\n".join(outputs)
     log = "\n".join(outputs)
     v2 = tmp_path / "runs" / "life" / "v2"
     # Day 2 warm started from day 1: the price table and the ctcvr tower new, the

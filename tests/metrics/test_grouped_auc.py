@@ -1,5 +1,6 @@
-"""GAUC: the impression-weighted mean of per-group AUCs, groups with one class skipped;
-streaming over batches, bounded by the rows seen, read through a task's columns."""
+"""GAUC: the mean of per-group AUCs (plain, as TorchEasyRec's, or impression-weighted),
+groups with one class skipped; streaming over batches, bounded by the rows seen, read
+through a task's columns."""
 
 import math
 
@@ -38,7 +39,7 @@ def test_hand_computed_table(average, expected):
 
 
 def test_undefined_when_every_group_has_one_class():
-    gauc = GroupedAUC("user_id", 100)
+    gauc = GroupedAUC("user_id", 100, "weighted")
     gauc.update_state(*_columns([r for r in TABLE if r[0] in ("c", "d")]))
     assert math.isnan(float(gauc.result()))
     gauc.update_state(*_columns([r for r in TABLE if r[0] == "e"]))
@@ -46,7 +47,7 @@ def test_undefined_when_every_group_has_one_class():
 
 
 def test_streams_over_batches_with_groups_split_between_them():
-    gauc = GroupedAUC("user_id", 1000)
+    gauc = GroupedAUC("user_id", 1000, "weighted")
     rows = TABLE[::-1]
     for lo in (0, 4, 5, 9):  # user b's rows fall in two batches, e's in another
         gauc.update_state(*_columns(rows[lo : lo + {0: 4, 4: 1, 5: 4, 9: 3}[lo]]))
@@ -54,7 +55,7 @@ def test_streams_over_batches_with_groups_split_between_them():
 
 
 def test_integer_group_ids_and_a_compiled_update():
-    gauc = GroupedAUC("user_id", 1000)
+    gauc = GroupedAUC("user_id", 1000, "weighted")
     ids = {"a": 11, "b": 12, "c": 13, "d": 14, "e": 15}
     labels, preds, users = _columns(TABLE)
 
@@ -74,7 +75,7 @@ def test_matches_exact_per_group_aucs_and_stays_bounded():
     logits = bias + rng.normal(-1.5, 1.0, n)
     labels = rng.random(n) < 1 / (1 + np.exp(-(logits + rng.normal(0, 1.0, n))))
     probs = 1 / (1 + np.exp(-logits))
-    gauc = GroupedAUC("user_id", 10000)
+    gauc = GroupedAUC("user_id", 10000, "weighted")
     for lo in range(0, n, 3000):
         s = slice(lo, lo + 3000)
         gauc.update_state(labels[s], probs[s], users[s])
@@ -118,8 +119,8 @@ def test_reset_config_round_trip_and_bad_arguments():
 def test_task_reads_the_grouping_column_on_its_sample_space():
     tower = text_format.Parse(
         """tower_name: "cvr" label_name: "buy" task_space_indicator_label: "clk"
-        losses { binary_cross_entropy {} }
-        metrics { grouped_auc { grouping_key: "user_id" thresholds: 1000 } }
+        metrics_over_task_space: true losses { binary_cross_entropy {} }
+        metrics { grouped_auc { grouping_key: "user_id" thresholds: 1000 average: "weighted" } }
         metrics { auc {} }""",
         tower_pb2.TaskTower(),
     )

@@ -130,6 +130,15 @@ def test_bad_aitm_is_a_config_error(text, field):
     assert e.value.field.endswith(field), e.value.field
 
 
+def test_config_checks_the_attentions_the_layer_has():
+    from easymtl.layers import aitm as layer
+    from easymtl.models import aitm as config_side
+
+    assert config_side.ATTENTIONS == layer.ATTENTIONS
+    for attention in layer.ATTENTIONS:
+        AdaptiveInformationTransfer(2, attention=attention)  # each one builds
+
+
 def test_aitm_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.660, auc_cvr 0.703 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804); no eval row has

@@ -88,11 +88,21 @@ def test_a_study_runs_resumes_survives_failed_trials_and_its_best_config_trains(
         json.dumps(list(best.model_config.mmoe.expert_mlp.hidden_units))
         == (best_trial["model_config.mmoe.expert_mlp.hidden_units"])
     )
-    assert best.train_config.num_steps == 3
+    # The trials' budget (the tuner's --train_config.num_steps=3) is not the config's:
+    # left out, and named in the header.
+    assert not best.train_config.HasField("num_steps")
+    assert "left out\n" in text and "#   train_config.num_steps: 3\n" in text
     assert best.train_input_path != str(missing)
     assert best.model_dir == str(out / "best_model")
     done = subprocess.run(
-        [sys.executable, "-m", "easymtl.train", "--config", str(out / "best.config")],
+        [
+            sys.executable,
+            "-m",
+            "easymtl.train",
+            "--config",
+            str(out / "best.config"),
+            "--train_config.num_steps=3",
+        ],  # fmt: skip
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 from easymtl.features import FEATURES
-from easymtl.features.checks import check_one_of, check_pooling, check_positive, check_separator
+from easymtl.features.checks import (
+    check_data_type,
+    check_one_of,
+    check_pooling,
+    check_positive,
+    check_separator,
+)
 
 
 def combo_columns(proto) -> list[str]:
@@ -34,6 +40,7 @@ def check_combo_feature(f, where: str) -> None:
     check_positive(f, "embedding_dim", where)
     check_pooling(f, where)
     check_separator(f, where)
+    check_data_type(f, where)
 
 
 def combo_feature_table(f) -> tuple[int, int]:

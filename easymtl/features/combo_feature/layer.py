@@ -21,7 +21,8 @@ class ComboFeature(keras.layers.Layer):
 
     Args:
         hash_bucket_size: Hash each crossed value into this many rows.
-        vocab_list: Crossed value at position i → row i + 1; unknown values → row 0.
+        vocab_list: Crossed value at position i → row i + 2, the default value → row 0,
+            unknown values → row 1 (TorchEasyRec's rule).
         separator: Separator of several values in one cell.
         default_value: Value used where a cell is empty.
 
@@ -92,7 +93,7 @@ def build_combo_feature(f, feature_configs=None) -> list[BuiltFeature]:
     layer = ComboFeature(
         hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
         vocab_list=list(f.vocab_list) or None,
-        separator=f.separator if f.HasField("separator") else None,
+        separator=f.separator,
         default_value=f.default_value if f.HasField("default_value") else None,
         name=f.feature_name,
     )

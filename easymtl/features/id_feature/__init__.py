@@ -10,7 +10,13 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.features import FEATURES
 from easymtl.features.base import num_ids
-from easymtl.features.checks import check_one_of, check_pooling, check_positive, check_separator
+from easymtl.features.checks import (
+    check_data_type,
+    check_one_of,
+    check_pooling,
+    check_positive,
+    check_separator,
+)
 from easymtl.features.vocab import proto_vocabulary
 
 _ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file", "zch")
@@ -45,9 +51,18 @@ def check_id_feature(f, where: str) -> None:
         )
     check_positive(f, "embedding_dim", where)
     check_pooling(f, where)
+    check_data_type(f, where)
     check_separator(f, where)
     # Reads a vocab_file and checks default_bucketize_value against the vocabulary.
     proto_vocabulary(f, where)
+
+
+def check_value_dim(f, where: str) -> None:
+    """An id feature's value_dim is 0 (every id) or 1 (the first id)."""
+    if _has(f, "value_dim") and f.value_dim > 1:
+        raise ConfigError(
+            f"{where}.value_dim", f"{f.value_dim}: expected 0 (every id) or 1 (the first id)"
+        )
 
 
 def check_zch(f, where: str) -> None:
@@ -70,10 +85,17 @@ def id_feature_table(f) -> tuple[int, int]:
     return num_ids(f), f.embedding_dim
 
 
+def check_plain_id_feature(f, where: str) -> None:
+    """The checks of an id_feature (not in a sequence): check_id_feature's, and its
+    value_dim."""
+    check_id_feature(f, where)
+    check_value_dim(f, where)
+
+
 FEATURES.register(
     "id_feature",
     "easymtl.features.id_feature.layer:build_id_feature",
-    check=check_id_feature,
+    check=check_plain_id_feature,
     table=id_feature_table,
     docs="features.md#id_feature",
 )

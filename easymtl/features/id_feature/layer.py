@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -40,16 +42,19 @@ class IdFeature(keras.layers.Layer):
     Args:
         hash_bucket_size: Hash the value (as a string) into this many rows.
         num_buckets: The value is an integer in [0, num_buckets); other values have no id.
-        vocab_list: A vocabulary: value at position i → row i + 1, unknown values → row 0
+        vocab_list: A vocabulary: value at position i → row i + 2, `default_value` → row
+            0, unknown values → row 1
             (with `default_bucketize_value`: row i, unknown → that row).
         vocab_dict: A vocabulary of value → row; the `default_value` → row 0 and unknown
             values → row 1 (with `default_bucketize_value`: unknown → that row).
         default_bucketize_value: The row of values outside the vocabulary.
-        separator: Separator of a multi-value string.
+        separator: Separator of a multi-value string (TorchEasyRec's default, and the
+            config's: "\x1d"); a number (an int or float column) is one value.
         default_value: Value used where the input is empty.
         weighted: The values are ``id:weight`` items.
         zch: The arguments of the feature's zero-collision table
             (:class:`~easymtl.features.zch.ZchEmbeddingTable`, ``num_rows`` included).
+        first_only: Keep each row's first id only (TorchEasyRec's ``value_dim: 1``).
 
     Example:
         >>> f = IdFeature(hash_bucket_size=10, separator="|")
@@ -72,6 +77,7 @@ class IdFeature(keras.layers.Layer):
         default_bucketize_value: int | None = None,
         weighted: bool = False,
         zch: dict | None = None,
+        first_only: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -98,6 +104,7 @@ class IdFeature(keras.layers.Layer):
         self.default_value = default_value
         self.weighted = bool(weighted)
         self.zch = dict(zch) if zch is not None else None
+        self.first_only = bool(first_only)
         self.vocabulary = (
             vocab_mapping(self.vocab_list, self.vocab_dict, default_bucketize_value, default_value)
             if vocab_list is not None or vocab_dict is not None
@@ -117,21 +124,30 @@ class IdFeature(keras.layers.Layer):
         return self.vocabulary.rows
 
     def call(self, inputs):
+        ids = self._all_ids(inputs)
+        if not self.first_only:
+            return ids
+        if isinstance(ids, tuple):
+            return ids[0][:, :1], ids[1][:, :1]
+        return ids[:, :1]
+
+    def _all_ids(self, inputs):
         x = inputs
         if self.weighted:
             return self._weighted_ids(x)
         if x.shape.rank == 2:
             return self._list_ids(x)
-        if x.dtype != tf.string and self.num_buckets is not None and self.separator is None:
+        numeric = x.dtype != tf.string
+        if numeric and self.num_buckets is not None:
+            # A number is one id, whatever the separator.
             ids = tf.cast(x, tf.int64)
             return _ragged_where(ids, (ids >= 0) & (ids < self.num_buckets))
-        if x.dtype != tf.string:
+        if numeric:
             x = tf.strings.as_string(x)
         if self.default_value is not None:
             x = tf.where(x == "", self.default_value, x)
-        if self.separator is not None:
-            tokens = tf.strings.split(x, self.separator)
-            tokens = tf.ragged.boolean_mask(tokens, tokens != "")
+        if self.separator is not None and not numeric:
+            tokens = split_tokens(x, self.separator)
         else:
             tokens = _ragged_where(x, x != "")
         return self._ids(tokens)
@@ -175,8 +191,7 @@ class IdFeature(keras.layers.Layer):
             x = tf.where(x == "", default, x)
         if self.separator is None:
             return _ragged_where(x, x != "")
-        items = tf.strings.split(x, self.separator)
-        return tf.ragged.boolean_mask(items, items != "")
+        return split_tokens(x, self.separator)
 
     def _weighted_ids(self, x):
         items = self._items(x)
@@ -268,6 +283,7 @@ class IdFeature(keras.layers.Layer):
             "default_bucketize_value": self.default_bucketize_value,
             "weighted": self.weighted,
             "zch": self.zch,
+            "first_only": self.first_only,
         }
 
 
@@ -315,6 +331,21 @@ def _bucket_numbers(values: tf.Tensor, num_buckets: int) -> tuple[tf.Tensor, tf.
     return ids, (ids >= 0) & (ids < num_buckets)
 
 
+def split_tokens(x: tf.Tensor, separator: str) -> tf.RaggedTensor:
+    """The non-empty tokens of each string of `x` split at `separator`, as a ragged
+    tensor made from its value row ids (see :func:`_ragged_where`): a single-valued cell
+    costs little more than without a separator."""
+    tokens = tf.strings.split(x, separator)
+    values = tokens.flat_values
+    keep = values != ""
+    return tf.RaggedTensor.from_value_rowids(
+        tf.boolean_mask(values, keep),
+        tf.boolean_mask(tokens.value_rowids(), keep),
+        nrows=tf.shape(x, out_type=tf.int64)[0],
+        validate=False,
+    )
+
+
 def _ragged_where(values, keep):
     """A [batch, 0 or 1] ragged tensor holding values[i] where keep[i].
 
@@ -327,30 +358,45 @@ def _ragged_where(values, keep):
     )
 
 
-def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
-    """The layer of an IdFeature message, embedded with its embedding_dim (a vocab_file
-    is read here: the layer, and with it the SavedModel, holds its values)."""
-
+def id_args(f) -> dict:
+    """The IdFeature arguments of an id message's hash_bucket_size, num_buckets,
+    vocab_list, vocab_dict, vocab_file (read here: the layer, and with it the SavedModel,
+    holds its values), default_bucketize_value and default_value."""
+    fields = f.DESCRIPTOR.fields_by_name
     vocab_list = list(f.vocab_list) or None
     vocab_dict = dict(f.vocab_dict) or None
-    if f.HasField("vocab_file"):
+    if "vocab_file" in fields and f.HasField("vocab_file"):
         values, ids = read_vocab_file(f.vocab_file, f"{f.feature_name}.vocab_file")
         if ids is None:
             vocab_list = values
         else:
             vocab_dict = dict(zip(values, ids))
+
+    def optional(name):
+        return getattr(f, name) if name in fields and f.HasField(name) else None
+
+    return {
+        "hash_bucket_size": optional("hash_bucket_size"),
+        "num_buckets": optional("num_buckets"),
+        "vocab_list": vocab_list,
+        "vocab_dict": vocab_dict,
+        "default_bucketize_value": optional("default_bucketize_value"),
+        "default_value": (f.default_value or None) if f.HasField("default_value") else None,
+    }
+
+
+def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
+    """The layer of an IdFeature message, embedded with its embedding_dim."""
     layer = IdFeature(
-        hash_bucket_size=f.hash_bucket_size if f.HasField("hash_bucket_size") else None,
-        num_buckets=f.num_buckets if f.HasField("num_buckets") else None,
-        vocab_list=vocab_list,
-        vocab_dict=vocab_dict,
-        default_bucketize_value=(
-            f.default_bucketize_value if f.HasField("default_bucketize_value") else None
-        ),
-        separator=f.separator if f.HasField("separator") else None,
-        default_value=f.default_value if f.HasField("default_value") else None,
+        **id_args(f),
+        separator=f.separator,
         weighted=f.weighted,
+        first_only=f.HasField("value_dim") and f.value_dim == 1,
         zch=zch_args(f.zch) if f.HasField("zch") else None,
         name=f.feature_name,
     )
+    if f.data_type == "FP16":
+        logging.getLogger(__name__).info(
+            "feature %r: data_type FP16: easymtl keeps its table in FP32", f.feature_name
+        )
     return one_feature(f, layer, f.embedding_dim)

@@ -11,6 +11,7 @@ from easymtl.errors import ConfigError
 from easymtl.features import FEATURES
 from easymtl.features.checks import (
     check_boundaries,
+    check_embedding,
     check_normalizer,
     check_number,
     check_pooling,
@@ -25,10 +26,7 @@ def check_raw_feature(f, where: str) -> None:
         raise ConfigError(f"{where}.separator", "must not be empty")
     check_pooling(f, where)
     check_boundaries(f, where)
-    if f.boundaries:
-        check_positive(f, "embedding_dim", where, "with boundaries")
-    elif f.HasField("embedding_dim"):
-        raise ConfigError(f"{where}.embedding_dim", "only used with boundaries")
+    check_embedding(f, where, f.value_dim)
     check_number(f, "default_value", where)
     check_normalizer(f, where)
 

@@ -69,7 +69,7 @@ class RawFeature(keras.layers.Layer):
         if self.value_dim > 1:
             x = self._values(x)
         elif x.dtype == tf.string:
-            x = _to_number(x)
+            x = to_number(x)
         x = tf.cast(x, tf.float32)
         x = tf.where(tf.math.is_finite(x), x, self.default_value)
         if self.boundaries:
@@ -81,14 +81,14 @@ class RawFeature(keras.layers.Layer):
     def _values(self, x):
         """[batch, value_dim] floats (NaN where a value is missing or not a number)."""
         if x.shape.rank == 2:
-            values = _to_number(x) if x.dtype == tf.string else tf.cast(x, tf.float32)
+            values = to_number(x) if x.dtype == tf.string else tf.cast(x, tf.float32)
             values = values[:, : self.value_dim]
             missing = self.value_dim - tf.shape(values)[1]
             return tf.pad(values, [[0, 0], [0, missing]], constant_values=float("nan"))
         if x.dtype != tf.string:
             x = tf.strings.as_string(x)
         items = tf.strings.split(x, self.separator)
-        numbers = items.with_flat_values(_to_number(items.flat_values))
+        numbers = items.with_flat_values(to_number(items.flat_values))
         return numbers.to_tensor(float("nan"), shape=[None, self.value_dim])
 
     def cell_checks(self) -> list[tuple[int, object, str]]:
@@ -120,6 +120,11 @@ class RawFeature(keras.layers.Layer):
         if p["method"] == "log10":
             safe = tf.maximum(x, p["threshold"])
             return tf.where(x > p["threshold"], tf.math.log(safe) / math.log(10.0), p["default"])
+        if p["method"] == "expression":
+            from easymtl.features.expression import parse
+            from easymtl.features.expression_ops import evaluate
+
+            return evaluate(parse(p["expr"]), {"x": x})
         if p["method"] == "log1p":
             return tf.math.log1p(tf.maximum(x, 0.0))
         if p["method"] == "zscore":
@@ -150,7 +155,7 @@ def build_raw_feature(f, feature_configs=None) -> list[BuiltFeature]:
     return one_feature(f, layer, f.embedding_dim if f.boundaries else None)
 
 
-def _to_number(x: tf.Tensor) -> tf.Tensor:
+def to_number(x: tf.Tensor) -> tf.Tensor:
     """float32 of number strings; NaN where a string is not a number."""
     valid = tf.strings.regex_full_match(
         x, r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"

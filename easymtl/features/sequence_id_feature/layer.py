@@ -20,15 +20,18 @@ class SequenceIdFeature(keras.layers.Layer):
     :func:`~easymtl.features.sequence_items.sequence_items`); each item becomes ids as an
     :class:`IdFeature` value does (with a `separator`, several ids; an empty item takes
     `default_value`; a value without an id, such as "NULL" with `num_buckets`, has none
-    and embeds to zeros, but keeps its position).
+    and embeds to zeros, but keeps its position). With `weighted`, each item holds
+    ``id:weight`` entries and its ids' embeddings are scaled by their weights before
+    they pool.
 
     Args:
         sequence_length: Most items kept per cell (the first ones).
         sequence_delim: Separator of the items of a string cell.
-        hash_bucket_size, num_buckets, vocab_list, separator, default_value: As for
-            :class:`IdFeature`, applied to each item.
+        hash_bucket_size, num_buckets, vocab_list, separator, default_value, weighted:
+            As for :class:`IdFeature`, applied to each item.
 
-    Call returns ragged int64 ids [batch, (items), (ids per item)].
+    Call returns ragged int64 ids [batch, (items), (ids per item)]; with `weighted`, the
+    pair ``(ids, weights)``, both so shaped.
 
     Example:
         >>> f = SequenceIdFeature(2, "|", hash_bucket_size=10)
@@ -47,6 +50,7 @@ class SequenceIdFeature(keras.layers.Layer):
         vocab_list: list[str] | None = None,
         separator: str | None = None,
         default_value: str | None = None,
+        weighted: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -62,6 +66,7 @@ class SequenceIdFeature(keras.layers.Layer):
             vocab_list=vocab_list,
             separator=separator,
             default_value=default_value,
+            weighted=weighted,
             name="ids",
         )
 
@@ -74,12 +79,30 @@ class SequenceIdFeature(keras.layers.Layer):
         self.ids.build(input_shape)
 
     def call(self, inputs):
-        if inputs.shape.rank == 1 and self.ids.separator is None:
+        if inputs.shape.rank == 1 and self.ids.separator is None and not self.ids.weighted:
             return self._single_ids(inputs)
         items = sequence_items(inputs, self.sequence_delim, self.sequence_length)
-        return tf.RaggedTensor.from_row_splits(
-            self.ids(items.flat_values), items.row_splits, validate=False
-        )
+        ids = self.ids(items.flat_values)
+        if self.ids.weighted:
+            ids, weights = ids
+            return (
+                tf.RaggedTensor.from_row_splits(ids, items.row_splits, validate=False),
+                tf.RaggedTensor.from_row_splits(weights, items.row_splits, validate=False),
+            )
+        return tf.RaggedTensor.from_row_splits(ids, items.row_splits, validate=False)
+
+    def cell_checks(self) -> list[tuple[int, object, str]]:
+        """Checks of the raw cells in training data (see :meth:`IdFeature.cell_checks`):
+        a weighted sequence's items hold ``id:weight`` entries only."""
+        if not self.ids.weighted:
+            return []
+        [(_, bad_item, _)] = self.ids.cell_checks()
+
+        def bad(x):
+            items = sequence_items(x, self.sequence_delim, self.sequence_length)
+            return tf.reduce_any(items.with_flat_values(bad_item(items.flat_values)), axis=1)
+
+        return [(0, bad, f"holds an item that is not 'id:weight', as {self.name!r} reads")]
 
     def _single_ids(self, x):
         """The ids of a string column whose items are one id each: what
@@ -124,6 +147,7 @@ class SequenceIdFeature(keras.layers.Layer):
             "vocab_list": ids.vocab_list,
             "separator": ids.separator,
             "default_value": ids.default_value,
+            "weighted": ids.weighted,
         }
 
 
@@ -148,5 +172,6 @@ def sequence_id_layer(
         default_value=(
             f.default_value if f.HasField("default_value") or sequence_length is None else None
         ),
+        weighted=getattr(f, "weighted", False),
         name=name or f.feature_name,
     )

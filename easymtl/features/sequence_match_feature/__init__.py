@@ -36,9 +36,10 @@ def _query_protos(feature_configs) -> dict[str, object]:
 
 def _multi(proto) -> bool:
     """Whether an id/raw feature's value holds several values (a separator, value_dim)."""
-    if "value_dim" in proto.DESCRIPTOR.fields_by_name:
+    if proto.DESCRIPTOR.name in ("RawFeature", "SequenceRawFeature"):
         return proto.value_dim > 1
-    return proto.HasField("separator")
+    one_id = "value_dim" in proto.DESCRIPTOR.fields_by_name and proto.value_dim == 1
+    return proto.HasField("separator") and not one_id
 
 
 def resolve(f, feature_configs) -> tuple[str, SequenceEntry]:
@@ -52,6 +53,11 @@ def sequence_match_inputs(f) -> list:
     """The columns a SequenceMatchFeature reads on its own: none (it reads its query's and
     sequence's, which their features check)."""
     return []
+
+
+def _sequence(f, sequences: dict):
+    entry = sequences.get(f.sequence)
+    return entry.proto if entry is not None else None
 
 
 def check_sequence_match_references(f, where: str, feature_configs) -> None:
@@ -69,6 +75,13 @@ def check_sequence_match_references(f, where: str, feature_configs) -> None:
             f"unknown feature {f.query!r}; expected the feature_name of an id_feature "
             "or raw_feature",
         )
+    for field, proto in (("query", queries.get(f.query)), ("sequence", _sequence(f, sequences))):
+        if getattr(proto, "weighted", False):
+            raise ConfigError(
+                f"{where}.{field}",
+                f"{getattr(f, field)!r} is weighted ('id:weight' items); a "
+                "sequence_match_feature compares plain values",
+            )
     if _multi(queries[f.query]):
         raise ConfigError(
             f"{where}.query",
