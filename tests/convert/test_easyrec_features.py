@@ -209,7 +209,7 @@ def test_lookup_feature(easyrec):
     )
 
 
-def test_sequence_feature_id_and_raw(easyrec, refused):
+def test_sequence_feature_id_and_raw(easyrec):
     feature, _ = _feature(
         easyrec,
         'features { input_names: "seq" feature_type: SequenceFeature embedding_dim: 4 '
@@ -230,12 +230,16 @@ def test_sequence_feature_id_and_raw(easyrec, refused):
         validate=False,
     )
     assert feature.WhichOneof("feature") == "sequence_raw_feature"
-    lines = refused(
-        features='features { input_names: "seq" feature_type: SequenceFeature embedding_dim: 4 '
+    # Without max_seq_len EasyRec keeps every item: easymtl keeps up to 10,000.
+    feature, conversion = _feature(
+        easyrec,
+        'features { input_names: "seq" feature_type: SequenceFeature embedding_dim: 4 '
         "hash_bucket_size: 100 }",
-        groups='feature_groups { group_name: "all" feature_names: "seq" }',
+        "seq",
+        validate=False,
     )
-    assert len(lines) == 1 and "max_seq_len: easymtl keeps a bounded number" in lines[0]
+    assert feature.sequence_id_feature.sequence_length == 10000
+    assert any("differs: sequence_length 10000" in n.text for n in conversion.notes)
 
 
 def test_expr_feature(easyrec):

@@ -279,9 +279,3 @@ def test_two_optimizers_are_embeddings_then_the_rest(easyrec):
 def test_train_refusals(refused, train, message):
     lines = refused(train=train)
     assert any(message in line for line in lines), lines
-
-
-def test_rankers_are_one_line_naming_the_model(refused):
-    lines = refused(model='model_class: "DeepFM" deepfm { }')
-    assert len(lines) == 1
-    assert "model_class: EasyRec's DeepFM is a single-task ranker" in lines[0]

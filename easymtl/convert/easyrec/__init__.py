@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# feature_kinds registers each kind's converter into features.FEATURE_TYPES.
-from easymtl.convert.easyrec import feature_kinds  # noqa: F401
+# feature_kinds registers each kind's converter into features.FEATURE_TYPES, rankers
+# each ranker's into models.MODELS.
+from easymtl.convert.easyrec import feature_kinds, rankers  # noqa: F401
 from easymtl.convert.easyrec.data import convert_data, convert_paths
 from easymtl.convert.easyrec.features import convert_feature, feature_name
 from easymtl.convert.easyrec.models import convert_model
+from easymtl.convert.easyrec.towers import convert_metric
 from easymtl.convert.easyrec.train import convert_train
 from easymtl.convert.record import Note, Record, Src
 from easymtl.convert.textproto import parse
 from easymtl.errors import ConfigError, EasymtlError
-from easymtl.protos import pipeline_pb2
+from easymtl.protos import pipeline_pb2, tower_pb2
 
 # Fields only EasyRec's pipeline config has (any of them makes a file EasyRec's).
 MARKERS = {
@@ -104,7 +106,7 @@ def convert(text: str, path: str, validate: Callable | None = None) -> Conversio
     convert_train(
         train or Src(record, None, "train_config", "train_config", ""), config.train_config, ctx
     )
-    _convert_eval(top.msg("eval_config", "eval_config", "EvalConfig"), config)
+    _convert_eval(top.msg("eval_config", "eval_config", "EvalConfig"), config, result["rank"])
     _convert_export(top.msg("export_config", "export_config", "ExportConfig"), config)
     top.close()
     record.raise_refusals(_HOW)
@@ -147,12 +149,19 @@ def _convert_features(top: Src, config, groups: dict[str, list[str]]) -> None:
         v2.close()
 
 
-def _convert_eval(src: Src | None, config) -> None:
+def _convert_eval(src: Src | None, config, rank: bool) -> None:
+    """eval_config; a ranker's metrics are its metrics_set."""
     config.eval_config.SetInParent()
+    target = "model_config.metrics" if rank else "eval_config"
+    metrics = src.msgs("metrics_set", target, "EvalMetrics") if src else []
+    if rank:
+        task = tower_pb2.TaskTower()
+        for metric in metrics:
+            convert_metric(metric, task)
+        config.model_config.metrics.extend(task.metrics)
     if src is None:
         return
-    metrics = src.msgs("metrics_set", "eval_config", "EvalMetrics")
-    for metric in metrics:
+    for metric in metrics if not rank else []:
         metric.consume()
         metric.close("dropped: a multi-task model's metrics are its towers' metrics_set")
     if src.get("num_examples", int, 0):

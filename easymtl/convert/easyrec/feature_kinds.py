@@ -6,6 +6,10 @@ from __future__ import annotations
 from easymtl.convert.easyrec.features import FEATURE_TYPES, feature_kind
 from easymtl.convert.record import Src
 
+# The sequence_length of a SequenceFeature without max_seq_len (EasyRec keeps every item;
+# easymtl pads a batch to its longest kept sequence, so a high bound costs nothing).
+UNBOUNDED_SEQ_LEN = 10000
+
 
 def set_names(src: Src, msg, name: str, column: str) -> None:
     msg.feature_name = name
@@ -223,10 +227,16 @@ def convert_sequence(src: Src, name: str, inputs: list[str], out) -> None:
     msg.sequence_delim = src.get("separator", str, "|")
     src.say(f"separator {msg.sequence_delim!r} -> sequence_delim")
     length = src.get("max_seq_len", int, 0)
-    if not length:
-        src.fail("max_seq_len", "easymtl keeps a bounded number of items; set max_seq_len")
-    msg.sequence_length = max(length, 1)
-    src.keep("max_seq_len", "sequence_length")
+    if src.has("max_seq_len"):
+        msg.sequence_length = max(length, 1)
+        src.keep("max_seq_len", "sequence_length")
+    else:
+        msg.sequence_length = UNBOUNDED_SEQ_LEN
+        src.say(
+            f"sequence_length {UNBOUNDED_SEQ_LEN}: the first {UNBOUNDED_SEQ_LEN} items of a "
+            "cell (EasyRec without max_seq_len keeps every item; set max_seq_len to bound it)",
+            differs=True,
+        )
     if raw:
         boundaries = sorted(src.get_list("boundaries", float))
         msg.boundaries.extend(boundaries)

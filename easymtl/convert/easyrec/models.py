@@ -12,26 +12,52 @@ Meaning as EasyRec's model/*.py compute it:
 
 from __future__ import annotations
 
-from easymtl.convert.easyrec.towers import convert_dnn, convert_tower
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from easymtl.convert.easyrec.towers import convert_dnn, convert_losses, convert_tower
 from easymtl.convert.record import Src
 
 MODELS: dict = {}
-# EasyRec's rankers: single-task models (issue 28 brings them to easymtl).
-RANKERS = {
-    "DIN", "MultiTowerDIN", "MultiTowerBST", "DCN", "WideAndDeep", "DeepFM", "DLRM",
-    "RankModel", "MultiTower", "FM", "AutoInt", "CMBF", "Uniter", "RocketLaunching",
-}  # fmt: skip
+# Converters of model_classes whose model is a backbone, by model_class (besides
+# MultiTaskModel's AITM): ``fn(model_config src, easymtl ModelConfig, ctx) -> groups``.
+BACKBONES: dict = {}
+# EasyRec's rankers that easymtl has no model for.
+RANKERS = {"MultiTowerBST", "FM", "AutoInt", "CMBF", "Uniter"}
 _WIDE_DEEP = {0: "DEEP", 1: "WIDE", 2: "WIDE_AND_DEEP"}
 _L2_DEFAULT = 1e-4  # EasyRec's default l2_regularization of MMoE, ESMM, DBMTL, PLE, ...
 
 
-def model_class(name: str, oneof: str, loss_sum: bool = False):
-    """Registers the converter of EasyRec's model_class `name` (its message: `oneof`):
-    ``fn(src of the message, easymtl message, ctx) -> feature groups it reads``;
-    `loss_sum`: EasyRec sums the model's losses over the batch."""
+@dataclass(frozen=True)
+class ModelClass:
+    """How one EasyRec model_class converts: its message `oneof` becomes easymtl's
+    `target` by `fn`; `loss_sum`: EasyRec sums its losses over the batch; `rank`: a
+    single-task ranker (its loss, num_class and metrics are the model_config's and
+    eval_config's); `l2`: its message's default l2_regularization."""
+
+    oneof: str
+    target: str
+    fn: Callable
+    loss_sum: bool = False
+    rank: bool = False
+    l2: float = _L2_DEFAULT
+
+
+def model_class(
+    name: str,
+    oneof: str,
+    loss_sum: bool = False,
+    target: str | None = None,
+    rank: bool = False,
+    l2: float = _L2_DEFAULT,
+):
+    """Registers the converter of EasyRec's model_class `name` (its message: `oneof`,
+    easymtl's: `target`, default the same):
+    ``fn(src of the message, easymtl message, ctx) -> feature groups it reads`` (see
+    :class:`ModelClass`)."""
 
     def register(fn):
-        MODELS[name] = (oneof, fn, loss_sum)
+        MODELS[name] = ModelClass(oneof, target or oneof, fn, loss_sum, rank, l2)
         return fn
 
     return register
@@ -47,34 +73,43 @@ def convert_model(src: Src, model, ctx: dict) -> dict:
     if name in RANKERS:
         src.fail(
             "model_class",
-            f"EasyRec's {name} is a single-task ranker; easymtl runs "
-            "multi-task models (its rankers come with issue 28)",
+            f"EasyRec's {name} is a single-task ranker easymtl has no model for; "
+            f"easymtl.convert converts the rankers {', '.join(_rankers())}",
         )
-        return {"groups": {}, "loss_scale": 1}
+        return {"groups": {}, "loss_scale": 1, "rank": True}
+    ctx["group_names"] = list(groups)
+    ctx["model_src"], ctx["extra_groups"] = src, {}
+    rank = name == "RankModel" or (name in MODELS and MODELS[name].rank)
+    if rank:
+        convert_rank_fields(src, model, ctx)
+    wide = ()
     if name == "MultiTaskModel":  # a backbone: AITM's is converted
         from easymtl.convert.easyrec.backbone import convert_backbone_model
 
         read, scale = convert_backbone_model(src, model, ctx), 1
+    elif name in BACKBONES:  # RankModel's MaskNet backbone (rankers.py)
+        read, scale = BACKBONES[name](src, model, ctx), 1
     elif name not in MODELS:
         src.fail(
             "model_class",
-            f"{name!r} is not converted; easymtl.convert knows {', '.join(sorted(MODELS))} "
-            "and MultiTaskModel's AITM backbone",
+            f"{name!r} is not converted; easymtl.convert knows {', '.join(sorted(MODELS))}, "
+            "MultiTaskModel's AITM backbone and RankModel's MaskNet backbone",
         )
-        return {"groups": {}, "loss_scale": 1}
+        return {"groups": {}, "loss_scale": 1, "rank": False}
     else:
-        oneof, convert, loss_sum = MODELS[name]
-        sub = src.msg(oneof, f"model_config.{oneof}", name)
+        entry = MODELS[name]
+        sub = src.msg(entry.oneof, f"model_config.{entry.target}", name)
         if sub is None:
-            src.fail("model_class", f"model_class {name} needs its `{oneof} {{ ... }}`")
-            return {"groups": {}, "loss_scale": 1}
+            src.fail("model_class", f"model_class {name} needs its `{entry.oneof} {{ ... }}`")
+            return {"groups": {}, "loss_scale": 1, "rank": rank}
         for other in ("backbone", "model_params"):
             if src.has(other):
                 src.nodes(other)
                 src.fail(other, f"EasyRec's {name} with a backbone is not converted; remove it")
-        read = convert(sub, getattr(model, oneof), ctx)
-        scale = ctx["batch_size"] if loss_sum else 1
-        l2 = sub.get("l2_regularization", float, _L2_DEFAULT)
+        read = entry.fn(sub, getattr(model, entry.target), ctx)
+        wide = ("wide",) if rank else ()
+        scale = ctx["batch_size"] if entry.loss_sum else 1
+        l2 = sub.get("l2_regularization", float, entry.l2)
         model.l2_regularization = l2 / 2 / scale
         summed = " added to a loss summed over the batch" if scale > 1 else ""
         sub.say(
@@ -83,16 +118,20 @@ def convert_model(src: Src, model, ctx: dict) -> dict:
             f"sum(w^2); EasyRec: s x sum(w^2) / 2{summed})"
         )
         sub.drop("dense_regularization", "deprecated in EasyRec")
-        sub.close(f"{name} -> {oneof}")
+        sub.close(f"{name} -> {entry.target}")
     kept = {}
     for group_name, group in groups.items():
         if group_name in read:
-            kept[group_name] = _convert_group(group, model.feature_groups.add(), name)
+            out = model.feature_groups.add()
+            kept[group_name] = _convert_group(group, out, name, group_name in wide)
         else:
             group.consume()
             group.close(f"dropped: EasyRec's {name} does not read feature group {group_name!r}")
+    for group_name, (names, group_type) in ctx["extra_groups"].items():
+        model.feature_groups.add(group_name=group_name, feature_names=names, group_type=group_type)
+        kept[group_name] = names
     for group_name in read:
-        if group_name not in groups:
+        if group_name not in groups and group_name not in ctx["extra_groups"]:
             src.fail(
                 "feature_groups",
                 f"EasyRec's {name} reads feature group {group_name!r}, which is not there",
@@ -106,26 +145,67 @@ def convert_model(src: Src, model, ctx: dict) -> dict:
             f"(EasyRec: s x sum(e^2) / 2 summed over the batch's rows{summed}; "
             f"easymtl: s x mean over rows of sum(e^2); batch_size {ctx['batch_size']})"
         )
-    _refuse_model_fields(src)
+    _refuse_model_fields(src, rank)
     src.close()
-    return {"groups": kept, "loss_scale": scale}
+    return {"groups": kept, "loss_scale": scale, "rank": rank}
+
+
+def _rankers() -> list[str]:
+    return sorted(n for n, e in MODELS.items() if e.rank) + ["RankModel's MaskNet backbone"]
+
+
+def convert_rank_fields(src: Src, model, ctx: dict) -> None:
+    """A ranker's one task, from EasyRec's model_config (rank_model.py): label_name
+    (default: the first label field), num_class, loss_type or losses, and the sample
+    weight; its metrics are eval_config's metrics_set (see ``convert_rank_metrics``)."""
+    from easymtl.protos import tower_pb2
+
+    if src.has("label_name"):
+        model.label_name = src.get("label_name", keep="label_name")
+    elif ctx["labels"]:
+        model.label_name = ctx["labels"][0]
+        src.say(f"label_name {model.label_name!r} (EasyRec: the first label_fields)")
+    num_class = src.get("num_class", int, 1)
+    if num_class > 1:
+        model.num_class = num_class
+        src.keep("num_class")
+    task = tower_pb2.TaskTower()
+    convert_losses(src, task, num_class)
+    if task.weight != 1.0:
+        src.fail("losses", "a ranker's losses have one weight in easymtl: give them weight 1")
+    model.losses.extend(task.losses)
+    if ctx["sample_weight"]:
+        model.sample_weight_name = ctx["sample_weight"]
+        src.say(
+            "sample_weight_name: data_config.sample_weight; the loss is sum(w x loss) / "
+            "sum(w) (EasyRec: / the number of rows of non-zero weight)",
+            differs=True,
+        )
+    ctx["rank"] = True
 
 
 def _group_srcs(src: Src) -> list[Src]:
     return src.msgs("feature_groups", "model_config.feature_groups[{i}]", "FeatureGroupConfig")
 
 
-def _convert_group(src: Src, group, model_name: str) -> list[str]:
+def _convert_group(src: Src, group, model_name: str, wide: bool = False) -> list[str]:
+    """A feature group read by the model; `wide`: read as WIDE (a ranker's "wide")."""
     group.group_name = src.get("group_name", keep="group_name")
     names = src.get_list("feature_names")
     group.feature_names.extend(names)
     src.keep("feature_names")
     kind = src.get("wide_deep", _WIDE_DEEP, "DEEP")
-    if kind != "DEEP":
+    if kind != ("WIDE" if wide else "DEEP"):
+        part = "WIDE" if wide else "DEEP"
         src.fail(
             "wide_deep",
-            f"EasyRec's {model_name} reads the DEEP part of its groups: set wide_deep: DEEP",
+            f"EasyRec's {model_name} reads the {part} part of group {group.group_name!r}: "
+            f"set wide_deep: {part}",
         )
+    if wide:
+        group.group_type = 1  # WIDE
+        src.close("-> feature_groups (WIDE: each feature's wide embedding)")
+        return names
     src.drop("negative_sampler", "matching models only")
     if src.has("sequence_features"):
         src.nodes("sequence_features")
@@ -136,14 +216,16 @@ def _convert_group(src: Src, group, model_name: str) -> list[str]:
     return names
 
 
-def _refuse_model_fields(src: Src) -> None:
+def _refuse_model_fields(src: Src, rank: bool = False) -> None:
     for name, what in (
-        ("seq_att_groups", "DIN groups belong to EasyRec's DIN ranker"),
+        ("seq_att_groups", "DIN groups are read by EasyRec's MultiTowerDIN only"),
         ("kd", "knowledge distillation is not in easymtl"),
         ("variational_dropout", "variational dropout is not in easymtl"),
         ("ev_params", "EmbeddingVariable is DeepRec's (PAI-TF); remove ev_params"),
         ("losses", "the model's losses are its towers'"),
     ):
+        if any(n.name == name and n.used for n in src.fields):
+            continue  # read by the model (a ranker's losses, MultiTowerDIN's DIN groups)
         if src.has(name):
             src.nodes(name)
             src.fail(name, what)
@@ -152,6 +234,8 @@ def _refuse_model_fields(src: Src) -> None:
     ):
         src.fail("loss_weight_strategy", "use model_config.loss_weighting of easymtl")
     src.drop("restore_filters", "easymtl restores every variable it finds")
+    if rank:
+        return
     src.drop("loss_type", "the towers' losses decide")
     src.drop("num_class", "the towers' num_class decides")
     src.drop("label_name", "the towers name their labels")
