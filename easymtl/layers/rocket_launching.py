@@ -10,9 +10,9 @@ import tensorflow as tf
 from keras import ops
 
 from easymtl.layers.mlp import MLP
-from easymtl.layers.tower import output_name
 from easymtl.losses import REGRESSION
 from easymtl.tasks import Task
+from easymtl.towers import output_name
 
 LIGHT, BOOSTER = "light", "booster"
 
