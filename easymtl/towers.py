@@ -15,7 +15,7 @@ TOWER_MESSAGES = ("TaskTower", "BayesTaskTower", "InterventionTaskTower")
 
 def output_name(prefix: str, tower: str) -> str:
     """``<prefix>_<tower>``, or `prefix` alone for a single-task ranker's task (named
-    ""), as TorchEasyRec names its outputs, metrics and losses."""
+    ""), as TorchEasyRec names its outputs and metrics."""
     return f"{prefix}_{tower}" if tower else prefix
 
 

@@ -70,8 +70,9 @@ class RankModel(keras.Model):
         return []
 
     def call(self, inputs, training=None, return_gates=False, tiled_inputs=()):
-        """The outputs of raw `inputs`; `tiled_inputs` names columns that hold one row for
-        the whole batch (as MultiTaskModel.call)."""
+        """The towers' outputs of raw `inputs`; `tiled_inputs` names columns that hold one
+        row for the whole batch (a request's user side, export_config.input_tile 3): see
+        :meth:`FeatureInputs.call`."""
         groups = self.features(inputs, training=training, tiled_inputs=tuple(tiled_inputs))
         wide = [groups.pop(g) for g in self.added_wide]
         logits = self.ranker(groups, training=training)

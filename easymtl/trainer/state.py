@@ -208,7 +208,7 @@ def _counter(name: str) -> tf.Variable:
 
 
 def _float16(model) -> bool:
-    """Whether the model's towers (a single-task ranker's: its ranker) compute in float16
-    (mixed_precision "FP16")."""
-    layers = model.towers.values() if hasattr(model, "towers") else [model.ranker]
-    return any(t.dtype_policy.compute_dtype == "float16" for t in layers)
+    """Whether the model computes in float16 (mixed_precision "FP16"): its task towers,
+    or a ranker (:class:`~easymtl.models.rank_model.RankModel`), which has none."""
+    parts = model.towers.values() if hasattr(model, "towers") else [model.ranker]
+    return any(p.dtype_policy.compute_dtype == "float16" for p in parts)
