@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from easymtl.layers.tower import output_name
 from easymtl.losses import BINARY, MULTICLASS, REGRESSION, build_loss, loss_columns
 from easymtl.metrics import build_metric
 from easymtl.towers import (
     check_losses,
     check_metrics,
     check_tower,
+    output_name,
     tower_metric_columns,
     two_class_metric,
 )

@@ -13,6 +13,12 @@ from easymtl.overrides import is_repeated
 TOWER_MESSAGES = ("TaskTower", "BayesTaskTower", "InterventionTaskTower")
 
 
+def output_name(prefix: str, tower: str) -> str:
+    """``<prefix>_<tower>``, or `prefix` alone for a single-task ranker's task (named
+    ""), as TorchEasyRec names its outputs and metrics."""
+    return f"{prefix}_{tower}" if tower else prefix
+
+
 def tower_fields(msg, where: str) -> list[tuple[str, object]]:
     """(field path, tower message) of each task tower (TaskTower, BayesTaskTower) of a
     model's sub-message `msg` at `where`: its `task_towers`, or its single TaskTower

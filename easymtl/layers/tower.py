@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from easymtl.layers.mlp import MLP
+from easymtl.towers import output_name
 
 TASK_TYPES = ("binary", "regression", "multiclass")
 
@@ -70,12 +71,6 @@ class TaskTower(keras.layers.Layer):
             "num_class": self.num_class,
             "task_type": self.task_type,
         }
-
-
-def output_name(prefix: str, tower: str) -> str:
-    """``<prefix>_<tower>``, or `prefix` alone for a single-task ranker's task (named
-    ""), as TorchEasyRec names its outputs and metrics."""
-    return f"{prefix}_{tower}" if tower else prefix
 
 
 def tower_outputs(name: str, logits, task_type: str) -> dict:

@@ -69,8 +69,10 @@ class RankModel(keras.Model):
         """A ranker has no gates (see MultiTaskModel.gate_names)."""
         return []
 
-    def call(self, inputs, training=None, return_gates=False):
-        groups = self.features(inputs, training=training)
+    def call(self, inputs, training=None, return_gates=False, tiled_inputs=()):
+        """The outputs of raw `inputs`; `tiled_inputs` names columns that hold one row
+        for the whole batch (a request's user side; see :meth:`FeatureInputs.call`)."""
+        groups = self.features(inputs, training=training, tiled_inputs=tuple(tiled_inputs))
         wide = [groups.pop(g) for g in self.added_wide]
         logits = self.ranker(groups, training=training)
         if training and self.l2_regularization:

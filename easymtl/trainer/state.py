@@ -208,5 +208,7 @@ def _counter(name: str) -> tf.Variable:
 
 
 def _float16(model) -> bool:
-    """Whether the model's towers compute in float16 (mixed_precision "FP16")."""
-    return any(t.dtype_policy.compute_dtype == "float16" for t in model.towers.values())
+    """Whether the model computes in float16 (mixed_precision "FP16"): its towers, or a
+    ranker's layers (a RankModel has no towers)."""
+    layers = list(getattr(model, "towers", {}).values()) or list(model.layers)
+    return any(layer.dtype_policy.compute_dtype == "float16" for layer in layers)
