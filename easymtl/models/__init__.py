@@ -28,7 +28,13 @@ from __future__ import annotations
 from easymtl.errors import ConfigError
 from easymtl.overrides import is_repeated
 from easymtl.registry import Registry
-from easymtl.towers import TOWER_MESSAGES, check_tower, tower_fields, tower_task_type
+from easymtl.towers import (
+    TOWER_MESSAGES,
+    check_tower,
+    output_name,
+    tower_fields,
+    tower_task_type,
+)
 
 MODELS = Registry("model")
 
@@ -151,8 +157,8 @@ def metric_names(metrics, tower_name: str) -> list[str]:
 
 def suffixed(name: str, tower_name: str) -> str:
     """``<name>_<tower_name>``, or `name` alone for a ranker's task (named ""): how
-    outputs, metrics and losses are named (as layers.tower.output_name, without Keras)."""
-    return f"{name}_{tower_name}" if tower_name else name
+    outputs, metrics and losses are named (:func:`easymtl.towers.output_name`)."""
+    return output_name(name, tower_name)
 
 
 def result_names(model_config) -> list[str]:
