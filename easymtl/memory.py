@@ -85,11 +85,13 @@ def estimate(train_config, tables: dict, dense_variables=None) -> Need:
     dense = None
     if dense_variables is not None:
         dense = sum(variable_bytes(v) for v in dense_variables)
+    # Gradient accumulation keeps one more buffer of every parameter.
+    accumulating = int(train_config.gradient_accumulation_steps > 1)
     return Need(
         tables=table_bytes,
-        table_slots=table_bytes * sparse_slots(train_config.sparse_optimizer),
+        table_slots=table_bytes * (sparse_slots(train_config.sparse_optimizer) + accumulating),
         dense=dense,
-        dense_slots=(dense or 0) * dense_slots(train_config.dense_optimizer),
+        dense_slots=(dense or 0) * (dense_slots(train_config.dense_optimizer) + accumulating),
         largest=(largest[0], *largest[1]) if largest else None,
     )
 

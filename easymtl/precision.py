@@ -1,15 +1,20 @@
 """train_config.mixed_precision (TorchEasyRec's): the dense part of the model computes in
-bfloat16 where the hardware has it.
+bfloat16 or float16 where the hardware has it.
 
-With ``mixed_precision: "BF16"`` the backbone and the task towers are built under Keras's
-``mixed_bfloat16`` policy: their variables stay float32 and their matmuls run in
-bfloat16; the feature layer (embedding lookups, raw values) stays float32, and each
-tower's logits are cast back to float32 before the outputs, losses and metrics (as
-TorchEasyRec autocasts the forward pass and keeps its parameters in float32). The export
-computes the same way. Where neither a GPU of compute capability 8.0 or more nor a CPU
-with bfloat16 instructions (``avx512_bf16`` or ``amx_bf16``) is there, and for ``"FP16"``
-(which needs loss scaling, not here yet), the model trains in float32 and one info line
-says so.
+With ``mixed_precision: "BF16"`` (or ``"FP16"``) the backbone and the task towers are
+built under Keras's ``mixed_bfloat16`` (``mixed_float16``) policy: their variables stay
+float32 and their matmuls run in the lower precision; the feature layer (embedding
+lookups, raw values) stays float32, and each tower's logits are cast back to float32
+before the outputs, losses and metrics (as TorchEasyRec autocasts the forward pass and
+keeps its parameters in float32). The export computes the same way. float16's narrow
+range needs loss scaling: the train step scales the loss by
+:class:`easymtl.trainer.loss_scale.LossScale` (train_config.grad_scaler). Where the
+hardware lacks the precision (BF16: a GPU of compute capability 8.0 or more, a CPU with
+``avx512_bf16`` or ``amx_bf16``; FP16: a GPU of compute capability 7.0 or more, never a
+CPU), the model trains in float32 and one info line says so. FP16 on a CPU, even one
+with ``avx512_fp16`` and ``amx_fp16``, trained the sample MMoE 110 times slower than
+float32 with TensorFlow 2.21's CPU kernels (docs/performance.md, "Mixed precision and
+gradient accumulation"), so a CPU never counts as FP16 hardware.
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ log = logging.getLogger("easymtl")
 
 # TorchEasyRec's mixed_precision values and the Keras policy of each.
 POLICIES = {"BF16": "mixed_bfloat16", "FP16": "mixed_float16"}
+# What computes each fast: the least GPU compute capability, the CPU flags (none for
+# FP16: measured 110x slower than float32 on an avx512_fp16 / amx_fp16 CPU).
+HARDWARE = {
+    "BF16": (8, {"avx512_bf16", "amx_bf16"}),
+    "FP16": (7, set()),
+}
 
 
 def check_mixed_precision(value: str, where: str = "train_config.mixed_precision") -> None:
@@ -32,24 +43,36 @@ def check_mixed_precision(value: str, where: str = "train_config.mixed_precision
         raise ConfigError(where, f"{value!r} is not a precision; expected 'BF16' or 'FP16'")
 
 
-def bf16_hardware() -> str | None:
-    """What computes bfloat16 fast here: a GPU of compute capability >= 8.0 or a CPU with
-    avx512_bf16 / amx_bf16 (its description), else None."""
-    import tensorflow as tf
-
-    for gpu in tf.config.list_physical_devices("GPU"):
-        major, _ = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
-        if major >= 8:
-            return f"GPU {gpu.name} (compute capability {major}.x)"
-    flags = set()
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    flags: set[str] = set()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith("flags"):
                     flags.update(line.split(":", 1)[1].split())
                     break
-    found = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    return flags
+
+
+def precision_hardware(mixed_precision: str) -> str | None:
+    """What computes `mixed_precision` ("BF16" or "FP16") fast here: a GPU of the
+    least compute capability or a CPU with the instructions (its description), else
+    None."""
+    import tensorflow as tf
+
+    least, wanted = HARDWARE[mixed_precision]
+    for gpu in tf.config.list_physical_devices("GPU"):
+        major, _ = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
+        if major >= least:
+            return f"GPU {gpu.name} (compute capability {major}.x)"
+    found = sorted(cpu_flags() & wanted)
     return f"CPU with {', '.join(found)}" if found else None
+
+
+def bf16_hardware() -> str | None:
+    """What computes bfloat16 fast here (:func:`precision_hardware` of "BF16")."""
+    return precision_hardware("BF16")
 
 
 def policy_name(mixed_precision: str) -> str | None:
@@ -57,15 +80,25 @@ def policy_name(mixed_precision: str) -> str | None:
     after one info line saying which and why."""
     if not mixed_precision:
         return None
-    if mixed_precision == "FP16":
-        log.info("mixed_precision FP16: not supported yet (needs loss scaling); float32")
-        return None
-    hardware = bf16_hardware()
+    hardware = precision_hardware(mixed_precision)
+    dtype = {"BF16": "bfloat16", "FP16": "float16"}[mixed_precision]
     if hardware is None:
-        log.info("mixed_precision BF16: no bfloat16 hardware (GPU >= 8.0, avx512_bf16 or "
-                 "amx_bf16 CPU) here; float32")  # fmt: skip
+        least, flags = HARDWARE[mixed_precision]
+        cpu = f"{' or '.join(sorted(flags))} CPU" if flags else "no CPU"
+        log.info(
+            "mixed_precision %s: no %s hardware (GPU >= %d.0, %s) here; float32",
+            mixed_precision,
+            dtype,
+            least,
+            cpu,
+        )
         return None
-    log.info("mixed_precision BF16: backbone and towers compute in bfloat16 on the %s", hardware)
+    log.info(
+        "mixed_precision %s: backbone and towers compute in %s on the %s",
+        mixed_precision,
+        dtype,
+        hardware,
+    )
     return POLICIES[mixed_precision]
 
 

@@ -178,6 +178,7 @@ class Runner:
             self.state.global_step,
             self.state.epoch,
             self.cluster,
+            loss_scale=self.state.loss_scale,
             clipping_type=train.grad_clipping.clipping_type,
             max_gradient=train.grad_clipping.max_gradient,
             skip_non_finite=train.nan_loss_policy == train_pb2.TrainConfig.SKIP_BATCH,
@@ -206,20 +207,18 @@ class Runner:
 
     def run_step(self, batch: dict) -> StepResult:
         """One train step on `batch`, traced into the compiled step: the gradients (of
-        every worker), clipped; their update, withheld where a loss or gradient is NaN
-        or Inf; the counters. The loop judges a withheld update, logs, saves and calls
-        the callbacks around it. Override it to change what a step does (mixed
-        precision, gradient accumulation)."""
+        every worker); their update (clipped, accumulated over
+        train_config.gradient_accumulation_steps batches where set), withheld where a
+        loss or gradient is NaN or Inf or where float16's scaled gradients overflowed
+        (the loss scale then shrinks; :class:`LossScale`); the counters. The loop judges
+        a withheld update, logs, saves and calls the callbacks around it. Override it to
+        change what a step does."""
         features, labels = self.inputs.split(batch)
         grads = self.cluster.run(self.train_step.gradients, features, labels)
-        n = len(self.state.embedding_vars)
-        clipped = grads.gradients[:n] + self.train_step.clip(grads.gradients[n:])
-        grads = grads._replace(gradients=clipped)
-        tf.cond(
-            tf.reduce_any(grads.non_finite),
-            lambda: tf.constant(False),
-            lambda: self.apply_gradients(grads),
-        )
+        skip = tf.reduce_any(grads.non_finite)
+        if self.state.loss_scale is not None:
+            grads = grads._replace(non_finite=self.state.loss_scale.update(grads.non_finite))
+        tf.cond(skip, lambda: tf.constant(False), lambda: self.apply_gradients(grads))
         self.state.loss_weights.assign(grads.weights)
         self.state.global_step.assign_add(1)
         self.state.step_in_epoch.assign_add(1)
@@ -235,11 +234,12 @@ class Runner:
         )
 
     def apply_gradients(self, grads: Gradients) -> tf.Tensor:
-        """Applies a finite step's (clipped) gradients with the optimizers, updates the
-        loss weighting and adds the step's losses to the train log; returns True. Runs
-        in :meth:`run_step`'s conditional; a strategy overrides it to run the update
-        where its variables live."""
-        self.state.apply(grads.gradients)
+        """Applies a finite step's gradients with the optimizers (the state's: clipped,
+        accumulated where train_config says so), updates the loss weighting and adds
+        the step's losses to the train log; returns True. Runs in :meth:`run_step`'s
+        conditional; a strategy overrides it to run the update where its variables
+        live."""
+        self.state.apply(grads.gradients, clip=self.train_step.clip)
         self.weighting.update(grads.task_losses, grads.grad_norms)
         self.train_log.update(grads.total, grads.losses)
         return tf.constant(True)

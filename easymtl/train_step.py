@@ -104,6 +104,9 @@ class TrainStep:
         global_step: The step counter the weighting reads.
         epoch: The epoch counter the weighting reads.
         cluster: The training workers (gradients are averaged over them).
+        loss_scale: The :class:`~easymtl.trainer.loss_scale.LossScale` of a float16
+            model: the loss is multiplied by its scale before the gradients are taken
+            and they are divided by it after; None: no scaling.
         clipping_type: "norm" (global norm), "value", or "none".
         max_gradient: The clipping bound.
         skip_non_finite: Whether a non-finite step is skipped (nan_loss_policy:
@@ -121,6 +124,7 @@ class TrainStep:
         global_step: tf.Variable,
         epoch: tf.Variable,
         cluster: Cluster,
+        loss_scale=None,
         clipping_type: str = "none",
         max_gradient: float = 0.0,
         skip_non_finite: bool = False,
@@ -138,6 +142,7 @@ class TrainStep:
         self.global_step = global_step
         self.epoch = epoch
         self.cluster = cluster
+        self.loss_scale = loss_scale
         self.clipping_type = clipping_type
         self.max_gradient = max_gradient
         self.skip_non_finite = skip_non_finite
@@ -183,13 +188,18 @@ class TrainStep:
             total, losses = self.losses(labels, outputs, weights)
             task_losses = tf.stack([losses[t.name] for t in self.tasks])
             weighted = [weights[k] * task_losses[k] for k in range(len(self.tasks)) if per_task]
+            scale = self.loss_scale.scale if self.loss_scale is not None else None
+            target = total
+            if scale is not None:  # float16: small gradients would flush to zero
+                target = total * scale
+                weighted = [w * scale for w in weighted]
         variables = self.embedding_vars + self.dense_vars
         shared = {id(v) for v in self.shared_vars}
         own = [v for v in variables if id(v) not in shared]
-        grads = tape.gradient(total, own)
+        grads = _unscale(tape.gradient(target, own), scale)
         task_grads = [
             [g if g is not None else tf.zeros_like(v) for g, v in zip(gs, self.shared_vars)]
-            for gs in (tape.gradient(w, self.shared_vars) for w in weighted)
+            for gs in (_unscale(tape.gradient(w, self.shared_vars), scale) for w in weighted)
         ]
         if per_task and self.model.losses:
             extra = tape.gradient(tf.add_n(self.model.losses), self.shared_vars)
@@ -261,3 +271,10 @@ def _scale(grad, factor: float):
     if isinstance(grad, tf.IndexedSlices):
         return tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
     return grad * factor
+
+
+def _unscale(grads: list, scale) -> list:
+    """`grads` divided by the loss scale (None: as they are)."""
+    if scale is None:
+        return grads
+    return [_scale(g, 1.0 / scale) for g in grads]

@@ -7,9 +7,9 @@ steps of batches of at most 64 rows, one eval step: how long it runs, as
 ``--train_config.num_steps`` would set it), exported, and served with
 ``saved_model_cli run``. The data: Criteo's columns (``label``,
 ``int_0..12``, ``cat_0..25``) from scripts/make_criteo_data.py's planted world; any other
-config's columns made from its own features (ids below num_buckets, strings for hashed
-ids, floats for raw features, sequences of its sequence_feature's items), labels 0/1, no
-null cell.
+config's columns made from its own features by easymtl/testing/tzrec_configs.py (as
+scripts/tzrec_configs.py makes them for the multi-task configs: every feature kind, about
+one cell in ten null).
 
 One change beyond the input, where the machine needs it: ``--max_table_rows`` caps each
 id feature's ``num_buckets`` / ``hash_bucket_size`` (TorchEasyRec's Criteo configs hold
@@ -85,38 +85,17 @@ def rewrite_input(text: str, train_path: str, eval_path: str) -> str:
     return text
 
 
-def _features(config):
-    """(column, kind, proto, sequence delimiter or None) of each feature's input."""
-    for fc in config.feature_configs:
-        kind = fc.WhichOneof("feature")
-        proto = getattr(fc, kind)
-        if kind == "sequence_feature":
-            for sub in proto.features:
-                sub_kind = sub.WhichOneof("feature")
-                sub_proto = getattr(sub, sub_kind)
-                column = f"{proto.sequence_name}__{_column(sub_proto)}"
-                yield column, sub_kind, sub_proto, proto.sequence_delim or ";"
-        else:
-            delim = getattr(proto, "sequence_delim", None) if kind.startswith("sequence") else None
-            yield (
-                _column(proto),
-                kind,
-                proto,
-                delim or (";" if kind.startswith("sequence") else None),
-            )
-
-
-def _column(proto) -> str:
-    expression = getattr(proto, "expression", "")
-    return expression.split(":", 1)[-1] if expression else proto.feature_name
-
-
-def make_tables(config, rows: int, seed: int = 0):
-    """(train, eval) pyarrow Tables with the columns the parsed `config` reads."""
+def make_tables(text: str, rows: int, seed: int = 0):
+    """(train, eval) pyarrow Tables with the columns the config `text` reads: Criteo's
+    planted world for a Criteo config, else easymtl.testing.tzrec_configs's columns made
+    from the config's features."""
     import pyarrow as pa
 
-    columns = {c for c, *_ in _features(config)}
-    if {"int_0", "cat_0"} <= columns:
+    from easymtl.testing.tzrec_configs import Node, config_columns, make_table, parse_text
+
+    raw = parse_text(text)
+    columns = config_columns(raw)
+    if {"int_0", "cat_0"} <= set(columns):
         from make_criteo_data import NUM_DENSE, NUM_SPARSE, World
 
         world = World(np.random.default_rng(seed))
@@ -130,44 +109,8 @@ def make_tables(config, rows: int, seed: int = 0):
                 data[f"cat_{i}"] = pa.array(ids[:, i])
             tables.append(pa.table(data))
         return tables
-    tables = []
-    for split in range(2):
-        rng = np.random.default_rng(seed + split)
-        data = {}
-        # The items of a row's sequence, as many in each of its sub-features' cells.
-        lengths = {}
-        for column, kind, proto, delim in _features(config):
-            sequence = column.split("__")[0] if delim is not None else None
-            if sequence is not None and sequence not in lengths:
-                lengths[sequence] = rng.integers(1, 6, rows)
-            data[column] = _cells(kind, proto, delim, rng, rows, lengths.get(sequence))
-        first = rng.random(rows) < 0.3
-        for i, label in enumerate(config.data_config.label_fields):
-            values = first if i == 0 else first & (rng.random(rows) < 0.5)
-            data[label] = pa.array(values.astype(np.int64))
-        for name in config.data_config.sample_weight_fields:
-            data[name] = pa.array(rng.uniform(0.5, 2.0, rows).astype(np.float32))
-        tables.append(pa.table(data))
-    return tables
-
-
-def _cells(kind: str, proto, delim, rng, rows: int, lengths=None):
-    import pyarrow as pa
-
-    def one() -> str:
-        if "id_feature" in kind or kind == "combo_feature":
-            if getattr(proto, "num_buckets", 0):
-                return str(rng.integers(min(proto.num_buckets, 50)))
-            return f"v{rng.integers(50)}"
-        return f"{rng.uniform(0, 10):.3f}"
-
-    if delim is not None:
-        return pa.array([delim.join(one() for _ in range(n)) for n in lengths])
-    if "id_feature" in kind and getattr(proto, "num_buckets", 0):
-        return pa.array(rng.integers(min(proto.num_buckets, 50), size=rows))
-    if kind == "raw_feature" and int(getattr(proto, "value_dim", 1) or 1) <= 1:
-        return pa.array(rng.uniform(0, 10, rows))
-    return pa.array([one() for _ in range(rows)])
+    labels = set(raw.one("data_config", Node()).all("label_fields"))
+    return [make_table(columns, rows, seed + split, labels) for split in range(2)]
 
 
 def table_caps(config, max_rows: int) -> dict[str, int]:
@@ -202,14 +145,22 @@ class Result:
 
 
 def run_config(
-    path: str, workdir: str, rows: int = 256, steps: int = 3, max_table_rows: int = 0
+    path: str,
+    workdir: str,
+    rows: int = 256,
+    steps: int = 3,
+    max_table_rows: int = 0,
+    cwd: str | None = None,
 ) -> Result:
     """Loads, trains `steps` steps, exports and serves the TorchEasyRec config at `path`
-    on generated data, its input (and, with `max_table_rows`, its tables' rows) changed."""
+    on generated data, its input (and, with `max_table_rows`, its tables' rows) changed.
+    Relative paths in the config (a vocab_file) are read from `cwd` (TorchEasyRec's
+    repository root for its configs, as its tests run them; None: this process's)."""
     import pyarrow.parquet as pq
 
     from easymtl.config import load_config, parse_config
     from easymtl.errors import EasymtlError
+    from easymtl.testing.tzrec_configs import serve_inputs
 
     result = Result()
     os.makedirs(workdir, exist_ok=True)
@@ -221,11 +172,16 @@ def run_config(
         f.write(text)
     try:
         parsed = parse_config(text, config_path)
-        for table, out in zip(make_tables(parsed, rows), paths):
+        for table, out in zip(make_tables(text, rows), paths):
             pq.write_table(table, out)
         caps = table_caps(parsed, max_table_rows) if max_table_rows else {}
         result.capped = len(caps)
-        config = load_config(config_path, [("--max_table_rows", caps)] if caps else [])
+        here = os.getcwd()
+        os.chdir(cwd or here)
+        try:
+            config = load_config(config_path, [("--max_table_rows", caps)] if caps else [])
+        finally:
+            os.chdir(here)
     except EasymtlError as e:
         result.error = str(e).splitlines()[0]
         return result
@@ -243,7 +199,7 @@ def run_config(
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     train = subprocess.run(
         [sys.executable, "-m", "easymtl.train", "--config", config_path],
-        capture_output=True, text=True, env=env,
+        capture_output=True, text=True, env=env, cwd=cwd,
     )  # fmt: skip
     exports = sorted(glob.glob(os.path.join(model_dir, "export", "*", "saved_model.pb")))
     if train.returncode or not exports:
@@ -252,7 +208,7 @@ def run_config(
         return result
     result.stage = "trained"
     export_dir = os.path.dirname(exports[-1])
-    inputs = _serve_inputs(export_dir, pq.read_table(paths[1]))
+    inputs = serve_inputs(export_dir, pq.read_table(paths[1]))
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or "saved_model_cli"
     serve = subprocess.run(
         [cli, "run", "--dir", export_dir, "--tag_set", "serve", "--signature_def",
@@ -267,24 +223,6 @@ def run_config(
     return result
 
 
-def _serve_inputs(export_dir: str, table, rows: int = 2) -> str:
-    """saved_model_cli's --inputs: the first rows of the columns the export takes, in an
-    .npz beside it."""
-    import tensorflow as tf
-
-    signature = tf.saved_model.load(export_dir).signatures["serving_default"]
-    arrays = {}
-    for name, spec in signature.structured_input_signature[1].items():
-        values = table.column(name).to_pylist()[:rows]
-        if spec.dtype == tf.string:
-            arrays[name] = np.array([str(v).encode() for v in values], dtype=bytes)
-        else:
-            arrays[name] = np.array(values, dtype=spec.dtype.as_numpy_dtype)
-    path = os.path.join(os.path.dirname(export_dir.rstrip("/")), "serve_inputs.npz")
-    np.savez(path, **arrays)
-    return ";".join(f"{name}={path}[{name}]" for name in arrays)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tzrec", required=True, help="a TorchEasyRec checkout")
@@ -294,14 +232,19 @@ def main() -> int:
     parser.add_argument("--max_table_rows", type=int, default=0, help="0: tables unchanged")
     parser.add_argument("filters", nargs="*", help="run only configs whose path holds one")
     args = parser.parse_args()
-    workdir = args.workdir or tempfile.mkdtemp(prefix="tzrec_ranking_")
+    workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="tzrec_ranking_"))
     counts = dict.fromkeys(STAGES[1:], 0)
     configs = [c for c in CONFIGS if not args.filters or any(f in c for f in args.filters)]
     for rel in configs:
         start = time.time()
         work = os.path.join(workdir, rel.replace("/", "+"))
         r = run_config(
-            os.path.join(args.tzrec, rel), work, args.rows, args.steps, args.max_table_rows
+            os.path.join(args.tzrec, rel),
+            work,
+            args.rows,
+            args.steps,
+            args.max_table_rows,
+            cwd=args.tzrec,
         )
         for stage in counts:
             counts[stage] += STAGES.index(r.stage) >= STAGES.index(stage)

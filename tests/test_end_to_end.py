@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FEW_FEATURES, SAMPLES
+from conftest import FEW_FEATURES, LEARNING_FEATURES, SAMPLES
 
 from easymtl import testing
 from easymtl.config import load_config
@@ -130,18 +130,15 @@ def test_rerun_resumes_instead_of_starting_over(config_factory, capsys):
 
 
 def test_export_dir_not_empty_is_refused(config_factory, tmp_path, capsys):
-    path = config_factory(
-        "simple_multi_task",
-        "train_config { num_steps: 2 } export_config { export_after_train: false }",
-        features=FEW_FEATURES,
-    )
-    assert train_main(["--config", str(path)]) == 0
+    # Refused before a checkpoint is looked for: the model needs no training.
+    path = config_factory("simple_multi_task", features=FEW_FEATURES)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "file").write_text("x")
     assert export_main(["--config", str(path), "--export_dir", str(taken)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--export_dir" in err[0] and "not empty" in err[0]
+    assert [p.name for p in taken.iterdir()] == ["file"]  # nothing written into it
 
 
 def test_eval_only_without_checkpoint_fails(config_factory, capsys):
@@ -154,8 +151,14 @@ def test_eval_only_without_checkpoint_fails(config_factory, capsys):
 @pytest.mark.parametrize("model", ["simple_multi_task", "shared_bottom", "mmoe", "ple"])
 def test_model_learns_sample_data(config_factory, model):
     """Every model beats chance by a clear margin on the planted signal (oracle AUCs:
-    ctr 0.78, buy over all impressions 0.80), and its training loss falls."""
-    path = config_factory(model, "train_config { num_epochs: 1 } data_config { batch_size: 256 }")
+    ctr 0.78, buy over all impressions 0.80), and its training loss falls. Over the
+    features the signal is in (LEARNING_FEATURES), in about half the time of all 18:
+    auc_ctr 0.660-0.669 and auc_cvr 0.688-0.702 here (all 18: 0.669-0.673, 0.695-0.701)."""
+    path = config_factory(
+        model,
+        "train_config { num_epochs: 1 } data_config { batch_size: 256 }",
+        features=LEARNING_FEATURES,
+    )
     config = load_config(str(path))
     runner = Runner(config)
     runner.train()

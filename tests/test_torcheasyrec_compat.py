@@ -377,10 +377,12 @@ def check_save_epochs(tmp_path):
 
 @check
 def check_mixed_precision(tmp_path):
-    from easymtl.precision import bf16_hardware, policy_name
+    from easymtl.precision import bf16_hardware, policy_name, precision_hardware
 
-    assert policy_name("FP16") is None and policy_name("") is None
+    assert policy_name("") is None
     assert policy_name("BF16") == ("mixed_bfloat16" if bf16_hardware() else None)
+    # float16 on a GPU of compute capability >= 7.0 (with loss scaling), never a CPU.
+    assert policy_name("FP16") == ("mixed_float16" if precision_hardware("FP16") else None)
 
 
 @check

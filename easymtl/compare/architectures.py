@@ -33,25 +33,18 @@ NOT_COMPARED = {
     "pepnet": 'it reads its feature groups by name ("all", and "domain" and "uia" '
     "for its gates), which another config's groups do not have: its personalisation "
     "needs its own grouping of the features",
-    "dc2vr": "its towers' interventions name other towers, which a config of another "
-    "model does not write: its counterfactual transfer needs its own towers",
-    **{
-        name: "a single-task ranker: the table compares the ways of sharing between tasks"
-        for name in (
-            "multi_tower",
-            "multi_tower_din",
-            "wide_and_deep",
-            "deepfm",
-            "xdeepfm",
-            "dlrm",
-            "dcn_v1",
-            "dcn_v2",
-            "mask_net",
-            "wukong",
-            "rocket_launching",
-        )  # fmt: skip
-    },
+    "dc2vr": "its towers are InterventionTaskTowers (intervention_tower_names, "
+    "low_rank_dim), which another config's towers do not carry",
 }
+# The single-task rankers (deepfm, dcn_v2, ...): one label each, no towers to share.
+NOT_COMPARED.update(
+    {
+        name: "a single-task ranker: the table compares architectures that share networks "
+        "between towers"
+        for name in MODELS.names()
+        if MODELS.entry(name).rank
+    }
+)
 
 
 @dataclass

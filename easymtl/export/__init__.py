@@ -21,7 +21,15 @@ log = logging.getLogger("easymtl")
 
 
 def export_saved_model(
-    model, specs: dict, export_dir: str, config=None, info: dict | None = None
+    model,
+    specs: dict,
+    export_dir: str,
+    config=None,
+    info: dict | None = None,
+    *,
+    input_tile: int | None = None,
+    embedding_quantization: str | None = None,
+    user_inputs: list[str] | None = None,
 ) -> str:
     """Writes `model` as a SavedModel to `export_dir`, atomically.
 
@@ -37,7 +45,15 @@ def export_saved_model(
 
     Args:
         specs: A ``tf.TensorSpec`` per raw input field, by name.
+        config: The pipeline config; its export_config gives the defaults below.
         info: JSON-able facts about the export.
+        input_tile: 0, 2 or 3 (export_config.input_tile): the user-side columns hold one
+            row per request (2: repeated before the features; 3: their features
+            computed once). None: the config's (0 without one).
+        embedding_quantization: "INT8", "BF16" or "" (export_config.
+            embedding_quantization). None: the config's ("" without one).
+        user_inputs: The user-side columns (default: those of the config's features,
+            :func:`easymtl.export.options.user_inputs`).
 
     Returns:
         `export_dir`.
@@ -45,11 +61,32 @@ def export_saved_model(
     import tensorflow as tf
 
     from easymtl.disk import WRITE_ERRORS, write_error
+    from easymtl.export.options import user_inputs as user_columns
+    from easymtl.export.quantize import quantized_tables
+
+    export = config.export_config if config is not None else None
+    if input_tile is None:
+        input_tile = export.input_tile if export is not None else 0
+    if embedding_quantization is None:
+        embedding_quantization = export.embedding_quantization if export is not None else ""
+    tiled = ()
+    if input_tile:
+        if user_inputs is None:
+            user_inputs = user_columns(config.feature_configs) if config is not None else []
+        tiled = tuple(c for c in user_inputs if c in specs)
+        if not tiled:
+            log.warning("input_tile %d: no user-side input column; nothing tiled", input_tile)
 
     @tf.function(input_signature=[specs])
     def serve(inputs):
-        return model(inputs, training=False)
+        if input_tile == 2 and tiled:
+            rows = _request_rows(inputs, tiled)
+            inputs = {c: tf.repeat(v, rows, axis=0) if c in tiled else v for c, v in inputs.items()}
+            return model(inputs, training=False)
+        return model(inputs, training=False, tiled_inputs=tiled)
 
+    with quantized_tables(model, embedding_quantization) as copies:
+        concrete = serve.get_concrete_function()
     # What the SavedModel holds: the serving function and the tf.Variables it reads, not
     # the Keras model. A Keras 3 variable wraps a tf.Variable, and saving the wrapper
     # writes a second variable into the SavedModel's graph, which the graph's saver
@@ -58,8 +95,14 @@ def export_saved_model(
     # with "Could not find variable". Tracking the underlying tf.Variables that the
     # function captures, as ``keras.export.ExportArchive`` does, writes each variable once.
     module = tf.Module()
-    module.serve = serve
-    module.serving_variables = list(serve.get_concrete_function().variables)
+    module.serve = concrete
+    module.serving_variables = list(concrete.variables)
+    module.quantized_tables = copies
+    serving = {
+        "input_tile": input_tile,
+        "user_inputs": list(tiled),
+        "embedding_quantization": embedding_quantization,
+    }
 
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
@@ -68,13 +111,16 @@ def export_saved_model(
     tmp = os.path.join(parent, f".tmp-export-{uuid.uuid4().hex}")
     os.mkdir(tmp)
     try:
-        tf.saved_model.save(module, tmp, signatures={"serving_default": serve})
+        tf.saved_model.save(module, tmp, signatures={"serving_default": concrete})
+        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         if config is not None:
-            os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
             with open(os.path.join(tmp, "assets", "pipeline.config"), "w") as f:
                 f.write(text_format.MessageToString(config))
+        if input_tile or embedding_quantization:
+            # What a client must know to send a request (TorchEasyRec's model_acc.json).
+            with open(os.path.join(tmp, "assets", "serving.json"), "w") as f:
+                json.dump(serving, f, indent=2)
         if info is not None:
-            os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
             with open(os.path.join(tmp, EXPORT_INFO), "w") as f:
                 json.dump(info, f, indent=2)
         if os.path.isdir(export_dir) and not os.listdir(export_dir):
@@ -88,6 +134,21 @@ def export_saved_model(
         raise
     log.info("exported SavedModel to %s", export_dir)
     return export_dir
+
+
+def _request_rows(inputs: dict, tiled: tuple):
+    """[1]: the candidates of a request, the rows of its first column not in `tiled`
+    (1 where every column is); each tiled column must hold one row."""
+    import tensorflow as tf
+
+    others = [c for c in inputs if c not in tiled]
+    for c in tiled:
+        tf.debugging.assert_equal(
+            tf.shape(inputs[c])[0],
+            1,
+            message=f"input_tile: the user-side column {c!r} must hold one row",
+        )
+    return tf.shape(inputs[others[0]])[:1] if others else tf.constant([1])
 
 
 def timestamped_dir(model_dir: str) -> str:

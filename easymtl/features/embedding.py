@@ -33,6 +33,20 @@ class EmbeddingTable(keras.layers.Layer):
         self.num_rows = int(num_rows)
         self.dim = int(dim)
         self.initializer = keras.initializers.get(initializer)
+        # Set only while an export traces its serving function with the table stored in
+        # less precision (easymtl.export.quantize): ids [n] -> float32 rows [n, dim].
+        self.serving_rows = None
+
+    def rows(self, ids) -> tf.Tensor:
+        """The rows [n, dim] of the table at `ids` [n]."""
+        if self.serving_rows is not None:
+            return self.serving_rows(ids)
+        # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
+        # the Keras variable's value, every step would first copy the whole table, since
+        # the row-wise optimizer's sparse updates make its reads copy-on-read. A table
+        # sharded over parameter servers (its value a ShardedVariable) gathers each
+        # shard's rows where the shard is.
+        return tf.nn.embedding_lookup(self.embeddings.value, ids)
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
@@ -48,12 +62,7 @@ class EmbeddingTable(keras.layers.Layer):
         longest row's)."""
         if ids.ragged_rank == 2:
             return self._per_item(ids, pooling, steps, weights)
-        # Gather from the tf.Variable (a ResourceGather of the rows looked up): through
-        # the Keras variable's value, every step would first copy the whole table, since
-        # the row-wise optimizer's sparse updates make its reads copy-on-read. A table
-        # sharded over parameter servers (its value a ShardedVariable) gathers each
-        # shard's rows where the shard is.
-        vectors = tf.nn.embedding_lookup(self.embeddings.value, ids.flat_values)
+        vectors = self.rows(ids.flat_values)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         rows = tf.shape(ids.row_splits, out_type=tf.int64)[0] - 1
@@ -68,7 +77,7 @@ class EmbeddingTable(keras.layers.Layer):
         into their items' places (one segment sum over batch x steps places), so that
         neither a pooling per item nor a ragged-to-dense copy of the vectors (nor their
         gradients) runs."""
-        vectors = tf.nn.embedding_lookup(self.embeddings.value, ids.flat_values)
+        vectors = self.rows(ids.flat_values)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         item = ids.values.value_rowids()  # the item of each id
@@ -131,6 +140,11 @@ def ids_of(value):
     """The ids of a feature layer's value: the value, or the ids of an ``(ids, weights)``
     pair (a weighted feature)."""
     return value[0] if isinstance(value, tuple) else value
+
+
+def _repeat(x, rows):
+    """`x` of one row repeated `rows` times along its first axis."""
+    return tf.repeat(x, tf.reshape(rows, [1]), axis=0)
 
 
 def _lists(d: dict) -> dict[str, list]:
@@ -315,11 +329,25 @@ class FeatureInputs(keras.layers.Layer):
             if not table.built:
                 table.build()
 
-    def call(self, inputs, training=None):
-        values = {name: self._values(name, inputs) for name in self.used_features()}
+    def call(self, inputs, training=None, tiled_inputs=()):
+        """The feature groups of raw `inputs`.
+
+        `tiled_inputs` names input columns that hold one row for the whole batch (a
+        request's user side, served with export_config.input_tile 3): a feature that
+        reads only such columns is computed once and its output repeated over the batch;
+        any other feature reads them repeated. Without it every column has the batch's
+        rows.
+        """
+        once, full, rows = self._tile(inputs, tiled_inputs)
+        values = {
+            name: self._values(name, inputs if name in once else full)
+            for name in self.used_features()
+        }
         outputs = {name: self._feature(name, values[name]) for name in self.deep_features()}
         if training and self.embedding_regularization:
             self.add_loss(self._embedding_penalty(outputs))
+        if once:
+            outputs = {n: _repeat(o, rows) if n in once else o for n, o in outputs.items()}
         result = {}
         for group, names in self.groups.items():
             parts = [outputs[f] for f in names]
@@ -331,11 +359,43 @@ class FeatureInputs(keras.layers.Layer):
             result[group] = tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]
         for group, names in self.wide_groups.items():
             terms = [self._wide_term(f, values[f]) for f in names]
+            if once:
+                terms = [_repeat(t, rows) if f in once else t for f, t in zip(names, terms)]
             if self.wide_concat:
                 result[group] = tf.concat(terms, axis=-1) if len(terms) > 1 else terms[0]
             else:
                 result[group] = tf.add_n(terms) if len(terms) > 1 else terms[0]
         return result
+
+    def _tile(self, inputs, tiled_inputs) -> tuple[set, dict, tf.Tensor | None]:
+        """(the features computed once, the inputs with the `tiled_inputs` columns
+        repeated over the batch, the batch's rows): the features computed once read only
+        `tiled_inputs` columns and are no sequence's; the batch has the rows of the
+        other columns (1 where every column is tiled)."""
+        tiled = set(tiled_inputs) & set(inputs)
+        if not tiled:
+            return set(), inputs, None
+        in_sequences = {f for names in self.sequence_groups.values() for f in names}
+        once = set()
+        for name in self.used_features():
+            columns = self.input_names[name]
+            columns = {columns} if isinstance(columns, str) else set(columns)
+            if columns <= tiled and not self.is_sequence(name) and name not in in_sequences:
+                once.add(name)
+        others = [c for c in self.used_inputs if c not in tiled and c in inputs]
+        rows = tf.shape(inputs[others[0]])[0] if others else tf.constant(1)
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(inputs[c])[0],
+                1,
+                message=f"input_tile: the user-side column {c!r} must hold one row",
+            )
+            for c in sorted(tiled)
+        ]
+        with tf.control_dependencies(checks):
+            # In a traced function, a repeated column no feature reads is pruned.
+            full = {c: _repeat(v, rows) if c in tiled else v for c, v in inputs.items()}
+        return once, full, rows
 
     def _embedding_penalty(self, outputs: dict):
         """embedding_regularization x the batch mean of each row's sum of squares of its

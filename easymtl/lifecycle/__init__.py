@@ -24,7 +24,10 @@ def check_config(config) -> None:
     Raises:
         ConfigError: an exporter type, metric or interval is not usable.
     """
+    from easymtl.export.options import check_export_options
+
     export = config.export_config
+    check_export_options(export)
     if export.exporter_type not in EXPORTER_TYPES:
         raise ConfigError(
             "export_config.exporter_type",

@@ -175,8 +175,9 @@ def result_names(model_config) -> list[str]:
 
 def build_model(model_config, feature_configs, mixed_precision: str = ""):
     """Builds the Keras model (a :class:`~easymtl.models.model.MultiTaskModel`) from
-    `model_config` and `feature_configs`; the backbone and towers in bfloat16 with
-    `mixed_precision` "BF16" where the hardware has it (:mod:`easymtl.precision`)."""
+    `model_config` and `feature_configs`; the backbone and towers in bfloat16 or float16
+    with `mixed_precision` "BF16" or "FP16" where the hardware has it
+    (:mod:`easymtl.precision`)."""
     from easymtl.features import build_feature_inputs
     from easymtl.fusion import build_fused_score
     from easymtl.layers.tower import TaskTower

@@ -45,8 +45,10 @@ class ESMM(MultiTaskModel):
                 f"Received: {list(self.towers)}"
             )
 
-    def task_outputs(self, inputs, training=None, return_gates=False):
-        outputs = super().task_outputs(inputs, training=training, return_gates=return_gates)
+    def task_outputs(self, inputs, training=None, return_gates=False, tiled_inputs=()):
+        outputs = super().task_outputs(
+            inputs, training=training, return_gates=return_gates, tiled_inputs=tiled_inputs
+        )
         ctr, cvr = self.towers
         outputs[f"probs_{CTCVR}"] = outputs[f"probs_{ctr}"] * outputs[f"probs_{cvr}"]
         outputs[f"logits_{CTCVR}"] = ctcvr_logits(

@@ -73,11 +73,22 @@ class MultiTaskModel(keras.Model):
         extra = self.fusion.input_names if self.fusion is not None else []
         return list(dict.fromkeys(self.features.used_inputs + extra))
 
-    def call(self, inputs, training=None, return_gates=False):
-        outputs = self.task_outputs(inputs, training=training, return_gates=return_gates)
+    def call(self, inputs, training=None, return_gates=False, tiled_inputs=()):
+        """The outputs of raw `inputs`; `tiled_inputs` names columns that hold one row
+        for the whole batch (a request's user side), computed once where a feature reads
+        only them (see :meth:`FeatureInputs.call`)."""
+        outputs = self.task_outputs(
+            inputs, training=training, return_gates=return_gates, tiled_inputs=tiled_inputs
+        )
         if training and self.l2_regularization:
             self.add_loss(self.l2_regularization * self._kernel_squares())
         if self.fusion is not None:
+            if tiled_inputs:
+                rows = tf.shape(next(iter(outputs.values())))[:1]
+                inputs = {
+                    c: tf.repeat(v, rows, axis=0) if c in tiled_inputs else v
+                    for c, v in inputs.items()
+                }
             outputs["score"] = self.fusion(outputs, inputs)
         return outputs
 
@@ -99,10 +110,10 @@ class MultiTaskModel(keras.Model):
             for level, task, experts in self.backbone.gate_specs()
         ]
 
-    def task_outputs(self, inputs, training=None, return_gates=False) -> dict:
+    def task_outputs(self, inputs, training=None, return_gates=False, tiled_inputs=()) -> dict:
         """The towers' outputs (and a subclass's derived outputs), by name; with
         `return_gates`, also ``gate/<name>`` of each gate."""
-        groups = self.features(inputs)
+        groups = self.features(inputs, tiled_inputs=tuple(tiled_inputs))
         wide = [groups.pop(name) for name in self.features.wide_groups]
         if not groups:
             # Only WIDE groups: the towers read one zero column, so that each head is its

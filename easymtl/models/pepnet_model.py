@@ -70,14 +70,16 @@ class PEPNetModel(MultiTaskModel):
         extra = [self.domain_input_name] if self.domain_input_name else []
         return list(dict.fromkeys(super().used_inputs + extra))
 
-    def task_outputs(self, inputs, training=None, return_gates=False):
-        groups = self.features(inputs)
+    def task_outputs(self, inputs, training=None, return_gates=False, tiled_inputs=()):
+        groups = self.features(inputs, tiled_inputs=tuple(tiled_inputs))
         wide_logits = self._wide_logits([groups.pop(n) for n in self.features.wide_groups])
         reps = self.backbone(groups[MAIN], groups.get(DOMAIN), groups.get(UIA), training=training)
         outputs = {}
         domain = None
         if self.domain_input_name is not None:
             domain = inputs[self.domain_input_name]
+            if self.domain_input_name in tiled_inputs:  # a request's one user: its domain
+                domain = tf.repeat(domain, tf.shape(reps[0])[:1], axis=0)
             if domain.dtype == tf.string:
                 domain = tf.strings.to_number(domain, tf.int32)
             domain = tf.cast(domain, tf.int32)

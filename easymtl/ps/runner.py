@@ -47,10 +47,18 @@ class PSRunner(Runner):
         callbacks: As :class:`~easymtl.runner.Runner`'s.
 
     Raises:
-        ConfigError: the input cannot be read on the workers (ParquetDataset).
+        ConfigError: the input cannot be read on the workers (ParquetDataset), or the
+            config asks for what asynchronous steps cannot do (gradient accumulation).
     """
 
     def __init__(self, config, callbacks=()):
+        if config.train_config.gradient_accumulation_steps > 1:
+            raise ConfigError(
+                "train_config.gradient_accumulation_steps",
+                "parameter-server workers step asynchronously, so there is no window of "
+                "batches to accumulate over; use TF_CONFIG without 'ps' tasks, or a larger "
+                "data_config.batch_size",
+            )
         self.ps = cluster().ps
         if config.data_config.dataset_type == data_pb2.ParquetDataset:
             raise ConfigError(

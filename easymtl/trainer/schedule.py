@@ -3,7 +3,9 @@ after epoch (every worker of a synchronous multi-worker run in lockstep)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from easymtl.data import BAD_ROWS
 from easymtl.data.checks import no_rows_trained
@@ -43,6 +45,16 @@ class LocalSchedule:
         del count
         return [self.step_fn(self.batch)]
 
+    def _first_batch(self, batches):
+        """The first batch of `batches` (None: none), read on a thread of its own while
+        this one traces the step from its signature: the input pipeline's start (in
+        TensorFlow's threads, without the GIL) and the tracing (Python) overlap instead
+        of following each other."""
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(next, batches, None)
+            self.step_fn.get_concrete_function()
+            return first.result()
+
     def _batches(self, num_epochs: int | None):
         """Training batches from the saved epoch position on, epoch after epoch; compiles
         the train step for them. Counts skipped bad rows; a batch left empty by them
@@ -55,6 +67,7 @@ class LocalSchedule:
             dataset = dataset.skip(int(state.step_in_epoch.numpy()))
             self.step_fn = runner.compiled_step("train", dataset)
             batches = iter(runner.inputs.bad_rows(True)(dataset))
+            batches = itertools.chain([self._first_batch(batches)], batches)
             while True:
                 batch = next(batches, None)
                 rows = 0 if batch is None else runner.inputs.rows(batch)

@@ -16,6 +16,8 @@ import tensorflow as tf
 from easymtl.checkpoints import model_variables
 from easymtl.errors import ConfigError
 from easymtl.optimizers import build_dense_optimizer, build_sparse_optimizer, table_parts
+from easymtl.trainer.accumulation import GradientAccumulator
+from easymtl.trainer.loss_scale import LossScale
 from easymtl.weighting import shared_variables
 
 
@@ -76,6 +78,10 @@ class TrainState:
         bad_rows_skipped: Training rows skipped as bad (bad_row_policy SKIP).
         loss_weights: The task loss weights of the last train step, for the logs.
         checkpoint: The ``tf.train.Checkpoint`` of all of the above but the last.
+        accumulator: The :class:`GradientAccumulator` of
+            train_config.gradient_accumulation_steps > 1, else None (not checkpointed).
+        loss_scale: The :class:`LossScale` of a model that computes in float16
+            (mixed_precision "FP16"), else None (not checkpointed).
     """
 
     def __init__(self, model, variables: TrainableVariables, weighting, train_config):
@@ -114,22 +120,47 @@ class TrainState:
         self.loss_weights = tf.Variable(
             weighting.weights(self.global_step, self.epoch), trainable=False
         )
+        steps = train_config.gradient_accumulation_steps
+        self.accumulator = (
+            GradientAccumulator(steps, self.embedding_vars, self.dense_vars) if steps > 1 else None
+        )
+        self.loss_scale = (
+            LossScale.from_config(train_config.grad_scaler) if _float16(model) else None
+        )
 
     def table_split(self) -> tuple[list, list]:
         """The tables of the sparse optimizer, and those of the wide_optimizer."""
         k = len(self.embedding_tables) - self.num_wide_tables
         return self.embedding_tables[:k], self.embedding_tables[k:]
 
-    def apply(self, gradients: list) -> None:
+    def apply(self, gradients: list, clip=None) -> None:
         """Applies one gradient per variable of ``embedding_vars + dense_vars`` (in that
-        order) with the optimizers; in a train step."""
+        order) with the optimizers, the dense ones first passed through `clip`; in a
+        train step. With an accumulator, the gradients are added to its window and the
+        window's mean is applied when it is full."""
+        if self.accumulator is None:
+            self._update(gradients, clip, self.global_step)
+            return
+        self.accumulator.add(gradients)
+
+        def update():
+            # Learning-rate schedules and lazy Adam count updates, as the dense one does.
+            self._update(self.accumulator.mean(), clip, self.global_step // self.accumulator.steps)
+            self.accumulator.reset()
+            return tf.constant(True)
+
+        tf.cond(self.accumulator.ready(), update, lambda: tf.constant(False))
+
+    def _update(self, gradients: list, clip, step) -> None:
         n = len(self.embedding_vars)
         sparse, dense = gradients[:n], gradients[n:]
+        if clip is not None:
+            dense = clip(dense)
         deep, wide = self.table_split()
         k = sum(len(table_parts(v)) for v in deep)
-        self.sparse_optimizer.apply(sparse[:k], deep, self.global_step)
+        self.sparse_optimizer.apply(sparse[:k], deep, step)
         if self.wide_optimizer is not None:
-            self.wide_optimizer.apply(sparse[k:], wide, self.global_step)
+            self.wide_optimizer.apply(sparse[k:], wide, step)
         self.dense_optimizer.apply(dense, self.dense_vars)
 
     def restore(self, path: str) -> int:
@@ -174,3 +205,8 @@ def find_shared_variables(model, tasks, inputs_fn, label_names, dense_vars, fiel
 
 def _counter(name: str) -> tf.Variable:
     return tf.Variable(0, dtype=tf.int64, trainable=False, name=name)
+
+
+def _float16(model) -> bool:
+    """Whether the model's towers compute in float16 (mixed_precision "FP16")."""
+    return any(t.dtype_policy.compute_dtype == "float16" for t in model.towers.values())

@@ -52,6 +52,53 @@ class StepClock:
         }
 
 
+def seconds_since_start() -> float:
+    """Wall seconds since this process started (Linux /proc: its start in clock ticks
+    after boot against the uptime now), so that the interpreter's and the imports' time
+    counts too."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - started
+
+
+class Marks:
+    """Phases of a process from its start: each mark ends a phase, with its wall and CPU
+    seconds (the process's CPU time, every thread)."""
+
+    def __init__(self):
+        self.phases: list[dict] = []
+        self._wall = time.perf_counter() - seconds_since_start()
+        self._cpu = 0.0
+
+    def mark(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.phases.append({"phase": name, "wall_s": wall - self._wall, "cpu_s": cpu - self._cpu})
+        self._wall, self._cpu = wall, cpu
+
+    def since_start(self) -> dict:
+        """Wall and CPU seconds from the process's start to now."""
+        return {"wall_s": seconds_since_start(), "cpu_s": time.process_time()}
+
+
+def auc(labels, scores) -> float:
+    """ROC AUC by the rank statistic (ties counted as half)."""
+    import numpy as np
+
+    labels = np.asarray(labels, dtype=bool)
+    order = np.argsort(scores, kind="mergesort")
+    scores = np.asarray(scores)[order]
+    labels = labels[order]
+    ranks = np.empty(len(scores))
+    _, first, counts = np.unique(scores, return_index=True, return_counts=True)
+    for start, n in zip(first, counts):
+        ranks[start : start + n] = start + (n + 1) / 2
+    pos = labels.sum()
+    neg = len(labels) - pos
+    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from bench_util import StepClock, load_average, peak_rss_mb, write_json
+from bench_util import StepClock, auc, load_average, peak_rss_mb, seconds_since_start, write_json
 from deepctr.feature_column import (
     SparseFeat,
     VarLenSparseFeat,
@@ -37,8 +37,14 @@ from tensorflow.keras.layers import Dense, Lambda
 from tensorflow.keras.models import Model
 
 
-def read(files: list[str], spec: dict) -> tuple[dict, dict, int]:
-    """Model inputs (int ids; 0 is padding or missing) and labels from the CSV files."""
+def read(files: list[str], spec: dict, vocabulary: dict | None = None) -> tuple[dict, dict, int]:
+    """Model inputs (int ids; 0 is padding or missing) and labels from the CSV files.
+
+    `vocabulary` (table -> pd.Index of the values seen, in id order) is filled by the
+    first read (the training files) and kept by later ones (the eval files), so that a
+    value has the same id in both; a value the training files lack gets an id after
+    theirs (its row, never trained, as a hash bucket of its own would be)."""
+    vocabulary = {} if vocabulary is None else vocabulary
     used = {f["column"] for f in spec["features"]} | set(spec["labels"].values())
     frame = pd.concat(
         [
@@ -66,11 +72,18 @@ def read(files: list[str], spec: dict) -> tuple[dict, dict, int]:
     by_table: dict[str, list[dict]] = {}
     for f in spec["features"]:
         by_table.setdefault(f["table"], []).append(f)
-    for features in by_table.values():
+    for table, features in by_table.items():
         hashed = [f for f in features if f["kind"] == "hash"]
         if hashed:  # one vocabulary per table: its features share the ids
             every = np.concatenate([tokens[f["name"]].ravel() for f in hashed])
-            codes, _ = pd.factorize(every)
+            if table in vocabulary:
+                seen = vocabulary[table]
+                codes = seen.get_indexer(every)
+                new_codes, _ = pd.factorize(every[codes < 0])
+                codes[codes < 0] = len(seen) + new_codes
+            else:
+                codes, uniques = pd.factorize(every)
+                vocabulary[table] = pd.Index(uniques)
             offset = 0
             for f in hashed:
                 t = tokens[f["name"]]
@@ -175,6 +188,7 @@ def main() -> None:
     p.add_argument("--config", help="Unused here (the spec describes it).")
     p.add_argument("--spec", required=True, help="The architecture, from throughput.py.")
     p.add_argument("--train_files", required=True)
+    p.add_argument("--eval_files", default=None, help="Predicted after training (AUC).")
     p.add_argument("--batch_size", type=int, default=1024)
     p.add_argument("--train_steps", type=int, default=None)
     p.add_argument("--warmup_steps", type=int, default=20)
@@ -184,7 +198,8 @@ def main() -> None:
         spec = json.load(f)
 
     clock = StepClock()
-    x, y, rows_read = read(sorted(glob.glob(args.train_files)), spec)
+    vocabulary: dict = {}
+    x, y, rows_read = read(sorted(glob.glob(args.train_files)), spec, vocabulary)
     read_s = time.perf_counter() - clock.start_wall
     rows = rows_read
     if args.train_steps:
@@ -220,6 +235,17 @@ def main() -> None:
         callbacks=[_Clock(clock, args.batch_size, rows)],
     )
     fit_s = clock.marks[-1][0] - clock.start_wall - read_s
+    aucs = {}
+    if args.eval_files:  # the whole process: read, train, read the eval rows, predict
+        ex, ey, _ = read(sorted(glob.glob(args.eval_files)), spec, vocabulary)
+        for name, v in ex.items():  # tag lists: as many places as in training
+            width = x[name].shape[1]
+            ex[name] = np.pad(v, [(0, 0), (0, max(width - v.shape[1], 0))])[:, :width]
+        predicted = model.predict(ex, batch_size=args.batch_size, verbose=0)
+        predicted = predicted if isinstance(predicted, list) else [predicted]
+        for task, p in zip(tasks, predicted):
+            aucs[f"auc_{task}"] = auc(ey[task], np.asarray(p).ravel())
+    whole = {"wall_s": seconds_since_start(), "cpu_s": time.process_time()}
     write_json(
         args.out,
         {
@@ -232,6 +258,8 @@ def main() -> None:
             # The read of the rows trained on (pro rata when --train_steps cuts the epoch).
             "end_to_end_examples_per_sec": rows / (read_s * rows / rows_read + fit_s),
             "peak_rss_mb": peak_rss_mb(),
+            "auc": aucs,
+            "whole_process": whole,
             "load_average": load_average(),
         },
     )

@@ -86,8 +86,10 @@ def report(path: str) -> str:
         cells = []
         for m in metrics:
             values = [r["result"][m] for r in mine if r["result"].get(m) is not None]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.4f} ± {sd:.4f}")
+            if len(values) > 1:
+                cells.append(f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}")
+            else:
+                cells.append(f"{values[0]:.4f}")
         seconds = statistics.median(r["seconds"] for r in mine)
         # (Runs whose log had no step line have no rate: NaN.)
         rates = [

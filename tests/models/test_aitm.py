@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import FEW_FEATURES
+from conftest import FEW_FEATURES, LEARNING_FEATURES
 from google.protobuf import text_format
 
 from easymtl.config import load_config
@@ -140,10 +140,15 @@ def test_config_checks_the_attentions_the_layer_has():
 
 
 def test_aitm_learns_sample_data(config_factory):
-    """Measured (seed 42, 2 cores): auc_ctr 0.660, auc_cvr 0.703 (buy over all
-    impressions; oracle on this eval file 0.778 and 0.804); no eval row has
-    p_cvr > p_ctr."""
-    path = config_factory("aitm", "train_config { num_epochs: 1 } data_config { batch_size: 512 }")
+    """Measured (seed 42, 2 cores), over the features the planted signal is in
+    (LEARNING_FEATURES, half the time of all 18): auc_ctr 0.656, auc_cvr 0.690 (all 18:
+    0.660, 0.703; buy over all impressions; oracle on this eval file 0.778 and 0.804); no
+    eval row has p_cvr > p_ctr."""
+    path = config_factory(
+        "aitm",
+        "train_config { num_epochs: 1 } data_config { batch_size: 512 }",
+        features=LEARNING_FEATURES,
+    )
     runner = Runner(load_config(str(path)))
     runner.train()
     result = runner.evaluate()

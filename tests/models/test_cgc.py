@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import LEARNING_FEATURES
 from google.protobuf import text_format
 
 from easymtl.config import load_config
@@ -37,7 +38,13 @@ def test_cgc_is_a_single_ple_level():
 def test_cgc_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.669, auc_cvr 0.709 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804)."""
-    path = config_factory("cgc", "train_config { num_epochs: 1 } data_config { batch_size: 512 }")
+    # Over the features the planted signal is in (auc_ctr 0.662, auc_cvr 0.681 measured), in about
+    # half the time of all 18.
+    path = config_factory(
+        "cgc",
+        "train_config { num_epochs: 1 } data_config { batch_size: 512 }",
+        features=LEARNING_FEATURES,
+    )
     runner = Runner(load_config(str(path)))
     runner.train()
     result = runner.evaluate()

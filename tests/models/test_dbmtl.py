@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import FEW_FEATURES
+from conftest import FEW_FEATURES, LEARNING_FEATURES
 from google.protobuf import text_format
 
 from easymtl.config import load_config
@@ -107,7 +107,13 @@ def test_torcheasyrec_mask_net_is_named_as_unsupported(config_factory):
 def test_dbmtl_learns_sample_data(config_factory):
     """Measured (seed 42, 2 cores): auc_ctr 0.661, auc_cvr 0.697 (buy over all
     impressions; oracle on this eval file 0.778 and 0.804)."""
-    path = config_factory("dbmtl", "train_config { num_epochs: 1 } data_config { batch_size: 512 }")
+    # Over the features the planted signal is in (auc_ctr 0.659, auc_cvr 0.701 measured), in about
+    # half the time of all 18.
+    path = config_factory(
+        "dbmtl",
+        "train_config { num_epochs: 1 } data_config { batch_size: 512 }",
+        features=LEARNING_FEATURES,
+    )
     runner = Runner(load_config(str(path)))
     assert runner.model.towers["cvr"].mlp is None  # the towers' mlps run in the backbone
     runner.train()
