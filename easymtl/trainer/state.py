@@ -208,5 +208,7 @@ def _counter(name: str) -> tf.Variable:
 
 
 def _float16(model) -> bool:
-    """Whether the model's towers compute in float16 (mixed_precision "FP16")."""
-    return any(t.dtype_policy.compute_dtype == "float16" for t in model.towers.values())
+    """Whether the model's towers (a single-task ranker's layers: it has no towers)
+    compute in float16 (mixed_precision "FP16")."""
+    layers = model.towers.values() if hasattr(model, "towers") else model.layers
+    return any(t.dtype_policy.compute_dtype == "float16" for t in layers)
