@@ -98,17 +98,17 @@ class Task:
     @property
     def prediction_name(self) -> str:
         """The output its metrics read: ``y_<name>`` or ``probs_<name>``."""
-        return _output_name("y" if self.task_type == REGRESSION else "probs", self.name)
+        return output_name("y" if self.task_type == REGRESSION else "probs", self.name)
 
     @property
     def loss_input_name(self) -> str:
         """The output its losses read: ``y_<name>`` or ``logits_<name>``."""
-        return _output_name("y" if self.task_type == REGRESSION else "logits", self.name)
+        return output_name("y" if self.task_type == REGRESSION else "logits", self.name)
 
     @property
     def loss_name(self) -> str:
         """Its loss in evaluation results: ``loss_<name>`` (a ranker's task: ``loss``)."""
-        return _output_name("loss", self.name)
+        return output_name("loss", self.name)
 
     def label(self, labels: dict) -> tf.Tensor:
         """[batch] float32 label (a class id for a multiclass task)."""
@@ -317,9 +317,3 @@ def loss_scale_warnings(tasks: list[Task], losses: dict[str, float]) -> list[str
             "(docs/troubleshooting.md, regression label scale)"
         )
     return warnings
-
-
-def _output_name(prefix: str, name: str) -> str:
-    """``<prefix>_<name>``, or `prefix` alone for a single-task ranker's task (named ""),
-    as :func:`easymtl.layers.tower.output_name` names the model's outputs."""
-    return f"{prefix}_{name}" if name else prefix

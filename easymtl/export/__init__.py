@@ -83,8 +83,6 @@ def export_saved_model(
             rows = _request_rows(inputs, tiled)
             inputs = {c: tf.repeat(v, rows, axis=0) if c in tiled else v for c, v in inputs.items()}
             return model(inputs, training=False)
-        if not tiled:  # a single-task ranker's call takes no tiled_inputs
-            return model(inputs, training=False)
         return model(inputs, training=False, tiled_inputs=tiled)
 
     with quantized_tables(model, embedding_quantization) as copies:
