@@ -49,11 +49,7 @@ class MultiTaskModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not 0 <= l2_regularization < float("inf"):
-            raise ValueError(
-                f"`l2_regularization` must be a finite number >= 0. Received: {l2_regularization}"
-            )
-        self.l2_regularization = float(l2_regularization)
+        self.l2_regularization = checked_l2(l2_regularization)
         if not towers:
             raise ValueError("`towers` must not be empty.")
         self.features = features
@@ -180,3 +176,13 @@ class MultiTaskModel(keras.Model):
 
 def _float32(x):
     return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
+
+
+def checked_l2(l2_regularization: float) -> float:
+    """`l2_regularization` as a float: a model's L2 penalty on its Dense kernels, a finite
+    number >= 0 (0: none)."""
+    if not 0 <= l2_regularization < float("inf"):
+        raise ValueError(
+            f"`l2_regularization` must be a finite number >= 0. Received: {l2_regularization}"
+        )
+    return float(l2_regularization)

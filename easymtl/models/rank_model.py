@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from easymtl.features.embedding import FeatureInputs
 from easymtl.layers.tower import tower_outputs
+from easymtl.models.model import checked_l2
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -45,11 +46,7 @@ class RankModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not 0 <= l2_regularization < float("inf"):
-            raise ValueError(
-                f"`l2_regularization` must be a finite number >= 0. Received: {l2_regularization}"
-            )
-        self.l2_regularization = float(l2_regularization)
+        self.l2_regularization = checked_l2(l2_regularization)
         if not towers:
             raise ValueError("`towers` must not be empty.")
         self.features = features
