@@ -75,7 +75,8 @@ def served(exports, sample_config):
 @pytest.mark.parametrize("model", list(MODEL_BLOCKS))
 def test_graph_session_loader_serves_as_saved_model_load(model, exports, served):
     loaded, session = served[model]["saved_model"], served[model]["session"]
-    assert set(session) == set(loaded) and any(k.startswith("probs_") for k in loaded)
+    # A single-task ranker's output is "probs" (no tower suffix).
+    assert set(session) == set(loaded) and any(k.startswith("probs") for k in loaded)
     for name, value in loaded.items():
         assert value.shape == (ROWS,)
         np.testing.assert_allclose(session[name], value, rtol=0, atol=1e-6, err_msg=name)
