@@ -96,11 +96,25 @@ def test_bad_relations_are_config_errors(block, field):
     assert e.value.field.endswith(field)
 
 
-def test_torcheasyrec_mask_net_is_named_as_unsupported(config_factory):
-    path = config_factory("dbmtl")
-    text = path.read_text().replace("dbmtl {", "dbmtl {\n mask_net { n_mask_blocks: 1 }", 1)
-    path.write_text(text)
-    with pytest.raises(EasymtlError, match="DBMTL.mask_net is a TorchEasyRec field"):
+def test_torcheasyrec_mask_net_runs_under_the_bottom_mlp(config_factory):
+    """TorchEasyRec's DBMTL.mask_net (a MaskNetModule before bottom_mlp) as it writes it."""
+    path = config_factory("dbmtl", features=FEW_FEATURES)
+    mask_net = (
+        "mask_net { n_mask_blocks: 2 use_parallel: true "
+        "mask_block { reduction_ratio: 2 hidden_dim: 16 } top_mlp { hidden_units: [8] } }"
+    )
+    path.write_text(path.read_text().replace("dbmtl {", "dbmtl {\n " + mask_net, 1))
+    runner = Runner(load_config(str(path)))
+    backbone = runner.model.backbone
+    assert backbone.mask_net is not None
+    batch = next(iter(runner.build_dataset(training=False)))
+    features, _ = runner.split(batch)
+    runner.model(features, training=False)
+    names = {v.path for v in backbone.mask_net.trainable_variables}
+    assert len(names) >= 4, names  # two mask blocks and the top MLP carry weights
+
+    path.write_text(path.read_text().replace(" mask_block { reduction_ratio: 2 hidden_dim: 16 }", ""))
+    with pytest.raises(EasymtlError, match=r"dbmtl\.mask_net\.mask_block"):
         load_config(str(path))
 
 
