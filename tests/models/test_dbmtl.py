@@ -113,7 +113,8 @@ def test_torcheasyrec_mask_net_runs_under_the_bottom_mlp(config_factory):
     names = {v.path for v in backbone.mask_net.trainable_variables}
     assert len(names) >= 4, names  # two mask blocks and the top MLP carry weights
 
-    path.write_text(path.read_text().replace(" mask_block { reduction_ratio: 2 hidden_dim: 16 }", ""))
+    block = " mask_block { reduction_ratio: 2 hidden_dim: 16 }"
+    path.write_text(path.read_text().replace(block, ""))
     with pytest.raises(EasymtlError, match=r"dbmtl\.mask_net\.mask_block"):
         load_config(str(path))
 
