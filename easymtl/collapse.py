@@ -123,7 +123,9 @@ class CollapseWarning(Callback):
         tasks = [t for t in self.runner.tasks if t.task_type == BINARY]
         self._towers = {t.name: _Tower(t, self.patience_steps) for t in tasks}
         self._steps, self._first_step = 0, step
-        self._sums = tf.function(lambda labels: _label_sums(tasks, labels), reduce_retracing=True)
+        self._sums = tf.function(
+            lambda labels: _label_sums(tasks, labels), reduce_retracing=True, autograph=False
+        )
 
     def after_step(self, step: int, result) -> None:
         if not self._towers or not result.applied or not self.runner.cluster.is_chief:

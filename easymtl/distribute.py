@@ -114,7 +114,7 @@ class Cluster:
         """Returns when every worker has called it (a collective call, as :meth:`agree`)."""
         self.agree([True])
 
-    @tf.function
+    @tf.function(autograph=False)
     def _count(self, flags):
         return self.run(lambda f: self.all_reduce([f])[0], flags)
 

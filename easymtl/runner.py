@@ -253,7 +253,7 @@ class Runner:
             return self.evaluator.compiled(dataset)
         if self._train_function is None:
             self._train_function = tf.function(
-                self.run_step, input_signature=[dataset.element_spec]
+                self.run_step, input_signature=[dataset.element_spec], autograph=False
             )
         return self._train_function
 

@@ -103,6 +103,12 @@ class RowChecks:
         return mask
 
 
+def as_written(fn: Callable) -> Callable:
+    """`fn` for ``Dataset.map``, traced as written: autograph's rewriting of its source
+    costs a second or more per pipeline, and no map function here branches on a tensor."""
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
 def with_checks(dataset: tf.data.Dataset, checks: RowChecks, policy: int) -> tf.data.Dataset:
     """Adds :data:`BAD_ROWS` to each batch: under SKIP the rows breaking `checks` are
     dropped and counted (with those the reader dropped); under STOP they are counted."""
@@ -118,7 +124,9 @@ def with_checks(dataset: tf.data.Dataset, checks: RowChecks, policy: int) -> tf.
         batch[BAD_ROWS] = dropped + count
         return batch
 
-    return dataset.map(apply, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(as_written(apply), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
 
 
 class BadRows:

@@ -6,7 +6,13 @@ import re
 
 import tensorflow as tf
 
-from easymtl.data.checks import BAD_ROWS, MAX_COUNTED_FIELDS, check_cell_counts, valid_lines
+from easymtl.data.checks import (
+    BAD_ROWS,
+    MAX_COUNTED_FIELDS,
+    as_written,
+    check_cell_counts,
+    valid_lines,
+)
 from easymtl.data.csv_lines import field_default
 from easymtl.protos import data_pb2
 
@@ -81,10 +87,12 @@ def build_dataset(
     # Each file yields blocks of lines: the parallel interleave pays for every element
     # it hands between threads, which for single lines cost more than decoding them.
     ds = ds.interleave(
-        lambda f: (
-            tf.data.TextLineDataset(f, compression_type=_compression(f))
-            .skip(skip)
-            .batch(_LINES_PER_BLOCK)
+        as_written(
+            lambda f: (
+                tf.data.TextLineDataset(f, compression_type=_compression(f))
+                .skip(skip)
+                .batch(_LINES_PER_BLOCK)
+            )
         ),
         cycle_length=max(1, min(len(files), data_config.num_workers)),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -98,8 +106,10 @@ def build_dataset(
         window = max(1, data_config.shuffle_buffer_size)
         ds = ds.rebatch(window).enumerate()
         ds = ds.map(
-            lambda i, lines: tf.random.experimental.stateless_shuffle(
-                lines, seed=tf.stack([tf.constant(seed, tf.int64), i])
+            as_written(
+                lambda i, lines: tf.random.experimental.stateless_shuffle(
+                    lines, seed=tf.stack([tf.constant(seed, tf.int64), i])
+                )
             )
         )
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
@@ -132,7 +142,7 @@ def build_dataset(
             batch[BAD_ROWS] = dropped
         return batch
 
-    return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return ds.map(as_written(parse), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 # Lines a file yields at a time to the interleave (see build_dataset).

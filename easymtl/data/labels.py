@@ -27,7 +27,7 @@ def with_derived_labels(dataset, data_config, columns):
     them."""
     import tensorflow as tf
 
-    from easymtl.data.checks import BAD_ROWS
+    from easymtl.data.checks import BAD_ROWS, as_written
 
     wanted = [t for t in data_config.label_transforms if t.label_name in set(columns)]
     if not wanted:
@@ -39,7 +39,7 @@ def with_derived_labels(dataset, data_config, columns):
             out[t.label_name] = tf.cast(_meets(t, batch[t.input_name]), tf.int32)
         return out
 
-    return dataset.map(derive, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.map(as_written(derive), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _meets(transform, values):

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tensorflow as tf
 
-from easymtl.data.checks import BAD_ROWS
+from easymtl.data.checks import BAD_ROWS, as_written
 from easymtl.data.csv import field_dtype, is_array
 from easymtl.data.csv_lines import field_default
 from easymtl.errors import EasymtlError
@@ -162,7 +162,7 @@ def build_dataset(
     def split(group):  # a group → its batches
         rows = _num_rows(group[fields[0].input_name])
         return tf.data.Dataset.range(0, rows, batch_size).map(
-            lambda i: {k: v[i : i + batch_size] for k, v in group.items()}
+            as_written(lambda i: {k: v[i : i + batch_size] for k, v in group.items()})
         )
 
     def finish(batch):  # bad rows dropped and counted (SKIP); lists padded
@@ -176,8 +176,10 @@ def build_dataset(
         }
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=spec)
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).flat_map(split)
-    return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(as_written(decode), num_parallel_calls=tf.data.AUTOTUNE).flat_map(as_written(split))
+    return ds.map(as_written(finish), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
 
 
 def _with_default(field, data_config) -> data_pb2.Field:

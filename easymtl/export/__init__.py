@@ -77,7 +77,7 @@ def export_saved_model(
         if not tiled:
             log.warning("input_tile %d: no user-side input column; nothing tiled", input_tile)
 
-    @tf.function(input_signature=[specs])
+    @tf.function(input_signature=[specs], autograph=False)
     def serve(inputs):
         if input_tile == 2 and tiled:
             rows = _request_rows(inputs, tiled)

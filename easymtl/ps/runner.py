@@ -81,7 +81,7 @@ class PSRunner(Runner):
             for table in features.tables.values():
                 with self.ps.sharding(table.num_rows, table.dim, table.initializer):
                     table.build()
-        build = tf.function(lambda inputs: self.model(inputs, training=False))
+        build = tf.function(lambda inputs: self.model(inputs, training=False), autograph=False)
         build.get_concrete_function(self.inputs.dummy_inputs())
         for name, table in features.tables.items():
             shards = table_parts(table.embeddings)

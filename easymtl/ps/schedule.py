@@ -139,7 +139,9 @@ class AsyncSchedule:
             # In the strategy's cross-replica context: a replica context would forbid the
             # conditional update (the non-finite check) around the Keras optimizers'
             # merge_call; PSRunner.apply_gradients enters one for the update alone.
-            self.scheduled = tf.function(lambda iterator: self._worker_step(next(iterator)))
+            self.scheduled = tf.function(
+                lambda iterator: self._worker_step(next(iterator)), autograph=False
+            )
         schedule = self.ps.coordinator.schedule
         return [schedule(self.scheduled, args=(self.iterator,)) for _ in range(count)]
 

@@ -86,7 +86,9 @@ class Evaluator:
         """:meth:`run_step` as one tf.function, traced once for the dataset's element
         spec (batch dimension None, so the last, smaller batch reuses it)."""
         if self._compiled is None:
-            self._compiled = tf.function(self.run_step, input_signature=[dataset.element_spec])
+            self._compiled = tf.function(
+                self.run_step, input_signature=[dataset.element_spec], autograph=False
+            )
         return self._compiled
 
     def run_step(self, batch) -> None:

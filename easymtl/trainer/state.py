@@ -193,7 +193,7 @@ def find_shared_variables(model, tasks, inputs_fn, label_names, dense_vars, fiel
         found.extend(shared_variables(model, tasks, inputs_fn(), labels, dense_vars))
         return tf.constant(0)
 
-    tf.function(probe).get_concrete_function()
+    tf.function(probe, autograph=False).get_concrete_function()
     if not found:
         raise ConfigError(
             field,
