@@ -1,14 +1,19 @@
 """Every registered model, in seconds: build, train a few steps, evaluate, export, and
-serve the SavedModel's outputs equal to the model's. The full round trip in a fresh
-process, and the learning tests, are in test_end_to_end.py (marked slow)."""
+serve the SavedModel's outputs equal to the model's, loaded both ways (tf.saved_model.load,
+and a TF1 graph and session as TensorFlow Serving's C++ loader loads it), its variables
+written once. The full round trip in a fresh process, and the learning tests, are in
+test_end_to_end.py and test_export.py (marked slow)."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import FEW_FEATURES, MODEL_BLOCKS, SAMPLES
 
+from easymtl import testing
 from easymtl.config import load_config
 from easymtl.export import export_saved_model
 from easymtl.models import MODELS
@@ -96,4 +101,15 @@ def _train_export_and_serve(path, tmp_path) -> Runner:
     for name, value in served.items():
         assert value.shape[0] == ROWS, name
         np.testing.assert_allclose(value.numpy(), expected[name].numpy(), rtol=1e-5, atol=1e-6)
+    session = testing.serve_with_session(export_dir, {k: v.numpy() for k, v in inputs.items()})
+    assert set(session) == set(served)
+    for name, value in session.items():
+        np.testing.assert_allclose(value, served[name].numpy(), rtol=0, atol=1e-6, err_msg=name)
+    # Each variable the serving function reads is written once, not twice.
+    # RocketLaunching serves its light net alone: the booster is for training only.
+    serving = [v for v in runner.model.variables if "/booster_" not in v.path]
+    model_bytes = sum(v.numpy().nbytes for v in serving)
+    variables = os.path.join(export_dir, "variables")
+    size = sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables))
+    assert model_bytes <= size < 1.1 * model_bytes + 100_000, (size, model_bytes)
     return runner

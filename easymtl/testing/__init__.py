@@ -104,6 +104,21 @@ def serve_both_ways_in_fresh_process(
     }
 
 
+def serve_with_session(export_dir: str, inputs: dict[str, list]) -> dict[str, np.ndarray]:
+    """``serving_default`` of `export_dir` loaded the TF1 way, as TensorFlow Serving's C++
+    loader and `saved_model_cli run` load it: into a graph and a session of their own
+    (``tf.compat.v1.saved_model.loader.load``), fed `inputs` (raw column values by name)
+    by tensor name; its outputs by output name."""
+    import tensorflow as tf
+
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_dir)
+        signature = meta.signature_def["serving_default"]
+        feed = {t.name: inputs[k] for k, t in signature.inputs.items()}
+        fetch = {k: t.name for k, t in signature.outputs.items()}
+        return sess.run(fetch, feed)
+
+
 def exact_auc(labels, scores) -> float:
     """ROC AUC by the Mann-Whitney rank statistic, ties counted as half."""
     labels = np.asarray(labels, dtype=bool)
