@@ -50,6 +50,7 @@ def test_labels_derived_from_the_uci_columns():
     assert positive_rates(2)["college"] == pytest.approx(67_003 / 199_523, abs=1e-6)
 
 
+@pytest.mark.slow  # three trainings from the whole census files: half a minute
 def test_the_script_runs_the_compare_report(tmp_path, capsys):
     argv = ["--data_dir", str(DATA_DIR), "--output_dir", str(tmp_path), "--groups", "1"]
     argv += ["--seeds", "1", "--num_steps", "10", "--max_rows", "500"]
