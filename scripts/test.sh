@@ -36,11 +36,13 @@ set -- --durations=20 "$@"
 # the exit status is the first failing run's.
 status=0
 TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python -m pytest -q -n 2 --dist loadscope "$@" || status=$?
-# tests/test_fast_lane.py's wide-group test trains, exports and serves every model (deep
-# and wide groups together); its deep-only twin would add nothing with oneDNN off.
+# tests/test_fast_lane.py's round trip trains, exports and serves every model (deep and
+# wide groups together, loaded both ways); test_export.py's fresh process serves one
+# over every feature both ways.
 ONEDNN_OFF_TESTS=(
-  tests/test_numerics.py tests/test_export.py
-  tests/test_fast_lane.py::test_model_with_a_wide_group_trains_exports_and_serves
+  tests/test_numerics.py
+  tests/test_export.py::test_a_fresh_process_serves_the_same_both_ways
+  tests/test_fast_lane.py::test_model_trains_exports_and_serves
   tests/test_end_to_end.py::test_streaming_auc_matches_exact_auc
   tests/weighting/test_weighting_end_to_end.py::test_non_finite_step_changes_neither_model_nor_weighting
 )
