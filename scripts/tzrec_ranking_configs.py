@@ -151,11 +151,15 @@ def run_config(
     steps: int = 3,
     max_table_rows: int = 0,
     cwd: str | None = None,
+    in_process: bool = False,
 ) -> Result:
     """Loads, trains `steps` steps, exports and serves the TorchEasyRec config at `path`
     on generated data, its input (and, with `max_table_rows`, its tables' rows) changed.
     Relative paths in the config (a vocab_file) are read from `cwd` (TorchEasyRec's
-    repository root for its configs, as its tests run them; None: this process's)."""
+    repository root for its configs, as its tests run them; None: this process's).
+    Trained in a process of its own (a crash stops one config), or with `in_process`
+    here (``python -m easymtl.train``'s main; a test's output capture holds its lines);
+    served by ``saved_model_cli`` in its own process either way."""
     import pyarrow.parquet as pq
 
     from easymtl.config import load_config, parse_config
@@ -197,14 +201,27 @@ def run_config(
 
         f.write(text_format.MessageToString(config))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    train = subprocess.run(
-        [sys.executable, "-m", "easymtl.train", "--config", config_path],
-        capture_output=True, text=True, env=env, cwd=cwd,
-    )  # fmt: skip
-    exports = sorted(glob.glob(os.path.join(model_dir, "export", "*", "saved_model.pb")))
-    if train.returncode or not exports:
+    if in_process:
+        from easymtl.train import main as train_main
+
+        here = os.getcwd()
+        os.chdir(cwd or here)
+        try:
+            failed = train_main(["--config", config_path])
+        finally:
+            os.chdir(here)
+        printed = "easymtl.train failed (its error line is in the captured output)"
+    else:
+        train = subprocess.run(
+            [sys.executable, "-m", "easymtl.train", "--config", config_path],
+            capture_output=True, text=True, env=env, cwd=cwd,
+        )  # fmt: skip
+        failed = train.returncode
         lines = [ln for ln in (train.stderr + train.stdout).splitlines() if ln.startswith("error")]
-        result.error = lines[0] if lines else (train.stderr.strip().splitlines() or ["?"])[-1]
+        printed = lines[0] if lines else (train.stderr.strip().splitlines() or ["?"])[-1]
+    exports = sorted(glob.glob(os.path.join(model_dir, "export", "*", "saved_model.pb")))
+    if failed or not exports:
+        result.error = printed if failed else "no export written"
         return result
     result.stage = "trained"
     export_dir = os.path.dirname(exports[-1])

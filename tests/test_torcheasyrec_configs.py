@@ -52,7 +52,11 @@ def test_config_loads_with_only_its_input_changed(prepared, name):
 def test_config_trains_exports_and_serves(tmp_path, name):
     """Two steps (64 generated rows, batches of 32), the export, saved_model_cli run."""
     result = run_config(
-        str(CONFIGS / name), str(tmp_path), rows=64, extra_flags=("--data_config.batch_size=32",)
+        str(CONFIGS / name),
+        str(tmp_path),
+        rows=64,
+        extra_flags=("--data_config.batch_size=32",),
+        in_process=True,
     )
     assert result.stage == "served", result.error
     assert {"probs_ctr", "probs_cvr"} <= set(result.outputs)

@@ -421,11 +421,19 @@ def serve_inputs(export_dir: str, table, rows: int = 2) -> str:
 
 
 def run_config(
-    config_path: str, workdir: str, rows: int = 64, extra_flags: tuple = (), timeout: int = 900
+    config_path: str,
+    workdir: str,
+    rows: int = 64,
+    extra_flags: tuple = (),
+    timeout: int = 900,
+    in_process: bool = False,
 ) -> RunResult:
     """Loads, trains (one epoch of `rows` generated rows, or as `extra_flags` say),
     exports and serves (``saved_model_cli run``) the TorchEasyRec config at
-    `config_path` with only its input rewritten; returns how far it got."""
+    `config_path` with only its input rewritten; returns how far it got. The config is
+    loaded and trained in processes of their own (a crash stops one config), or with
+    `in_process` here (``python -m easymtl.train``'s main; a test's output capture holds
+    its lines); served by ``saved_model_cli`` in its own process either way."""
     import pyarrow.parquet as pq
 
     result = RunResult(os.path.basename(config_path))
@@ -433,24 +441,21 @@ def run_config(
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     model_dir = os.path.join(workdir, "model_dir")
     shutil.rmtree(model_dir, ignore_errors=True)
-    check = subprocess.run(
-        [sys.executable, "-c", "import sys; from easymtl.config import load_config as l; "
-         "from easymtl.errors import EasymtlError as E\ntry: l(sys.argv[1])\n"
-         "except E as e: print('error:', e); sys.exit(2)", config],
-        capture_output=True, text=True, env=env, timeout=timeout,
-    )  # fmt: skip
-    if check.returncode:
-        result.error = _first_error(check.stdout + check.stderr)
-        return result
-    result.stage = "loaded"
-    train = subprocess.run(
-        [sys.executable, "-m", "easymtl.train", "--config", config, "--model_dir", model_dir,
-         *extra_flags],
-        capture_output=True, text=True, env=env, timeout=timeout,
-    )  # fmt: skip
+    if in_process:
+        error = _train_here(config, model_dir, extra_flags)
+        if error is not None:
+            result.error = error
+            result.stage = "none" if error.startswith("load: ") else "loaded"
+            return result
+        result.stage = "loaded"
+    else:
+        error = _train_in_processes(config, model_dir, extra_flags, env, timeout, result)
+        if error is not None:
+            result.error = error
+            return result
     exports = sorted(glob.glob(os.path.join(model_dir, "export", "*", "saved_model.pb")))
-    if train.returncode or not exports:
-        result.error = _first_error(train.stderr + train.stdout) or "no export written"
+    if not exports:
+        result.error = "no export written"
         return result
     result.stage = "trained"
     export_dir = os.path.dirname(exports[-1])
@@ -468,3 +473,42 @@ def run_config(
     result.stage = "served"
     result.outputs = outputs
     return result
+
+
+def _train_here(config: str, model_dir: str, extra_flags: tuple) -> str | None:
+    """Loads and trains `config` in this process; the first error line, or None."""
+    from easymtl.config import load_config
+    from easymtl.errors import EasymtlError
+    from easymtl.train import main as train_main
+
+    try:
+        load_config(config)
+    except EasymtlError as e:
+        return f"load: {e}"
+    if train_main(["--config", config, "--model_dir", model_dir, *extra_flags]):
+        return "easymtl.train failed (its error line is in the captured output)"
+    return None
+
+
+def _train_in_processes(
+    config: str, model_dir: str, extra_flags: tuple, env: dict, timeout: int, result
+) -> str | None:
+    """Loads and trains `config` in two processes of their own (setting result.stage
+    "loaded" once it loads); the first error line, or None."""
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys; from easymtl.config import load_config as l; "
+         "from easymtl.errors import EasymtlError as E\ntry: l(sys.argv[1])\n"
+         "except E as e: print('error:', e); sys.exit(2)", config],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )  # fmt: skip
+    if check.returncode:
+        return _first_error(check.stdout + check.stderr)
+    result.stage = "loaded"
+    train = subprocess.run(
+        [sys.executable, "-m", "easymtl.train", "--config", config, "--model_dir", model_dir,
+         *extra_flags],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )  # fmt: skip
+    if train.returncode:
+        return _first_error(train.stderr + train.stdout)
+    return None

@@ -31,6 +31,9 @@ feature_configs { combo_feature { feature_name: "user_x_cate"
 model_config { feature_groups { group_name: "wide" group_type: WIDE
     feature_names: ["user_id", "age_level", "price", "user_x_cate"] } }
 """
+# User-side (an id, a list) and item-side (ids, a number) columns: a third of the sample's,
+# six exports of it in a third of the time.
+FEATURES = ["user_id", "cms_segid", "age_level", "tag_brand_list", "adgroup_id", "cate_id", "price"]
 
 
 def rows(config, n: int, start: int = 0) -> dict[str, list]:
@@ -52,7 +55,10 @@ def trained(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("tile")
     path = make_config(
-        tmp, "mmoe", "train_config { num_steps: 3 } data_config { batch_size: 64 }" + WIDE
+        tmp,
+        "mmoe",
+        "train_config { num_steps: 3 } data_config { batch_size: 64 }" + WIDE,
+        features=FEATURES,
     )
     runner = Runner(load_config(str(path)))
     runner.train()
@@ -97,6 +103,8 @@ def request_rows(trained):
     users = user_inputs(runner.config.feature_configs)
     items = rows(runner.config, CANDIDATES, start=10)
     user = rows(runner.config, 1)
+    served = runner.serving_specs()  # the columns the model reads
+    items = {c: v for c, v in items.items() if c in served}
     tiled = {c: user[c] if c in users else v for c, v in items.items()}
     untiled = {c: user[c] * CANDIDATES if c in users else v for c, v in items.items()}
     return tiled, untiled

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from tzrec_ranking_configs import run_config  # noqa: E402
 
-pytestmark = pytest.mark.slow  # processes: a training run and saved_model_cli
+pytestmark = pytest.mark.slow  # trains, and serves with saved_model_cli in a process
 
 CONFIGS = ROOT / "tests" / "models" / "tzrec"
 
@@ -40,7 +40,12 @@ LIGHT = {"logits_light", "probs_light", "probs1_light"}  # rocket_launching serv
 )
 def test_torcheasyrec_ranking_config_trains_and_serves(tmp_path, name, outputs):
     result = run_config(
-        str(CONFIGS / f"{name}.config"), str(tmp_path), rows=64, steps=2, max_table_rows=10000
+        str(CONFIGS / f"{name}.config"),
+        str(tmp_path),
+        rows=64,
+        steps=2,
+        max_table_rows=10000,
+        in_process=True,
     )
     assert result.stage == "served", result.error
     assert set(result.outputs) == outputs
