@@ -113,26 +113,6 @@ def make_tables(text: str, rows: int, seed: int = 0):
     return [make_table(columns, rows, seed + split, labels) for split in range(2)]
 
 
-def table_caps(config, max_rows: int) -> dict[str, int]:
-    """Override paths capping each id feature's table at `max_rows` rows."""
-    caps = {}
-    for i, fc in enumerate(config.feature_configs):
-        kind = fc.WhichOneof("feature")
-        proto = getattr(fc, kind)
-        for field in ("num_buckets", "hash_bucket_size"):
-            if field in proto.DESCRIPTOR.fields_by_name and getattr(proto, field) > max_rows:
-                caps[f"feature_configs[{i}].{kind}.{field}"] = max_rows
-        if kind == "sequence_feature":
-            for j, sub in enumerate(proto.features):
-                sub_kind = sub.WhichOneof("feature")
-                sub_proto = getattr(sub, sub_kind)
-                for field in ("num_buckets", "hash_bucket_size"):
-                    if getattr(sub_proto, field, 0) > max_rows:
-                        path = f"feature_configs[{i}].{kind}.features[{j}].{sub_kind}.{field}"
-                        caps[path] = max_rows
-    return caps
-
-
 @dataclasses.dataclass
 class Result:
     """How far a config got: its stage, the first error, the served outputs, and how
@@ -151,20 +131,20 @@ def run_config(
     steps: int = 3,
     max_table_rows: int = 0,
     cwd: str | None = None,
-    in_process: bool = False,
+    train=None,
 ) -> Result:
     """Loads, trains `steps` steps, exports and serves the TorchEasyRec config at `path`
     on generated data, its input (and, with `max_table_rows`, its tables' rows) changed.
     Relative paths in the config (a vocab_file) are read from `cwd` (TorchEasyRec's
     repository root for its configs, as its tests run them; None: this process's).
-    Trained in a process of its own (a crash stops one config), or with `in_process`
-    here (``python -m easymtl.train``'s main; a test's output capture holds its lines);
+    Trained in a process of its own (a crash stops one config), or, given `train`
+    (``easymtl.train.main``), here by it (a test's output capture holds its lines);
     served by ``saved_model_cli`` in its own process either way."""
     import pyarrow.parquet as pq
 
     from easymtl.config import load_config, parse_config
     from easymtl.errors import EasymtlError
-    from easymtl.testing.tzrec_configs import serve_inputs
+    from easymtl.testing.tzrec_configs import serve_inputs, table_caps
 
     result = Result()
     os.makedirs(workdir, exist_ok=True)
@@ -201,13 +181,11 @@ def run_config(
 
         f.write(text_format.MessageToString(config))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    if in_process:
-        from easymtl.train import main as train_main
-
+    if train is not None:
         here = os.getcwd()
         os.chdir(cwd or here)
         try:
-            failed = train_main(["--config", config_path])
+            failed = train(["--config", config_path])
         finally:
             os.chdir(here)
         printed = "easymtl.train failed (its error line is in the captured output)"

@@ -13,6 +13,7 @@ import pytest
 
 from easymtl.config import load_config
 from easymtl.testing.tzrec_configs import prepare, run_config
+from easymtl.train import main as train_main
 
 CONFIGS = Path(__file__).resolve().parent / "configs" / "torcheasyrec"
 NAMES = sorted(p.name for p in CONFIGS.glob("*.config"))
@@ -50,13 +51,16 @@ def test_config_loads_with_only_its_input_changed(prepared, name):
     ],
 )
 def test_config_trains_exports_and_serves(tmp_path, name):
-    """Two steps (64 generated rows, batches of 32), the export, saved_model_cli run."""
+    """Two steps (64 generated rows, batches of 32), the export, saved_model_cli run;
+    tables capped at 10,000 rows, as tests/models/test_tzrec_ranking_configs.py's (their
+    millions of rows take the suite's time and disk, and change nothing run here)."""
     result = run_config(
         str(CONFIGS / name),
         str(tmp_path),
         rows=64,
         extra_flags=("--data_config.batch_size=32",),
-        in_process=True,
+        train=train_main,
+        max_table_rows=10000,
     )
     assert result.stage == "served", result.error
     assert {"probs_ctr", "probs_cvr"} <= set(result.outputs)

@@ -398,6 +398,27 @@ def prepare(config_path: str, workdir: str, rows: int = 64, seed: int = 0) -> st
     return out
 
 
+def table_caps(config, max_rows: int) -> dict[str, int]:
+    """Override paths (``--path=value`` flags of ``python -m easymtl.train``) capping each
+    id feature's table of the PipelineConfig `config` at `max_rows` rows."""
+    caps = {}
+    for i, fc in enumerate(config.feature_configs):
+        kind = fc.WhichOneof("feature")
+        proto = getattr(fc, kind)
+        for field in ("num_buckets", "hash_bucket_size"):
+            if field in proto.DESCRIPTOR.fields_by_name and getattr(proto, field) > max_rows:
+                caps[f"feature_configs[{i}].{kind}.{field}"] = max_rows
+        if kind == "sequence_feature":
+            for j, sub in enumerate(proto.features):
+                sub_kind = sub.WhichOneof("feature")
+                sub_proto = getattr(sub, sub_kind)
+                for field in ("num_buckets", "hash_bucket_size"):
+                    if getattr(sub_proto, field, 0) > max_rows:
+                        path = f"feature_configs[{i}].{kind}.features[{j}].{sub_kind}.{field}"
+                        caps[path] = max_rows
+    return caps
+
+
 def serve_inputs(export_dir: str, table, rows: int = 2) -> str:
     """Writes the first `rows` rows of `table`'s columns that the export's
     serving_default takes to an .npz beside it; returns saved_model_cli's --inputs."""
@@ -426,23 +447,32 @@ def run_config(
     rows: int = 64,
     extra_flags: tuple = (),
     timeout: int = 900,
-    in_process: bool = False,
+    train=None,
+    max_table_rows: int = 0,
 ) -> RunResult:
     """Loads, trains (one epoch of `rows` generated rows, or as `extra_flags` say),
     exports and serves (``saved_model_cli run``) the TorchEasyRec config at
     `config_path` with only its input rewritten; returns how far it got. The config is
-    loaded and trained in processes of their own (a crash stops one config), or with
-    `in_process` here (``python -m easymtl.train``'s main; a test's output capture holds
-    its lines); served by ``saved_model_cli`` in its own process either way."""
+    loaded and trained in processes of their own (a crash stops one config), or, given
+    `train` (``easymtl.train.main``), here by it (a test's output capture holds its
+    lines); served by ``saved_model_cli`` in its own process either way. With
+    `max_table_rows`, each id feature's table is capped at that many rows (by flags).
+    """
     import pyarrow.parquet as pq
 
     result = RunResult(os.path.basename(config_path))
     config = prepare(config_path, workdir, rows)
+    if max_table_rows:
+        from easymtl.config import parse_config
+
+        with open(config, encoding="utf-8") as f:
+            caps = table_caps(parse_config(f.read(), config), max_table_rows)
+        extra_flags = (*extra_flags, *(f"--{path}={value}" for path, value in caps.items()))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     model_dir = os.path.join(workdir, "model_dir")
     shutil.rmtree(model_dir, ignore_errors=True)
-    if in_process:
-        error = _train_here(config, model_dir, extra_flags)
+    if train is not None:
+        error = _train_here(train, config, model_dir, extra_flags)
         if error is not None:
             result.error = error
             result.stage = "none" if error.startswith("load: ") else "loaded"
@@ -475,11 +505,11 @@ def run_config(
     return result
 
 
-def _train_here(config: str, model_dir: str, extra_flags: tuple) -> str | None:
-    """Loads and trains `config` in this process; the first error line, or None."""
+def _train_here(train_main, config: str, model_dir: str, extra_flags: tuple) -> str | None:
+    """Loads `config` and trains it with `train_main` (``easymtl.train.main``) in this
+    process; the first error line, or None."""
     from easymtl.config import load_config
     from easymtl.errors import EasymtlError
-    from easymtl.train import main as train_main
 
     try:
         load_config(config)

@@ -18,6 +18,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from tzrec_ranking_configs import run_config  # noqa: E402
 
+from easymtl.train import main as train_main  # noqa: E402
+
 pytestmark = pytest.mark.slow  # trains, and serves with saved_model_cli in a process
 
 CONFIGS = ROOT / "tests" / "models" / "tzrec"
@@ -45,7 +47,7 @@ def test_torcheasyrec_ranking_config_trains_and_serves(tmp_path, name, outputs):
         rows=64,
         steps=2,
         max_table_rows=10000,
-        in_process=True,
+        train=train_main,
     )
     assert result.stage == "served", result.error
     assert set(result.outputs) == outputs
