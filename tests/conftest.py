@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -148,17 +147,6 @@ def make_config(
     path = tmp_path / f"{model}.config"
     path.write_text(text_format.MessageToString(config))
     return path
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _collect_each_modules_garbage():
-    """Frees what a test file's runners left (TensorFlow functions, graphs, datasets in
-    reference cycles) when the file ends. Left to Python's collector, they pile up over
-    hundreds of tests and are freed in one collection of a heap of gigabytes, which took
-    up to 76 s on 2 cores, in whatever test it fell; each file's garbage freed at its end
-    takes a second or less."""
-    yield
-    gc.collect()
 
 
 def pytest_collection_modifyitems(config, items):
