@@ -472,17 +472,12 @@ def run_config(
     model_dir = os.path.join(workdir, "model_dir")
     shutil.rmtree(model_dir, ignore_errors=True)
     if train is not None:
-        error = _train_here(train, config, model_dir, extra_flags)
-        if error is not None:
-            result.error = error
-            result.stage = "none" if error.startswith("load: ") else "loaded"
-            return result
-        result.stage = "loaded"
+        result.stage, error = _train_here(train, config, model_dir, extra_flags)
     else:
-        error = _train_in_processes(config, model_dir, extra_flags, env, timeout, result)
-        if error is not None:
-            result.error = error
-            return result
+        result.stage, error = _train_in_processes(config, model_dir, extra_flags, env, timeout)
+    if error is not None:
+        result.error = error
+        return result
     exports = sorted(glob.glob(os.path.join(model_dir, "export", "*", "saved_model.pb")))
     if not exports:
         result.error = "no export written"
@@ -505,26 +500,28 @@ def run_config(
     return result
 
 
-def _train_here(train_main, config: str, model_dir: str, extra_flags: tuple) -> str | None:
+def _train_here(
+    train_main, config: str, model_dir: str, extra_flags: tuple
+) -> tuple[str, str | None]:
     """Loads `config` and trains it with `train_main` (``easymtl.train.main``) in this
-    process; the first error line, or None."""
+    process: (the stage reached, "none" or "loaded"; the first error line, or None)."""
     from easymtl.config import load_config
     from easymtl.errors import EasymtlError
 
     try:
         load_config(config)
     except EasymtlError as e:
-        return f"load: {e}"
+        return "none", str(e).splitlines()[0]
     if train_main(["--config", config, "--model_dir", model_dir, *extra_flags]):
-        return "easymtl.train failed (its error line is in the captured output)"
-    return None
+        return "loaded", "easymtl.train failed (its error line is in the captured output)"
+    return "loaded", None
 
 
 def _train_in_processes(
-    config: str, model_dir: str, extra_flags: tuple, env: dict, timeout: int, result
-) -> str | None:
-    """Loads and trains `config` in two processes of their own (setting result.stage
-    "loaded" once it loads); the first error line, or None."""
+    config: str, model_dir: str, extra_flags: tuple, env: dict, timeout: int
+) -> tuple[str, str | None]:
+    """Loads and trains `config` in two processes of their own: (the stage reached,
+    "none" or "loaded"; the first error line, or None)."""
     check = subprocess.run(
         [sys.executable, "-c", "import sys; from easymtl.config import load_config as l; "
          "from easymtl.errors import EasymtlError as E\ntry: l(sys.argv[1])\n"
@@ -532,13 +529,12 @@ def _train_in_processes(
         capture_output=True, text=True, env=env, timeout=timeout,
     )  # fmt: skip
     if check.returncode:
-        return _first_error(check.stdout + check.stderr)
-    result.stage = "loaded"
+        return "none", _first_error(check.stdout + check.stderr)
     train = subprocess.run(
         [sys.executable, "-m", "easymtl.train", "--config", config, "--model_dir", model_dir,
          *extra_flags],
         capture_output=True, text=True, env=env, timeout=timeout,
     )  # fmt: skip
     if train.returncode:
-        return _first_error(train.stderr + train.stdout)
-    return None
+        return "loaded", _first_error(train.stderr + train.stdout)
+    return "loaded", None
