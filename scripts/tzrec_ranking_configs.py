@@ -190,13 +190,13 @@ def run_config(
             os.chdir(here)
         printed = "easymtl.train failed (its error line is in the captured output)"
     else:
-        train = subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "easymtl.train", "--config", config_path],
             capture_output=True, text=True, env=env, cwd=cwd,
         )  # fmt: skip
-        failed = train.returncode
-        lines = [ln for ln in (train.stderr + train.stdout).splitlines() if ln.startswith("error")]
-        printed = lines[0] if lines else (train.stderr.strip().splitlines() or ["?"])[-1]
+        failed = done.returncode
+        lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.startswith("error")]
+        printed = lines[0] if lines else (done.stderr.strip().splitlines() or ["?"])[-1]
     exports = sorted(glob.glob(os.path.join(model_dir, "export", "*", "saved_model.pb")))
     if failed or not exports:
         result.error = printed if failed else "no export written"
