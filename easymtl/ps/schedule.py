@@ -79,6 +79,10 @@ class AsyncSchedule:
             self._end_epoch()
         return results
 
+    def close(self) -> None:
+        """Lets go of the workers' batches (the loop's end)."""
+        self.iterator = None
+
     def _end_epoch(self) -> None:
         epoch = int(self.state.epoch.numpy())
         if not self.epoch_steps:

@@ -57,16 +57,19 @@ class TrainLoop:
         writer = self.train_log.writer(self.saver is not None)
         with StopOnSignal() as stop, writer.as_default():
             self._call("before_train", step)
-            while self.num_steps is None or self.step < self.num_steps:
-                count = schedule.next(self.step, self.num_steps)
-                if not count:
-                    break
-                # save_checkpoints_epochs: the round's first batch may start a new epoch.
-                if self.saves.epoch_ended(int(epoch.numpy())) and self.step != self.saved_step:
-                    self._save()
-                for number in range(self.step + 1, self.step + count + 1):
-                    self._call("before_step", number)
-                self._after_round(schedule.run(count), count, stop.signum)
+            try:
+                while self.num_steps is None or self.step < self.num_steps:
+                    count = schedule.next(self.step, self.num_steps)
+                    if not count:
+                        break
+                    # save_checkpoints_epochs: the round's first batch may start an epoch.
+                    if self.saves.epoch_ended(int(epoch.numpy())) and self.step != self.saved_step:
+                        self._save()
+                    for number in range(self.step + 1, self.step + count + 1):
+                        self._call("before_step", number)
+                    self._after_round(schedule.run(count), count, stop.signum)
+            finally:
+                schedule.close()
             self._finish(writer)
         return self.step
 

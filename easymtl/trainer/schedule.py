@@ -45,6 +45,13 @@ class LocalSchedule:
         del count
         return [self.step_fn(self.batch)]
 
+    def close(self) -> None:
+        """Ends the input pipeline when training ends (the loop calls it), not in a
+        later garbage collection: its threads stop and its buffers (the shuffle buffer's
+        rows) are freed before evaluation and export."""
+        self.batches.close()
+        self.batch = None
+
     def _first_batch(self, batches):
         """The first batch of `batches` (None: none), read on a thread of its own while
         this one traces the step from its signature: the input pipeline's start (in
