@@ -25,8 +25,16 @@ ODPS_ONLY_DATA_FIELDS = ("is_orderby_partition", "odps_data_quota_name", "odps_d
 
 def note_ignored_fields(config) -> list[str]:
     """Logs one info line naming the ODPS-only data_config fields `config` (a
-    PipelineConfig) sets, which have no effect on the file datasets easymtl reads;
+    PipelineConfig) sets, which have no effect on the file datasets easymtl reads, and
+    one for train_config.global_embedding_constraints (TorchRec's sharding planner's);
     returns their names."""
+    ignored = []
+    if config.train_config.HasField("global_embedding_constraints"):
+        log.info(
+            "train_config.global_embedding_constraints: TorchRec's sharding plan; easymtl "
+            "places its tables itself, so it has no effect"
+        )
+        ignored.append("global_embedding_constraints")
     data = config.data_config
     names = [n for n in ODPS_ONLY_DATA_FIELDS if data.HasField(n)]
     if names:
@@ -38,7 +46,7 @@ def note_ignored_fields(config) -> list[str]:
             ", ".join(names),
             dataset,
         )
-    return names
+    return ignored + names
 
 
 TORCHEASYREC_FIELDS: dict[str, frozenset[str]] = {

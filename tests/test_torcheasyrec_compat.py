@@ -476,3 +476,22 @@ def test_every_audit_row_has_a_check():
 @pytest.mark.parametrize("row", audit_rows())
 def test_audit_row(row, tmp_path):
     CHECKS[row](tmp_path)
+
+
+# ------------------------------------------------------------------ fields with no effect here
+
+
+def test_global_embedding_constraints_are_checked_and_noted(tmp_path, caplog):
+    """TorchRec's sharding-plan constraints (TorchEasyRec's test config
+    multi_tower_din_fg_mock_adagrad_init_acc sets them): read, noted in one info line;
+    a value TorchRec does not have is an error naming it."""
+    extra = "train_config { global_embedding_constraints { sharding_types: %s } }"
+    with caplog.at_level(logging.INFO, logger="easymtl"):
+        config = load_config(str(make_config(tmp_path, extra=extra % "['table_wise', 'row_wise']")))
+    assert list(config.train_config.global_embedding_constraints.sharding_types) == [
+        "table_wise",
+        "row_wise",
+    ]
+    assert any("global_embedding_constraints" in r.getMessage() for r in caplog.records)
+    with pytest.raises(EasymtlError, match=r"sharding_types\[1\]: 'rowwise' is not one"):
+        load_config(str(make_config(tmp_path, extra=extra % "['table_wise', 'rowwise']")))

@@ -1,4 +1,5 @@
-"""TorchEasyRec's train options: save_checkpoints_epochs and mixed_precision."""
+"""TorchEasyRec's train options: save_checkpoints_epochs (and save_checkpoints_steps: 0)
+and mixed_precision."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def test_save_checkpoints_epochs_saves_at_epoch_ends_only(tmp_path):
     Runner(config).train()
     # Two steps an epoch: the end of epoch 2 (step 4) and the end (step 6); not every step.
     assert steps_saved(config.model_dir) == [4, 6]
+
+
+def test_save_checkpoints_steps_0_saves_at_the_end_only(tmp_path):
+    """TorchEasyRec's benchmark configs set save_checkpoints_steps: 0: no checkpoint
+    during training, the final one only."""
+    path = make_config(
+        tmp_path,
+        "simple_multi_task",
+        extra="train_config { num_steps: 5 save_checkpoints_steps: 0 } "
+        "data_config { batch_size: 32 }",
+        features=FEW_FEATURES,
+    )
+    from easymtl.runner import Runner
+
+    config = load_config(str(path))
+    Runner(config).train()
+    assert steps_saved(config.model_dir) == [5]

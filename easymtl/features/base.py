@@ -65,6 +65,7 @@ class BuiltFeature:
         pooling: How its ids' embeddings pool: "sum" or "mean".
         sequence: The sequence_name of the sequence_feature it belongs to, or None.
         dense_embedding: The layer that embeds its dense value (mlp, autodis), or None.
+        trainable: Whether its table trains (the message's ``trainable``).
     """
 
     name: str
@@ -75,6 +76,7 @@ class BuiltFeature:
     pooling: str = "sum"
     sequence: str | None = None
     dense_embedding: object = None
+    trainable: bool = True
 
 
 def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeature]:
@@ -101,5 +103,6 @@ def one_feature(proto, layer, dim: int | None, columns=None) -> list[BuiltFeatur
             # A kind without a pooling field (a bucketized raw feature) has one id per row.
             pooling=getattr(proto, "pooling", "sum"),
             dense_embedding=dense_embedding,
+            trainable=getattr(proto, "trainable", True),
         )
     ]

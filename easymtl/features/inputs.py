@@ -36,7 +36,8 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
 
     Raises:
         ValueError: features sharing a table disagree on its size.
-        ConfigError: a zch table is shared.
+        ConfigError: a zch table is shared; features sharing a table disagree on
+            ``trainable``.
     """
     from easymtl.features.embedding import EmbeddingTable
     from easymtl.features.init_fn import DEFAULT
@@ -53,6 +54,14 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
                 f"Feature {b.name!r} shares embedding {b.table!r} but needs "
                 f"{layer.num_ids}x{b.dim}, not {table.num_rows}x{table.dim}"
             )
+        if table is not None and table.trainable != b.trainable:
+            first = next(f.name for f in built if f.table == b.table)
+            raise ConfigError(
+                f"feature {b.name!r}",
+                f"trainable: {str(b.trainable).lower()}, but it shares embedding "
+                f"{b.table!r} with feature {first!r}, which says "
+                f"trainable: {str(table.trainable).lower()}; features sharing a table agree",
+            )
         zch = getattr(layer, "zch", None)
         if table is not None and (zch is not None or isinstance(table, ZchEmbeddingTable)):
             raise ConfigError(
@@ -61,10 +70,15 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
                 "table maps its own feature's ids only",
             )
         if zch is not None:
-            tables[b.table] = ZchEmbeddingTable(dim=b.dim, name=b.table, **zch)
+            tables[b.table] = ZchEmbeddingTable(
+                dim=b.dim, name=b.table, trainable=b.trainable, **zch
+            )
         init = initializers.get(b.table, DEFAULT)
         tables.setdefault(
-            b.table, EmbeddingTable(layer.num_ids, b.dim, initializer=init, name=b.table)
+            b.table,
+            EmbeddingTable(
+                layer.num_ids, b.dim, initializer=init, name=b.table, trainable=b.trainable
+            ),
         )
         embeddings[b.name] = (b.table, b.pooling)
     return tables, embeddings
@@ -115,7 +129,11 @@ def _wide_group(
         if wide not in out.wide_tables:
             rows = tables[table].num_rows
             out.wide_tables[wide] = EmbeddingTable(
-                rows, wide_dim, initializer=initializer, name=wide
+                rows,
+                wide_dim,
+                initializer=initializer,
+                name=wide,
+                trainable=tables[table].trainable,
             )
         out.wide_embeddings[name] = (wide, pooling)
 

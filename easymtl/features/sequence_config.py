@@ -144,8 +144,6 @@ def check_item(proto, kind: str, where: str) -> None:
     from easymtl.features.raw_feature import check_raw_feature
 
     value_dim = getattr(proto, "value_dim", 1)
-    if kind == "raw" and value_dim != 1:
-        raise ConfigError(f"{where}.value_dim", "only value_dim 1 is supported in a sequence")
     if kind == "id" and value_dim > 1:
         raise ConfigError(
             f"{where}.value_dim",
@@ -234,4 +232,5 @@ def entry_feature(feature_configs, name: str, layer) -> BuiltFeature:
         table=e.table,
         pooling=e.proto.pooling if e.kind == "id" else "sum",
         sequence=e.sequence,
+        trainable=getattr(e.proto, "trainable", True),
     )

@@ -56,6 +56,12 @@ def check_config(config) -> None:
                 )
     interval = config.eval_config.eval_interval_steps
     save = config.train_config.save_checkpoints_steps
+    if interval and not save:
+        raise ConfigError(
+            "eval_config.eval_interval_steps",
+            f"{interval} needs checkpoints during training; train_config."
+            "save_checkpoints_steps is 0 (a checkpoint at the end only)",
+        )
     if interval and interval % save:
         raise ConfigError(
             "eval_config.eval_interval_steps",

@@ -55,7 +55,9 @@ class AsyncSchedule:
         if self.iterator is None:
             skip = int(self.state.step_in_epoch.numpy()) // self.ps.num_workers
             self.iterator, self.epoch_steps = self._worker_batches(epoch, skip), 0
-        end = min(_next(step, self.log_every), _next(step, self.save_every))
+        end = _next(step, self.log_every)
+        if self.save_every:  # 0: a checkpoint at the end only
+            end = min(end, _next(step, self.save_every))
         if num_steps is not None:
             end = min(end, num_steps)
         return end - step

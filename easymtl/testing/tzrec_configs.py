@@ -126,6 +126,7 @@ class Column:
         sep: Separator of multi-value cells.
         delim: Item delimiter of a sequence.
         length: Most items of a sequence; values of "floats".
+        value_dim: Values of each item of a "seq_float" (joined by `sep`).
         vocab: Values of a vocabulary feature.
         boundaries: Where a bucketized raw feature's buckets split.
         group: The sequence a sequence column belongs to (its columns describe the
@@ -140,6 +141,7 @@ class Column:
     vocab: tuple = ()
     boundaries: tuple = ()
     group: str = ""
+    value_dim: int = 1
 
     @property
     def key(self) -> str:
@@ -189,10 +191,12 @@ def _sequence_columns(cfg: Node, columns: dict[str, Column]) -> None:
             else:
                 columns[column] = Column(
                     "seq_float",
+                    sep=sub_cfg.one("separator", "\x1d"),
                     delim=delim,
                     length=length,
                     boundaries=tuple(float(b) for b in sub_cfg.all("boundaries")),
                     group=name,
+                    value_dim=int(sub_cfg.one("value_dim", 1)),
                 )
 
 
@@ -223,6 +227,7 @@ def config_columns(config: Node) -> dict[str, Column]:
                         delim=cfg.one("sequence_delim", ";"),
                         length=min(int(cfg.one("sequence_length", 4)), 6),
                         boundaries=column.boundaries,
+                        value_dim=int(cfg.one("value_dim", 1)),
                     )
                 columns[_column_name(cfg)] = column
             elif kind == "lookup_feature":
@@ -271,7 +276,8 @@ def _cell(column: Column, rng: np.random.Generator, items: int):
         elif kind == "seq_str":
             items = [f"v{rng.integers(column.size)}" for _ in range(n)]
         else:
-            items = [f"{v:.3f}" for v in rng.uniform(lo, hi, n)]
+            values = rng.uniform(lo, hi, (n, column.value_dim))
+            items = [column.sep.join(f"{v:.3f}" for v in item) for item in values]
         return column.delim.join(items)
     raise ValueError(f"unknown column kind {kind!r}")
 

@@ -46,12 +46,15 @@ class TrainableVariables:
         wide = set()
         if train_config.HasField("wide_optimizer"):
             wide = {t for t, _ in model.features.wide_embeddings.values()}
-        order = sorted(tables, key=lambda t: t in wide)  # stable: the deep ones first
+        # A table of features with trainable: false is left out: it stays as it is.
+        trained = [t for t in tables if tables[t].trainable]
+        order = sorted(trained, key=lambda t: t in wide)  # stable: the deep ones first
         embeddings = [tables[t].embeddings for t in order]
         ids = {id(v) for v in embeddings}
         dense = [v for v in model.trainable_variables if id(v) not in ids]
         # The weighting's own trainable variables (uncertainty's s_k) learn with the model.
-        return cls(embeddings, len(wide), dense + weighting.trainable_variables)
+        num_wide = sum(t in wide for t in trained)
+        return cls(embeddings, num_wide, dense + weighting.trainable_variables)
 
     @property
     def embedding(self) -> list:

@@ -113,6 +113,23 @@ BATCH = {
 }
 
 
+def test_sequence_raw_feature_with_several_values_per_item():
+    """TorchEasyRec's test configs (multi_tower_din_fg_mock) hold a raw_feature of
+    value_dim 4 in a sequence_feature: value_dim numbers per item, joined by separator."""
+    dense = SequenceRawFeature(4, "|", value_dim=2, separator=",", default_value=-1.0)
+    values = dense(tf.constant(["1,2|3,x", "", "5,6"]))
+    assert values.to_list() == [[[1.0, 2.0], [3.0, -1.0]], [], [[5.0, 6.0]]]
+    ids = SequenceRawFeature(4, "|", boundaries=[2.0], value_dim=2, separator=",")
+    assert ids(tf.constant(["1,3|3,3"])).to_list() == [[[0, 1], [1, 1]]]
+    ((_, bad, what),) = dense.cell_checks()
+    np.testing.assert_array_equal(
+        bad(tf.constant(["1,2|3,4", "1,2|3", "", "1,2,3"])), [False, True, False, True]
+    )
+    assert "does not hold 2 values joined by ','" in what
+    with pytest.raises(ValueError, match="reads string cells"):
+        dense(tf.constant([[1.0, 2.0]]))
+
+
 def test_a_sub_feature_shares_the_table_of_the_query_feature_of_its_name():
     layer = _inputs("sequence_encoders { pooling_encoder { pooling_type: 'sum' } }")
     assert layer.embeddings["clicks__cate"] == ("cate_table", "sum")

@@ -170,6 +170,11 @@ def test_early_stop_rules(tmp_path, values, patience, max_steps, stop):
             "15 is not a multiple of train_config.save_checkpoints_steps (10)",
         ),
         (
+            "train_config { save_checkpoints_steps: 0 } eval_config { eval_interval_steps: 15 }",
+            "eval_interval_steps: 15 needs checkpoints during training; train_config."
+            "save_checkpoints_steps is 0",
+        ),
+        (
             'eval_input_path: "" export_config { enable_early_stop: true '
             'best_exporter_metric: "auc_ctr" }',
             "eval_input_path: export_config.enable_early_stop needs evaluations",

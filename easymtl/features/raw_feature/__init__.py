@@ -22,7 +22,7 @@ from easymtl.features.checks import (
 def check_raw_feature(f, where: str) -> None:
     """The checks of one RawFeature (or SequenceRawFeature) message."""
     check_positive(f, "value_dim", where)
-    if f.value_dim > 1 and not f.separator:
+    if f.value_dim > 1 and not getattr(f, "separator", "\x1d"):
         raise ConfigError(f"{where}.separator", "must not be empty")
     check_pooling(f, where)
     check_boundaries(f, where)
