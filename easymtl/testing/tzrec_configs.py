@@ -121,12 +121,17 @@ class Column:
         kind: "int" (ids in [0, size)), "str" (string ids), "float", "label", "weight",
             "weighted" (id:weight items), "floats" (several floats joined), "seq_int",
             "seq_str", "seq_float" (items joined by `delim`), "map" (key:value items),
+            "nested_map" (match_feature's pkey^skey:value items),
             "vocab" (values of `vocab`).
         size: Distinct ids (int, str, weighted).
         sep: Separator of multi-value cells.
         delim: Item delimiter of a sequence.
         length: Most items of a sequence; values of "floats".
         value_dim: Values of each item of a "seq_float" (joined by `sep`).
+        nulls: Whether some cells are null: not in a number column that another kind of
+            feature than an id/raw one also reads (an expression's variable, a lookup
+            key): easymtl refuses such nulls, their meaning not agreed (see
+            :mod:`easymtl.features.null_cells`).
         vocab: Values of a vocabulary feature.
         boundaries: Where a bucketized raw feature's buckets split.
         group: The sequence a sequence column belongs to (its columns describe the
@@ -142,6 +147,7 @@ class Column:
     boundaries: tuple = ()
     group: str = ""
     value_dim: int = 1
+    nulls: bool = True
 
     @property
     def key(self) -> str:
@@ -200,6 +206,14 @@ def _sequence_columns(cfg: Node, columns: dict[str, Column]) -> None:
                 )
 
 
+def _also_read(columns: dict[str, Column], name: str, new: Column) -> None:
+    """Column `name` (`new` if it is not there yet) is read by a feature other than an
+    id/raw feature too: a number column then has no nulls (see Column.nulls)."""
+    column = columns.setdefault(name, new)
+    if column is not new and column.kind in ("int", "float"):
+        column.nulls = False
+
+
 def config_columns(config: Node) -> dict[str, Column]:
     """The input columns a parsed TorchEasyRec config reads, by name, with what each
     holds (features first, then labels and sample weights)."""
@@ -232,13 +246,18 @@ def config_columns(config: Node) -> dict[str, Column]:
                 columns[_column_name(cfg)] = column
             elif kind == "lookup_feature":
                 columns.setdefault(cfg.one("map").split(":", 1)[-1], Column("map"))
-                columns.setdefault(cfg.one("key").split(":", 1)[-1], Column("str", size=5))
+                _also_read(columns, cfg.one("key").split(":", 1)[-1], Column("str", size=5))
+            elif kind == "match_feature":
+                columns.setdefault(cfg.one("nested_map").split(":", 1)[-1], Column("nested_map"))
+                for key in ("pkey", "skey"):
+                    if cfg.one(key) is not None:
+                        _also_read(columns, cfg.one(key).split(":", 1)[-1], Column("str"))
             else:
                 # Any other kind: every "side:name" string it holds is a string column.
                 for vals in cfg.values():
                     for v in vals:
                         if isinstance(v, str) and re.fullmatch(r"(user|item|context):\w+", v):
-                            columns.setdefault(v.split(":", 1)[1], Column("str"))
+                            _also_read(columns, v.split(":", 1)[1], Column("str"))
     data = config.one("data_config", Node())
     for name in data.all("label_fields"):
         if name not in columns:
@@ -269,6 +288,12 @@ def _cell(column: Column, rng: np.random.Generator, items: int):
         return column.sep.join(f"{v:.3f}" for v in values) if kind == "floats" else float(values[0])
     if kind == "map":
         return "\x1d".join(f"v{k}:{rng.uniform(0, 3):.2f}" for k in range(int(rng.integers(1, 4))))
+    if kind == "nested_map":  # "pkey^skey:value,skey:value|pkey^..." (match_feature's)
+        values = (int(rng.integers(1, 3)) for _ in range(int(rng.integers(1, 3))))
+        return "|".join(
+            f"{p}^" + ",".join(f"{s}:{rng.uniform(0, 3):.2f}" for s in range(n))
+            for p, n in enumerate(values)
+        )
     if kind.startswith("seq_"):
         n = items
         if kind == "seq_int":
@@ -310,7 +335,7 @@ def make_table(columns: dict[str, Column], rows: int, seed: int = 0, labels=()):
             cells = [None if n < 0 else _cell(column, rng, int(n)) for n in items[column.key]]
             arrays[name] = pa.array(cells, pa.string())
         else:
-            null = rng.random(rows) < (0.0 if name in kept else 0.1)
+            null = rng.random(rows) < (0.1 if column.nulls and name not in kept else 0.0)
             cells = [None if null[i] else _cell(column, rng, 0) for i in range(rows)]
             if column.kind == "int":
                 arrays[name] = pa.array(cells, pa.int64())

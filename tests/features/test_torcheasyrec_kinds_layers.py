@@ -107,6 +107,11 @@ def test_kv_dot_product_bool_mask_and_custom_operators():
     assert distance.numpy().ravel().tolist() == [3.0, 1.0]
     as_bytes = EditDistance()([tf.constant(["日本語"]), tf.constant(["日本"])])
     assert as_bytes.numpy().ravel().tolist() == [3.0]  # 3 UTF-8 bytes
+    # Traced over any batch, its shape is known (an autodis after it builds on it, as in
+    # TorchEasyRec's multi_tower_din_fg_mock config).
+    spec = tf.TensorSpec([None], tf.string)
+    traced = tf.function(EditDistance(), input_signature=[[spec, spec]])
+    assert traced.get_concrete_function().structured_outputs.shape.as_list() == [None, 1]
     # vocab_list rows as TorchEasyRec's: "a#b" → 2, unknown → 1.
     assert RegexReplace("[0-9]+", "#", vocab_list=["a#b"])(
         tf.constant(["a12b", "xy"])

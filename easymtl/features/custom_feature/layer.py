@@ -68,7 +68,9 @@ class EditDistance(keras.layers.Layer):
 
     def call(self, inputs):
         a, b = (self._units(x) for x in inputs)
-        distance = tf.edit_distance(a, b, normalize=False)
+        # [batch]: edit_distance's static shape is unknown (its sparse inputs' is), which
+        # a dense embedding (autodis, mlp) after it cannot build on.
+        distance = tf.reshape(tf.edit_distance(a, b, normalize=False), [-1])
         return self.values(tf.cast(distance, tf.float32))
 
     def get_config(self):
