@@ -562,6 +562,14 @@ def _validate_train(train) -> None:
     _check_collapse_warning(train.collapse_warning)
     check_mixed_precision(train.mixed_precision)
     _check_constraints(train.global_embedding_constraints)
+    for name in ("sparse_optimizer", "wide_optimizer"):
+        kind = getattr(train, name).WhichOneof("optimizer")
+        options = getattr(getattr(train, name), kind) if kind else None
+        if options is not None and options.gradient_clipping and not options.max_gradient > 0:
+            raise ConfigError(
+                f"train_config.{name}.{kind}.max_gradient",
+                f"must be positive with gradient_clipping, got {options.max_gradient:g}",
+            )
     clipping = train.grad_clipping
     where = "train_config.grad_clipping"
     if clipping.clipping_type not in ("none", "norm", "value"):

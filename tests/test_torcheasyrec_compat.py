@@ -495,3 +495,19 @@ def test_global_embedding_constraints_are_checked_and_noted(tmp_path, caplog):
     assert any("global_embedding_constraints" in r.getMessage() for r in caplog.records)
     with pytest.raises(EasymtlError, match=r"sharding_types\[1\]: 'rowwise' is not one"):
         load_config(str(make_config(tmp_path, extra=extra % "['table_wise', 'rowwise']")))
+
+
+def test_sparse_gradient_clipping_reaches_the_tables_of_its_optimizer(tmp_path):
+    """TorchEasyRec's multi_tower_din_fg_mock_gradient_clipping: the sparse optimizer's
+    gradient_clipping / max_gradient set each table's limit (the lookups clip)."""
+    from easymtl.runner import Runner
+
+    extra = (
+        "train_config { sparse_optimizer { adagrad_optimizer { lr: 0.001 "
+        "gradient_clipping: true max_gradient: 0.5 } } }"
+    )
+    runner = Runner(load_config(str(make_config(tmp_path, extra=extra))))
+    assert {t.max_gradient for t in runner.model.features.tables.values()} == {0.5}
+    bad = extra.replace("0.5", "0")
+    with pytest.raises(EasymtlError, match="adagrad_optimizer.max_gradient: must be positive"):
+        load_config(str(make_config(tmp_path, extra=bad)))

@@ -6,6 +6,18 @@ import keras
 import tensorflow as tf
 
 
+def _clip_gradient(x: tf.Tensor, limit: float | None) -> tf.Tensor:
+    """`x`, whose gradient is clipped elementwise to [-limit, limit] (None: `x` as is)."""
+    if limit is None:
+        return x
+
+    @tf.custom_gradient
+    def clipped(y):
+        return tf.identity(y), lambda dy: tf.clip_by_value(dy, -limit, limit)
+
+    return clipped(x)
+
+
 @keras.saving.register_keras_serializable(package="easymtl")
 class EmbeddingTable(keras.layers.Layer):
     """An embedding table looked up with ragged ids and pooled per example.
@@ -36,6 +48,9 @@ class EmbeddingTable(keras.layers.Layer):
         # Set only while an export traces its serving function with the table stored in
         # less precision (easymtl.export.quantize): ids [n] -> float32 rows [n, dim].
         self.serving_rows = None
+        # Set by the training state from the sparse optimizer's gradient_clipping: each
+        # element of the gradient of an embedding looked up is clipped to +-max_gradient.
+        self.max_gradient = None
 
     def rows(self, ids) -> tf.Tensor:
         """The rows [n, dim] of the table at `ids` [n]."""
@@ -61,7 +76,11 @@ class EmbeddingTable(keras.layers.Layer):
         zeros after a row's last item; items from `steps` on are left out (default: the
         longest row's)."""
         if ids.ragged_rank == 2:
-            return self._per_item(ids, pooling, steps, weights)
+            return _clip_gradient(self._per_item(ids, pooling, steps, weights), self.max_gradient)
+        return _clip_gradient(self._pooled(ids, pooling, weights), self.max_gradient)
+
+    def _pooled(self, ids: tf.RaggedTensor, pooling: str, weights=None):
+        """[batch, dim]: each row's ids' embeddings (times their weights) pooled."""
         vectors = self.rows(ids.flat_values)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]

@@ -48,6 +48,9 @@ class TrainableVariables:
             wide = {t for t, _ in model.features.wide_embeddings.values()}
         # A table of features with trainable: false is left out: it stays as it is.
         trained = [t for t in tables if tables[t].trainable]
+        for t in trained:  # the gradient_clipping of the optimizer that updates it
+            sparse = train_config.wide_optimizer if t in wide else train_config.sparse_optimizer
+            tables[t].max_gradient = max_gradient(sparse)
         order = sorted(trained, key=lambda t: t in wide)  # stable: the deep ones first
         embeddings = [tables[t].embeddings for t in order]
         ids = {id(v) for v in embeddings}
@@ -60,6 +63,15 @@ class TrainableVariables:
     def embedding(self) -> list:
         """What the gradients of the tables are taken of: each table, or its shards."""
         return [p for v in self.tables for p in table_parts(v)]
+
+
+def max_gradient(sparse_optimizer) -> float | None:
+    """The limit of a SparseOptimizer message's gradient_clipping (None: no clipping)."""
+    kind = sparse_optimizer.WhichOneof("optimizer")
+    options = getattr(sparse_optimizer, kind) if kind else None
+    if options is None or not options.gradient_clipping:
+        return None
+    return float(options.max_gradient)
 
 
 class TrainState:

@@ -305,3 +305,24 @@ def test_embedding_regularization_is_the_batch_mean_of_the_rows_squares():
     assert FeatureInputs.from_config(layer.get_config()).embedding_regularization == 0.01
     with pytest.raises(ValueError, match="embedding_regularization"):
         FeatureInputs.from_config({**layer.get_config(), "embedding_regularization": -1.0})
+
+
+def test_gradient_clipping_clips_each_looked_up_embeddings_gradient():
+    """TorchEasyRec's (fbgemm's) sparse gradient_clipping: the gradient of each pooled
+    embedding is clipped elementwise before it is spread over the rows looked up."""
+    table = EmbeddingTable(10, 2)
+    table.build()
+    ids = tf.ragged.constant([[1, 2], [2]], dtype=tf.int64)
+    scale = tf.constant([[100.0, -0.5], [3.0, 0.2]])
+    for limit, expected in ((None, [[100, -0.5], [103, -0.3]]), (1.0, [[1, -0.5], [2, -0.3]])):
+        table.max_gradient = limit
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(table(ids) * scale)
+        grad = tf.convert_to_tensor(tape.gradient(loss, table.embeddings))
+        np.testing.assert_allclose(grad.numpy()[[1, 2]], expected, rtol=1e-6)
+    table.max_gradient = 1.0  # a sequence's per-item embeddings too
+    seq = tf.RaggedTensor.from_row_lengths(ids, [2])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(table(seq, steps=2) * 10.0)
+    grad = tf.convert_to_tensor(tape.gradient(loss, table.embeddings))
+    np.testing.assert_allclose(grad.numpy()[[1, 2]], [[1, 1], [2, 2]])
