@@ -561,7 +561,6 @@ def _validate_train(train) -> None:
             raise ConfigError(f"train_config.{name}", "must be positive")
     _check_collapse_warning(train.collapse_warning)
     check_mixed_precision(train.mixed_precision)
-    _check_constraints(train.global_embedding_constraints)
     for name in ("sparse_optimizer", "wide_optimizer"):
         kind = getattr(train, name).WhichOneof("optimizer")
         options = getattr(getattr(train, name), kind) if kind else None
@@ -584,30 +583,6 @@ def _validate_train(train) -> None:
         raise ConfigError(
             f"{where}.norm_type", f"only 2 (L2 norm) is supported, got {clipping.norm_type:g}"
         )
-
-
-# TorchRec's sharding types and compute kernels (ParameterConstraints' values).
-SHARDING_TYPES = (
-    "data_parallel",
-    "table_wise",
-    "column_wise",
-    "row_wise",
-    "table_row_wise",
-    "table_column_wise",
-    "grid_shard",
-)
-COMPUTE_KERNELS = ("dense", "fused", "fused_uvm", "fused_uvm_caching", "key_value")
-
-
-def _check_constraints(constraints, where: str = "train_config.global_embedding_constraints"):
-    """Raises ConfigError on a ParameterConstraints value TorchRec does not have."""
-    for name, known in (("sharding_types", SHARDING_TYPES), ("compute_kernels", COMPUTE_KERNELS)):
-        for i, value in enumerate(getattr(constraints, name)):
-            if value not in known:
-                raise ConfigError(
-                    f"{where}.{name}[{i}]",
-                    f"{value!r} is not one; expected one of " + ", ".join(known),
-                )
 
 
 def _check_collapse_warning(warning, where: str = "train_config.collapse_warning") -> None:

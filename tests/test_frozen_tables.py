@@ -50,3 +50,15 @@ def test_features_sharing_a_table_agree_on_trainable(tmp_path):
         "feature 'adgroup_id': trainable: true, but it shares embedding 'shared' with "
         "feature 'user_id', which says trainable: false" in str(e.value)
     )
+
+
+def test_a_zch_table_is_not_frozen(tmp_path):
+    from easymtl.runner import Runner
+
+    config = _config(tmp_path, {"user_id": False})
+    for fc in config.feature_configs:
+        if fc.id_feature.feature_name == "user_id":
+            fc.id_feature.ClearField("hash_bucket_size")
+            fc.id_feature.zch.zch_size = 1000
+    with pytest.raises(EasymtlError, match="'user_id': trainable: false, but its table is a zch"):
+        Runner(config)

@@ -63,6 +63,12 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
                 f"trainable: {str(table.trainable).lower()}; features sharing a table agree",
             )
         zch = getattr(layer, "zch", None)
+        if zch is not None and not b.trainable:
+            raise ConfigError(
+                f"feature {b.name!r}",
+                "trainable: false, but its table is a zch table, whose rows change with "
+                "admissions; freeze a table of hash_bucket_size, num_buckets or a vocabulary",
+            )
         if table is not None and (zch is not None or isinstance(table, ZchEmbeddingTable)):
             raise ConfigError(
                 f"feature {b.name!r}",

@@ -230,7 +230,7 @@ def entry_feature(feature_configs, name: str, layer) -> BuiltFeature:
         columns=e.column,
         dim=e.proto.embedding_dim if e.table is not None else None,
         table=e.table,
-        pooling=e.proto.pooling if e.kind == "id" else "sum",
+        pooling=getattr(e.proto, "pooling", "sum"),
         sequence=e.sequence,
         trainable=getattr(e.proto, "trainable", True),
     )

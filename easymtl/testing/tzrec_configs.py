@@ -206,18 +206,13 @@ def _sequence_columns(cfg: Node, columns: dict[str, Column]) -> None:
                 )
 
 
-def _also_read(columns: dict[str, Column], name: str, new: Column) -> None:
-    """Column `name` (`new` if it is not there yet) is read by a feature other than an
-    id/raw feature too: a number column then has no nulls (see Column.nulls)."""
-    column = columns.setdefault(name, new)
-    if column is not new and column.kind in ("int", "float"):
-        column.nulls = False
-
-
 def config_columns(config: Node) -> dict[str, Column]:
     """The input columns a parsed TorchEasyRec config reads, by name, with what each
     holds (features first, then labels and sample weights)."""
     columns: dict[str, Column] = {}
+    # Columns that a feature other than an id/raw one reads (a number column among them
+    # gets no nulls: see Column.nulls).
+    shared: set[str] = set()
     for fc in config.all("feature_configs"):
         for kind, values in fc.items():
             cfg = values[0]
@@ -246,18 +241,25 @@ def config_columns(config: Node) -> dict[str, Column]:
                 columns[_column_name(cfg)] = column
             elif kind == "lookup_feature":
                 columns.setdefault(cfg.one("map").split(":", 1)[-1], Column("map"))
-                _also_read(columns, cfg.one("key").split(":", 1)[-1], Column("str", size=5))
+                key = cfg.one("key").split(":", 1)[-1]
+                columns.setdefault(key, Column("str", size=5))
+                shared.add(key)
             elif kind == "match_feature":
                 columns.setdefault(cfg.one("nested_map").split(":", 1)[-1], Column("nested_map"))
                 for key in ("pkey", "skey"):
                     if cfg.one(key) is not None:
-                        _also_read(columns, cfg.one(key).split(":", 1)[-1], Column("str"))
+                        columns.setdefault(cfg.one(key).split(":", 1)[-1], Column("str"))
+                        shared.add(cfg.one(key).split(":", 1)[-1])
             else:
                 # Any other kind: every "side:name" string it holds is a string column.
                 for vals in cfg.values():
                     for v in vals:
                         if isinstance(v, str) and re.fullmatch(r"(user|item|context):\w+", v):
-                            _also_read(columns, v.split(":", 1)[1], Column("str"))
+                            columns.setdefault(v.split(":", 1)[1], Column("str"))
+                            shared.add(v.split(":", 1)[1])
+    for name in shared:
+        if columns[name].kind in ("int", "float"):
+            columns[name].nulls = False
     data = config.one("data_config", Node())
     for name in data.all("label_fields"):
         if name not in columns:
@@ -288,10 +290,10 @@ def _cell(column: Column, rng: np.random.Generator, items: int):
         return column.sep.join(f"{v:.3f}" for v in values) if kind == "floats" else float(values[0])
     if kind == "map":
         return "\x1d".join(f"v{k}:{rng.uniform(0, 3):.2f}" for k in range(int(rng.integers(1, 4))))
-    if kind == "nested_map":  # "pkey^skey:value,skey:value|pkey^..." (match_feature's)
+    if kind == "nested_map":  # "v0^v1:0.5,v2:1.2|v1^...": keys as "str" columns hold
         values = (int(rng.integers(1, 3)) for _ in range(int(rng.integers(1, 3))))
         return "|".join(
-            f"{p}^" + ",".join(f"{s}:{rng.uniform(0, 3):.2f}" for s in range(n))
+            f"v{p}^" + ",".join(f"v{s}:{rng.uniform(0, 3):.2f}" for s in range(n))
             for p, n in enumerate(values)
         )
     if kind.startswith("seq_"):

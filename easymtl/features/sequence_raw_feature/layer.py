@@ -95,7 +95,7 @@ class SequenceRawFeature(keras.layers.Layer):
         def bad(x):
             if x.dtype != tf.string or x.shape.rank != 1:
                 return tf.zeros(tf.shape(x)[:1], tf.bool)
-            items = sequence_items(x, self.sequence_delim)
+            items = sequence_items(x, self.sequence_delim, self.sequence_length)
             counts = tf.strings.split(items.flat_values, separator).row_lengths()
             wrong = (items.flat_values != "") & (counts != value_dim)
             return tf.reduce_any(items.with_flat_values(wrong), axis=1)
