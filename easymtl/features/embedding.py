@@ -76,7 +76,9 @@ class EmbeddingTable(keras.layers.Layer):
         zeros after a row's last item; items from `steps` on are left out (default: the
         longest row's)."""
         if ids.ragged_rank == 2:
-            return _clip_gradient(self._per_item(ids, pooling, steps, weights), self.max_gradient)
+            return self._per_item(ids, pooling, steps, weights)
+        # A pooled feature's embedding is what TorchEasyRec's (fbgemm's) table outputs,
+        # whose gradient gradient_clipping clips; in a sequence each id's is (below).
         return _clip_gradient(self._pooled(ids, pooling, weights), self.max_gradient)
 
     def _pooled(self, ids: tf.RaggedTensor, pooling: str, weights=None):
@@ -95,8 +97,9 @@ class EmbeddingTable(keras.layers.Layer):
         """[batch, steps, dim] of sequence ids: the rows looked up are summed straight
         into their items' places (one segment sum over batch x steps places), so that
         neither a pooling per item nor a ragged-to-dense copy of the vectors (nor their
-        gradients) runs."""
-        vectors = self.rows(ids.flat_values)
+        gradients) runs. gradient_clipping clips each id's vector's gradient (TorchEasyRec
+        looks a sequence's ids up one by one and pools an item's after)."""
+        vectors = _clip_gradient(self.rows(ids.flat_values), self.max_gradient)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
         item = ids.values.value_rowids()  # the item of each id

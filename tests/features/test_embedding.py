@@ -320,9 +320,16 @@ def test_gradient_clipping_clips_each_looked_up_embeddings_gradient():
             loss = tf.reduce_sum(table(ids) * scale)
         grad = tf.convert_to_tensor(tape.gradient(loss, table.embeddings))
         np.testing.assert_allclose(grad.numpy()[[1, 2]], expected, rtol=1e-6)
-    table.max_gradient = 1.0  # a sequence's per-item embeddings too
+    # In a sequence, each id's gradient: item [1, 2] mean-pooled passes 10 / 2 = 5 to
+    # each id, clipped to 1 (clipping the item's 10 first would leave 0.5 each).
+    table.max_gradient = 1.0
     seq = tf.RaggedTensor.from_row_lengths(ids, [2])
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(table(seq, steps=2) * 10.0)
+        loss = tf.reduce_sum(table(seq, pooling="mean", steps=2) * 10.0)
     grad = tf.convert_to_tensor(tape.gradient(loss, table.embeddings))
     np.testing.assert_allclose(grad.numpy()[[1, 2]], [[1, 1], [2, 2]])
+    table.max_gradient = 6.0  # unclipped: 5 and 5 + 10 (item [2] alone) clipped to 6
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(table(seq, pooling="mean", steps=2) * 10.0)
+    grad = tf.convert_to_tensor(tape.gradient(loss, table.embeddings))
+    np.testing.assert_allclose(grad.numpy()[[1, 2]], [[5, 5], [11, 11]])
