@@ -76,9 +76,7 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
                 "table maps its own feature's ids only",
             )
         if zch is not None:
-            tables[b.table] = ZchEmbeddingTable(
-                dim=b.dim, name=b.table, trainable=b.trainable, **zch
-            )
+            tables[b.table] = ZchEmbeddingTable(dim=b.dim, name=b.table, **zch)
         init = initializers.get(b.table, DEFAULT)
         tables.setdefault(
             b.table,

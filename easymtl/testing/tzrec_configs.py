@@ -246,10 +246,10 @@ def config_columns(config: Node) -> dict[str, Column]:
                 shared.add(key)
             elif kind == "match_feature":
                 columns.setdefault(cfg.one("nested_map").split(":", 1)[-1], Column("nested_map"))
-                for key in ("pkey", "skey"):
-                    if cfg.one(key) is not None:
-                        columns.setdefault(cfg.one(key).split(":", 1)[-1], Column("str"))
-                        shared.add(cfg.one(key).split(":", 1)[-1])
+                for key in filter(None, (cfg.one("pkey"), cfg.one("skey"))):
+                    key = key.split(":", 1)[-1]
+                    columns.setdefault(key, Column("str"))
+                    shared.add(key)
             else:
                 # Any other kind: every "side:name" string it holds is a string column.
                 for vals in cfg.values():
