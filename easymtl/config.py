@@ -10,6 +10,7 @@ file, the line (for text configs) and the field, e.g.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -26,7 +27,7 @@ from easymtl.features import FEATURES, feature_columns, input_name, table_name
 from easymtl.features.init_fn import check_init_fn
 from easymtl.features.null_cells import fill_null_defaults
 from easymtl.features.sequence_config import validate_sequence_features
-from easymtl.features.sequence_groups import validate_group_sequences
+from easymtl.features.sequence_groups import rtp_name, validate_group_sequences
 from easymtl.features.wide import WIDE_GROUP_TYPE, check_wide_group, check_wide_only
 from easymtl.field_names import unknown_field
 from easymtl.fusion import check_fusion
@@ -43,6 +44,7 @@ from easymtl.towers import TOWER_MESSAGES, tower_fields
 from easymtl.weighting import check_loss_weighting
 
 PipelineConfig = pipeline_pb2.PipelineConfig
+log = logging.getLogger("easymtl")
 
 _TOKEN = re.compile(
     r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|#[^\n]*|[A-Za-z_][\w.]*|[{}<>\[\]:,]|\S'
@@ -131,12 +133,55 @@ def parse_config_lines(text: str, path: str) -> tuple[PipelineConfig, dict[str, 
             # ParseError's message starts with "line:column : ".
             raise EasymtlError(f"{path}:{_explain(_one_line(e)).replace(' : ', ': ', 1)}") from None
         lines = _field_lines(text)
+    lines = _drop_unused_without_dim(config, lines, path)
     missing = config.FindInitializationErrors()
     if missing:
         raise EasymtlError(
             f"{locate(lines, path, missing[0])}: {missing[0]}: required field is missing"
         )
     return config, lines
+
+
+_MISSING_DIM = re.compile(r"feature_configs\[(\d+)\]\.\w+\.embedding_dim$")
+
+
+def _drop_unused_without_dim(config, lines: dict[str, int], path: str) -> dict[str, int]:
+    """Leaves out each feature without its required embedding_dim that nothing in the
+    config names (no feature group, no other feature): TorchEasyRec's parser does not
+    check required fields and never embeds such a feature, so it means nothing. One info
+    line each; returns `lines` with the later features' paths renumbered."""
+    unused = []
+    for error in config.FindInitializationErrors():
+        match = _MISSING_DIM.match(error)
+        if match is None:
+            continue
+        i = int(match.group(1))
+        fc = config.feature_configs[i]
+        name = getattr(fc, fc.WhichOneof("feature")).feature_name
+        rest = PipelineConfig()
+        rest.CopyFrom(config)
+        del rest.feature_configs[i]
+        if name and f'"{name}"' not in text_format.MessageToString(rest):
+            unused.append((i, name))
+    for i, name in sorted(unused, reverse=True):
+        log.info(
+            "%s: feature_configs[%d] %r has no embedding_dim and nothing in the config "
+            "names it: left out (TorchEasyRec never embeds it)",
+            path,
+            i,
+            name,
+        )
+        del config.feature_configs[i]
+        renumbered = {}
+        for key, line in lines.items():
+            match = re.match(r"feature_configs\[(\d+)\]", key)
+            if match is None or int(match.group(1)) < i:
+                renumbered[key] = line
+            elif int(match.group(1)) > i:
+                j = int(match.group(1)) - 1
+                renumbered[f"feature_configs[{j}]" + key[match.end() :]] = line
+        lines = renumbered
+    return lines
 
 
 def locate(lines: dict[str, int], path: str, field: str) -> str:
@@ -235,7 +280,8 @@ def validate(config: PipelineConfig) -> None:
             if name not in protos:
                 raise ConfigError(
                     f"{where}.feature_names[{j}]",
-                    f"unknown feature {name!r}; expected one of feature_configs' feature_name",
+                    rtp_name(name, protos)
+                    or f"unknown feature {name!r}; expected one of feature_configs' feature_name",
                 )
         if group.group_type == WIDE_GROUP_TYPE:
             check_wide_group(group, where, sequences)

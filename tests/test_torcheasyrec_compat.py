@@ -509,3 +509,40 @@ def test_sparse_gradient_clipping_reaches_the_tables_of_its_optimizer(tmp_path):
     bad = extra.replace("0.5", "0")
     with pytest.raises(EasymtlError, match="adagrad_optimizer.max_gradient: must be positive"):
         load_config(str(make_config(tmp_path, extra=bad)))
+
+
+def test_a_feature_without_embedding_dim_that_nothing_names_is_left_out(tmp_path, caplog):
+    """TorchEasyRec's parser does not check required fields and never embeds a feature in
+    no group (its multi_tower_din_fg_dynamicemb_mock.config has one): left out, said once;
+    named by a group, the missing field is the error at its line."""
+    path = make_config(tmp_path)
+    unused = 'feature_configs {\n  id_feature { feature_name: "id_9" num_buckets: 100 }\n}\n'
+    text = path.read_text()
+    at = text.index("feature_configs")
+    path.write_text(text[:at] + unused + text[at:])
+    with caplog.at_level(logging.INFO, logger="easymtl"):
+        config = load_config(str(path))
+    names = [getattr(f, f.WhichOneof("feature")).feature_name for f in config.feature_configs]
+    assert "id_9" not in names and len(names) == text.count("feature_configs {")
+    assert any("'id_9' has no embedding_dim and nothing in the config names it: left out" in
+               r.getMessage() for r in caplog.records)  # fmt: skip
+    named = path.read_text().replace("feature_names:", 'feature_names: "id_9" feature_names:', 1)
+    path.write_text(named)
+    line = text[:at].count("\n") + 2
+    with pytest.raises(
+        EasymtlError, match=rf":{line}: feature_configs\[\d+\]\.id_feature\.embedding_dim: required"
+    ):
+        load_config(str(path))
+
+
+def test_a_sequence_feature_named_as_in_rtp_mode_is_one_clear_error(tmp_path):
+    """TorchEasyRec's RTP mode (USE_RTP=1, its multi_tower_din_fg_rtp_mock.config) names a
+    sequence's features <sequence_name>_<feature_name>: the error says so."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "samples/configs/mmoe_din_taobao.config").read_text()
+    grouped = 'feature_names: "click_50_seq__cate_id"'
+    assert grouped in text  # grouped by its TorchEasyRec default-mode name
+    path = tmp_path / "rtp.config"
+    path.write_text(text.replace(grouped, grouped.replace("seq__", "seq_")))
+    with pytest.raises(EasymtlError, match="RTP mode .* write 'click_50_seq__cate_id'"):
+        load_config(str(path))

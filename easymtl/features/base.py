@@ -26,10 +26,12 @@ def table_name(feature) -> str:
 
 def num_ids(proto) -> int | None:
     """Rows of the embedding table an id/raw (or sequence id/raw) feature needs: its zch
-    size, buckets, vocabulary rows or boundaries + 1; None for a dense value."""
+    (or dynamicemb) size, buckets, vocabulary rows or boundaries + 1; None for a dense value."""
     fields = proto.DESCRIPTOR.fields_by_name
     if "zch" in fields and proto.HasField("zch"):
         return proto.zch.zch_size
+    if "dynamicemb" in fields and proto.HasField("dynamicemb"):
+        return proto.dynamicemb.max_capacity + 1  # row 0: the ids without a row
     for name in ("hash_bucket_size", "num_buckets"):
         if name in fields and proto.HasField(name):
             return getattr(proto, name)

@@ -100,6 +100,20 @@ def _members(group, where: str, sequences: set[str], seen: set[str]) -> dict:
     return members
 
 
+def rtp_name(name: str, protos) -> str | None:
+    """The error of a feature `name` that no feature has but that is the name
+    TorchEasyRec's RTP mode (USE_RTP=1) gives a sequence's feature,
+    ``<sequence_name>_<feature_name>``; None for any other name."""
+    rtp = [p for p in protos if "__" in p and p.replace("__", "_", 1) == name]
+    if not rtp:
+        return None
+    return (
+        f"unknown feature {name!r}: the name TorchEasyRec's RTP mode (USE_RTP=1) gives the "
+        f"sequence feature {rtp[0]!r}; easymtl reads configs of TorchEasyRec's default "
+        f"mode: write {rtp[0]!r}"
+    )
+
+
 def _check_members(field: str, names: list[str], protos: dict, sequences: set[str]) -> None:
     """The features of one sequence group (at `field`) exist, and one is a sequence."""
     if not names:
@@ -108,7 +122,8 @@ def _check_members(field: str, names: list[str], protos: dict, sequences: set[st
         if feature not in protos:
             raise ConfigError(
                 f"{field}[{j}]",
-                f"unknown feature {feature!r}; expected one of feature_configs' "
+                rtp_name(feature, protos)
+                or f"unknown feature {feature!r}; expected one of feature_configs' "
                 "feature_name (sub-feature x of a sequence_feature is <sequence_name>__x)",
             )
         if protos[feature].DESCRIPTOR.name == "SequenceMatchFeature":

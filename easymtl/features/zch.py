@@ -32,7 +32,7 @@ from easymtl.features.embedding import EmbeddingTable
 EMPTY = -1
 # Raw ids become keys in [0, KEYS): the fingerprint of their text.
 KEYS = 2**63 - 1
-POLICIES = ("lfu", "lru", "distance_lfu")
+POLICIES = ("lfu", "lru", "distance_lfu", "no_eviction")
 _LAST = tf.int64.max  # sorts after every key: the free rows' place in sorted_keys
 
 
@@ -44,10 +44,18 @@ class ZchEmbeddingTable(EmbeddingTable):
         num_rows: Rows of the table (TorchEasyRec's ``zch_size``), row 0 included.
         dim: Embedding dimension.
         eviction_interval: Training steps between admissions and evictions.
-        policy: "lfu", "lru" or "distance_lfu".
+        policy: "lfu", "lru", "distance_lfu" or "no_eviction" (a key keeps its row; a
+            full table admits no new key).
         decay_exponent: distance_lfu's decay of sightings with the steps since the last.
         filter_freq: Sightings a key needs before it gets a row.
         initializer: Keras initializer of the table (and of a row given to a new key).
+        immediate: Admit in the step a key is seen (dynamicemb's insertion at lookup):
+            each training call counts the batch's keys, admits, then looks them up;
+            ``eviction_interval`` is then unused. Else the admissions come first, every
+            ``eviction_interval`` calls, of the keys counted before.
+        unknown_values: ``(training, evaluation)``: what a key without a row reads, a
+            constant in every element, not trained (dynamicemb's admission and eval
+            initializers). None: row 0, trained as any row.
 
     Example:
         >>> table = ZchEmbeddingTable(4, 2, eviction_interval=1)
@@ -67,6 +75,8 @@ class ZchEmbeddingTable(EmbeddingTable):
         decay_exponent: float = 1.0,
         filter_freq: int = 1,
         initializer="uniform",
+        immediate: bool = False,
+        unknown_values: tuple[float, float] | None = None,
         **kwargs,
     ):
         super().__init__(num_rows, dim, initializer=initializer, **kwargs)
@@ -82,6 +92,11 @@ class ZchEmbeddingTable(EmbeddingTable):
         self.policy = policy
         self.decay_exponent = float(decay_exponent)
         self.filter_freq = int(filter_freq)
+        self.immediate = bool(immediate)
+        self.unknown_values = (
+            tuple(float(v) for v in unknown_values) if unknown_values is not None else None
+        )
+        self._unknown = None  # unknown_values' value of the call being traced
 
     def build(self, input_shape=None):
         super().build(input_shape)  # the embeddings first: a ps shards that one
@@ -113,7 +128,7 @@ class ZchEmbeddingTable(EmbeddingTable):
     def call(self, ids: tf.RaggedTensor, pooling: str = "sum", weights=None, training=None):
         keys = ids.flat_values
         with tf.device(self.sorted_keys.value.device):  # beside the map, where it is
-            if training:
+            if training and not self.immediate:
                 tf.cond(
                     self.step % self.eviction_interval == self.eviction_interval - 1,
                     self._admit,
@@ -122,7 +137,21 @@ class ZchEmbeddingTable(EmbeddingTable):
             rows, hit = self._rows(keys)
             if training:
                 self._count(keys, rows, hit)
+            if training and self.immediate:
+                self._admit()  # ordered after the count, before the lookup: same variables
+                rows, hit = self._rows(keys)
+        if self.unknown_values is not None:
+            self._unknown = self.unknown_values[0 if training else 1]
         return super().call(ids.with_flat_values(rows), pooling=pooling, weights=weights)
+
+    def rows(self, ids) -> tf.Tensor:
+        """The rows [n, dim] at `ids` [n]; with unknown_values, row 0's read as the
+        constant (and no gradient reaches it)."""
+        vectors = super().rows(ids)
+        if self.unknown_values is None:
+            return vectors
+        constant = tf.constant(self._unknown, vectors.dtype)
+        return tf.where((ids != 0)[:, None], vectors, constant)
 
     def rows_of(self, keys) -> tf.Tensor:
         """The rows that `keys` map to now (0 for a key without a row)."""
@@ -156,7 +185,7 @@ class ZchEmbeddingTable(EmbeddingTable):
         self.step.assign_add(1)
 
     def _score(self, counts, steps):
-        if self.policy == "lfu":
+        if self.policy in ("lfu", "no_eviction"):
             return counts
         if self.policy == "lru":
             return tf.cast(steps, tf.float32)
@@ -172,6 +201,8 @@ class ZchEmbeddingTable(EmbeddingTable):
         row_score = self._score(
             tf.convert_to_tensor(self.row_counts)[1:], tf.convert_to_tensor(self.row_steps)[1:]
         )
+        if self.policy == "no_eviction":  # a key in the table outscores every new one
+            row_score = tf.fill(tf.shape(row_score), tf.float32.max)
         pending_keys = tf.convert_to_tensor(self.pending_keys)
         pending_counts = tf.convert_to_tensor(self.pending_counts)
         pending_steps = tf.convert_to_tensor(self.pending_steps)
@@ -216,6 +247,8 @@ class ZchEmbeddingTable(EmbeddingTable):
             "policy": self.policy,
             "decay_exponent": self.decay_exponent,
             "filter_freq": self.filter_freq,
+            "immediate": self.immediate,
+            "unknown_values": self.unknown_values,
         }
 
 
@@ -229,3 +262,50 @@ def zch_args(zch) -> dict:
         "decay_exponent": zch.distance_lfu.decay_exponent if policy == "distance_lfu" else 1.0,
         "filter_freq": zch.filter_freq,
     }
+
+
+# dynamicemb's score strategies as zch eviction policies: STEP and TIMESTAMP both rank
+# ids by when they were last seen (a step, or its time: the same order in one run).
+DYNAMICEMB_POLICIES = {
+    "STEP": "lru",
+    "TIMESTAMP": "lru",
+    "LFU": "lfu",
+    "NO_EVICTION": "no_eviction",
+}
+
+
+def dynamicemb_args(dynamicemb, dim: int) -> dict:
+    """ZchEmbeddingTable's arguments (but dim) from a DynamicEmbedding message of a
+    feature with embedding `dim` (checked by easymtl.features.id_feature): rows for
+    max_capacity ids and row 0, admission at the first sighting (or the frequency
+    strategy's threshold) in the step itself, unknown ids read as constants."""
+    capacity = dynamicemb.max_capacity
+    admission = dynamicemb.frequency_admission_strategy
+    admitting = dynamicemb.HasField("frequency_admission_strategy")
+    return {
+        "num_rows": capacity + 1,
+        "eviction_interval": 1,
+        "policy": DYNAMICEMB_POLICIES[dynamicemb.score_strategy],
+        "filter_freq": admission.threshold if admitting else 1,
+        "initializer": dynamicemb_initializer(dynamicemb.initializer_args, capacity, dim),
+        "immediate": True,
+        "unknown_values": (
+            admission.initializer_args.value if admitting else 0.0,
+            dynamicemb.eval_initializer_args.value,
+        ),
+    }
+
+
+def dynamicemb_initializer(args, capacity: int, dim: int) -> dict:
+    """The Keras initializer (as its config) of a DynamicEmbInitializerArgs message, with
+    TorchEasyRec's defaults: UNIFORM in +-sqrt(1 / capacity), NORMAL's std sqrt(1 / dim)."""
+    mode = args.mode if args.HasField("mode") else "UNIFORM"
+    if mode == "NORMAL":
+        std = args.std_dev if args.HasField("std_dev") else dim**-0.5
+        return {"class_name": "RandomNormal", "config": {"mean": args.mean, "stddev": std}}
+    if mode == "CONSTANT":
+        return {"class_name": "Constant", "config": {"value": args.value}}
+    bound = capacity**-0.5
+    low = args.lower if args.HasField("lower") else -bound
+    high = args.upper if args.HasField("upper") else bound
+    return {"class_name": "RandomUniform", "config": {"minval": low, "maxval": high}}

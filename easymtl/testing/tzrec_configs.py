@@ -438,17 +438,36 @@ def table_caps(config, max_rows: int) -> dict[str, int]:
     for i, fc in enumerate(config.feature_configs):
         kind = fc.WhichOneof("feature")
         proto = getattr(fc, kind)
-        for field in ("num_buckets", "hash_bucket_size"):
-            if field in proto.DESCRIPTOR.fields_by_name and getattr(proto, field) > max_rows:
-                caps[f"feature_configs[{i}].{kind}.{field}"] = max_rows
+        caps.update(_caps(proto, f"feature_configs[{i}].{kind}", max_rows))
         if kind == "sequence_feature":
             for j, sub in enumerate(proto.features):
                 sub_kind = sub.WhichOneof("feature")
-                sub_proto = getattr(sub, sub_kind)
-                for field in ("num_buckets", "hash_bucket_size"):
-                    if getattr(sub_proto, field, 0) > max_rows:
-                        path = f"feature_configs[{i}].{kind}.features[{j}].{sub_kind}.{field}"
-                        caps[path] = max_rows
+                path = f"feature_configs[{i}].{kind}.features[{j}].{sub_kind}"
+                caps.update(_caps(getattr(sub, sub_kind), path, max_rows))
+    return caps
+
+
+# The fields that size a feature's table (a zch or dynamicemb table's within its message).
+_TABLE_SIZES = (
+    ("num_buckets",),
+    ("hash_bucket_size",),
+    ("zch", "zch_size"),
+    ("dynamicemb", "max_capacity"),
+)
+
+
+def _caps(proto, path: str, max_rows: int) -> dict[str, int]:
+    """table_caps' flags of one feature message at `path`."""
+    caps = {}
+    for fields in _TABLE_SIZES:
+        message = proto
+        for name in fields[:-1]:
+            if name not in message.DESCRIPTOR.fields_by_name or not message.HasField(name):
+                break
+            message = getattr(message, name)
+        else:
+            if getattr(message, fields[-1], 0) > max_rows:
+                caps[".".join((path, *fields))] = max_rows
     return caps
 
 

@@ -19,9 +19,17 @@ from easymtl.features.checks import (
 )
 from easymtl.features.vocab import proto_vocabulary
 
-_ID_KINDS = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "vocab_file", "zch")
+_ID_KINDS = (
+    "hash_bucket_size",
+    "num_buckets",
+    "vocab_list",
+    "vocab_dict",
+    "vocab_file",
+    "zch",
+    "dynamicemb",
+)
 _LISTS = ("vocab_list", "vocab_dict")
-_NO_VOCABULARY = ("hash_bucket_size", "num_buckets", "zch")
+_NO_VOCABULARY = ("hash_bucket_size", "num_buckets", "zch", "dynamicemb")
 
 
 def _has(f, name: str) -> bool:
@@ -30,8 +38,9 @@ def _has(f, name: str) -> bool:
 
 
 def id_kind(f, where: str) -> str:
-    """Which of hash_bucket_size, num_buckets, vocab_list, vocab_dict, vocab_file, zch
-    an id message (IdFeature, SequenceIdFeature, ...) sets: exactly one of those it has."""
+    """Which of hash_bucket_size, num_buckets, vocab_list, vocab_dict, vocab_file, zch,
+    dynamicemb an id message (IdFeature, SequenceIdFeature, ...) sets: exactly one of
+    those it has."""
     choices = [k for k in _ID_KINDS if k in f.DESCRIPTOR.fields_by_name]
     kinds = [k for k in choices if (_has(f, k) if k not in _LISTS else len(getattr(f, k)))]
     return check_one_of(f, where, choices, kinds)
@@ -42,6 +51,8 @@ def check_id_feature(f, where: str) -> None:
     kind = id_kind(f, where)
     if kind == "zch":
         check_zch(f, where)
+    elif kind == "dynamicemb":
+        check_dynamicemb(f, where)
     elif kind in ("hash_bucket_size", "num_buckets"):
         check_positive(f, kind, where)
     if _has(f, "default_bucketize_value") and kind in _NO_VOCABULARY:
@@ -76,6 +87,46 @@ def check_zch(f, where: str) -> None:
             f"{where}.embedding_name",
             "a zch table maps its own feature's ids; it cannot be shared (remove "
             "embedding_name, or use hash_bucket_size)",
+        )
+
+
+def check_dynamicemb(f, where: str) -> None:
+    """The checks of an id feature's dynamicemb (served by a zch table, see
+    easymtl.features.zch.dynamicemb_args)."""
+    from easymtl.features.zch import DYNAMICEMB_POLICIES
+
+    d, at = f.dynamicemb, f"{where}.dynamicemb"
+    check_positive(d, "max_capacity", at)
+    if d.score_strategy not in DYNAMICEMB_POLICIES:
+        raise ConfigError(
+            f"{at}.score_strategy",
+            f"{d.score_strategy!r}: expected one of {', '.join(DYNAMICEMB_POLICIES)}",
+        )
+    if d.init_table:
+        raise ConfigError(
+            f"{at}.init_table",
+            "loading a table dump is not supported; start from a checkpoint "
+            "(train_config.fine_tune_checkpoint) instead",
+        )
+    modes = [("initializer_args", d.initializer_args, ("UNIFORM", "NORMAL", "CONSTANT"))]
+    modes.append(("eval_initializer_args", d.eval_initializer_args, ("CONSTANT",)))
+    if d.HasField("frequency_admission_strategy"):
+        admission = d.frequency_admission_strategy
+        check_positive(admission, "threshold", f"{at}.frequency_admission_strategy")
+        name = "frequency_admission_strategy.initializer_args"
+        modes.append((name, admission.initializer_args, ("CONSTANT",)))
+    for name, args, allowed in modes:
+        if args.HasField("mode") and args.mode not in allowed:
+            raise ConfigError(
+                f"{at}.{name}.mode",
+                f"{args.mode!r}: expected {' or '.join(allowed)}"
+                + (" (what an id without a row reads)" if allowed == ("CONSTANT",) else ""),
+            )
+    if f.HasField("embedding_name"):
+        raise ConfigError(
+            f"{where}.embedding_name",
+            "a dynamicemb table maps its own feature's ids; it cannot be shared (remove "
+            "embedding_name)",
         )
 
 

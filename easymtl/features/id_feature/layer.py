@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.vocab import Vocabulary, read_vocab_file, vocab_mapping
-from easymtl.features.zch import KEYS, zch_args
+from easymtl.features.zch import KEYS, dynamicemb_args, zch_args
 
 # Hash space of the exact vocabulary lookup (Fingerprint64 modulo this).
 _HASH_SPACE = 2**63 - 1
@@ -387,6 +387,15 @@ def id_args(f) -> dict:
     }
 
 
+def _zch(f) -> dict | None:
+    """The zch table's arguments of an IdFeature message: its zch's or its dynamicemb's."""
+    if f.HasField("zch"):
+        return zch_args(f.zch)
+    if f.HasField("dynamicemb"):
+        return dynamicemb_args(f.dynamicemb, f.embedding_dim)
+    return None
+
+
 def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
     """The layer of an IdFeature message, embedded with its embedding_dim."""
     layer = IdFeature(
@@ -394,7 +403,7 @@ def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
         separator=f.separator,
         weighted=f.weighted,
         first_only=f.HasField("value_dim") and f.value_dim == 1,
-        zch=zch_args(f.zch) if f.HasField("zch") else None,
+        zch=_zch(f),
         name=f.feature_name,
     )
     if f.data_type == "FP16":
