@@ -29,17 +29,31 @@ _TORCH_NAMES = {
 }
 
 
-def activation_name(name: str) -> str:
-    """Maps a Keras or TorchEasyRec activation name ("nn.ReLU") to a Keras name.
+# TorchEasyRec's Dice (DIN's data-adaptive activation): a layer with weights, which an
+# MLP (easymtl.layers.mlp.Dice) has in place of a function.
+DICE = "dice"
+
+
+def activation_name(name: str, layers: bool = False) -> str:
+    """Maps a Keras or TorchEasyRec activation name ("nn.ReLU") to a Keras name; with
+    `layers` (an MLP's activation), also TorchEasyRec's "Dice" (to ``DICE``).
 
     Raises:
         ValueError: the name is neither.
     """
     key = name.strip().lower()
     key = _TORCH_NAMES.get(key, key)
+    if key == DICE:
+        if layers:
+            return key
+        raise ValueError(
+            f"{name!r} is an MLP's activation (a layer with weights, TorchEasyRec's Dice); "
+            "here a function such as 'relu' is expected"
+        )
     if key not in KERAS_ACTIVATIONS:
         raise ValueError(
             f"unknown activation {name!r}; expected a Keras activation such as 'relu' "
-            f"or one of {', '.join(sorted(_TORCH_NAMES))} (case-insensitive)"
+            f"or one of {', '.join(sorted(_TORCH_NAMES))} (case-insensitive), or in an "
+            "MLP 'Dice'"
         )
     return key

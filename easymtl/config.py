@@ -576,11 +576,11 @@ def _validate_mlp(mlp, where: str) -> None:
     if any(not 0 <= r < 1 for r in mlp.dropout_ratio):
         raise ConfigError(f"{where}.dropout_ratio", "each value must be in [0, 1)")
     try:
-        activation_name(mlp.activation)
+        activation_name(mlp.activation, layers=True)
     except ValueError as e:
         raise ConfigError(f"{where}.activation", str(e)) from None
     try:
-        activation_name(mlp.final_activation or mlp.activation)
+        activation_name(mlp.final_activation or mlp.activation, layers=True)
     except ValueError as e:
         raise ConfigError(f"{where}.final_activation", str(e)) from None
 

@@ -48,7 +48,7 @@ from easymtl.layers.fm import FM
 from easymtl.layers.fusion import FusedScore
 from easymtl.layers.group_towers import GroupTowers
 from easymtl.layers.masknet import MaskBlock, MaskNet
-from easymtl.layers.mlp import MLP
+from easymtl.layers.mlp import MLP, Dice
 from easymtl.layers.mmoe import MMoE, _Gate
 from easymtl.layers.multi_tower import MultiTower
 from easymtl.layers.multi_window_din import MultiWindowDINEncoder
@@ -97,6 +97,7 @@ def feature_inputs() -> FeatureInputs:
 # Layer class -> (a small instance, the positional arguments of a call).
 EXAMPLES = {
     MLP: lambda: (MLP([4, 2], dropout_ratio=0.1, use_ln=True), (X,)),
+    Dice: lambda: (Dice(), (X,)),
     TaskTower: lambda: (TaskTower(MLP4, num_class=3), (X,)),
     MMoE: lambda: (MMoE(2, 2, MLP4, gate_mlp={"hidden_units": [3]}, gate_temperature=0.5), (X,)),
     _Gate: lambda: (_Gate(3, MLP4, temperature=2.0), (X,)),

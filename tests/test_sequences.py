@@ -52,9 +52,10 @@ def seq_data(tmp_path_factory) -> Path:
     return out
 
 
-def _config(tmp_path, seq_data, name: str, extra: str = "") -> Path:
+def _config(tmp_path, seq_data, name: str, extra: str = "", text: str | None = None) -> Path:
+    """Sample config `name` (or its `text`) over `seq_data`, 3 steps, `extra` merged."""
     config = PipelineConfig()
-    text_format.Parse((SAMPLES / "configs" / name).read_text(), config)
+    text_format.Parse(text or (SAMPLES / "configs" / name).read_text(), config)
     config.train_input_path = str(seq_data / "taobao_mtl_seq_train.csv")
     config.eval_input_path = str(seq_data / "taobao_mtl_seq_eval.csv")
     config.model_dir = str(tmp_path / "model")
@@ -361,3 +362,44 @@ def test_bad_sequence_config_is_one_line_exit_2(tmp_path, seq_data, capsys, old,
     assert err.count("\n") == 0 and err.startswith(f"error: {bad}:"), err
     assert expected in err, err
     assert not (tmp_path / "m").exists()
+
+
+def test_a_zch_table_shared_by_a_query_and_its_sequence_admits_once_a_step(tmp_path, seq_data):
+    """As TorchEasyRec's multi_tower_din_zch_fg_mock.config: the candidate's adgroup_id
+    and the click sequence's share one zch table (their table name, adgroup_id_emb), whose
+    step counts training steps (one admission a step over both features' ids); a sequence
+    of ids never admitted reads row 0; the export serves what the model computes. Only
+    one of them with the zch is one error naming both."""
+    text = (SAMPLES / "configs" / "mmoe_din_taobao.config").read_text()
+    zch = "zch { zch_size: 400 eviction_interval: 1 lru {} }"
+    shared = text.replace(
+        'feature_name: "adgroup_id"\n        expression: "item:adgroup_id"\n        '
+        "hash_bucket_size: 100000",
+        f'feature_name: "adgroup_id"\n        expression: "item:adgroup_id"\n        {zch}',
+    ).replace(
+        'feature_name: "adgroup_id"\n                hash_bucket_size: 100000',
+        f'feature_name: "adgroup_id"\n                {zch}',
+    )
+    assert shared.count(zch) == 2
+    config = load_config(str(_config(tmp_path, seq_data, "shared.config", text=shared)))
+    runner = Runner(config)
+    runner.train()
+    table = runner.model.features.tables["adgroup_id_emb"]
+    assert int(table.step.numpy()) == 3  # observed once in each of the 3 steps
+    held = set(table.row_keys.numpy().tolist()) - {-1}
+    assert len(held) > 100  # the candidates' and the clicked ids
+    export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
+    inputs = _rows(seq_data / "taobao_mtl_seq_eval.csv", 4, config)
+    inputs["click_50_seq__adgroup_id"][0] = "never|seen"
+    specs = runner.serving_specs()
+    tensors = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()}
+    served = tf.saved_model.load(export_dir).signatures["serving_default"](**tensors)
+    direct = runner.model(tensors, training=False)
+    np.testing.assert_allclose(served["probs_ctr"], direct["probs_ctr"], rtol=1e-5, atol=1e-6)
+
+    one = shared.replace(
+        f'feature_name: "adgroup_id"\n                {zch}',
+        'feature_name: "adgroup_id"\n                hash_bucket_size: 400',
+    )
+    with pytest.raises(ConfigError, match="shares embedding 'adgroup_id_emb' with feature"):
+        Runner(load_config(str(_config(tmp_path, seq_data, "one.config", text=one))))

@@ -365,6 +365,8 @@ class FeatureInputs(keras.layers.Layer):
             name: self._values(name, inputs if name in once else full)
             for name in self.used_features()
         }
+        if training:
+            self._observe(values)
         outputs = {name: self._feature(name, values[name]) for name in self.deep_features()}
         if training and self.embedding_regularization:
             self.add_loss(self._embedding_penalty(outputs))
@@ -487,12 +489,30 @@ class FeatureInputs(keras.layers.Layer):
             return value
         return self._lookup(self.embeddings[name], value)
 
+    def _observe(self, values: dict) -> None:
+        """A training step's keys of each zch table, observed once over every feature
+        that reads it (a sequence's item ids and its query's ids alike), before any
+        lookup: one admission a step, as TorchRec's managed-collision modules do."""
+        keys: dict[str, list] = {}
+        for name, value in values.items():
+            for embedding in (self.embeddings.get(name), self.wide_embeddings.get(name)):
+                if embedding is not None and hasattr(self.tables[embedding[0]], "observe"):
+                    keys.setdefault(embedding[0], []).append(ids_of(value).flat_values)
+        for table, parts in keys.items():
+            self.tables[table].observe(tf.concat(parts, 0) if len(parts) > 1 else parts[0])
+
+    def _call_table(self, table: str, ids, **kwargs):
+        """Table `table` on `ids`; a zch table's keys were observed by :meth:`_observe`."""
+        if hasattr(self.tables[table], "observe"):
+            kwargs["observed"] = True
+        return self.tables[table](ids, **kwargs)
+
     def _lookup(self, embedding: tuple[str, str], value):
         table, pooling = embedding
         if isinstance(value, tuple):  # a weighted feature: (ids, weights)
             ids, weights = value
-            return self.tables[table](ids, pooling=pooling, weights=weights)
-        return self.tables[table](value, pooling=pooling)
+            return self._call_table(table, ids, pooling=pooling, weights=weights)
+        return self._call_table(table, value, pooling=pooling)
 
     def _wide_term(self, name: str, value):
         """[batch, wide_dim]: a feature's pooled wide weights, or its dense value times
@@ -529,7 +549,7 @@ class FeatureInputs(keras.layers.Layer):
         if name in self.embeddings:
             table, pooling = self.embeddings[name]
             ids, weights = value if isinstance(value, tuple) else (value, None)
-            x = self.tables[table](ids, pooling=pooling, weights=weights, steps=steps)
+            x = self._call_table(table, ids, pooling=pooling, weights=weights, steps=steps)
             width = self.tables[table].dim
         else:
             width = value.flat_values.shape[-1]

@@ -36,15 +36,14 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
 
     Raises:
         ValueError: features sharing a table disagree on its size.
-        ConfigError: a zch table is shared; features sharing a table disagree on
-            ``trainable``.
+        ConfigError: features sharing a table disagree on its zch or on ``trainable``.
     """
     from easymtl.features.embedding import EmbeddingTable
     from easymtl.features.init_fn import DEFAULT
     from easymtl.features.zch import ZchEmbeddingTable
 
     initializers = initializers or {}
-    tables, embeddings = {}, {}
+    tables, embeddings, zchs = {}, {}, {}
     for b in built:
         if b.dim is None:
             continue
@@ -69,14 +68,16 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
                 "trainable: false, but its table is a zch table, whose rows change with "
                 "admissions; freeze a table of hash_bucket_size, num_buckets or a vocabulary",
             )
-        if table is not None and (zch is not None or isinstance(table, ZchEmbeddingTable)):
+        if table is not None and zch != zchs.get(b.table):
+            first = next(f.name for f in built if f.table == b.table)
             raise ConfigError(
                 f"feature {b.name!r}",
-                f"shares embedding {b.table!r}, the zch table of another feature; a zch "
-                "table maps its own feature's ids only",
+                f"shares embedding {b.table!r} with feature {first!r}, and one of them "
+                "has a zch (or dynamicemb): features sharing a zch table give it the same",
             )
-        if zch is not None:
+        if zch is not None and table is None:
             tables[b.table] = ZchEmbeddingTable(dim=b.dim, name=b.table, **zch)
+            zchs[b.table] = zch
         init = initializers.get(b.table, DEFAULT)
         tables.setdefault(
             b.table,

@@ -160,7 +160,7 @@ def check_item(proto, kind: str, where: str) -> None:
             "1 reads one id per item, but separator splits items into several; set "
             "value_dim: 0 or remove separator",
         )
-    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "zch", "mlp", "autodis"):
+    for name in ("vocab_dict", "vocab_file", "default_bucketize_value", "mlp", "autodis"):
         if name in proto.DESCRIPTOR.fields_by_name and (
             getattr(proto, name) if name == "vocab_dict" else proto.HasField(name)
         ):

@@ -125,24 +125,44 @@ class ZchEmbeddingTable(EmbeddingTable):
                 shape=(), dtype="int64", initializer="zeros", trainable=False, name="step"
             )
 
-    def call(self, ids: tf.RaggedTensor, pooling: str = "sum", weights=None, training=None):
+    def call(
+        self,
+        ids: tf.RaggedTensor,
+        pooling: str = "sum",
+        weights=None,
+        steps=None,
+        training=None,
+        observed: bool = False,
+    ):
+        """The embeddings of the keys `ids` (see EmbeddingTable.call); in training the
+        keys are first observed (:meth:`observe`), unless `observed` says the caller
+        observed them this step (a table several features share is observed once, over
+        all their keys)."""
         keys = ids.flat_values
+        if training and not observed:
+            self.observe(keys)
         with tf.device(self.sorted_keys.value.device):  # beside the map, where it is
-            if training and not self.immediate:
+            rows = self._rows(keys)[0]  # after observe's admissions: the same variables
+        if self.unknown_values is not None:
+            self._unknown = self.unknown_values[0 if training else 1]
+        return super().call(
+            ids.with_flat_values(rows), pooling=pooling, weights=weights, steps=steps
+        )
+
+    def observe(self, keys: tf.Tensor) -> None:
+        """One training step's sightings of `keys` [n]: (every eviction_interval steps)
+        the admissions first, then the keys counted; immediate: counted, then admitted."""
+        with tf.device(self.sorted_keys.value.device):
+            if not self.immediate:
                 tf.cond(
                     self.step % self.eviction_interval == self.eviction_interval - 1,
                     self._admit,
                     lambda: tf.constant(0, tf.int64),
                 )
             rows, hit = self._rows(keys)
-            if training:
-                self._count(keys, rows, hit)
-            if training and self.immediate:
-                self._admit()  # ordered after the count, before the lookup: same variables
-                rows, hit = self._rows(keys)
-        if self.unknown_values is not None:
-            self._unknown = self.unknown_values[0 if training else 1]
-        return super().call(ids.with_flat_values(rows), pooling=pooling, weights=weights)
+            self._count(keys, rows, hit)
+            if self.immediate:
+                self._admit()
 
     def rows(self, ids) -> tf.Tensor:
         """The rows [n, dim] at `ids` [n]; with unknown_values, row 0's read as the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from easymtl.activations import activation_name
+from easymtl.activations import DICE, activation_name
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -13,7 +13,8 @@ class MLP(keras.layers.Layer):
 
     Args:
         hidden_units: Output units of each layer.
-        activation: Keras or TorchEasyRec ("nn.ReLU") activation name.
+        activation: Keras or TorchEasyRec ("nn.ReLU") activation name, or "Dice" (a
+            :class:`Dice` layer of its own after each layer).
         dropout_ratio: One rate for all layers, or one per layer; empty for none.
         use_bn: Batch normalization before each activation.
         use_ln: Layer normalization before each activation.
@@ -56,7 +57,7 @@ class MLP(keras.layers.Layer):
                 f"Received: {dropout_ratio} for {len(hidden_units)} layers"
             )
         self.hidden_units = hidden_units
-        self.activation = activation_name(activation)
+        self.activation = activation_name(activation, layers=True)
         self.dropout_ratio = dropout_ratio
         self.use_bn = use_bn
         self.use_ln = use_ln
@@ -77,11 +78,16 @@ class MLP(keras.layers.Layer):
             keras.layers.Dropout(r, name=f"dropout_{i}") if r > 0 else None
             for i, r in enumerate(dropout_ratio or [0.0] * len(hidden_units))
         ]
-        self.activation_fn = keras.activations.get(self.activation)
         self.final_activation = (
-            activation_name(final_activation) if final_activation else self.activation
+            activation_name(final_activation, layers=True) if final_activation else self.activation
         )
-        self.final_activation_fn = keras.activations.get(self.final_activation)
+        last = len(hidden_units) - 1
+        names = [self.final_activation if i == last else self.activation for i in range(last + 1)]
+        # One function, or one Dice layer, per layer.
+        self.activation_layers = [
+            Dice(name=f"dice_{i}") if a == DICE else keras.activations.get(a)
+            for i, a in enumerate(names)
+        ]
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -90,6 +96,9 @@ class MLP(keras.layers.Layer):
             shape = shape[:-1] + (dense.units,)
             if norm is not None:
                 norm.build(shape)
+        for act, units in zip(self.activation_layers, self.hidden_units):
+            if isinstance(act, Dice):
+                act.build(tuple(input_shape)[:-1] + (units,))
 
     def call(self, inputs, training=None):
         return self.hidden_layers(inputs, training=training)[-1]
@@ -97,13 +106,14 @@ class MLP(keras.layers.Layer):
     def hidden_layers(self, inputs, training=None) -> list:
         """The output of each layer, first to last (the last is the MLP's output)."""
         x, outputs = inputs, []
-        last = len(self.dense_layers) - 1
-        layers = zip(self.dense_layers, self.norm_layers, self.dropout_layers)
-        for i, (dense, norm, dropout) in enumerate(layers):
+        layers = zip(
+            self.dense_layers, self.norm_layers, self.activation_layers, self.dropout_layers
+        )
+        for dense, norm, act, dropout in layers:
             x = dense(x)
             if norm is not None:
                 x = norm(x, training=training)
-            x = (self.final_activation_fn if i == last else self.activation_fn)(x)
+            x = act(x, training=training) if isinstance(act, Dice) else act(x)
             if dropout is not None:
                 x = dropout(x, training=training)
             outputs.append(x)
@@ -123,3 +133,30 @@ class MLP(keras.layers.Layer):
             "use_bias": self.use_bias,
             "final_activation": self.final_activation,
         }
+
+
+@keras.saving.register_keras_serializable(package="easymtl")
+class Dice(keras.layers.Layer):
+    """TorchEasyRec's Dice activation (DIN's): ``p * x + (1 - p) * alpha * x``, where
+    ``p = sigmoid(x batch-normalized)``: per unit over every other axis (a sequence's
+    steps too), no scale or offset, PyTorch's momentum 0.1 and epsilon 1e-5; ``alpha``
+    per unit, from zeros. In training the batch's statistics, else the moving ones.
+
+    Example:
+        >>> Dice()(keras.ops.ones((2, 3, 4))).shape
+        (2, 3, 4)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bn = keras.layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, center=False, scale=False, name="bn"
+        )
+
+    def build(self, input_shape):
+        self.bn.build(input_shape)
+        self.alpha = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="alpha")
+
+    def call(self, x, training=None):
+        p = keras.ops.sigmoid(self.bn(x, training=training))
+        return p * x + (1.0 - p) * self.alpha * x

@@ -116,7 +116,6 @@ def test_graph_and_checkpoint_keep_the_map(tmp_path):
         ),
         ("zch { zch_size: 1 }", "zch.zch_size: must be at least 2"),
         ("zch { zch_size: 100 eviction_interval: 0 }", "zch.eviction_interval: must be positive"),
-        ('zch { zch_size: 100 } embedding_name: "shared"', "embedding_name: a zch table"),
         (
             "zch { zch_size: 100 } default_bucketize_value: 1",
             "default_bucketize_value: only used with vocab_list",

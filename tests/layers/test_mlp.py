@@ -112,3 +112,42 @@ def test_final_activation_applies_to_the_last_layer_only():
     np.testing.assert_allclose(mlp(np.array([[1.0], [-1.0]], "float32")), [[0.0], [-2.0]])
     assert MLP.from_config(mlp.get_config()).final_activation == "linear"
     assert MLP([2]).final_activation == "relu"
+
+
+def test_dice_is_torcheasyrecs_by_hand():
+    """Dice (TorchEasyRec's "Dice" MLP activation): p * x + (1 - p) * alpha * x with p the
+    sigmoid of x batch-normalized per unit (over a sequence's steps too), no scale or
+    offset, epsilon 1e-5; in evaluation the moving statistics (momentum 0.1 as PyTorch
+    counts it)."""
+    from easymtl.layers.mlp import Dice
+
+    x = np.random.default_rng(0).normal(size=(4, 3, 2)).astype("float32")
+    dice = Dice()
+    dice.build(x.shape)
+    dice.alpha.assign([0.25, -0.5])
+    flat = x.reshape(-1, 2)
+    p = 1 / (1 + np.exp(-(x - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-5)))
+    np.testing.assert_allclose(
+        dice(x, training=True), p * x + (1 - p) * [0.25, -0.5] * x, atol=1e-5
+    )
+    mean, var = 0.1 * flat.mean(0), 0.9 + 0.1 * flat.var(0)  # one update from (0, 1)
+    p = 1 / (1 + np.exp(-(x - mean) / np.sqrt(var + 1e-5)))
+    np.testing.assert_allclose(
+        dice(x, training=False), p * x + (1 - p) * [0.25, -0.5] * x, atol=1e-5
+    )
+
+
+def test_an_mlp_with_dice_has_a_dice_layer_per_layer_and_round_trips():
+    mlp = MLP([8, 4], activation="Dice", final_activation="linear")
+    x = np.ones((2, 5), "float32")
+    assert mlp(x).shape == (2, 4)
+    paths = [w.path.split("/", 1)[1] for w in mlp.weights if "dice" in w.path]
+    assert paths == ["dice_0/alpha", "dice_0/bn/moving_mean", "dice_0/bn/moving_variance"]
+    again = MLP.from_config(mlp.get_config())
+    assert again(x).shape == (2, 4) and again.get_config() == mlp.get_config()
+
+
+def test_dice_is_an_mlps_activation_only():
+    assert activation_name("Dice", layers=True) == "dice"
+    with pytest.raises(ValueError, match="'Dice' is an MLP's activation"):
+        activation_name("Dice")  # e.g. pepnet's ppnet_activation, a function

@@ -82,12 +82,6 @@ def check_zch(f, where: str) -> None:
         raise ConfigError(f"{where}.zch.zch_size", "must be at least 2 (row 0 is the unknown id's)")
     for name in ("eviction_interval", "filter_freq"):
         check_positive(f.zch, name, f"{where}.zch")
-    if f.HasField("embedding_name"):
-        raise ConfigError(
-            f"{where}.embedding_name",
-            "a zch table maps its own feature's ids; it cannot be shared (remove "
-            "embedding_name, or use hash_bucket_size)",
-        )
 
 
 def check_dynamicemb(f, where: str) -> None:

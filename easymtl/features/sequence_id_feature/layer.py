@@ -9,6 +9,7 @@ from easymtl.features.base import BuiltFeature
 from easymtl.features.id_feature.layer import IdFeature
 from easymtl.features.sequence_config import entry_feature
 from easymtl.features.sequence_items import sequence_items
+from easymtl.features.zch import zch_args
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -51,6 +52,7 @@ class SequenceIdFeature(keras.layers.Layer):
         separator: str | None = None,
         default_value: str | None = None,
         weighted: bool = False,
+        zch: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,6 +69,7 @@ class SequenceIdFeature(keras.layers.Layer):
             separator=separator,
             default_value=default_value,
             weighted=weighted,
+            zch=zch,
             name="ids",
         )
 
@@ -74,6 +77,11 @@ class SequenceIdFeature(keras.layers.Layer):
     def num_ids(self) -> int:
         """Rows of the embedding table this feature needs."""
         return self.ids.num_ids
+
+    @property
+    def zch(self) -> dict | None:
+        """The arguments of the feature's zero-collision table (None without one)."""
+        return self.ids.zch
 
     def build(self, input_shape=None):
         self.ids.build(input_shape)
@@ -148,6 +156,7 @@ class SequenceIdFeature(keras.layers.Layer):
             "separator": ids.separator,
             "default_value": ids.default_value,
             "weighted": ids.weighted,
+            "zch": ids.zch,
         }
 
 
@@ -173,5 +182,6 @@ def sequence_id_layer(
             f.default_value if f.HasField("default_value") or sequence_length is None else None
         ),
         weighted=getattr(f, "weighted", False),
+        zch=zch_args(f.zch) if f.HasField("zch") else None,
         name=name or f.feature_name,
     )
