@@ -300,6 +300,20 @@ def check_auc_bins(tmp_path):
 
 
 @check
+def check_emb_init(tmp_path):
+    from easymtl.config import load_config as load
+    from easymtl.runner import Runner
+
+    path = make_config(tmp_path, features=["user_id", "price"])  # 100000 and 15 rows
+    runner = Runner(load(str(path)))
+    for name, rows in (("user_id_emb", 100000), ("price_emb", 15)):
+        table = runner.model.features.tables[name].embeddings.numpy()
+        assert table.shape[0] == rows
+        bound = rows**-0.5
+        assert np.abs(table).max() <= bound and np.abs(table).max() > 0.9 * bound, name
+
+
+@check
 def check_two_class_auc(tmp_path):
     from tests.losses.test_jrc_loss import (
         test_two_class_tower_reads_its_session_column_and_class_one_for_auc as t,

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from easymtl.errors import ConfigError
 
-DEFAULT = {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05}}
+
+def default_initializer(rows: int) -> dict:
+    """The initializer of a table of `rows` rows without an init_fn: TorchEasyRec's
+    (torchrec's ``get_weight_init_min/max``), uniform in +-sqrt(1 / rows)."""
+    bound = rows**-0.5
+    return {"class_name": "RandomUniform", "config": {"minval": -bound, "maxval": bound}}
+
+
 # init_fn function → (Keras initializer, {TorchEasyRec argument: Keras argument}, defaults).
 _FUNCTIONS = {
     "nn.init.uniform_": ("RandomUniform", {"a": "minval", "b": "maxval"}, {"a": 0.0, "b": 1.0}),

@@ -31,7 +31,7 @@ def feature_layers(feature_configs) -> list[BuiltFeature]:
 
 def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tuple[dict, dict]:
     """``(tables, embeddings)``: the embedding tables by name, one per table name
-    (initialized by `initializers` by table name, else the default), and
+    (initialized by `initializers` by table name, else TorchEasyRec's default), and
     ``(table, pooling)`` of each embedded feature.
 
     Raises:
@@ -39,7 +39,7 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
         ConfigError: features sharing a table disagree on its zch or on ``trainable``.
     """
     from easymtl.features.embedding import EmbeddingTable
-    from easymtl.features.init_fn import DEFAULT
+    from easymtl.features.init_fn import default_initializer
     from easymtl.features.zch import ZchEmbeddingTable
 
     initializers = initializers or {}
@@ -75,10 +75,12 @@ def _tables(built: list[BuiltFeature], initializers: dict | None = None) -> tupl
                 f"shares embedding {b.table!r} with feature {first!r}, and one of them "
                 "has a zch (or dynamicemb): features sharing a zch table give it the same",
             )
-        if zch is not None and table is None:
-            tables[b.table] = ZchEmbeddingTable(dim=b.dim, name=b.table, **zch)
+        init = initializers.get(b.table) or default_initializer(layer.num_ids)
+        if zch is not None and table is None:  # a dynamicemb's zch has its initializer
+            tables[b.table] = ZchEmbeddingTable(
+                dim=b.dim, name=b.table, **{"initializer": init, **zch}
+            )
             zchs[b.table] = zch
-        init = initializers.get(b.table, DEFAULT)
         tables.setdefault(
             b.table,
             EmbeddingTable(

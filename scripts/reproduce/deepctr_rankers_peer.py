@@ -64,29 +64,25 @@ def read(spec: dict):
 
 def build(spec: dict, columns):
     m, deep = spec["model"], tuple(spec["deep"])
-    seed = spec["seed"]
+    common = {"dnn_hidden_units": deep, "seed": spec["seed"]}
+    if spec.get("l2_reg_embedding") is not None:  # else DeepCTR's default, 1e-5
+        common["l2_reg_embedding"] = spec["l2_reg_embedding"]
     if m == "deepfm":
-        return DeepFM(columns, columns, dnn_hidden_units=deep, seed=seed)
+        return DeepFM(columns, columns, **common)
     if m == "wdl":
-        return WDL(columns, columns, dnn_hidden_units=deep, seed=seed)
+        return WDL(columns, columns, **common)
     if m == "dcn":
         return DCN(
-            columns,
-            columns,
-            cross_num=spec["cross_num"],
-            cross_parameterization="vector",
-            dnn_hidden_units=deep,
-            seed=seed,
+            columns, columns, cross_num=spec["cross_num"], cross_parameterization="vector", **common
         )
     if m == "xdeepfm":
         return xDeepFM(
             columns,
             columns,
-            dnn_hidden_units=deep,
             cin_layer_size=tuple(spec["cin_layer_size"]),
             cin_split_half=False,
             cin_activation="linear",
-            seed=seed,
+            **common,
         )
     raise SystemExit(f"unknown model {m!r}")
 

@@ -91,9 +91,12 @@ def easymtl_config(
     model_dir: str,
     sparse_optimizer: str = "adam_optimizer",
     lr=LR,
+    init_fn: str = "",
 ) -> str:
     """The pipeline config (protobuf text) of easymtl's side, its embeddings trained by
-    `sparse_optimizer` (a SparseOptimizer field) at `lr`."""
+    `sparse_optimizer` (a SparseOptimizer field) at `lr`, initialized by `init_fn`
+    (TorchEasyRec's, e.g. "nn.init.normal_,std=0.0001"; default easymtl's)."""
+    init = f' init_fn: "{init_fn}"' if init_fn else ""
     inputs = "".join(
         f'    input_fields {{ input_name: "{c}" input_type: {spec["types"].get(c, "STRING")} }}\n'
         for c in spec["columns"]
@@ -102,12 +105,13 @@ def easymtl_config(
     for name in spec["sparse"]:
         features += (
             f'feature_configs {{ id_feature {{ feature_name: "{name}" expression: "item:{name}" '
-            f"hash_bucket_size: {spec['hash_bucket_size']} embedding_dim: {EMBEDDING_DIM} }} }}\n"
+            f"hash_bucket_size: {spec['hash_bucket_size']} embedding_dim: {EMBEDDING_DIM}"
+            f"{init} }} }}\n"
         )
     for name, boundaries in spec["bucketized"].items():
         features += (
             f'feature_configs {{ raw_feature {{ feature_name: "{name}" expression: "item:{name}" '
-            f"boundaries: {boundaries} embedding_dim: {EMBEDDING_DIM} }} }}\n"
+            f"boundaries: {boundaries} embedding_dim: {EMBEDDING_DIM}{init} }} }}\n"
         )
     for name in spec["dense"]:
         raw = f'raw_feature {{ feature_name: "{name}" expression: "item:{name}" }}'
@@ -208,13 +212,25 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         with open(path, "w") as f:
             sparse, _, lr = args.easymtl_sparse.partition(":")
             model_dir = os.path.join(work, "model")
-            f.write(easymtl_config(spec, model, seed, model_dir, f"{sparse}_optimizer", float(lr)))
+            f.write(
+                easymtl_config(
+                    spec,
+                    model,
+                    seed,
+                    model_dir,
+                    f"{sparse}_optimizer",
+                    float(lr),
+                    args.easymtl_init_fn,
+                )
+            )
         cmd = [sys.executable, __file__, "--part", path]
     else:
         env["TF_USE_LEGACY_KERAS"] = "1"
         peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deepctr_rankers_peer.py")
         python = os.path.join(args.peer_venv, "bin", "python")
-        cmd = [python, peer, "--spec", json.dumps(peer_spec(spec, model, seed))]
+        peer_args = peer_spec(spec, model, seed)
+        peer_args["l2_reg_embedding"] = args.deepctr_l2_reg_embedding
+        cmd = [python, peer, "--spec", json.dumps(peer_args)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if side == "easymtl":
         shutil.rmtree(work, ignore_errors=True)  # the figures are in its stdout
@@ -222,8 +238,15 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         raise SystemExit(f"{side} {model} seed {seed} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
-    if side == "easymtl" and args.easymtl_sparse != DEFAULT_SPARSE:
-        result["side"] = f"easymtl ({args.easymtl_sparse})"
+    variant = [args.easymtl_init_fn]
+    if args.easymtl_sparse != DEFAULT_SPARSE:
+        variant.insert(0, args.easymtl_sparse)
+    if args.hash_bucket_size:
+        variant.append(f"{args.hash_bucket_size} buckets")
+    if side == "easymtl" and any(variant):
+        result["side"] = f"easymtl ({', '.join(v for v in variant if v)})"
+    if side == "deepctr" and args.deepctr_l2_reg_embedding is not None:
+        result["side"] = f"DeepCTR (l2_reg_embedding={args.deepctr_l2_reg_embedding:g})"
     result["examples_per_sec"] = result["rows"] / result["train_seconds"]
     if "cpu_seconds" in result:
         result["cpu_ms_per_1k"] = 1e6 * result["cpu_seconds"] / result["rows"]
@@ -307,6 +330,23 @@ def main() -> None:
         help="easymtl's sparse optimizer and lr, e.g. adagrad:0.1 (the samples'); its runs "
         "are reported as a side of their own",
     )
+    p.add_argument(
+        "--hash_bucket_size",
+        type=int,
+        help="easymtl's buckets per id feature (default: the data's, Taobao 100,000)",
+    )
+    p.add_argument(
+        "--easymtl_init_fn",
+        default="",
+        help='init_fn of easymtl\'s embedding tables (e.g. "nn.init.normal_,std=0.0001", '
+        "DeepCTR's init); its runs are reported as a side of their own",
+    )
+    p.add_argument(
+        "--deepctr_l2_reg_embedding",
+        type=float,
+        help="DeepCTR's L2 weight on its embedding tables (default: its own, 1e-5); its "
+        "runs are reported as a side of their own",
+    )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
     p.add_argument("--part", help=argparse.SUPPRESS)
@@ -328,6 +368,8 @@ def main() -> None:
             check=True,
         )  # fmt: skip
     spec = data_spec(args.data, args.data_dir)
+    if args.hash_bucket_size:
+        spec["hash_bucket_size"] = args.hash_bucket_size
     for seed in (int(s) for s in args.seeds.split(",")):
         for model in args.models.split(","):
             sides = ("easymtl", "deepctr") if seed % 2 else ("deepctr", "easymtl")
