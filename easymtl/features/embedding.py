@@ -495,9 +495,9 @@ class FeatureInputs(keras.layers.Layer):
         lookup: one admission a step, as TorchRec's managed-collision modules do."""
         keys: dict[str, list] = {}
         for name, value in values.items():
-            for embedding in (self.embeddings.get(name), self.wide_embeddings.get(name)):
-                if embedding is not None and hasattr(self.tables[embedding[0]], "observe"):
-                    keys.setdefault(embedding[0], []).append(ids_of(value).flat_values)
+            embedding = self.embeddings.get(name)  # (a WIDE group has no zch feature)
+            if embedding is not None and hasattr(self.tables[embedding[0]], "observe"):
+                keys.setdefault(embedding[0], []).append(ids_of(value).flat_values)
         for table, parts in keys.items():
             self.tables[table].observe(tf.concat(parts, 0) if len(parts) > 1 else parts[0])
 

@@ -24,6 +24,8 @@ keys up, counts the hits, and adds the misses to the pending slots.
 
 from __future__ import annotations
 
+import zlib
+
 import keras
 import tensorflow as tf
 
@@ -252,13 +254,29 @@ class ZchEmbeddingTable(EmbeddingTable):
         self.pending_counts.value.scatter_update(
             tf.IndexedSlices(tf.zeros(tf.shape(new), tf.float32), new)
         )
-        fresh = self.initializer(tf.stack([tf.size(new), self.dim]), dtype=self.embeddings.dtype)
-        self.embeddings.value.scatter_update(tf.IndexedSlices(fresh, free))
+        self.embeddings.value.scatter_update(tf.IndexedSlices(self._fresh(tf.size(new)), free))
         keys = tf.convert_to_tensor(self.row_keys)
         order = tf.argsort(tf.where(keys == EMPTY, _LAST, keys))
         self.sorted_keys.assign(tf.gather(tf.where(keys == EMPTY, _LAST, keys), order))
         self.sorted_rows.assign(tf.where(tf.gather(keys, order) == EMPTY, 0, order))
         return tf.cast(tf.size(new), tf.int64)
+
+    def _fresh(self, n) -> tf.Tensor:
+        """Initial values [n, dim] of rows given to new keys, drawn anew at each admission:
+        a stateless draw seeded by the table's step and name (an unseeded Keras initializer
+        repeats its numbers at every call of a traced function); constants as they are."""
+        shape = tf.stack([n, self.dim])
+        dtype = self.embeddings.dtype
+        seed = tf.stack([self.step.value, tf.constant(zlib.crc32(self.name.encode()), tf.int64)])
+        c = self.initializer.get_config()
+        kind = type(self.initializer).__name__
+        if kind == "RandomUniform":
+            return tf.random.stateless_uniform(shape, seed, c["minval"], c["maxval"], dtype)
+        if kind == "RandomNormal":
+            return tf.random.stateless_normal(shape, seed, c["mean"], c["stddev"], dtype)
+        if kind == "TruncatedNormal":
+            return tf.random.stateless_truncated_normal(shape, seed, c["mean"], c["stddev"], dtype)
+        return self.initializer(shape, dtype=dtype)
 
     def get_config(self):
         return {

@@ -151,3 +151,41 @@ def test_model_with_dynamicemb_trains_and_serves_unknown_ids_as_zeros(tmp_path):
     unseen = dict(features, user_id=tf.fill(tf.shape(features["user_id"]), "never-seen"))
     got = served(**unseen)["probs_ctr"].numpy()
     np.testing.assert_allclose(got, runner.model(unseen, training=False)["probs_ctr"], atol=1e-6)
+    # The unseen id reads eval_initializer_args' constant, 0, whatever row 0 holds.
+    table.embeddings.value.scatter_update(tf.IndexedSlices(tf.ones([1, table.dim]), [0]))
+    unknown = tf.ragged.constant([[123456789]], dtype=tf.int64)
+    np.testing.assert_array_equal(table(unknown, training=False).numpy(), 0.0)
+
+
+def test_rows_admitted_in_different_steps_start_from_different_values():
+    """A new row's values are drawn anew at each admission (an unseeded Keras initializer
+    in a traced function gave the j-th new row of every step the same values)."""
+    table = dynamic_table("max_capacity: 8 initializer_args { mode: 'NORMAL' std_dev: 0.05 }")
+    step = tf.function(lambda k: table(k, training=True))
+    for key in (1, 2, 3):
+        step(keys([key]))
+    rows = table.embeddings.numpy()[table.rows_of([1, 2, 3]).numpy()]
+    assert len({tuple(r) for r in rows.tolist()}) == 3
+    assert 0.01 < rows.std() < 0.1  # NORMAL's std 0.05
+
+
+def test_a_sequence_features_id_feature_takes_dynamicemb_too():
+    from easymtl.features.sequence_id_feature.layer import sequence_id_layer
+
+    message = feature_pb2.IdFeature(feature_name="item_id", embedding_dim=4)
+    message.dynamicemb.max_capacity = 10
+    layer = sequence_id_layer(message, sequence_length=5, sequence_delim="|")
+    assert layer.zch["immediate"] and layer.num_ids == 11
+
+
+def test_a_wide_group_refuses_a_dynamic_table(tmp_path):
+    from conftest import SAMPLES
+
+    text = (SAMPLES / "configs" / "wide_and_deep_taobao.config").read_text()
+    path = tmp_path / "wide.config"
+    user = 'feature_name: "user_id"\n        expression: "user:user_id"\n        '
+    zch = text.replace(user + "hash_bucket_size: 100000", user + "dynamicemb { max_capacity: 100 }")
+    assert zch != text
+    path.write_text(zch)
+    with pytest.raises(EasymtlError, match="'user_id' maps its ids by a dynamicemb table; a WIDE"):
+        load_config(str(path))

@@ -118,7 +118,8 @@ def test_dice_is_torcheasyrecs_by_hand():
     """Dice (TorchEasyRec's "Dice" MLP activation): p * x + (1 - p) * alpha * x with p the
     sigmoid of x batch-normalized per unit (over a sequence's steps too), no scale or
     offset, epsilon 1e-5; in evaluation the moving statistics (momentum 0.1 as PyTorch
-    counts it)."""
+    counts it; the moving variance is Keras's, the batches' biased one, where PyTorch
+    keeps the unbiased: a factor n / (n - 1) on one batch's update)."""
     from easymtl.layers.mlp import Dice
 
     x = np.random.default_rng(0).normal(size=(4, 3, 2)).astype("float32")

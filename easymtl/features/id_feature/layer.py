@@ -387,11 +387,13 @@ def id_args(f) -> dict:
     }
 
 
-def _zch(f) -> dict | None:
-    """The zch table's arguments of an IdFeature message: its zch's or its dynamicemb's."""
-    if f.HasField("zch"):
+def zch_of(f) -> dict | None:
+    """The zch table's arguments of an id message (IdFeature, SequenceIdFeature): its
+    zch's or its dynamicemb's; None without either."""
+    fields = f.DESCRIPTOR.fields_by_name
+    if "zch" in fields and f.HasField("zch"):
         return zch_args(f.zch)
-    if f.HasField("dynamicemb"):
+    if "dynamicemb" in fields and f.HasField("dynamicemb"):
         return dynamicemb_args(f.dynamicemb, f.embedding_dim)
     return None
 
@@ -403,7 +405,7 @@ def build_id_feature(f, feature_configs=None) -> list[BuiltFeature]:
         separator=f.separator,
         weighted=f.weighted,
         first_only=f.HasField("value_dim") and f.value_dim == 1,
-        zch=_zch(f),
+        zch=zch_of(f),
         name=f.feature_name,
     )
     if f.data_type == "FP16":

@@ -6,10 +6,9 @@ import keras
 import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature
-from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.id_feature.layer import IdFeature, zch_of
 from easymtl.features.sequence_config import entry_feature
 from easymtl.features.sequence_items import sequence_items
-from easymtl.features.zch import zch_args
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -182,6 +181,6 @@ def sequence_id_layer(
             f.default_value if f.HasField("default_value") or sequence_length is None else None
         ),
         weighted=getattr(f, "weighted", False),
-        zch=zch_args(f.zch) if f.HasField("zch") else None,
+        zch=zch_of(f),
         name=name or f.feature_name,
     )
