@@ -284,19 +284,7 @@ def validate(config: PipelineConfig) -> None:
                     or f"unknown feature {name!r}; expected one of feature_configs' feature_name",
                 )
         if group.group_type == WIDE_GROUP_TYPE:
-            check_wide_group(group, where, sequences)
-            for j, name in enumerate(group.feature_names):
-                proto = protos[name]
-                fields = proto.DESCRIPTOR.fields_by_name
-                kind = next(
-                    (k for k in ("zch", "dynamicemb") if k in fields and proto.HasField(k)), None
-                )
-                if kind:
-                    raise ConfigError(
-                        f"{where}.feature_names[{j}]",
-                        f"{name!r} maps its ids by a {kind} table; a WIDE group's weights are "
-                        "rows of hashed, bucketed or vocabulary ids: put it in a DEEP group",
-                    )
+            check_wide_group(group, where, sequences, protos)
         else:
             validate_group_sequences(group, where, protos, sequences, sequence_groups)
     kind = model.WhichOneof("model")

@@ -32,10 +32,10 @@ def wide_table_name(table: str) -> str:
     return f"{table}_wide"
 
 
-def check_wide_group(group, where: str, sequences: set[str]) -> None:
+def check_wide_group(group, where: str, sequences: set[str], protos: dict) -> None:
     """Raises ConfigError on a WIDE group with sequence groups or encoders, or naming a
-    sequence feature; `where` is the group's field path, `sequences` the names of the
-    sequence features."""
+    sequence feature or a zch (dynamicemb) feature; `where` is the group's field path,
+    `sequences` the names of the sequence features, `protos` each feature's message."""
     for name in ("sequence_groups", "sequence_encoders"):
         if len(getattr(group, name)):
             raise ConfigError(
@@ -49,6 +49,15 @@ def check_wide_group(group, where: str, sequences: set[str]) -> None:
                 f"{where}.feature_names[{j}]",
                 f"{name!r} is a sequence feature; a WIDE group takes id, raw, combo, lookup "
                 "and match features",
+            )
+        proto = protos[name]
+        fields = proto.DESCRIPTOR.fields_by_name
+        kind = next((k for k in ("zch", "dynamicemb") if k in fields and proto.HasField(k)), None)
+        if kind:
+            raise ConfigError(
+                f"{where}.feature_names[{j}]",
+                f"{name!r} maps its ids by a {kind} table; a WIDE group's weights are "
+                "rows of hashed, bucketed or vocabulary ids: put it in a DEEP group",
             )
 
 

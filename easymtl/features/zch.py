@@ -30,6 +30,7 @@ import keras
 import tensorflow as tf
 
 from easymtl.features.embedding import EmbeddingTable
+from easymtl.features.id_feature import DYNAMICEMB_POLICIES
 
 EMPTY = -1
 # Raw ids become keys in [0, KEYS): the fingerprint of their text.
@@ -300,16 +301,6 @@ def zch_args(zch) -> dict:
         "decay_exponent": zch.distance_lfu.decay_exponent if policy == "distance_lfu" else 1.0,
         "filter_freq": zch.filter_freq,
     }
-
-
-# dynamicemb's score strategies as zch eviction policies: STEP and TIMESTAMP both rank
-# ids by when they were last seen (a step, or its time: the same order in one run).
-DYNAMICEMB_POLICIES = {
-    "STEP": "lru",
-    "TIMESTAMP": "lru",
-    "LFU": "lfu",
-    "NO_EVICTION": "no_eviction",
-}
 
 
 def dynamicemb_args(dynamicemb, dim: int) -> dict:

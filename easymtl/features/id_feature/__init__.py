@@ -29,6 +29,15 @@ _ID_KINDS = (
     "dynamicemb",
 )
 _LISTS = ("vocab_list", "vocab_dict")
+# dynamicemb's score strategies as zch eviction policies (easymtl.features.zch): STEP and
+# TIMESTAMP both rank ids by when they were last seen (a step, or its time: the same
+# order in one run).
+DYNAMICEMB_POLICIES = {
+    "STEP": "lru",
+    "TIMESTAMP": "lru",
+    "LFU": "lfu",
+    "NO_EVICTION": "no_eviction",
+}
 _NO_VOCABULARY = ("hash_bucket_size", "num_buckets", "zch", "dynamicemb")
 
 
@@ -87,8 +96,6 @@ def check_zch(f, where: str) -> None:
 def check_dynamicemb(f, where: str) -> None:
     """The checks of an id feature's dynamicemb (served by a zch table, see
     easymtl.features.zch.dynamicemb_args)."""
-    from easymtl.features.zch import DYNAMICEMB_POLICIES
-
     d, at = f.dynamicemb, f"{where}.dynamicemb"
     check_positive(d, "max_capacity", at)
     if d.score_strategy not in DYNAMICEMB_POLICIES:
