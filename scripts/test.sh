@@ -37,11 +37,11 @@ set -- --durations=20 "$@"
 status=0
 TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python -m pytest -q -n 2 --dist loadscope "$@" || status=$?
 # tests/test_fast_lane.py's round trip trains, exports and serves every model (deep and
-# wide groups together, loaded both ways); test_export.py's fresh process serves one
-# over every feature both ways.
+# wide groups together, loaded both ways); in test_export.py a process without easymtl
+# serves one over every feature both ways.
 ONEDNN_OFF_TESTS=(
   tests/test_numerics.py
-  tests/test_export.py::test_a_fresh_process_serves_the_same_both_ways
+  tests/test_export.py::test_a_process_without_easymtl_serves_the_same_both_ways
   tests/test_fast_lane.py::test_model_trains_exports_and_serves
   tests/test_end_to_end.py::test_streaming_auc_matches_exact_auc
   tests/weighting/test_weighting_end_to_end.py::test_non_finite_step_changes_neither_model_nor_weighting

@@ -132,6 +132,7 @@ def run_config(
     max_table_rows: int = 0,
     cwd: str | None = None,
     train=None,
+    serve=None,
 ) -> Result:
     """Loads, trains `steps` steps, exports and serves the TorchEasyRec config at `path`
     on generated data, its input (and, with `max_table_rows`, its tables' rows) changed.
@@ -139,12 +140,14 @@ def run_config(
     repository root for its configs, as its tests run them; None: this process's).
     Trained in a process of its own (a crash stops one config), or, given `train`
     (``easymtl.train.main``), here by it (a test's output capture holds its lines);
-    served by ``saved_model_cli`` in its own process either way."""
+    served by ``saved_model_cli run`` in a process of its own, or, given `serve`
+    (:func:`easymtl.testing.clean_process.saved_model_cli`), by its code in the tests'
+    clean process."""
     import pyarrow.parquet as pq
 
     from easymtl.config import load_config, parse_config
     from easymtl.errors import EasymtlError
-    from easymtl.testing.tzrec_configs import serve_inputs, table_caps
+    from easymtl.testing.tzrec_configs import saved_model_cli_run, serve_inputs, table_caps
 
     result = Result()
     os.makedirs(workdir, exist_ok=True)
@@ -204,15 +207,10 @@ def run_config(
     result.stage = "trained"
     export_dir = os.path.dirname(exports[-1])
     inputs = serve_inputs(export_dir, pq.read_table(paths[1]))
-    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or "saved_model_cli"
-    serve = subprocess.run(
-        [cli, "run", "--dir", export_dir, "--tag_set", "serve", "--signature_def",
-         "serving_default", "--inputs", inputs],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    outputs = tuple(re.findall(r"Result for output key (\w+)", serve.stdout))
-    if serve.returncode or not outputs:
-        result.error = (serve.stderr.strip().splitlines() or ["no output"])[-1]
+    served = saved_model_cli_run(export_dir, inputs, serve)
+    outputs = tuple(re.findall(r"Result for output key (\w+)", served.stdout))
+    if served.returncode or not outputs:
+        result.error = (served.stderr.strip().splitlines() or ["no output"])[-1]
         return result
     result.stage, result.outputs = "served", outputs
     return result

@@ -1,13 +1,10 @@
-"""config → train → evaluate → export → reload in a fresh process, through the CLIs."""
+"""config → train → evaluate → export → reload in a process without easymtl, through the CLIs."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ from easymtl.config import load_config
 from easymtl.export.__main__ import main as export_main
 from easymtl.protos import data_pb2
 from easymtl.runner import Runner
+from easymtl.testing.clean_process import saved_model_cli
 from easymtl.train import main as train_main
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
@@ -82,7 +80,7 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
     runner.restore(required=True)
     cols = eval_rows(config)
     inputs = typed(config, cols, runner.inputs.input_names)
-    served = testing.serve_in_fresh_process(str(export_dir), inputs)
+    served = testing.serve_in_clean_process(str(export_dir), inputs)
     assert set(served) == {"logits_ctr", "probs_ctr", "logits_cvr", "probs_cvr"}
     import tensorflow as tf
 
@@ -98,12 +96,8 @@ def test_train_evaluate_export_roundtrip(config_factory, tmp_path, capsys):
         np.testing.assert_allclose(value, expected[name].numpy(), rtol=1e-5, atol=1e-6)
     assert (export_dir / "assets" / "pipeline.config").exists()
 
-    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
-    assert cli, "saved_model_cli (installed with tensorflow) not found beside python"
-    shown = subprocess.run(
-        [cli, "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True
-    )
-    assert shown.returncode == 0
+    shown = saved_model_cli("show", "--dir", str(export_dir), "--all")
+    assert shown.returncode == 0, shown.stderr
     assert "serving_default" in shown.stdout and "probs_cvr" in shown.stdout
 
 

@@ -1,6 +1,7 @@
 """Exports load and serve the same in every loader: tf.saved_model.load, a TF1 graph and
-session (TensorFlow Serving's C++ loader works this way), and `saved_model_cli run`; every model
-both ways in-process in test_fast_lane.py, a PLE over every feature here in a fresh process."""
+session (TensorFlow Serving's C++ loader works this way), and `saved_model_cli run`; every
+model both ways in-process in test_fast_lane.py, a PLE over every feature here in a
+process without easymtl."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def sample_config(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ple_export(tmp_path_factory, sample_config):
-    """(export dir, its outputs loaded both ways in a fresh process) of a PLE over every
+    """(export dir, its outputs loaded both ways in a process without easymtl) of a PLE over every
     sample feature (saved_model_cli feeds it every column), trained two steps. Every
     model is loaded both ways, in-process, by test_fast_lane.py."""
     tmp = tmp_path_factory.mktemp("ple")
@@ -58,13 +59,13 @@ def ple_export(tmp_path_factory, sample_config):
     runner = Runner(load_config(str(path)))
     runner.train()
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp / "export"))
-    served = testing.serve_both_ways_in_fresh_process(
+    served = testing.serve_both_ways_in_clean_process(
         {"ple": export_dir}, raw_rows(sample_config, ROWS)
     )
     return export_dir, served["ple"]
 
 
-def test_a_fresh_process_serves_the_same_both_ways(ple_export):
+def test_a_process_without_easymtl_serves_the_same_both_ways(ple_export):
     export_dir, served = ple_export
     loaded, session = served["saved_model"], served["session"]
     assert set(session) == set(loaded) == {"logits_ctr", "probs_ctr", "logits_cvr", "probs_cvr"}
@@ -115,7 +116,7 @@ model_config { feature_groups { group_name: "wide" group_type: WIDE
 
 
 @pytest.mark.parametrize("model", ["mmoe", "esmm", "wide_only"])
-def test_wide_group_is_served_by_a_fresh_process(tmp_path, sample_config, model):
+def test_wide_group_is_served_by_a_process_without_easymtl(tmp_path, sample_config, model):
     """A model with a WIDE group (and a wide-only logistic regression) trained, exported,
     and served by a process without easymtl: the served outputs are the model's, and
     they move with the wide weights."""
@@ -134,7 +135,7 @@ def test_wide_group_is_served_by_a_fresh_process(tmp_path, sample_config, model)
     export_dir = export_saved_model(runner.model, runner.serving_specs(), str(tmp_path / "export"))
     specs = runner.serving_specs()
     rows = {k: v for k, v in raw_rows(sample_config, ROWS).items() if k in specs}
-    served = testing.serve_in_fresh_process(export_dir, rows)
+    served = testing.serve_in_clean_process(export_dir, rows)
     inputs = {k: tf.constant(rows[k], dtype=spec.dtype) for k, spec in specs.items()}
     expected = runner.model(inputs, training=False)
     assert set(served) == set(expected)

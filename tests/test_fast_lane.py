@@ -1,7 +1,7 @@
 """Every registered model, in seconds: build, train a few steps, evaluate, export, and
 serve the SavedModel's outputs equal to the model's, loaded both ways (tf.saved_model.load,
 and a TF1 graph and session as TensorFlow Serving's C++ loader loads it), its variables
-written once. The full round trip in a fresh process, and the learning tests, are in
+written once. The full round trip in a process without easymtl, and the learning tests, are in
 test_end_to_end.py and test_export.py (marked slow)."""
 
 from __future__ import annotations

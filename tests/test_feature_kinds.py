@@ -16,7 +16,7 @@ from conftest import TOWERS
 from easymtl.config import load_config
 from easymtl.export import export_saved_model
 from easymtl.runner import Runner
-from easymtl.testing import serve_in_fresh_process
+from easymtl.testing import serve_in_clean_process
 from easymtl.train import main as train_main
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
@@ -133,7 +133,7 @@ def test_feature_kinds_train_export_and_serve_raw_columns(setup):
     vocab.unlink()  # the SavedModel holds the vocabulary itself
     inputs = raw_rows(data, 6)
     inputs["kv_cnt"][1] = inputs["kkv"][1] = inputs["tags"][1] = inputs["pic_emb"][1] = ""
-    served = serve_in_fresh_process(export_dir, inputs)
+    served = serve_in_clean_process(export_dir, inputs)
     direct = runner.model({k: tf.constant(v) for k, v in inputs.items()}, training=False)
     np.testing.assert_allclose(served["probs_ctr"], direct["probs_ctr"], rtol=1e-5, atol=1e-6)
 

@@ -117,7 +117,7 @@ def test_score_is_exported_as_the_product_and_its_auc_is_reported(tmp_path):
     for name in runner.inputs.input_names:
         values = [row[fields.index(name)] for row in rows]
         inputs[name] = values if types[name] == 2 else [int(v) for v in values]  # 2: STRING
-    served = testing.serve_in_fresh_process(export_dir, inputs)
+    served = testing.serve_in_clean_process(export_dir, inputs)
     expected = (
         served["probs_ctr"].astype(np.float64)
         * served["probs_cvr"].astype(np.float64) ** 0.5

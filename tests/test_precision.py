@@ -56,7 +56,7 @@ def _runner(tmp_path, precision: str, caplog):
     return runner, line
 
 
-@pytest.mark.slow  # trains and serves in a fresh process
+@pytest.mark.slow  # trains and serves in a process without easymtl
 def test_bf16_computes_the_towers_in_bfloat16_and_serves(tmp_path, caplog):
     from easymtl import testing
     from easymtl.export import export_saved_model
@@ -75,7 +75,7 @@ def test_bf16_computes_the_towers_in_bfloat16_and_serves(tmp_path, caplog):
     )
     rows = {k: v.numpy()[:4].tolist() for k, v in features.items()}
     rows = {k: [x.decode() if isinstance(x, bytes) else x for x in v] for k, v in rows.items()}
-    served = testing.serve_in_fresh_process(export_dir, rows)
+    served = testing.serve_in_clean_process(export_dir, rows)
     # bfloat16 keeps 8 bits of mantissa: a batch of 4 rounds differently from one of 64.
     np.testing.assert_allclose(served["probs_ctr"], outputs["probs_ctr"].numpy()[:4], atol=5e-3)
 

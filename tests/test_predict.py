@@ -26,7 +26,7 @@ RESERVED = ["user_id", "adgroup_id", "clk", "buy"]
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
     """A tiny trained MMoE export, the first ROWS_A + ROWS_B eval rows split into two
-    files, and the export's outputs on those rows from a fresh process."""
+    files, and the export's outputs on those rows from a process without easymtl."""
     tmp = tmp_path_factory.mktemp("predict")
     path = make_config(
         tmp, "mmoe", "train_config { num_steps: 5 } eval_input_path: ''", features=FEW_FEATURES
@@ -58,7 +58,7 @@ def export(tmp_path_factory):
         for f in fields
         if f.input_name in input_names
     }
-    served = testing.serve_in_fresh_process(str(export_dir), inputs)
+    served = testing.serve_in_clean_process(str(export_dir), inputs)
     return {
         "dir": str(export_dir),
         "config": config,

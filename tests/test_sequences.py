@@ -21,7 +21,7 @@ from easymtl.errors import ConfigError
 from easymtl.export import export_saved_model
 from easymtl.models import build_model
 from easymtl.runner import Runner
-from easymtl.testing import serve_in_fresh_process
+from easymtl.testing import serve_in_clean_process
 from easymtl.train import main as train_main
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
@@ -101,7 +101,7 @@ def test_sample_sequence_config_trains_exports_and_serves_raw_columns(tmp_path, 
     inputs = _rows(seq_data / "taobao_mtl_seq_eval.csv", 6, config)
     inputs["click_50_seq__cate_id"][1] = inputs["click_50_seq__adgroup_id"][1] = ""
     inputs["click_50_seq__brand"][1] = ""  # an empty sequence serves too
-    served = serve_in_fresh_process(export_dir, inputs)
+    served = serve_in_clean_process(export_dir, inputs)
     specs = runner.serving_specs()
     tensors = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()}
     direct = runner.model(tensors, training=False)

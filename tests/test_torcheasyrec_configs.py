@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from easymtl.config import load_config
+from easymtl.testing.clean_process import saved_model_cli
 from easymtl.testing.tzrec_configs import prepare, run_config
 from easymtl.train import main as train_main
 
@@ -60,6 +61,7 @@ def test_config_trains_exports_and_serves(tmp_path, name):
         rows=64,
         extra_flags=("--data_config.batch_size=32",),
         train=train_main,
+        serve=saved_model_cli,
         max_table_rows=10000,
     )
     assert result.stage == "served", result.error

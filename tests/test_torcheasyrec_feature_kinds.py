@@ -2,7 +2,7 @@
 overlap_feature, expr_feature, kv_dot_product, bool_mask_feature, custom_feature
 (EditDistance, RegexReplace), raw_feature mlp / autodis, normalizer method=expression,
 id_feature value_dim and data_type train on one small model, export, and serve from the
-raw CSV columns in a fresh process (also as TensorFlow Serving loads it); each feature's
+raw CSV columns in a process without easymtl (also as TensorFlow Serving loads it); each feature's
 column moves the prediction; bad configs are one error line naming the field."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from conftest import TOWERS
 from easymtl.config import load_config
 from easymtl.export import export_saved_model
 from easymtl.runner import Runner
-from easymtl.testing import serve_both_ways_in_fresh_process
+from easymtl.testing import serve_both_ways_in_clean_process
 from easymtl.train import main as train_main
 
 pytestmark = pytest.mark.slow  # trains or starts processes: not in the fast lane
@@ -164,7 +164,7 @@ def test_kinds_train_export_and_serve_raw_columns(setup):
     inputs["tags"][1] = inputs["kv_q"][1] = inputs["items"][1] = inputs["query"][1] = ""
     # Loaded as tf.saved_model.load and as TensorFlow Serving's loader (a graph and a
     # session) load it, in a process that never imports easymtl.
-    served = serve_both_ways_in_fresh_process({"kinds": export_dir}, inputs)["kinds"]
+    served = serve_both_ways_in_clean_process({"kinds": export_dir}, inputs)["kinds"]
 
     def direct(columns):
         feed = {k: tf.constant(v, tf.int64 if isinstance(v[0], int) else tf.string)

@@ -2,102 +2,33 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
-
 import numpy as np
 
-# Runs in a fresh interpreter that never imports easymtl: what a model server sees.
-_LOAD_AND_CALL = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-export_dir, inputs_path, out_path = sys.argv[1:4]
-with open(inputs_path) as f:
-    raw = json.load(f)
-fn = tf.saved_model.load(export_dir).signatures["serving_default"]
-specs = fn.structured_input_signature[1]
-inputs = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in raw.items()}
-outputs = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
-assert not any(m.startswith("easymtl") for m in sys.modules), "easymtl was imported"
-with open(out_path, "w") as f:
-    json.dump(outputs, f)
-"""
+from easymtl.testing import clean_process
 
 
-def serve_in_fresh_process(export_dir: str, inputs: dict[str, list]) -> dict[str, np.ndarray]:
-    """Loads `export_dir` with only ``tf.saved_model.load`` in a new Python process and
+def serve_in_clean_process(export_dir: str, inputs: dict[str, list]) -> dict[str, np.ndarray]:
+    """Loads `export_dir` with only ``tf.saved_model.load`` in a process that never
+    imported easymtl (:mod:`easymtl.testing.clean_process`: what a model server sees) and
     returns its ``serving_default`` outputs for `inputs` (raw column values by name)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        inputs_path = os.path.join(tmp, "inputs.json")
-        out_path = os.path.join(tmp, "outputs.json")
-        with open(inputs_path, "w") as f:
-            json.dump(inputs, f)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        subprocess.run(
-            [sys.executable, "-c", _LOAD_AND_CALL, export_dir, inputs_path, out_path],
-            check=True,
-            env=env,
-            cwd=tmp,
-        )
-        with open(out_path) as f:
-            return {k: np.asarray(v) for k, v in json.load(f).items()}
+    outputs = clean_process.call("load_and_call", export_dir, inputs)
+    return {k: np.asarray(v) for k, v in outputs.items()}
 
 
-# Runs in a fresh interpreter: each export loaded the TF2 way and the TF1 way (a graph
-# and a session, as TensorFlow Serving's C++ loader and `saved_model_cli run` load it).
-_LOAD_BOTH_WAYS = r"""
-import json, sys
-import tensorflow as tf
-exports_path, inputs_path, out_path = sys.argv[1:4]
-with open(exports_path) as f:
-    exports = json.load(f)
-with open(inputs_path) as f:
-    raw = json.load(f)
-results = {}
-for name, export_dir in exports.items():
-    fn = tf.saved_model.load(export_dir).signatures["serving_default"]
-    specs = fn.structured_input_signature[1]
-    inputs = {k: tf.constant(raw[k], dtype=specs[k].dtype) for k in specs}
-    loaded = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
-    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
-        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_dir)
-        signature = meta.signature_def["serving_default"]
-        feed = {t.name: raw[k] for k, t in signature.inputs.items()}
-        fetch = {k: t.name for k, t in signature.outputs.items()}
-        session = {k: v.tolist() for k, v in sess.run(fetch, feed).items()}
-    results[name] = {"saved_model": loaded, "session": session}
-assert not any(m.startswith("easymtl") for m in sys.modules), "easymtl was imported"
-with open(out_path, "w") as f:
-    json.dump(results, f)
-"""
-
-
-def serve_both_ways_in_fresh_process(
+def serve_both_ways_in_clean_process(
     exports: dict[str, str], inputs: dict[str, list]
 ) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-    """Loads each export of `exports` (name -> SavedModel directory) in one new Python
-    process, with ``tf.saved_model.load`` and with ``tf.compat.v1.saved_model.loader.load``
-    into a graph and session, and calls ``serving_default`` on `inputs` (raw column values
-    by name; each export takes the columns it needs) both ways.
+    """Loads each export of `exports` (name -> SavedModel directory) in a process that
+    never imported easymtl, with ``tf.saved_model.load`` and with
+    ``tf.compat.v1.saved_model.loader.load`` into a graph and session (as TensorFlow
+    Serving's C++ loader and `saved_model_cli run` load it), and calls
+    ``serving_default`` on `inputs` (raw column values by name; each export takes the
+    columns it needs) both ways.
 
     Returns:
         ``{name: {"saved_model": outputs, "session": outputs}}``, outputs by output name.
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [os.path.join(tmp, f) for f in ("exports.json", "inputs.json", "out.json")]
-        for path, value in zip(paths, (exports, inputs)):
-            with open(path, "w") as f:
-                json.dump(value, f)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        subprocess.run(
-            [sys.executable, "-c", _LOAD_BOTH_WAYS, *paths], check=True, env=env, cwd=tmp
-        )
-        with open(paths[2]) as f:
-            results = json.load(f)
+    results = clean_process.call("both_ways", exports, inputs)
     return {
         name: {way: {k: np.asarray(v) for k, v in out.items()} for way, out in ways.items()}
         for name, ways in results.items()

@@ -501,14 +501,17 @@ def run_config(
     timeout: int = 900,
     train=None,
     max_table_rows: int = 0,
+    serve=None,
 ) -> RunResult:
     """Loads, trains (one epoch of `rows` generated rows, or as `extra_flags` say),
     exports and serves (``saved_model_cli run``) the TorchEasyRec config at
     `config_path` with only its input rewritten; returns how far it got. The config is
     loaded and trained in processes of their own (a crash stops one config), or, given
     `train` (``easymtl.train.main``), here by it (a test's output capture holds its
-    lines); served by ``saved_model_cli`` in its own process either way. With
-    `max_table_rows`, each id feature's table is capped at that many rows (by flags).
+    lines); served by ``saved_model_cli run`` in a process of its own, or, given `serve`
+    (:func:`easymtl.testing.clean_process.saved_model_cli`), by its code in the tests'
+    clean process. With `max_table_rows`, each id feature's table is capped at that many
+    rows (by flags).
     """
     import pyarrow.parquet as pq
 
@@ -537,19 +540,32 @@ def run_config(
     result.stage = "trained"
     export_dir = os.path.dirname(exports[-1])
     inputs = serve_inputs(export_dir, pq.read_table(os.path.join(workdir, "eval.parquet")))
-    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or "saved_model_cli"
-    serve = subprocess.run(
-        [cli, "run", "--dir", export_dir, "--tag_set", "serve", "--signature_def",
-         "serving_default", "--inputs", inputs],
-        capture_output=True, text=True, env=env, timeout=timeout,
-    )  # fmt: skip
-    outputs = tuple(re.findall(r"Result for output key (\w+)", serve.stdout))
-    if serve.returncode or not outputs:
-        result.error = _first_error(serve.stderr + serve.stdout)
+    served = saved_model_cli_run(export_dir, inputs, serve, timeout)
+    outputs = tuple(re.findall(r"Result for output key (\w+)", served.stdout))
+    if served.returncode or not outputs:
+        result.error = _first_error(served.stderr + served.stdout)
         return result
     result.stage = "served"
     result.outputs = outputs
     return result
+
+
+def saved_model_cli_run(
+    export_dir: str, inputs: str, serve=None, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """``saved_model_cli run`` of `export_dir`'s serving_default on `inputs` (its --inputs,
+    :func:`serve_inputs`): in a process of its own, or by `serve`
+    (:func:`easymtl.testing.clean_process.saved_model_cli`)."""
+    argv = ["run", "--dir", export_dir, "--tag_set", "serve", "--signature_def",
+            "serving_default", "--inputs", inputs]  # fmt: skip
+    if serve is not None:
+        return serve(*argv)
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [cli or "saved_model_cli", *argv], capture_output=True, text=True, env=env,
+        timeout=timeout,
+    )  # fmt: skip
 
 
 def _train_here(

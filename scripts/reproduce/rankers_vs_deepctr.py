@@ -9,8 +9,11 @@ shared machine; the load average when it ended). ``--report`` prints the
 markdown table of docs/reproductions.md from that file.
 
 Data: ``criteo`` (scripts/make_criteo_data.py: 13 dense + 26 categorical columns; made
-into --data_dir if missing) or ``taobao`` (the bundled sample, its 15 single-valued ids
-and the bucketized price; the tag lists are left out, as DeepCTR would need them padded).
+into --data_dir if missing), ``taobao`` (the bundled sample, its 15 single-valued ids
+and the bucketized price; the tag lists are left out, as DeepCTR would need them padded)
+or ``census`` (UCI Census-Income (KDD) from --census_dir, label income > 50K: the 32
+categorical and 7 numeric columns that samples/configs/census_group1_mmoe.config reads
+but marital status, the numbers as log(1 + x); written as CSV into --data_dir once).
 Both sides: embedding_dim 16, deep MLP [256, 128, 64], Adam 0.001 on every weight
 (easymtl: lazy Adam on the embedding rows a batch touched), batch 512, one epoch.
 DeepCTR's peer is scripts/reproduce/deepctr_rankers_peer.py in its own virtualenv
@@ -54,8 +57,68 @@ TAOBAO_IDS = TAOBAO_COLUMNS[2:17]
 PRICE_BOUNDARIES = [10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000]
 
 
+# The UCI files' columns, named as samples/configs/census_group1_mmoe.config names them.
+CENSUS_COLUMNS = [
+    "age", "class_worker", "det_ind_code", "det_occ_code", "education", "wage_per_hour",
+    "hs_college", "marital_stat", "major_ind_code", "major_occ_code", "race", "hisp_origin",
+    "sex", "union_member", "unemp_reason", "full_or_part_emp", "capital_gains",
+    "capital_losses", "stock_dividends", "tax_filer_stat", "region_prev_res",
+    "state_prev_res", "det_hh_fam_stat", "det_hh_summ", "instance_weight", "mig_chg_msa",
+    "mig_chg_reg", "mig_move_reg", "mig_same", "mig_prev_sunbelt", "num_emp",
+    "fam_under_18", "country_father", "country_mother", "country_self", "citizenship",
+    "own_or_self", "vet_question", "vet_benefits", "weeks_worked", "year", "income_50k",
+]  # fmt: skip
+CENSUS_DENSE = [
+    "age", "wage_per_hour", "capital_gains", "capital_losses", "stock_dividends", "num_emp",
+    "weeks_worked",
+]  # fmt: skip
+CENSUS_SPARSE = [
+    c for c in CENSUS_COLUMNS
+    if c not in CENSUS_DENSE and c not in ("marital_stat", "instance_weight", "income_50k")
+]  # fmt: skip
+
+
+def write_census(census_dir: str, data_dir: str) -> None:
+    """census_train.csv and census_eval.csv in `data_dir` from the UCI files in
+    `census_dir` (plain or gzipped): the label (income > 50K, 1 or 0), the categorical
+    cells (leading spaces stripped) and the numbers as log(1 + x), which both sides read
+    as they are."""
+    import csv
+    import gzip
+    import math
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from census_income import find_file
+
+    os.makedirs(data_dir, exist_ok=True)
+    for stem, name in (("census-income.data", "train"), ("census-income.test", "eval")):
+        path = find_file(census_dir, stem)
+        opener = gzip.open if path.endswith(".gz") else open
+        out = os.path.join(data_dir, f"census_{name}.csv")
+        with opener(path, "rt") as f, open(out + ".part", "w", newline="") as g:
+            writer = csv.writer(g)
+            for row in csv.reader(f, skipinitialspace=True):
+                cells = dict(zip(CENSUS_COLUMNS, row, strict=True))
+                label = int(cells["income_50k"] == "50000+.")
+                dense = [f"{math.log1p(float(cells[c])):.6g}" for c in CENSUS_DENSE]
+                writer.writerow([label, *(cells[c] for c in CENSUS_SPARSE), *dense])
+        os.replace(out + ".part", out)
+
+
 def data_spec(data: str, data_dir: str) -> dict:
     """Files, columns and the roles of the columns of a data set."""
+    if data == "census":
+        return {
+            "train": os.path.join(data_dir, "census_train.csv"),
+            "eval": os.path.join(data_dir, "census_eval.csv"),
+            "columns": ["income", *CENSUS_SPARSE, *CENSUS_DENSE],
+            "label": "income",
+            "sparse": CENSUS_SPARSE,
+            "bucketized": {},
+            "dense": CENSUS_DENSE,
+            "types": {"income": "INT32", **{c: "DOUBLE" for c in CENSUS_DENSE}},
+            "hash_bucket_size": 1000,
+        }
     if data == "taobao":
         samples = os.path.join(ROOT, "samples", "data")
         return {
@@ -174,11 +237,37 @@ model_config {{
 """
 
 
-def run_easymtl(config_path: str) -> dict:
-    """(In a process of its own.) Trains one epoch, evaluates; the figures as a dict."""
+def dense_adam(self, grads, tables, step) -> None:
+    """DeepCTR's (Keras's) Adam on embedding tables, for the experiment
+    `--easymtl_dense_adam`: every row's moments decay at each step and every row moves
+    by its momentum, where easymtl's (TorchEasyRec's) lazy Adam moves only the rows a
+    batch holds. Replaces ``RowWiseOptimizer.apply`` in the easymtl process."""
+    import tensorflow as tf
+
+    lr = self.lr(step)
+    t = tf.cast(step, tf.float32) + 1.0
+    lr_t = lr * tf.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+    for grad, table, (m, v) in zip(grads, tables, self.slots, strict=True):
+        if grad is None:
+            continue
+        m.assign(self.beta1 * m)
+        m.scatter_add(tf.IndexedSlices((1 - self.beta1) * grad.values, grad.indices))
+        v.assign(self.beta2 * v)
+        rows, summed = tf.unique(grad.indices)
+        values = tf.math.unsorted_segment_sum(grad.values, summed, tf.shape(rows)[0])
+        v.scatter_add(tf.IndexedSlices((1 - self.beta2) * values * values, rows))
+        table.assign_sub(lr_t * m / (tf.sqrt(v) + self.epsilon))
+
+
+def run_easymtl(config_path: str, dense: bool = False) -> dict:
+    """(In a process of its own.) Trains one epoch, evaluates; the figures as a dict.
+    With `dense`, the embeddings' Adam is :func:`dense_adam`."""
     from easymtl.config import load_config
+    from easymtl.optimizers import RowWiseOptimizer
     from easymtl.runner import Runner
 
+    if dense:
+        RowWiseOptimizer.apply = dense_adam
     runner = Runner(load_config(config_path))
     start, cpu = time.perf_counter(), time.process_time()
     runner.train()
@@ -224,6 +313,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
                 )
             )
         cmd = [sys.executable, __file__, "--part", path]
+        if args.easymtl_dense_adam:
+            cmd.append("--easymtl_dense_adam")
     else:
         env["TF_USE_LEGACY_KERAS"] = "1"
         peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deepctr_rankers_peer.py")
@@ -238,7 +329,7 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         raise SystemExit(f"{side} {model} seed {seed} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
-    variant = [args.easymtl_init_fn]
+    variant = [args.easymtl_init_fn, "dense Adam" if args.easymtl_dense_adam else ""]
     if args.easymtl_sparse != DEFAULT_SPARSE:
         variant.insert(0, args.easymtl_sparse)
     if args.hash_bucket_size:
@@ -314,8 +405,15 @@ def report(path: str) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", choices=("criteo", "taobao"), default="criteo")
-    p.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "easymtl_criteo"))
+    p.add_argument("--data", choices=("criteo", "taobao", "census"), default="criteo")
+    p.add_argument(
+        "--data_dir",
+        help="Where the Criteo-style or census CSV files are (made if missing; default "
+        "<tmp>/easymtl_criteo, <tmp>/easymtl_census).",
+    )
+    p.add_argument(
+        "--census_dir", help="The UCI Census-Income (KDD) files (census-income.data[.gz], .test)."
+    )
     p.add_argument("--train_rows", type=int, default=100000, help="Criteo-style rows made.")
     p.add_argument("--eval_rows", type=int, default=25000)
     p.add_argument("--models", default=",".join(MODELS), help="Of " + ", ".join(MODELS))
@@ -347,17 +445,29 @@ def main() -> None:
         help="DeepCTR's L2 weight on its embedding tables (default: its own, 1e-5); its "
         "runs are reported as a side of their own",
     )
+    p.add_argument(
+        "--easymtl_dense_adam",
+        action="store_true",
+        help="easymtl's embeddings trained by DeepCTR's dense Adam (every row moves by its "
+        "momentum at every step) instead of its lazy one (an experiment; easymtl has no "
+        "such option); its runs are reported as a side of their own",
+    )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
     p.add_argument("--part", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.part:
-        print(json.dumps(run_easymtl(args.part)))
+        print(json.dumps(run_easymtl(args.part, args.easymtl_dense_adam)))
         return
     if args.report:
         print(report(args.report))
         return
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    args.data_dir = args.data_dir or os.path.join(tempfile.gettempdir(), f"easymtl_{args.data}")
+    if args.data == "census" and not os.path.exists(os.path.join(args.data_dir, "census_eval.csv")):
+        if not args.census_dir:
+            raise SystemExit("--data census: --census_dir is required (the UCI files)")
+        write_census(args.census_dir, args.data_dir)
     if args.data == "criteo" and not os.path.exists(
         os.path.join(args.data_dir, "criteo_train.csv")
     ):

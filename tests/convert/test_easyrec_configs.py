@@ -5,11 +5,7 @@ format from easymtl's and from neither."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +18,7 @@ from easymtl.convert.__main__ import main as convert_main
 from easymtl.convert.easyrec import convert
 from easymtl.convert.writer import render
 from easymtl.errors import EasymtlError
+from easymtl.testing.clean_process import saved_model_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EASYREC = Path("tests/convert/easyrec")
@@ -114,8 +111,6 @@ def test_a_converted_field_easymtl_refuses_is_located_at_its_easyrec_line(tmp_pa
 def _serve_with_saved_model_cli(export_dir: str, name: str) -> dict[str, float]:
     """The outputs of TensorFlow Serving's loader on the first row of the config's eval
     file."""
-    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
-    assert cli, "saved_model_cli (installed with tensorflow) not found beside python"
     config = load_config(str(EASYREC / f"{name}.config"))
     row = Path(config.eval_input_path).read_text().splitlines()[0].split(",")
     names = [f.input_name for f in config.data_config.input_fields]
@@ -127,13 +122,10 @@ def _serve_with_saved_model_cli(export_dir: str, name: str) -> dict[str, float]:
         for n, v, t in zip(names, row, [f.input_type for f in config.data_config.input_fields])
         if n in wanted
     )
-    run = subprocess.run(
-        [cli, "run", "--dir", export_dir, "--tag_set", "serve"]
-        + ["--signature_def", "serving_default", "--input_exprs", exprs],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
+    run = saved_model_cli(
+        "run", "--dir", export_dir, "--tag_set", "serve",
+        "--signature_def", "serving_default", "--input_exprs", exprs,
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     found = re.findall(r"Result for output key (\w+):\s*\n\[([^\]]*)\]", run.stdout)
     return {key: float(value) for key, value in found}

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +16,7 @@ from easymtl import testing
 from easymtl.config import load_config
 from easymtl.errors import EasymtlError
 from easymtl.export.options import user_inputs
+from easymtl.testing.clean_process import saved_model_cli
 
 pytestmark = pytest.mark.slow  # trains, exports and serves in other processes
 
@@ -120,12 +118,12 @@ def test_user_inputs_are_the_columns_of_user_side_expressions(trained):
 
 @pytest.fixture(scope="module")
 def served(exports, request_rows):
-    """Each export served both ways in a fresh process (two processes in all): the
+    """Each export served both ways in the clean process (two requests): the
     untiled ones on the untiled rows, the tiled ones on the tiled request."""
     tiled, untiled = request_rows
-    return testing.serve_both_ways_in_fresh_process(
+    return testing.serve_both_ways_in_clean_process(
         {k: exports[k] for k in ("plain", "int8", "bf16")}, untiled
-    ) | testing.serve_both_ways_in_fresh_process(
+    ) | testing.serve_both_ways_in_clean_process(
         {k: exports[k] for k in ("tile2", "tile3", "tile3_int8")}, tiled
     )
 
@@ -149,21 +147,16 @@ def test_tiled_exports_serve_what_the_untiled_one_does(exports, served):
 
 def test_saved_model_cli_runs_a_tiled_request(exports, request_rows, trained):
     tiled, untiled = request_rows
-    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
-    assert cli, "saved_model_cli (installed with tensorflow) not found beside python"
 
     def run(export_dir, request):
         exprs = ";".join(
             f"{k}=[{','.join(repr(v.encode()) if isinstance(v, str) else str(v) for v in vs)}]"
             for k, vs in request.items()
         )
-        done = subprocess.run(
-            [cli, "run", "--dir", export_dir, "--tag_set", "serve"]
-            + ["--signature_def", "serving_default", "--input_exprs", exprs],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-        )
+        done = saved_model_cli(
+            "run", "--dir", export_dir, "--tag_set", "serve",
+            "--signature_def", "serving_default", "--input_exprs", exprs,
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
         found = re.findall(r"Result for output key (\w+):\s*\n\[([^\]]*)\]", done.stdout)
         return {k: np.array(v.split(), dtype=np.float64) for k, v in found}

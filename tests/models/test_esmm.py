@@ -145,7 +145,7 @@ def test_export_emits_probs_ctcvr_as_the_product(config_factory):
     for name in runner.inputs.input_names:
         values = [row[names.index(name)] for row in rows]
         inputs[name] = values if types[name] == 2 else [int(v) for v in values]  # 2: STRING
-    served = testing.serve_in_fresh_process(export_dir, inputs)
+    served = testing.serve_in_clean_process(export_dir, inputs)
     assert set(served) == {
         f"{kind}_{tower}" for kind in ("logits", "probs") for tower in ("ctr", "cvr", "ctcvr")
     }

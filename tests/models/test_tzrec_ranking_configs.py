@@ -18,9 +18,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from tzrec_ranking_configs import run_config  # noqa: E402
 
+from easymtl.testing.clean_process import saved_model_cli  # noqa: E402
 from easymtl.train import main as train_main  # noqa: E402
 
-pytestmark = pytest.mark.slow  # trains, and serves with saved_model_cli in a process
+pytestmark = pytest.mark.slow  # trains, and serves with saved_model_cli
 
 CONFIGS = ROOT / "tests" / "models" / "tzrec"
 
@@ -48,6 +49,7 @@ def test_torcheasyrec_ranking_config_trains_and_serves(tmp_path, name, outputs):
         steps=2,
         max_table_rows=10000,
         train=train_main,
+        serve=saved_model_cli,
     )
     assert result.stage == "served", result.error
     assert set(result.outputs) == outputs
