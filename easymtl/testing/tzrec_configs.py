@@ -559,7 +559,7 @@ def saved_model_cli_run(
     argv = ["run", "--dir", export_dir, "--tag_set", "serve", "--signature_def",
             "serving_default", "--inputs", inputs]  # fmt: skip
     if serve is not None:
-        return serve(*argv)
+        return serve(*argv, timeout=timeout)
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run(

@@ -18,7 +18,7 @@ from easymtl.errors import EasymtlError
 from easymtl.export.options import user_inputs
 from easymtl.testing.clean_process import saved_model_cli
 
-pytestmark = pytest.mark.slow  # trains, exports and serves in other processes
+pytestmark = pytest.mark.slow  # trains, exports, and serves in the clean process
 
 CANDIDATES = 5
 # A WIDE group beside the sample's DEEP one: user-side terms computed once there too, and
