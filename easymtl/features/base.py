@@ -46,6 +46,12 @@ def _has(proto, name: str) -> bool:
     return name in proto.DESCRIPTOR.fields_by_name and proto.HasField(name)
 
 
+def zch_kind(proto) -> str | None:
+    """ "zch" or "dynamicemb": which of the two (each served by a zch table) a feature
+    message sets; None for neither (or a kind that has neither field)."""
+    return next((k for k in ("zch", "dynamicemb") if _has(proto, k)), None)
+
+
 def _value_dim(proto) -> int:
     """Numbers per value: a raw feature's, a numeric lookup's (value_dim > 1), else 1."""
     if proto.DESCRIPTOR.name in ("RawFeature", "LookupFeature"):

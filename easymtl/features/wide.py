@@ -22,6 +22,7 @@ Config checks only here (no TensorFlow); the layer side is in
 from __future__ import annotations
 
 from easymtl.errors import ConfigError
+from easymtl.features.base import zch_kind
 
 WIDE_GROUP_TYPE = 1  # FeatureGroupType.WIDE
 
@@ -50,9 +51,7 @@ def check_wide_group(group, where: str, sequences: set[str], protos: dict) -> No
                 f"{name!r} is a sequence feature; a WIDE group takes id, raw, combo, lookup "
                 "and match features",
             )
-        proto = protos[name]
-        fields = proto.DESCRIPTOR.fields_by_name
-        kind = next((k for k in ("zch", "dynamicemb") if k in fields and proto.HasField(k)), None)
+        kind = zch_kind(protos[name])
         if kind:
             raise ConfigError(
                 f"{where}.feature_names[{j}]",

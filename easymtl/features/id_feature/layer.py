@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from easymtl.features.base import BuiltFeature, one_feature
+from easymtl.features.base import BuiltFeature, one_feature, zch_kind
 from easymtl.features.vocab import Vocabulary, read_vocab_file, vocab_mapping
 from easymtl.features.zch import KEYS, dynamicemb_args, zch_args
 
@@ -390,10 +390,10 @@ def id_args(f) -> dict:
 def zch_of(f) -> dict | None:
     """The zch table's arguments of an id message (IdFeature, SequenceIdFeature): its
     zch's or its dynamicemb's; None without either."""
-    fields = f.DESCRIPTOR.fields_by_name
-    if "zch" in fields and f.HasField("zch"):
+    kind = zch_kind(f)
+    if kind == "zch":
         return zch_args(f.zch)
-    if "dynamicemb" in fields and f.HasField("dynamicemb"):
+    if kind == "dynamicemb":
         return dynamicemb_args(f.dynamicemb, f.embedding_dim)
     return None
 
