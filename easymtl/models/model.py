@@ -63,6 +63,13 @@ class MultiTaskModel(keras.Model):
                 f"Received: {features.wide_dim}"
             )
 
+    def build(self, input_shape=None):
+        """Nothing to do here: each layer builds its own variables at its first call.
+
+        Without a build of its own, Keras would first call the whole model on symbolic
+        inputs in a scratch graph, a trace of every op of the model made only to build
+        it (3.7 of the 33 s of a 12-step PLE run, tracing and export included)."""
+
     @property
     def used_inputs(self) -> list[str]:
         """The raw input columns the model reads: the features', then the fusion's."""

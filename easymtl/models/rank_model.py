@@ -57,6 +57,11 @@ class RankModel(keras.Model):
         if unknown:
             raise ValueError(f"`added_wide` names groups that are not WIDE: {unknown}")
 
+    def build(self, input_shape=None):
+        """Nothing to do here: each layer builds its own variables at its first call (as
+        :meth:`MultiTaskModel.build <easymtl.models.model.MultiTaskModel.build>`: no trace
+        of the whole model on symbolic inputs only to build it)."""
+
     @property
     def used_inputs(self) -> list[str]:
         """The raw input columns the model reads."""
