@@ -53,7 +53,7 @@ def test_labels_derived_from_the_uci_columns():
 @pytest.mark.slow  # three trainings from the whole census files: half a minute
 def test_the_script_runs_the_compare_report(tmp_path, capsys):
     argv = ["--data_dir", str(DATA_DIR), "--output_dir", str(tmp_path), "--groups", "1"]
-    argv += ["--seeds", "1", "--num_steps", "10", "--max_rows", "500"]
+    argv += ["--seeds", "1", "--num_steps", "3", "--max_rows", "500"]
     assert census.main([*argv, "--architectures", "single_task,mmoe"]) == 0
     table = (tmp_path / "group1" / "table.md").read_text()
     assert "| architecture | auc_income | auc_marital | seesaw |" in table
