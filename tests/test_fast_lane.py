@@ -56,17 +56,37 @@ model_config { feature_groups { group_name: "wide" group_type: WIDE
 
 
 @pytest.mark.parametrize("model", registered_models())
-def test_model_trains_exports_and_serves(config_factory, tmp_path, model):
+def test_model_trains_exports_and_serves(config_factory, tmp_path, model, monkeypatch):
     """Each model over a deep group and a WIDE one (the rankers that read a WIDE group
     named "wide" themselves, deepfm, xdeepfm, ..., have one in their blocks)."""
     own_wide = "group_type: WIDE" in MODEL_BLOCKS[model]
     path = config_factory(model, FAST if own_wide else FAST + WIDE, features=FEW_FEATURES)
+    symbolic = _symbolic_builds(monkeypatch)
     runner = _train_export_and_serve(path, tmp_path)
+    # Each layer builds at its first call: none is traced on symbolic inputs only to
+    # build it (docs/ARCHITECTURE.md, "Adding a model", item 3).
+    assert symbolic == [], symbolic
     if not own_wide:
         wide = [v for v in runner.model.variables if "wide" in v.path]
         assert len(wide) == 5, [v.path for v in wide]  # 4 wide tables, 1 linear weight
         # Trained: the rows the batches looked up moved away from zero.
         assert any(np.abs(v.numpy()).max() > 0 for v in wide)
+
+
+def _symbolic_builds(monkeypatch) -> list[str]:
+    """The layers that Keras calls on symbolic inputs to build them (a layer that holds
+    others and has no `build` of its own), recorded from now on in the returned list."""
+    from keras.src import backend
+
+    layers = []
+    compute_output_spec = backend.compute_output_spec
+
+    def recorded(fn, *args, **kwargs):
+        layers.append(type(getattr(fn, "__self__", fn)).__name__)
+        return compute_output_spec(fn, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "compute_output_spec", recorded)
+    return layers
 
 
 def _train_export_and_serve(path, tmp_path) -> Runner:
