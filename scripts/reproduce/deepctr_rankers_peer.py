@@ -72,8 +72,11 @@ def build(spec: dict, columns):
     if m == "wdl":
         return WDL(columns, columns, **common)
     if m == "dcn":
+        # DeepCTR's DCN adds a linear logit over its first columns (TorchEasyRec's has
+        # none); with "no_linear" those are none.
+        linear = [] if spec.get("no_linear") else columns
         return DCN(
-            columns, columns, cross_num=spec["cross_num"], cross_parameterization="vector", **common
+            linear, columns, cross_num=spec["cross_num"], cross_parameterization="vector", **common
         )
     if m == "xdeepfm":
         return xDeepFM(

@@ -155,11 +155,13 @@ def easymtl_config(
     sparse_optimizer: str = "adam_optimizer",
     lr=LR,
     init_fn: str = "",
+    default_value: str | None = None,
 ) -> str:
     """The pipeline config (protobuf text) of easymtl's side, its embeddings trained by
     `sparse_optimizer` (a SparseOptimizer field) at `lr`, initialized by `init_fn`
     (TorchEasyRec's, e.g. "nn.init.normal_,std=0.0001"; default easymtl's)."""
     init = f' init_fn: "{init_fn}"' if init_fn else ""
+    default = f' default_value: "{default_value}"' if default_value is not None else ""
     inputs = "".join(
         f'    input_fields {{ input_name: "{c}" input_type: {spec["types"].get(c, "STRING")} }}\n'
         for c in spec["columns"]
@@ -169,7 +171,7 @@ def easymtl_config(
         features += (
             f'feature_configs {{ id_feature {{ feature_name: "{name}" expression: "item:{name}" '
             f"hash_bucket_size: {spec['hash_bucket_size']} embedding_dim: {EMBEDDING_DIM}"
-            f"{init} }} }}\n"
+            f"{init}{default} }} }}\n"
         )
     for name, boundaries in spec["bucketized"].items():
         features += (
@@ -259,15 +261,42 @@ def dense_adam(self, grads, tables, step) -> None:
         table.assign_sub(lr_t * m / (tf.sqrt(v) + self.epsilon))
 
 
-def run_easymtl(config_path: str, dense: bool = False) -> dict:
+def run_easymtl(
+    config_path: str, dense: bool = False, output_bias: bool = False, no_final: bool = False
+) -> dict:
     """(In a process of its own.) Trains one epoch, evaluates; the figures as a dict.
-    With `dense`, the embeddings' Adam is :func:`dense_adam`."""
+    With `dense`, the embeddings' Adam is :func:`dense_adam`; with `output_bias`, the
+    linear output of DCN (TorchEasyRec's: without bias) has one, as DeepCTR's; with
+    `no_final`, DCN's cross and deep outputs reach that output directly, without
+    TorchEasyRec's `final` MLP between (DeepCTR's structure)."""
     from easymtl.config import load_config
+    from easymtl.layers.rank_head import BlockRanker
     from easymtl.optimizers import RowWiseOptimizer
     from easymtl.runner import Runner
 
     if dense:
         RowWiseOptimizer.apply = dense_adam
+    if no_final:
+        from keras import ops
+
+        from easymtl.layers.dcn import DCN
+
+        def build(self, input_shape):
+            self.cross.build(tuple(input_shape))
+            self.deep.build(tuple(input_shape))
+
+        def call(self, inputs, training=None):
+            deep = self.deep(inputs, training=training)
+            return ops.concatenate([self.cross(inputs), deep], axis=-1)
+
+        def output_shape(self, input_shape):
+            width = input_shape[-1] + self.deep_mlp["hidden_units"][-1]
+            return tuple(input_shape)[:-1] + (width,)
+
+        DCN.build, DCN.call, DCN.compute_output_shape = build, call, output_shape
+    if output_bias:
+        init = BlockRanker.__init__
+        BlockRanker.__init__ = lambda self, *a, **k: init(self, *a, **{**k, "use_bias": True})
     runner = Runner(load_config(config_path))
     start, cpu = time.perf_counter(), time.process_time()
     runner.train()
@@ -310,17 +339,23 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
                     f"{sparse}_optimizer",
                     float(lr),
                     args.easymtl_init_fn,
+                    args.easymtl_default_value,
                 )
             )
         cmd = [sys.executable, __file__, "--part", path]
         if args.easymtl_dense_adam:
             cmd.append("--easymtl_dense_adam")
+        if args.easymtl_output_bias:
+            cmd.append("--easymtl_output_bias")
+        if args.easymtl_no_final:
+            cmd.append("--easymtl_no_final")
     else:
         env["TF_USE_LEGACY_KERAS"] = "1"
         peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deepctr_rankers_peer.py")
         python = os.path.join(args.peer_venv, "bin", "python")
         peer_args = peer_spec(spec, model, seed)
         peer_args["l2_reg_embedding"] = args.deepctr_l2_reg_embedding
+        peer_args["no_linear"] = args.deepctr_no_linear
         cmd = [python, peer, "--spec", json.dumps(peer_args)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if side == "easymtl":
@@ -330,6 +365,10 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
     variant = [args.easymtl_init_fn, "dense Adam" if args.easymtl_dense_adam else ""]
+    variant.append("output bias" if args.easymtl_output_bias else "")
+    variant.append("no final MLP" if args.easymtl_no_final else "")
+    if args.easymtl_default_value is not None:
+        variant.append(f"default_value {args.easymtl_default_value!r}")
     if args.easymtl_sparse != DEFAULT_SPARSE:
         variant.insert(0, args.easymtl_sparse)
     if args.hash_bucket_size:
@@ -338,6 +377,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         result["side"] = f"easymtl ({', '.join(v for v in variant if v)})"
     if side == "deepctr" and args.deepctr_l2_reg_embedding is not None:
         result["side"] = f"DeepCTR (l2_reg_embedding={args.deepctr_l2_reg_embedding:g})"
+    if side == "deepctr" and args.deepctr_no_linear:
+        result["side"] = "DeepCTR (DCN without its linear logit)"
     result["examples_per_sec"] = result["rows"] / result["train_seconds"]
     if "cpu_seconds" in result:
         result["cpu_ms_per_1k"] = 1e6 * result["cpu_seconds"] / result["rows"]
@@ -446,18 +487,43 @@ def main() -> None:
         "runs are reported as a side of their own",
     )
     p.add_argument(
+        "--deepctr_no_linear",
+        action="store_true",
+        help="DeepCTR's DCN without the linear logit it adds over the sparse features "
+        "(TorchEasyRec's DCN has none); its runs are reported as a side of their own",
+    )
+    p.add_argument(
         "--easymtl_dense_adam",
         action="store_true",
         help="easymtl's embeddings trained by DeepCTR's dense Adam (every row moves by its "
         "momentum at every step) instead of its lazy one (an experiment; easymtl has no "
         "such option); its runs are reported as a side of their own",
     )
+    p.add_argument(
+        "--easymtl_output_bias",
+        action="store_true",
+        help="a bias in the linear output of easymtl's DCN (TorchEasyRec's has none, "
+        "DeepCTR's has one; an experiment); its runs are reported as a side of their own",
+    )
+    p.add_argument(
+        "--easymtl_no_final",
+        action="store_true",
+        help="easymtl's DCN without TorchEasyRec's final MLP (DeepCTR's structure; an "
+        "experiment); its runs are reported as a side of their own",
+    )
+    p.add_argument(
+        "--easymtl_default_value",
+        help="default_value of easymtl's id features: an empty cell is this id, with a "
+        "trained row (as DeepCTR's missing cell, code 0); its runs are reported as a side "
+        "of their own",
+    )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
     p.add_argument("--part", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.part:
-        print(json.dumps(run_easymtl(args.part, args.easymtl_dense_adam)))
+        flags = (args.easymtl_dense_adam, args.easymtl_output_bias, args.easymtl_no_final)
+        print(json.dumps(run_easymtl(args.part, *flags)))
         return
     if args.report:
         print(report(args.report))
