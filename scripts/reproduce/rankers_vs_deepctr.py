@@ -156,6 +156,7 @@ def easymtl_config(
     lr=LR,
     init_fn: str = "",
     default_value: str | None = None,
+    wide_init_fn: str = "",
 ) -> str:
     """The pipeline config (protobuf text) of easymtl's side, its embeddings trained by
     `sparse_optimizer` (a SparseOptimizer field) at `lr`, initialized by `init_fn`
@@ -200,7 +201,9 @@ def easymtl_config(
         groups = group("wide", sparse, "WIDE") + group("deep", every)
         block = (
             f"xdeepfm {{ cin {{ cin_layer_size: {CIN} }} {deep} final {{ hidden_units: [32] }} "
-            f"wide_embedding_dim: {EMBEDDING_DIM} }}"
+            f"wide_embedding_dim: {EMBEDDING_DIM}"
+            + (f' wide_init_fn: "{wide_init_fn}"' if wide_init_fn else "")
+            + " }"
         )
     else:
         groups = group("all", every)
@@ -340,6 +343,7 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
                     float(lr),
                     args.easymtl_init_fn,
                     args.easymtl_default_value,
+                    args.easymtl_wide_init_fn,
                 )
             )
         cmd = [sys.executable, __file__, "--part", path]
@@ -367,6 +371,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
     variant = [args.easymtl_init_fn, "dense Adam" if args.easymtl_dense_adam else ""]
     variant.append("output bias" if args.easymtl_output_bias else "")
     variant.append("no final MLP" if args.easymtl_no_final else "")
+    if args.easymtl_wide_init_fn:
+        variant.append(f"xdeepfm wide_init_fn {args.easymtl_wide_init_fn!r}")
     if args.easymtl_default_value is not None:
         variant.append(f"default_value {args.easymtl_default_value!r}")
     if args.easymtl_sparse != DEFAULT_SPARSE:
@@ -516,6 +522,12 @@ def main() -> None:
         help="default_value of easymtl's id features: an empty cell is this id, with a "
         "trained row (as DeepCTR's missing cell, code 0); its runs are reported as a side "
         "of their own",
+    )
+    p.add_argument(
+        "--easymtl_wide_init_fn",
+        default="",
+        help="wide_init_fn of easymtl's xdeepfm (its CIN reads the wide embeddings; unset: "
+        "zeros); its runs are reported as a side of their own",
     )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
