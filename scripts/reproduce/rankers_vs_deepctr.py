@@ -160,7 +160,9 @@ def easymtl_config(
 ) -> str:
     """The pipeline config (protobuf text) of easymtl's side, its embeddings trained by
     `sparse_optimizer` (a SparseOptimizer field) at `lr`, initialized by `init_fn`
-    (TorchEasyRec's, e.g. "nn.init.normal_,std=0.0001"; default easymtl's)."""
+    (TorchEasyRec's, e.g. "nn.init.normal_,std=0.0001"; default easymtl's); with
+    `default_value`, each id feature's (an empty cell is that id); `wide_init_fn`:
+    xdeepfm's (unset: easymtl's default)."""
     init = f' init_fn: "{init_fn}"' if init_fn else ""
     default = f' default_value: "{default_value}"' if default_value is not None else ""
     inputs = "".join(
@@ -368,17 +370,18 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         raise SystemExit(f"{side} {model} seed {seed} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(side=side, model=model, seed=seed, load=os.getloadavg()[0])
-    variant = [args.easymtl_init_fn, "dense Adam" if args.easymtl_dense_adam else ""]
-    variant.append("output bias" if args.easymtl_output_bias else "")
-    variant.append("no final MLP" if args.easymtl_no_final else "")
-    if args.easymtl_wide_init_fn:
-        variant.append(f"xdeepfm wide_init_fn {args.easymtl_wide_init_fn!r}")
-    if args.easymtl_default_value is not None:
-        variant.append(f"default_value {args.easymtl_default_value!r}")
-    if args.easymtl_sparse != DEFAULT_SPARSE:
-        variant.insert(0, args.easymtl_sparse)
-    if args.hash_bucket_size:
-        variant.append(f"{args.hash_bucket_size} buckets")
+    variant = [  # easymtl's settings other than the comparison's own, in its side's name
+        args.easymtl_sparse if args.easymtl_sparse != DEFAULT_SPARSE else "",
+        args.easymtl_init_fn,
+        "dense Adam" if args.easymtl_dense_adam else "",
+        "output bias" if args.easymtl_output_bias else "",
+        "no final MLP" if args.easymtl_no_final else "",
+        f"xdeepfm wide_init_fn {args.easymtl_wide_init_fn!r}" if args.easymtl_wide_init_fn else "",
+        f"default_value {args.easymtl_default_value!r}"
+        if args.easymtl_default_value is not None
+        else "",
+        f"{args.hash_bucket_size} buckets" if args.hash_bucket_size else "",
+    ]
     if side == "easymtl" and any(variant):
         result["side"] = f"easymtl ({', '.join(v for v in variant if v)})"
     if side == "deepctr" and args.deepctr_l2_reg_embedding is not None:
