@@ -124,7 +124,10 @@ def _deep_group(g, out: _Groups) -> None:
 def _wide_group(
     g, out: _Groups, tables: dict, embeddings: dict, wide_dim: int, initializer="zeros"
 ) -> None:
-    """A WIDE group's features, and a wide table beside each deep table they use."""
+    """A WIDE group's features, and a wide table beside each deep table they use,
+    started by `initializer` (None: as that deep table)."""
+    import keras
+
     from easymtl.features.embedding import EmbeddingTable
 
     out.wide_groups[g.group_name] = list(g.feature_names)
@@ -135,10 +138,12 @@ def _wide_group(
         wide = wide_table_name(table)
         if wide not in out.wide_tables:
             rows = tables[table].num_rows
+            # serialized: a new initializer, not the deep table's, whose draws it repeats
+            init = initializer or keras.initializers.serialize(tables[table].initializer)
             out.wide_tables[wide] = EmbeddingTable(
                 rows,
                 wide_dim,
-                initializer=initializer,
+                initializer=init,
                 name=wide,
                 trainable=tables[table].trainable,
             )
@@ -168,7 +173,8 @@ def build_feature_inputs(
     :class:`~easymtl.layers.variational_dropout.VariationalDropout`, as in TorchEasyRec.
     `wide_concat` keeps a WIDE group's features' terms apart (concatenated, as the
     rankers that read a WIDE group take it), and `wide_initializer` (a Keras
-    initializer) starts the wide tables.
+    initializer) starts the wide tables; None starts each as its deep table (a draw of
+    its own from the same initializer, TorchEasyRec's wide tables).
 
     Raises:
         ValueError: features sharing a table disagree on its size.

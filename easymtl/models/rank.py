@@ -16,7 +16,11 @@ groups, num_class) -> layer``, where `groups` describes the feature groups
 (see :class:`easymtl.models.rank_model.RankModel`). Optional facts: ``inputs(sub-message,
 where, groups)``, the checks of the groups it reads (run at validation, before
 TensorFlow); ``wide_dim(sub-message)``, the width of each feature's wide embedding where
-it reads a WIDE group itself (deepfm: wide_embedding_dim); ``tower_name``, the name of
+it reads a WIDE group itself (deepfm: wide_embedding_dim); ``wide_fields``, True where
+those wide embeddings are multiplied together (xdeepfm's CIN reads them as fields): then
+without a wide_init_fn each starts as its feature's table does, TorchEasyRec's default,
+not at zero (a product of zeros gets no gradient, and the CIN would never learn);
+``tower_name``, the name of
 its task (rocket_launching: "light"); ``feature_groups(sub-message, groups) -> groups``,
 the feature groups the model builds (multi_tower_din adds its DIN encoders).
 """
@@ -280,16 +284,16 @@ _INIT_DEFAULTS = {
 }
 
 
-def wide_initializer(text: str, where: str) -> dict | str:
+def wide_initializer(text: str, where: str, unset: str | None = "zeros") -> dict | str | None:
     """The Keras initializer (an identifier keras.initializers.get takes) of a
-    TorchEasyRec init function such as "nn.init.uniform_,a=-0.01,b=0.01"; "zeros" for
-    an empty one.
+    TorchEasyRec init function such as "nn.init.uniform_,a=-0.01,b=0.01"; `unset` for
+    an empty one (None: each wide table starts as its feature's table).
 
     Raises:
         ConfigError: an init function or argument easymtl does not know.
     """
     if not text:
-        return "zeros"
+        return unset
     name, *args = [p.strip() for p in text.split(",")]
     if name not in _INIT_FNS:
         raise ConfigError(

@@ -154,7 +154,11 @@ def build_rank_model(model_config, feature_configs, policy: str | None = None) -
         ),
         wide_concat=True,
         wide_initializer=(
-            wide_initializer(msg.wide_init_fn, f"{RANK_PATH}.{kind}.wide_init_fn")
+            wide_initializer(
+                msg.wide_init_fn,
+                f"{RANK_PATH}.{kind}.wide_init_fn",
+                unset=None if entry.wide_fields else "zeros",
+            )
             if reads_wide
             else "zeros"
         ),

@@ -36,6 +36,7 @@ def check_xdeepfm_inputs(config, where: str, groups) -> None:
     rank=True,
     inputs=check_xdeepfm_inputs,
     wide_dim=lambda config: config.wide_embedding_dim,
+    wide_fields=True,
 )
 def build_xdeepfm(config, groups, num_class: int):
     """The :class:`~easymtl.layers.xdeepfm.XDeepFM` of an xDeepFM message."""

@@ -71,16 +71,16 @@ def build(spec: dict, columns):
         return DeepFM(columns, columns, **common)
     if m == "wdl":
         return WDL(columns, columns, **common)
+    # DeepCTR's DCN and xDeepFM add a linear logit over their first columns
+    # (TorchEasyRec's have none); with "no_linear" those are none.
+    linear = [] if spec.get("no_linear") else columns
     if m == "dcn":
-        # DeepCTR's DCN adds a linear logit over its first columns (TorchEasyRec's has
-        # none); with "no_linear" those are none.
-        linear = [] if spec.get("no_linear") else columns
         return DCN(
             linear, columns, cross_num=spec["cross_num"], cross_parameterization="vector", **common
         )
     if m == "xdeepfm":
         return xDeepFM(
-            columns,
+            linear,
             columns,
             cin_layer_size=tuple(spec["cin_layer_size"]),
             cin_split_half=False,

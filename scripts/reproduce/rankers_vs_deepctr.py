@@ -42,6 +42,7 @@ MODELS = {"deepfm": "deepfm", "xdeepfm": "xdeepfm", "dcn": "dcn_v1", "wdl": "wid
 DEEP = [256, 128, 64]
 CIN = [32, 32]
 CROSS_NUM = 3
+FINAL = "32"  # DCN's and xDeepFM's final MLP (TorchEasyRec's needs one)
 EMBEDDING_DIM = 16
 BATCH_SIZE = 512
 LR = 0.001
@@ -157,12 +158,14 @@ def easymtl_config(
     init_fn: str = "",
     default_value: str | None = None,
     wide_init_fn: str = "",
+    final: str = FINAL,
 ) -> str:
     """The pipeline config (protobuf text) of easymtl's side, its embeddings trained by
     `sparse_optimizer` (a SparseOptimizer field) at `lr`, initialized by `init_fn`
     (TorchEasyRec's, e.g. "nn.init.normal_,std=0.0001"; default easymtl's); with
     `default_value`, each id feature's (an empty cell is that id); `wide_init_fn`:
-    xdeepfm's (unset: easymtl's default)."""
+    xdeepfm's (unset: easymtl's default); `final`: the hidden units of DCN's and
+    xDeepFM's final MLP."""
     init = f' init_fn: "{init_fn}"' if init_fn else ""
     default = f' default_value: "{default_value}"' if default_value is not None else ""
     inputs = "".join(
@@ -192,6 +195,7 @@ def easymtl_config(
         return f'feature_groups {{ group_name: "{name}" {listed} group_type: {kind} }}\n'
 
     deep = f"deep {{ hidden_units: {DEEP} }}"
+    final_mlp = f"final {{ hidden_units: [{final}] }}"
     kind = MODELS[model]
     if model == "deepfm":
         groups = group("wide", every, "WIDE") + group("fm", sparse) + group("deep", every)
@@ -202,16 +206,14 @@ def easymtl_config(
     elif model == "xdeepfm":
         groups = group("wide", sparse, "WIDE") + group("deep", every)
         block = (
-            f"xdeepfm {{ cin {{ cin_layer_size: {CIN} }} {deep} final {{ hidden_units: [32] }} "
+            f"xdeepfm {{ cin {{ cin_layer_size: {CIN} }} {deep} {final_mlp} "
             f"wide_embedding_dim: {EMBEDDING_DIM}"
             + (f' wide_init_fn: "{wide_init_fn}"' if wide_init_fn else "")
             + " }"
         )
     else:
         groups = group("all", every)
-        block = (
-            f"dcn_v1 {{ cross {{ cross_num: {CROSS_NUM} }} {deep} final {{ hidden_units: [32] }} }}"
-        )
+        block = f"dcn_v1 {{ cross {{ cross_num: {CROSS_NUM} }} {deep} {final_mlp} }}"
     assert kind in block
     return f"""
 train_input_path: "{spec["train"]}"
@@ -267,13 +269,19 @@ def dense_adam(self, grads, tables, step) -> None:
 
 
 def run_easymtl(
-    config_path: str, dense: bool = False, output_bias: bool = False, no_final: bool = False
+    config_path: str,
+    dense: bool = False,
+    output_bias: bool = False,
+    no_final: bool = False,
+    cin_reads_deep: bool = False,
 ) -> dict:
     """(In a process of its own.) Trains one epoch, evaluates; the figures as a dict.
     With `dense`, the embeddings' Adam is :func:`dense_adam`; with `output_bias`, the
     linear output of DCN (TorchEasyRec's: without bias) has one, as DeepCTR's; with
-    `no_final`, DCN's cross and deep outputs reach that output directly, without
-    TorchEasyRec's `final` MLP between (DeepCTR's structure)."""
+    `no_final`, DCN's cross and deep outputs (xDeepFM's CIN and deep outputs) reach that
+    output directly, without TorchEasyRec's `final` MLP between (DeepCTR's structure);
+    with `cin_reads_deep`, xDeepFM's CIN reads the deep group's id embeddings, the deep
+    MLP's own (DeepCTR's structure), instead of the wide ones."""
     from easymtl.config import load_config
     from easymtl.layers.rank_head import BlockRanker
     from easymtl.optimizers import RowWiseOptimizer
@@ -299,6 +307,36 @@ def run_easymtl(
             return tuple(input_shape)[:-1] + (width,)
 
         DCN.build, DCN.call, DCN.compute_output_shape = build, call, output_shape
+    if cin_reads_deep or no_final:
+        from keras import ops
+
+        from easymtl.layers.xdeepfm import XDeepFM
+
+        built = XDeepFM.build
+
+        def xdeepfm_build(self, input_shape):
+            if not no_final:
+                return built(self, input_shape)
+            # The output reads [CIN, deep] itself, as DeepCTR sums their logits.
+            fields = input_shape[self.wide_group][-1] // self.field_dim
+            self.cin.build((None, fields, self.field_dim))
+            self.deep.build(tuple(input_shape[self.deep_group]))
+            width = sum(self.cin_layer_size) + self.deep_mlp["hidden_units"][-1]
+            self.output_layer.build((None, width))
+
+        def xdeepfm_call(self, groups, training=None):
+            fields = groups[self.wide_group].shape[-1] // self.field_dim
+            # The deep group lists the dense features first, then the ids.
+            cin_in = groups[self.deep_group][:, -fields * self.field_dim :]
+            if not cin_reads_deep:
+                cin_in = groups[self.wide_group]
+            cin = self.cin(ops.reshape(cin_in, (-1, fields, self.field_dim)))
+            x = ops.concatenate([cin, self.deep(groups[self.deep_group], training=training)], -1)
+            if not no_final:
+                x = self.final(x, training=training)
+            return {"": self.output_layer(x)}
+
+        XDeepFM.build, XDeepFM.call = xdeepfm_build, xdeepfm_call
     if output_bias:
         init = BlockRanker.__init__
         BlockRanker.__init__ = lambda self, *a, **k: init(self, *a, **{**k, "use_bias": True})
@@ -346,6 +384,7 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
                     args.easymtl_init_fn,
                     args.easymtl_default_value,
                     args.easymtl_wide_init_fn,
+                    args.easymtl_final,
                 )
             )
         cmd = [sys.executable, __file__, "--part", path]
@@ -355,6 +394,8 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
             cmd.append("--easymtl_output_bias")
         if args.easymtl_no_final:
             cmd.append("--easymtl_no_final")
+        if args.easymtl_cin_reads_deep:
+            cmd.append("--easymtl_cin_reads_deep")
     else:
         env["TF_USE_LEGACY_KERAS"] = "1"
         peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deepctr_rankers_peer.py")
@@ -376,18 +417,20 @@ def one_run(side: str, spec: dict, model: str, seed: int, args) -> dict:
         "dense Adam" if args.easymtl_dense_adam else "",
         "output bias" if args.easymtl_output_bias else "",
         "no final MLP" if args.easymtl_no_final else "",
+        "CIN over the deep embeddings" if args.easymtl_cin_reads_deep else "",
         f"xdeepfm wide_init_fn {args.easymtl_wide_init_fn!r}" if args.easymtl_wide_init_fn else "",
         f"default_value {args.easymtl_default_value!r}"
         if args.easymtl_default_value is not None
         else "",
         f"{args.hash_bucket_size} buckets" if args.hash_bucket_size else "",
+        f"final [{args.easymtl_final}]" if args.easymtl_final != FINAL else "",
     ]
     if side == "easymtl" and any(variant):
         result["side"] = f"easymtl ({', '.join(v for v in variant if v)})"
     if side == "deepctr" and args.deepctr_l2_reg_embedding is not None:
         result["side"] = f"DeepCTR (l2_reg_embedding={args.deepctr_l2_reg_embedding:g})"
     if side == "deepctr" and args.deepctr_no_linear:
-        result["side"] = "DeepCTR (DCN without its linear logit)"
+        result["side"] = "DeepCTR (without its linear logit)"
     result["examples_per_sec"] = result["rows"] / result["train_seconds"]
     if "cpu_seconds" in result:
         result["cpu_ms_per_1k"] = 1e6 * result["cpu_seconds"] / result["rows"]
@@ -498,8 +541,8 @@ def main() -> None:
     p.add_argument(
         "--deepctr_no_linear",
         action="store_true",
-        help="DeepCTR's DCN without the linear logit it adds over the sparse features "
-        "(TorchEasyRec's DCN has none); its runs are reported as a side of their own",
+        help="DeepCTR's DCN and xDeepFM without the linear logit they add over the sparse "
+        "features (TorchEasyRec's have none); its runs are reported as a side of their own",
     )
     p.add_argument(
         "--easymtl_dense_adam",
@@ -517,8 +560,21 @@ def main() -> None:
     p.add_argument(
         "--easymtl_no_final",
         action="store_true",
-        help="easymtl's DCN without TorchEasyRec's final MLP (DeepCTR's structure; an "
+        help="easymtl's DCN and xDeepFM without TorchEasyRec's final MLP (DeepCTR's structure; an "
         "experiment); its runs are reported as a side of their own",
+    )
+    p.add_argument(
+        "--easymtl_final",
+        default=FINAL,
+        help="hidden units of easymtl's DCN and xDeepFM's final MLP, comma-separated "
+        "(default %(default)s); other values are reported as a side of their own",
+    )
+    p.add_argument(
+        "--easymtl_cin_reads_deep",
+        action="store_true",
+        help="easymtl's xDeepFM with its CIN over the deep MLP's id embeddings instead of "
+        "TorchEasyRec's wide ones (DeepCTR's structure; an experiment); its runs are "
+        "reported as a side of their own",
     )
     p.add_argument(
         "--easymtl_default_value",
@@ -537,7 +593,12 @@ def main() -> None:
     p.add_argument("--part", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.part:
-        flags = (args.easymtl_dense_adam, args.easymtl_output_bias, args.easymtl_no_final)
+        flags = (
+            args.easymtl_dense_adam,
+            args.easymtl_output_bias,
+            args.easymtl_no_final,
+            args.easymtl_cin_reads_deep,
+        )
         print(json.dumps(run_easymtl(args.part, *flags)))
         return
     if args.report:

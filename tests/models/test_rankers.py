@@ -227,6 +227,33 @@ def test_wide_embeddings_start_at_zero_unless_wide_init_fn(tmp_path):
     assert tables[0].shape[1] == 4  # wide_embedding_dim, TorchEasyRec's default
 
 
+def test_xdeepfm_wide_fields_start_as_their_tables_so_that_the_cin_learns(tmp_path):
+    """TorchEasyRec's xDeepFM: without wide_init_fn its wide tables start as their
+    features' tables; from zeros, the CIN's products would get no gradient at all."""
+
+    def wide_gradients(config):
+        model = build_model(config.model_config, config.feature_configs)
+        inputs = rows(config)
+        model(inputs)
+        tables = [v for v in model.trainable_variables if v.path.endswith("_wide/embeddings")]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(inputs, training=True)["logits"])
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, tables)]
+        return tables, model, [float(tf.reduce_sum(tf.abs(g))) for g in grads]
+
+    as_wide_as_deep = "model_config { xdeepfm { wide_embedding_dim: 8 } }"  # the tables' 8
+    tables, model, grads = wide_gradients(loaded(tmp_path, "xdeepfm", as_wide_as_deep))
+    assert tables and all(np.any(t.numpy() != 0) for t in tables)
+    assert all(g > 0 for g in grads)
+    deep = {v.path: v.numpy() for v in model.variables}
+    for t in tables:  # drawn from the same distribution, not a copy of the deep table
+        twin = deep[t.path.replace("_wide/", "/")]
+        assert twin.shape == t.shape and not np.allclose(twin, t.numpy())
+        assert np.abs(t.numpy()).max() <= np.abs(twin).max() * 1.01
+    zeros = 'model_config { xdeepfm { wide_init_fn: "nn.init.zeros_" } }'
+    assert all(g == 0 for g in wide_gradients(loaded(tmp_path, "xdeepfm", zeros))[2])
+
+
 def test_an_unread_wide_group_adds_its_first_order_term(tmp_path):
     extra = (
         'model_config { feature_groups { group_name: "lr" feature_names: "user_id" '
