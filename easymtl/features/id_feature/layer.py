@@ -146,11 +146,23 @@ class IdFeature(keras.layers.Layer):
             x = tf.strings.as_string(x)
         if self.default_value is not None:
             x = tf.where(x == "", self.default_value, x)
+        # Ids of numbers are made before the ragged tensor, which then keeps those in
+        # range: one ragged tensor built, not two.
+        numbers = self.num_buckets is not None and self.zch is None and not self.hash_bucket_size
         if self.separator is not None and not numeric:
+            if numbers:
+                return split_tokens(x, self.separator, self._bucket_numbers)
             tokens = split_tokens(x, self.separator)
+        elif numbers:
+            ids, in_range = self._bucket_numbers(x)
+            return _ragged_where(ids, (x != "") & in_range)
         else:
             tokens = _ragged_where(x, x != "")
         return self._ids(tokens)
+
+    def _bucket_numbers(self, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """:func:`_bucket_numbers` of the feature's num_buckets."""
+        return _bucket_numbers(values, self.num_buckets)
 
     def _list_ids(self, x):
         """Ids of a list column: its values, padding ("", -1 or NaN) dropped."""
@@ -329,15 +341,20 @@ def _bucket_numbers(values: tf.Tensor, num_buckets: int) -> tuple[tf.Tensor, tf.
     return ids, (ids >= 0) & (ids < num_buckets)
 
 
-def split_tokens(x: tf.Tensor, separator: str) -> tf.RaggedTensor:
+def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
     """The non-empty tokens of each string of `x` split at `separator`, as a ragged
     tensor made from its value row ids (see :func:`_ragged_where`): a single-valued cell
     costs little more than without a separator. The split is StringSplitV2 itself, whose
     indices are the row ids: ``tf.strings.split`` would build a ragged tensor, with its
     checks, only to have it taken apart (a third of the ops, traced once per feature and
-    per traced function)."""
+    per traced function). With `ids` (tokens -> (ids, kept)), the ids of the tokens it
+    keeps."""
     indices, values, _ = tf.raw_ops.StringSplitV2(input=x, sep=separator, maxsplit=-1)
-    kept = tf.where(values != "")[:, 0]
+    keep = values != ""
+    if ids is not None:
+        values, has_id = ids(values)
+        keep = tf.logical_and(keep, has_id)
+    kept = tf.where(keep)[:, 0]
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, kept),
         tf.gather(indices[:, 0], kept),
