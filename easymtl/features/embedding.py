@@ -86,8 +86,8 @@ class EmbeddingTable(keras.layers.Layer):
         vectors = self.rows(ids.flat_values)
         if weights is not None:
             vectors = vectors * tf.cast(weights.flat_values, vectors.dtype)[:, None]
-        rows = tf.shape(ids.row_splits, out_type=tf.int64)[0] - 1
-        pooled = tf.math.unsorted_segment_sum(vectors, ids.value_rowids(), rows)
+        # nrows: held by a ragged tensor made from value row ids, as the ids are.
+        pooled = tf.math.unsorted_segment_sum(vectors, ids.value_rowids(), ids.nrows())
         if pooling == "mean":
             counts = tf.cast(tf.maximum(ids.row_lengths(), 1), pooled.dtype)
             pooled = pooled / counts[:, None]

@@ -354,13 +354,19 @@ def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
     if ids is not None:
         values, has_id = ids(values)
         keep = tf.logical_and(keep, has_id)
-    kept = tf.where(keep)[:, 0]
+    kept = _where(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, kept),
-        tf.gather(indices[:, 0], kept),
-        nrows=tf.shape(x, out_type=tf.int64)[0],
+        tf.gather(tf.gather(indices, 0, axis=1), kept),
+        nrows=tf.size(x, out_type=tf.int64),
         validate=False,
     )
+
+
+def _where(keep: tf.Tensor) -> tf.Tensor:
+    """The positions where the 1-D `keep` holds, [n] (``tf.where(keep)[:, 0]`` in half
+    the traced operations)."""
+    return tf.reshape(tf.where(keep), [-1])
 
 
 def _ragged_where(values, keep):
@@ -369,9 +375,9 @@ def _ragged_where(values, keep):
     Made from its value row ids, which it then holds: the embedding lookup's segment sum
     reads them, and a ragged tensor made from row lengths would derive them anew (a dozen
     small ops) each time they are read."""
-    rows = tf.where(keep)[:, 0]
+    rows = _where(keep)
     return tf.RaggedTensor.from_value_rowids(
-        tf.gather(values, rows), rows, nrows=tf.shape(keep, out_type=tf.int64)[0], validate=False
+        tf.gather(values, rows), rows, nrows=tf.size(keep, out_type=tf.int64), validate=False
     )
 
 
@@ -379,7 +385,7 @@ def _ragged_keep(tokens: tf.RaggedTensor, values: tf.Tensor, keep: tf.Tensor):
     """`values` (one per flat value of the ragged rank-1 `tokens`) where `keep`, in
     `tokens`' rows: made from their value row ids as :func:`_ragged_where`, where
     ``tf.ragged.boolean_mask`` would derive them anew (five times the ops)."""
-    kept = tf.where(keep)[:, 0]
+    kept = _where(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, kept),
         tf.gather(tokens.value_rowids(), kept),

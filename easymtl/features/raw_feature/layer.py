@@ -76,10 +76,12 @@ class RawFeature(keras.layers.Layer):
             ids = tf.cast(tf.raw_ops.Bucketize(input=x, boundaries=self.boundaries), tf.int64)
             # Each row's value_dim ids, made from their value row ids, which the lookup
             # reads (RaggedTensor.from_tensor would have it derive them: 5x the ops).
-            rows = tf.shape(ids, out_type=tf.int64)[0]
-            rowids = tf.range(rows)
             if self.value_dim > 1:
-                rowids = tf.repeat(rowids, self.value_dim)
+                rows = tf.shape(ids, out_type=tf.int64)[0]
+                rowids = tf.repeat(tf.range(rows), self.value_dim)
+            else:
+                rows = tf.size(ids, out_type=tf.int64)
+                rowids = tf.range(rows)
             return tf.RaggedTensor.from_value_rowids(
                 tf.reshape(ids, [-1]), rowids, nrows=rows, validate=False
             )
