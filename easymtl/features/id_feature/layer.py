@@ -395,8 +395,8 @@ def _ragged_keep(tokens: tf.RaggedTensor, values: tf.Tensor, keep: tf.Tensor):
 
 
 def _dense_where(x: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
-    """The values of the [batch, n] `x` where `keep`, a row of ids per row, made from
-    their value row ids (see :func:`_ragged_keep`)."""
+    """The values of the [batch, n] `x` where `keep`, row by row, as a ragged tensor
+    made from their value row ids (see :func:`_ragged_keep`)."""
     at = tf.where(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather_nd(x, at), at[:, 0], nrows=tf.shape(x, out_type=tf.int64)[0], validate=False
