@@ -146,23 +146,9 @@ class IdFeature(keras.layers.Layer):
             x = tf.strings.as_string(x)
         if self.default_value is not None:
             x = tf.where(x == "", self.default_value, x)
-        # Ids of numbers are made before the ragged tensor, which then keeps those in
-        # range: one ragged tensor built, not two.
-        numbers = self.num_buckets is not None and self.zch is None and not self.hash_bucket_size
         if self.separator is not None and not numeric:
-            if numbers:
-                return split_tokens(x, self.separator, self._bucket_numbers)
-            tokens = split_tokens(x, self.separator)
-        elif numbers:
-            ids, in_range = self._bucket_numbers(x)
-            return _ragged_where(ids, (x != "") & in_range)
-        else:
-            tokens = _ragged_where(x, x != "")
-        return self._ids(tokens)
-
-    def _bucket_numbers(self, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """:func:`_bucket_numbers` of the feature's num_buckets."""
-        return _bucket_numbers(values, self.num_buckets)
+            return split_tokens(x, self.separator, self._value_ids)
+        return _ragged_where(*self._value_ids(x))
 
     def _list_ids(self, x):
         """Ids of a list column: its values, padding ("", -1 or NaN) dropped."""
@@ -237,7 +223,8 @@ class IdFeature(keras.layers.Layer):
     def item_ids(self, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """``(ids, has_id)`` of 1-D values, each one id (the feature has no separator and
         is not weighted): int64 ids [n] and whether each value has one (an empty value
-        without default_value, or a number outside num_buckets, has none; its id is 0).
+        without default_value, or a number outside num_buckets, has none, and the id
+        beside it is not one).
         What :meth:`call` gives as ragged ids, as two flat tensors, without moving any
         string."""
         if self.separator is not None or self.weighted:
@@ -245,6 +232,12 @@ class IdFeature(keras.layers.Layer):
         x = values if values.dtype == tf.string else tf.strings.as_string(values)
         if self.default_value is not None:
             x = tf.where(tf.strings.length(x) > 0, x, self.default_value)
+        return self._value_ids(x)
+
+    def _value_ids(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(ids, has_id)`` of 1-D strings, each one id: an empty string has none, nor
+        a number outside num_buckets (the id beside a False is not one: keep only those
+        with has_id)."""
         # Lengths, not a comparison with "": the scalar's broadcast costs more than the
         # hash itself.
         present = tf.strings.length(x) > 0
@@ -255,7 +248,6 @@ class IdFeature(keras.layers.Layer):
         elif self.num_buckets is not None:
             ids, in_range = _bucket_numbers(x, self.num_buckets)
             present = tf.logical_and(present, in_range)
-            ids = tf.where(in_range, ids, tf.zeros_like(ids))
         else:
             ids = self._lookup(x)
         return ids, present
@@ -347,13 +339,13 @@ def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
     costs little more than without a separator. The split is StringSplitV2 itself, whose
     indices are the row ids: ``tf.strings.split`` would build a ragged tensor, with its
     checks, only to have it taken apart (a third of the ops, traced once per feature and
-    per traced function). With `ids` (tokens -> (ids, kept)), the ids of the tokens it
-    keeps."""
+    per traced function). With `ids` (tokens -> (ids, has_id), an empty token without
+    one), the ids of the tokens that have one, made before the ragged tensor is."""
     indices, values, _ = tf.raw_ops.StringSplitV2(input=x, sep=separator, maxsplit=-1)
-    keep = values != ""
-    if ids is not None:
-        values, has_id = ids(values)
-        keep = tf.logical_and(keep, has_id)
+    if ids is None:
+        keep = values != ""
+    else:
+        values, keep = ids(values)
     kept = _where(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, kept),
