@@ -20,9 +20,9 @@ it reads a WIDE group itself (deepfm: wide_embedding_dim); ``wide_fields``, True
 those wide embeddings are multiplied together (xdeepfm's CIN reads them as fields): then
 without a wide_init_fn each starts as its feature's table does, TorchEasyRec's default,
 not at zero (a product of zeros gets no gradient, and the CIN would never learn);
-``tower_name``, the name of
-its task (rocket_launching: "light"); ``feature_groups(sub-message, groups) -> groups``,
-the feature groups the model builds (multi_tower_din adds its DIN encoders).
+``tower_name``, the name of its task (rocket_launching: "light");
+``feature_groups(sub-message, groups) -> groups``, the feature groups the model builds
+(multi_tower_din adds its DIN encoders).
 """
 
 from __future__ import annotations

@@ -326,10 +326,11 @@ def run_easymtl(
 
         def xdeepfm_call(self, groups, training=None):
             fields = groups[self.wide_group].shape[-1] // self.field_dim
-            # The deep group lists the dense features first, then the ids.
-            cin_in = groups[self.deep_group][:, -fields * self.field_dim :]
-            if not cin_reads_deep:
-                cin_in = groups[self.wide_group]
+            cin_in = (  # the deep group lists the dense features first, then the ids
+                groups[self.deep_group][:, -fields * self.field_dim :]
+                if cin_reads_deep
+                else groups[self.wide_group]
+            )
             cin = self.cin(ops.reshape(cin_in, (-1, fields, self.field_dim)))
             x = ops.concatenate([cin, self.deep(groups[self.deep_group], training=training)], -1)
             if not no_final:
@@ -586,7 +587,7 @@ def main() -> None:
         "--easymtl_wide_init_fn",
         default="",
         help="wide_init_fn of easymtl's xdeepfm (its CIN reads the wide embeddings; unset: "
-        "zeros); its runs are reported as a side of their own",
+        "each starts as its feature's table); its runs are reported as a side of their own",
     )
     p.add_argument("--out", help="JSON lines, one per run (appended).")
     p.add_argument("--report", help="Print the table of this --out file and exit.")
