@@ -22,6 +22,9 @@ def test_every_combination_of_the_values_is_one_id():
     # ios_12 → 2, ios_7 / and_12 unknown → 1, and_7 → 3 (TorchEasyRec's rows); an empty
     # cell crosses nothing.
     assert ids.to_list() == [[2, 1, 1, 3], [], [3]]
+    # Empty tokens between separators are skipped: "|ios||and|" holds ios and and.
+    ids = f([tf.constant(["|ios||and|", "||"]), tf.constant(["12||7", "7"])])
+    assert ids.to_list() == [[2, 1, 1, 3], []]
     hashed = ComboFeature(hash_bucket_size=1000, default_value="none")
     expected = tf.strings.to_hash_bucket_fast(["none_5", "a_5"], 1000).numpy().tolist()
     assert hashed([tf.constant(["", "a"]), tf.constant([5, 5], tf.int64)]).to_list() == [

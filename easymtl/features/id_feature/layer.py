@@ -346,7 +346,7 @@ def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
         keep = values != ""
     else:
         values, keep = ids(values)
-    kept = _where(keep)
+    kept = true_positions(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, kept),
         tf.gather(tf.gather(indices, 0, axis=1), kept),
@@ -355,7 +355,7 @@ def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
     )
 
 
-def _where(keep: tf.Tensor) -> tf.Tensor:
+def true_positions(keep: tf.Tensor) -> tf.Tensor:
     """The positions where the 1-D `keep` holds, [n] (``tf.where(keep)[:, 0]`` in half
     the traced operations)."""
     return tf.reshape(tf.where(keep), [-1])
@@ -367,7 +367,7 @@ def _ragged_where(values, keep):
     Made from its value row ids, which it then holds: the embedding lookup's segment sum
     reads them, and a ragged tensor made from row lengths would derive them anew (a dozen
     small ops) each time they are read."""
-    rows = _where(keep)
+    rows = true_positions(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, rows), rows, nrows=tf.size(keep, out_type=tf.int64), validate=False
     )
@@ -377,7 +377,7 @@ def _ragged_keep(tokens: tf.RaggedTensor, values: tf.Tensor, keep: tf.Tensor):
     """`values` (one per flat value of the ragged rank-1 `tokens`) where `keep`, in
     `tokens`' rows: made from their value row ids as :func:`_ragged_where`, where
     ``tf.ragged.boolean_mask`` would derive them anew (five times the ops)."""
-    kept = _where(keep)
+    kept = true_positions(keep)
     return tf.RaggedTensor.from_value_rowids(
         tf.gather(values, kept),
         tf.gather(tokens.value_rowids(), kept),
