@@ -33,6 +33,7 @@ from easymtl.features.sequence_match_feature.layer import SequenceMatchFeature
 from easymtl.features.sequence_raw_feature.layer import SequenceRawFeature
 from easymtl.features.zch import ZchEmbeddingTable
 from easymtl.layers.aitm import AITM, AdaptiveInformationTransfer
+from easymtl.layers.batch_norm import BatchNormalization
 from easymtl.layers.blocks import FieldBlock
 from easymtl.layers.cin import CIN
 from easymtl.layers.cross import Cross, CrossV2
@@ -98,6 +99,7 @@ def feature_inputs() -> FeatureInputs:
 EXAMPLES = {
     MLP: lambda: (MLP([4, 2], dropout_ratio=0.1, use_ln=True), (X,)),
     Dice: lambda: (Dice(), (X,)),
+    BatchNormalization: lambda: (BatchNormalization(momentum=0.9), (X,)),
     TaskTower: lambda: (TaskTower(MLP4, num_class=3), (X,)),
     MMoE: lambda: (MMoE(2, 2, MLP4, gate_mlp={"hidden_units": [3]}, gate_temperature=0.5), (X,)),
     _Gate: lambda: (_Gate(3, MLP4, temperature=2.0), (X,)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from easymtl.activations import DICE, activation_name
+from easymtl.layers.batch_norm import BatchNormalization
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -67,7 +68,7 @@ class MLP(keras.layers.Layer):
             for i, u in enumerate(hidden_units)
         ]
         self.norm_layers = [
-            keras.layers.BatchNormalization(name=f"bn_{i}")
+            BatchNormalization(name=f"bn_{i}")
             if use_bn
             else keras.layers.LayerNormalization(name=f"ln_{i}")
             if use_ln
