@@ -65,6 +65,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if train:  # Keras's moving statistics: the batch's mean and biased variance
             variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=[0, 1, 2])
             for moving, value in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                moving = moving.value  # the tf.Variable: one AssignSubVariableOp
                 moving.assign_sub((moving - value) * (1.0 - self.momentum))
         shape = [-1, units] if len(inputs.shape) == 2 else tf.shape(inputs)
         return tf.cast(tf.reshape(y, shape), self.compute_dtype)
