@@ -8,6 +8,7 @@ import tensorflow as tf
 from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.combo_feature import combo_columns
 from easymtl.features.id_feature.layer import IdFeature, true_positions
+from easymtl.features.ragged import from_value_rowids
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -66,9 +67,7 @@ class ComboFeature(keras.layers.Layer):
         crossed = tf.sparse.cross([self._values(x) for x in inputs], separator="_")
         ids = self.ids(crossed.values).flat_values
         # Made from its value row ids, as an id feature's (see split_tokens).
-        return tf.RaggedTensor.from_value_rowids(
-            ids, crossed.indices[:, 0], nrows=tf.size(inputs[0], out_type=tf.int64), validate=False
-        )
+        return from_value_rowids(ids, crossed.indices[:, 0], tf.size(inputs[0], out_type=tf.int64))
 
     def _values(self, x) -> tf.SparseTensor:
         """The non-empty values of the [batch] column `x` (split at the separator), as a

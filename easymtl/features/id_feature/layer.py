@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature, one_feature, zch_kind
+from easymtl.features.ragged import from_value_rowids
 from easymtl.features.vocab import Vocabulary, read_vocab_file, vocab_mapping
 from easymtl.features.zch import KEYS, dynamicemb_args, zch_args
 
@@ -347,11 +348,10 @@ def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
     else:
         values, keep = ids(values)
     kept = true_positions(keep)
-    return tf.RaggedTensor.from_value_rowids(
+    return from_value_rowids(
         tf.gather(values, kept),
         tf.gather(tf.gather(indices, 0, axis=1), kept),
-        nrows=tf.size(x, out_type=tf.int64),
-        validate=False,
+        tf.size(x, out_type=tf.int64),
     )
 
 
@@ -368,9 +368,7 @@ def _ragged_where(values, keep):
     reads them, and a ragged tensor made from row lengths would derive them anew (a dozen
     small ops) each time they are read."""
     rows = true_positions(keep)
-    return tf.RaggedTensor.from_value_rowids(
-        tf.gather(values, rows), rows, nrows=tf.size(keep, out_type=tf.int64), validate=False
-    )
+    return from_value_rowids(tf.gather(values, rows), rows, tf.size(keep, out_type=tf.int64))
 
 
 def _ragged_keep(tokens: tf.RaggedTensor, values: tf.Tensor, keep: tf.Tensor):
@@ -378,11 +376,8 @@ def _ragged_keep(tokens: tf.RaggedTensor, values: tf.Tensor, keep: tf.Tensor):
     `tokens`' rows: made from their value row ids as :func:`_ragged_where`, where
     ``tf.ragged.boolean_mask`` would derive them anew (five times the ops)."""
     kept = true_positions(keep)
-    return tf.RaggedTensor.from_value_rowids(
-        tf.gather(values, kept),
-        tf.gather(tokens.value_rowids(), kept),
-        nrows=tokens.nrows(),
-        validate=False,
+    return from_value_rowids(
+        tf.gather(values, kept), tf.gather(tokens.value_rowids(), kept), tokens.nrows()
     )
 
 
@@ -390,9 +385,7 @@ def _dense_where(x: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
     """The values of the [batch, n] `x` where `keep`, row by row, as a ragged tensor
     made from their value row ids (see :func:`_ragged_keep`)."""
     at = tf.where(keep)
-    return tf.RaggedTensor.from_value_rowids(
-        tf.gather_nd(x, at), at[:, 0], nrows=tf.shape(x, out_type=tf.int64)[0], validate=False
-    )
+    return from_value_rowids(tf.gather_nd(x, at), at[:, 0], tf.shape(x, out_type=tf.int64)[0])
 
 
 def id_args(f) -> dict:

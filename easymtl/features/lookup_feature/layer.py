@@ -10,6 +10,7 @@ import tensorflow as tf
 from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.lookup_feature import lookup_inputs
 from easymtl.features.map_values import NUMBER, MapValues, map_values_args
+from easymtl.features.ragged import from_value_rowids
 
 
 def split_pairs(items: tf.Tensor, sep: str) -> tuple[tf.Tensor, tf.Tensor]:
@@ -32,9 +33,7 @@ def find(keys: tf.RaggedTensor, map_keys: tf.RaggedTensor, map_values: tf.Ragged
     hits = tf.ragged.boolean_mask(tf.gather(map_values, rows), candidates.with_flat_values(hit))
     found = hits.row_lengths() > 0
     first = hits[:, :1].flat_values
-    return tf.RaggedTensor.from_value_rowids(
-        first, tf.boolean_mask(rows, found), nrows=keys.nrows(), validate=False
-    )
+    return from_value_rowids(first, tf.boolean_mask(rows, found), keys.nrows())
 
 
 @keras.saving.register_keras_serializable(package="easymtl")

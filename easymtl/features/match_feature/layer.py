@@ -11,6 +11,7 @@ from easymtl.features.lookup_feature.layer import split_pairs
 from easymtl.features.map_config import ALL
 from easymtl.features.map_values import NUMBER, MapValues, map_values_args
 from easymtl.features.match_feature import match_inputs
+from easymtl.features.ragged import from_value_rowids
 
 # TorchEasyRec's fixed separators: "|" between primary items, "^" after the primary key,
 # "," between secondary items, ":" after the secondary key.
@@ -90,11 +91,10 @@ class MatchFeature(keras.layers.Layer):
         if not self.skey_all:
             match &= skeys == tf.gather(next(keys), rows)
         match = tf.reshape(match, [-1])
-        found = tf.RaggedTensor.from_value_rowids(
+        found = from_value_rowids(
             tf.boolean_mask(values, match),
             tf.boolean_mask(rows, match),
-            nrows=tf.shape(cells, out_type=tf.int64)[0],
-            validate=False,
+            tf.shape(cells, out_type=tf.int64)[0],
         )
         return self.values(found)
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.normalizer import parse_normalizer
+from easymtl.features.ragged import from_value_rowids
 
 
 @keras.saving.register_keras_serializable(package="easymtl")
@@ -82,9 +83,7 @@ class RawFeature(keras.layers.Layer):
             else:
                 rows = tf.size(ids, out_type=tf.int64)
                 rowids = tf.range(rows)
-            return tf.RaggedTensor.from_value_rowids(
-                tf.reshape(ids, [-1]), rowids, nrows=rows, validate=False
-            )
+            return from_value_rowids(tf.reshape(ids, [-1]), rowids, rows)
         x = self._normalize(x)
         return x if self.value_dim > 1 else x[:, None]
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature
 from easymtl.features.id_feature.layer import IdFeature, zch_of
+from easymtl.features.ragged import from_value_rowids
 from easymtl.features.sequence_config import entry_feature
 from easymtl.features.sequence_items import sequence_items
 
@@ -134,13 +135,11 @@ class SequenceIdFeature(keras.layers.Layer):
         # Made from value row ids, which the ragged tensors then hold (the embedding
         # lookup reads both levels'); from row lengths, each read would derive them anew.
         with_id = tf.where(present)[:, 0]
-        per_item = tf.RaggedTensor.from_value_rowids(
-            tf.gather(ids, with_id), with_id, nrows=tf.shape(kept, out_type=tf.int64)[0],
-            validate=False,
+        per_item = from_value_rowids(
+            tf.gather(ids, with_id), with_id, tf.shape(kept, out_type=tf.int64)[0]
         )  # fmt: skip
-        return tf.RaggedTensor.from_value_rowids(
-            per_item, tf.gather(rows, kept), nrows=tf.shape(x, out_type=tf.int64)[0],
-            validate=False,
+        return from_value_rowids(
+            per_item, tf.gather(rows, kept), tf.shape(x, out_type=tf.int64)[0]
         )  # fmt: skip
 
     def get_config(self):

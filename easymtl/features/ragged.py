@@ -1,0 +1,38 @@
+"""Ragged tensors made from their value row ids, in a third of TensorFlow's traced
+operations."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow.python.ops.ragged import row_partition
+
+
+def from_value_rowids(values, value_rowids, nrows) -> tf.RaggedTensor:
+    """``tf.RaggedTensor.from_value_rowids(values, value_rowids, nrows, validate=False)``:
+    `values` [n, ...] in `nrows` rows, value i in row ``value_rowids[i]`` (int64, sorted).
+
+    The ragged tensor holds the row ids it is made from (the embedding lookup's segment
+    sum reads them) and its row splits. TensorFlow derives the splits through
+    ``tf.math.bincount``'s wrapper, 22 traced operations for every id feature in every
+    traced function (train step, eval step, serving), where the bincount kernel itself
+    and a cumulative sum take 9; the row partition is then made by its constructor,
+    which TensorFlow keeps private (pyproject.toml bounds the TensorFlow version;
+    tests/features/test_ragged.py checks both ways agree on the versions it is run on).
+    """
+    value_rowids = tf.convert_to_tensor(value_rowids, tf.int64)
+    nrows = tf.convert_to_tensor(nrows, tf.int64)
+    # As TensorFlow's own: the bincount of int32 ids into int64 counts.
+    lengths = tf.raw_ops.DenseBincount(
+        input=tf.cast(value_rowids, tf.int32),
+        size=tf.cast(nrows, tf.int32),
+        weights=tf.zeros([0], tf.int64),
+    )
+    splits = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(lengths)], axis=0)
+    partition = row_partition.RowPartition(
+        row_splits=splits,
+        row_lengths=lengths,
+        value_rowids=value_rowids,
+        nrows=nrows,
+        internal=row_partition._row_partition_factory_key,
+    )
+    return tf.RaggedTensor._from_row_partition(values, partition, validate=False)
