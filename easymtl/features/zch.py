@@ -149,7 +149,11 @@ class ZchEmbeddingTable(EmbeddingTable):
         if self.unknown_values is not None:
             self._unknown = self.unknown_values[0 if training else 1]
         return super().call(
-            ids.with_flat_values(rows), pooling=pooling, weights=weights, steps=steps
+            ids.with_flat_values(rows),
+            pooling=pooling,
+            weights=weights,
+            steps=steps,
+            training=training,
         )
 
     def observe(self, keys: tf.Tensor) -> None:

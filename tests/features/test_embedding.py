@@ -117,6 +117,36 @@ def test_gradient_reaches_the_table_as_indexed_slices():
     np.testing.assert_allclose(dense, [[0, 0], [2, 2], [0, 0], [1, 1], [0, 0]])
 
 
+@pytest.mark.parametrize("pooling", ["sum", "mean"])
+def test_training_pools_with_the_same_values_and_gradient_in_a_fraction_of_the_graph(pooling):
+    """In training the segment sum's gradient is one gather (its ids are never negative):
+    the same outputs and table gradient as TensorFlow's, with or without weights."""
+    layer = table()
+    ids = ragged([[1, 2, 2], [], [4], [3, 0, 1]])
+    weights = tf.ragged.constant([[0.5, 1.0, 2.0], [], [3.0], [1.0, 0.5, 0.25]])
+
+    def step(training):
+        with tf.GradientTape() as tape:
+            y = layer(ids, pooling=pooling, weights=weights, training=training)
+            loss = tf.reduce_sum(y * tf.sin(y))
+        return y, tf.convert_to_tensor(tape.gradient(loss, layer.embeddings))
+
+    for got, want in zip(step(True), step(False)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+    def traced(training):
+        spec = tf.RaggedTensorSpec([None, None], tf.int64, ragged_rank=1)
+        return len(tf.function(lambda x: step_graph(x, training)).get_concrete_function(spec)
+                   .graph.get_operations())  # fmt: skip
+
+    def step_graph(x, training):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, pooling=pooling, training=training))
+        return tape.gradient(loss, layer.embeddings)
+
+    assert traced(True) <= traced(False) - 12, (traced(True), traced(False))
+
+
 @pytest.mark.parametrize("args, argument", [((0, 2), "`num_rows`"), ((3, 0), "`dim`")])
 def test_bad_arguments_raise(args, argument):
     with pytest.raises(ValueError, match=argument):
