@@ -292,6 +292,9 @@ class RowWiseOptimizer(tf.Module):
         order) at `step`: one gradient per part (:func:`table_parts`) of each table, in
         order; each shard's rows are updated where the shard is."""
         lr = self.lr(step)
+        if self.kind == "adam":  # the step's bias correction, once for every table
+            t = tf.cast(step, tf.float32) + 1.0
+            lr_t = lr * tf.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         parts = [
             (var, [table_parts(slot)[i] for slot in slots])
             for table, slots in zip(tables, self.slots, strict=True)
@@ -326,12 +329,10 @@ class RowWiseOptimizer(tf.Module):
                 tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=update)
             else:
                 m, v = slots
-                t = tf.cast(step, tf.float32) + 1.0
                 m_rows = self.beta1 * tf.gather(m, rows) + (1 - self.beta1) * values
                 v_rows = self.beta2 * tf.gather(v, rows) + (1 - self.beta2) * values * values
                 m.scatter_update(tf.IndexedSlices(m_rows, rows))
                 v.scatter_update(tf.IndexedSlices(v_rows, rows))
-                lr_t = lr * tf.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
                 update = lr_t * m_rows / (tf.sqrt(v_rows) + self.epsilon)
                 tf.raw_ops.ResourceScatterSub(resource=handle, indices=rows, updates=update)
 
