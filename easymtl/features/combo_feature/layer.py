@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature, one_feature
 from easymtl.features.combo_feature import combo_columns
-from easymtl.features.id_feature.layer import IdFeature, true_positions
-from easymtl.features.ragged import from_value_rowids
+from easymtl.features.id_feature.layer import IdFeature
+from easymtl.features.ragged import from_value_rowids, true_positions
 
 
 @keras.saving.register_keras_serializable(package="easymtl")

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from easymtl.features.base import BuiltFeature, one_feature, zch_kind
-from easymtl.features.ragged import from_value_rowids
+from easymtl.features.ragged import from_value_rowids, kept_rows, true_positions
 from easymtl.features.vocab import Vocabulary, read_vocab_file, vocab_mapping
 from easymtl.features.zch import KEYS, dynamicemb_args, zch_args
 
@@ -218,7 +218,8 @@ class IdFeature(keras.layers.Layer):
             return tokens.with_flat_values(ids)
         if self.num_buckets is not None:
             ids, keep = _bucket_numbers(values, self.num_buckets)
-            return _ragged_keep(tokens, ids, keep)
+            # tf.ragged.boolean_mask would derive the row ids anew (five times the ops).
+            return kept_rows(ids, tokens.value_rowids(), keep, tokens.nrows())
         return tokens.with_flat_values(self._lookup(values))
 
     def item_ids(self, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -347,18 +348,8 @@ def split_tokens(x: tf.Tensor, separator: str, ids=None) -> tf.RaggedTensor:
         keep = values != ""
     else:
         values, keep = ids(values)
-    kept = true_positions(keep)
-    return from_value_rowids(
-        tf.gather(values, kept),
-        tf.gather(tf.gather(indices, 0, axis=1), kept),
-        tf.size(x, out_type=tf.int64),
-    )
-
-
-def true_positions(keep: tf.Tensor) -> tf.Tensor:
-    """The positions where the 1-D `keep` holds, [n] (``tf.where(keep)[:, 0]`` in half
-    the traced operations)."""
-    return tf.reshape(tf.where(keep), [-1])
+    rows = tf.gather(indices, 0, axis=1)
+    return kept_rows(values, rows, keep, tf.size(x, out_type=tf.int64))
 
 
 def _ragged_where(values, keep):
@@ -371,19 +362,9 @@ def _ragged_where(values, keep):
     return from_value_rowids(tf.gather(values, rows), rows, tf.size(keep, out_type=tf.int64))
 
 
-def _ragged_keep(tokens: tf.RaggedTensor, values: tf.Tensor, keep: tf.Tensor):
-    """`values` (one per flat value of the ragged rank-1 `tokens`) where `keep`, in
-    `tokens`' rows: made from their value row ids as :func:`_ragged_where`, where
-    ``tf.ragged.boolean_mask`` would derive them anew (five times the ops)."""
-    kept = true_positions(keep)
-    return from_value_rowids(
-        tf.gather(values, kept), tf.gather(tokens.value_rowids(), kept), tokens.nrows()
-    )
-
-
 def _dense_where(x: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
     """The values of the [batch, n] `x` where `keep`, row by row, as a ragged tensor
-    made from their value row ids (see :func:`_ragged_keep`)."""
+    made from their value row ids (see :func:`_ragged_where`)."""
     at = tf.where(keep)
     return from_value_rowids(tf.gather_nd(x, at), at[:, 0], tf.shape(x, out_type=tf.int64)[0])
 
